@@ -1,0 +1,475 @@
+//! `programs:`, `campaigns:` and `scenarios:` → the model.
+
+use super::typeck::Scope;
+use super::{Ctx, Names};
+use crate::ast::{self, Documents, StepKind, WaitDoc};
+use crate::diagnostic::{Code, Diagnostic};
+use crate::model::{
+    Campaign, Cond, ContactModel, Delivery, Event, Experiment, FieldType, Kpi, Policies, Program, Scenario, Step,
+    Trigger, Variant,
+};
+use crate::source::Span;
+use crate::suggest;
+use crate::yaml::Sp;
+use chrono::NaiveTime;
+use std::collections::BTreeMap;
+
+pub fn programs(cx: &mut Ctx, docs: &Documents) -> BTreeMap<String, Program> {
+    let mut out = BTreeMap::new();
+    for decl in cx.unique(&docs.programs, "program") {
+        let d = &decl.doc;
+        if d.objective.value.trim().is_empty() {
+            cx.diags.push(
+                Diagnostic::new(
+                    Code::SchemaInvalidValue,
+                    format!("program `{}` has an empty objective", decl.name.value),
+                )
+                .at(d.objective.span, "empty")
+                .help("Say in one sentence what the program is for."),
+            );
+        }
+        out.insert(
+            decl.name.value.clone(),
+            Program {
+                objective: d.objective.value.clone(),
+                owner: d.owner.clone(),
+                kpis: d
+                    .kpis
+                    .iter()
+                    .map(|k| Kpi {
+                        metric: k.metric.value,
+                        target: k.target.value,
+                    })
+                    .collect(),
+                span: decl.name.span,
+            },
+        );
+    }
+    out
+}
+
+fn check_program(cx: &mut Ctx, program: &Sp<String>, names: &Names) -> bool {
+    if names.programs.contains_key(&program.value) {
+        return true;
+    }
+    cx.unknown(Code::ReferenceUnknownProgram, "program", program, &names.programs);
+    false
+}
+
+fn check_message(cx: &mut Ctx, message: &Sp<String>, names: &Names) -> bool {
+    if names.messages.contains_key(&message.value) {
+        return true;
+    }
+    cx.unknown(Code::ReferenceUnknownMessage, "message", message, &names.messages);
+    false
+}
+
+fn experiment(
+    cx: &mut Ctx,
+    e: &ast::ExperimentDoc,
+    names: &Names,
+    policies: &Policies,
+    span: Span,
+) -> Option<Experiment> {
+    let before = cx.diags.len();
+    if e.variants.len() < 2 {
+        cx.diags.push(
+            Diagnostic::new(Code::SchemaInvalidValue, "an experiment needs at least two variants")
+                .at(span, format!("{} variant(s)", e.variants.len()))
+                .help("List two or more `variants`, each `{ message: NAME, split: PERCENT }`."),
+        );
+    }
+    for v in &e.variants {
+        check_message(cx, &v.message, names);
+    }
+    if cx.diags.len() > before {
+        return None;
+    }
+    Some(Experiment {
+        variants: e
+            .variants
+            .iter()
+            .map(|v| Variant {
+                message: v.message.value.clone(),
+                split: v.split.value,
+                span: v.message.span.to(v.split.span),
+            })
+            .collect(),
+        holdout: e.holdout.as_ref().map_or(0, |h| h.value),
+        test_size: e.test_size.as_ref().map(|t| t.value),
+        metric: e.metric.value,
+        decide_after: e.decide_after.as_ref().map(|d| d.value),
+        min_sample: e
+            .min_sample
+            .as_ref()
+            .map_or(policies.experiment_min_sample, |m| m.value),
+        span,
+    })
+}
+
+pub fn campaigns(
+    cx: &mut Ctx,
+    docs: &Documents,
+    contact: &ContactModel,
+    names: &Names,
+    policies: &Policies,
+) -> BTreeMap<String, Campaign> {
+    let mut out = BTreeMap::new();
+    for decl in cx.unique(&docs.campaigns, "campaign") {
+        let d = &decl.doc;
+        let before = cx.diags.len();
+        check_program(cx, &d.program, names);
+        let scope = Scope {
+            contact,
+            segments: &names.segments,
+            messages: &names.messages,
+            event: None,
+            place: "a campaign audience",
+        };
+        let audience = cx.condition(&d.audience, scope).map(|(c, _)| c);
+        let delivery = match (&d.message, &d.experiment) {
+            (Some(m), None) => check_message(cx, m, names).then(|| (Delivery::Message(m.value.clone()), m.span)),
+            (None, Some(e)) => {
+                experiment(cx, e, names, policies, decl.name.span).map(|x| (Delivery::Experiment(x), decl.name.span))
+            }
+            (Some(m), Some(_)) => {
+                cx.diags.push(
+                    Diagnostic::new(Code::SchemaInvalidValue, format!("campaign `{}` has both `message` and `experiment`", decl.name.value))
+                        .at(m.span, "a single message")
+                        .help("Keep `message` for one message, or `experiment` to test variants (list the message among them)."),
+                );
+                None
+            }
+            (None, None) => {
+                cx.diags.push(
+                    Diagnostic::new(
+                        Code::SchemaMissingKey,
+                        format!("campaign `{}` sends nothing", decl.name.value),
+                    )
+                    .at(decl.name.span, "`message` (or `experiment`) is required")
+                    .help("Add `message: NAME`."),
+                );
+                None
+            }
+        };
+        if cx.diags.len() > before {
+            continue;
+        }
+        if let (Some(audience), Some((delivery, delivery_span))) = (audience, delivery) {
+            out.insert(
+                decl.name.value.clone(),
+                Campaign {
+                    program: d.program.value.clone(),
+                    audience,
+                    delivery,
+                    send_at: d.send_at.value.0,
+                    tags: d.tags.iter().map(|t| t.value.clone()).collect(),
+                    description: d.description.clone(),
+                    span: decl.name.span,
+                    send_at_span: d.send_at.span,
+                    delivery_span,
+                },
+            );
+        }
+    }
+    out
+}
+
+pub fn scenarios(
+    cx: &mut Ctx,
+    docs: &Documents,
+    contact: &ContactModel,
+    names: &Names,
+    policies: &Policies,
+) -> BTreeMap<String, Scenario> {
+    let mut out = BTreeMap::new();
+    for decl in cx.unique(&docs.scenarios, "scenario") {
+        let d = &decl.doc;
+        let before = cx.diags.len();
+        check_program(cx, &d.program, names);
+        let (trigger, event) = trigger(cx, &d.trigger, contact, names);
+        let sc = ScenarioCx {
+            contact,
+            names,
+            policies,
+            event,
+        };
+        let audience = d.audience.as_ref().and_then(|a| sc.cond(cx, a, "a scenario audience"));
+        let exit_when = d.exit_when.as_ref().and_then(|a| sc.cond(cx, a, "`exit_when`"));
+        if d.steps.value.is_empty() {
+            cx.diags.push(
+                Diagnostic::new(
+                    Code::SchemaMissingKey,
+                    format!("scenario `{}` has no steps", decl.name.value),
+                )
+                .at(d.steps.span, "empty")
+                .help("Add at least one step, such as `- send: MESSAGE`."),
+            );
+        }
+        let steps = sc.steps(cx, &d.steps.value);
+        if cx.diags.len() > before {
+            continue;
+        }
+        if let Some(trigger) = trigger {
+            out.insert(
+                decl.name.value.clone(),
+                Scenario {
+                    program: d.program.value.clone(),
+                    trigger,
+                    audience,
+                    reentry: d.reentry.as_ref().map_or(ast::Reentry::Never, |r| r.value),
+                    exit_when,
+                    steps,
+                    description: d.description.clone(),
+                    span: decl.name.span,
+                },
+            );
+        }
+    }
+    out
+}
+
+fn trigger<'m>(
+    cx: &mut Ctx,
+    t: &Sp<ast::TriggerDoc>,
+    contact: &'m ContactModel,
+    names: &Names,
+) -> (Option<Trigger>, Option<(&'m str, &'m Event)>) {
+    let doc = &t.value;
+    let date_only = [
+        ("offset", doc.offset.as_ref().map(|x| x.span)),
+        ("at", doc.at.as_ref().map(|x| x.span)),
+        ("every", doc.every.as_ref().map(|x| x.span)),
+    ];
+    match (&doc.event, &doc.date) {
+        (Some(event), None) => {
+            for (key, span) in date_only {
+                if let Some(span) = span {
+                    cx.diags.push(
+                        Diagnostic::new(
+                            Code::SchemaInvalidValue,
+                            format!("`{key}` applies to date triggers, not to event triggers"),
+                        )
+                        .at(span, "not used by an event trigger")
+                        .help(format!(
+                            "Remove `{key}`, or trigger on a date field with `date: FIELD`."
+                        )),
+                    );
+                }
+            }
+            let Some((name, ev)) = contact.events.get_key_value(&event.value) else {
+                let help = suggest::help_for(&event.value, contact.events.keys().map(String::as_str), "the events")
+                    .or_else(|| Some("Declare it under `contact.events`.".into()));
+                cx.diags.push(
+                    Diagnostic::new(Code::ReferenceUnknownEvent, format!("unknown event `{}`", event.value))
+                        .at(event.span, "not declared under `contact.events`")
+                        .maybe_help(help),
+                );
+                return (None, None);
+            };
+            let ctx_event = Some((name.as_str(), ev));
+            let condition = match &doc.condition {
+                None => None,
+                Some(c) => {
+                    let scope = Scope {
+                        contact,
+                        segments: &names.segments,
+                        messages: &names.messages,
+                        event: ctx_event,
+                        place: "this trigger",
+                    };
+                    match cx.condition(c, scope) {
+                        Some((c, _)) => Some(c),
+                        None => return (None, ctx_event),
+                    }
+                }
+            };
+            (
+                Some(Trigger::Event {
+                    event: name.clone(),
+                    condition,
+                }),
+                ctx_event,
+            )
+        }
+        (None, Some(field)) => {
+            if let Some(c) = &doc.condition {
+                cx.diags.push(
+                    Diagnostic::new(
+                        Code::SchemaInvalidValue,
+                        "`where` filters events, and this trigger is a date",
+                    )
+                    .at(c.span, "not used by a date trigger")
+                    .help("Move the condition to the scenario's `audience`."),
+                );
+            }
+            match contact.fields.get(&field.value).map(|f| &f.ty) {
+                Some(FieldType::Date | FieldType::Datetime) => {}
+                Some(other) => {
+                    cx.diags.push(
+                        Diagnostic::new(
+                            Code::TypeNotTime,
+                            format!("`{}` is {}, not a date", field.value, other.describe()),
+                        )
+                        .at(field.span, "a date trigger needs a date or datetime field")
+                        .help("Trigger on a `date` or `datetime` field, such as `birthdate`."),
+                    );
+                    return (None, None);
+                }
+                None => {
+                    let dates = contact
+                        .fields
+                        .iter()
+                        .filter(|(_, f)| matches!(f.ty, FieldType::Date | FieldType::Datetime))
+                        .map(|(n, _)| n.as_str());
+                    let help = suggest::help_for(&field.value, dates, "the date fields")
+                        .or_else(|| Some("Declare a `date` field under `contact.fields`.".into()));
+                    cx.diags.push(
+                        Diagnostic::new(
+                            Code::ReferenceUnknownField,
+                            format!("unknown contact field `{}`", field.value),
+                        )
+                        .at(field.span, "not a field of `contact.fields`")
+                        .maybe_help(help),
+                    );
+                    return (None, None);
+                }
+            }
+            (
+                Some(Trigger::Date {
+                    field: field.value.clone(),
+                    offset: doc
+                        .offset
+                        .as_ref()
+                        .map_or(ast::values::CalendarOffset::Days(0), |o| o.value),
+                    at: doc
+                        .at
+                        .as_ref()
+                        .map_or(NaiveTime::from_hms_opt(10, 0, 0).unwrap_or(NaiveTime::MIN), |a| {
+                            a.value.0
+                        }),
+                    yearly: doc.every.is_some(),
+                }),
+                None,
+            )
+        }
+        (Some(event), Some(_)) => {
+            cx.diags.push(
+                Diagnostic::new(Code::SchemaInvalidValue, "a trigger is an event or a date, not both")
+                    .at(event.span, "`event` and `date` together")
+                    .help("Keep `event: NAME` or `date: FIELD`, and start a second scenario for the other."),
+            );
+            (None, None)
+        }
+        (None, None) => {
+            cx.diags.push(
+                Diagnostic::new(Code::SchemaMissingKey, "the trigger names neither an event nor a date")
+                    .at(t.span, "`event` or `date` is required")
+                    .help("Write `trigger: { event: signup }` or `trigger: { date: birthdate, offset: -7d, every: year }`."),
+            );
+            (None, None)
+        }
+    }
+}
+
+struct ScenarioCx<'a> {
+    contact: &'a ContactModel,
+    names: &'a Names,
+    policies: &'a Policies,
+    event: Option<(&'a str, &'a Event)>,
+}
+
+impl ScenarioCx<'_> {
+    fn cond(&self, cx: &mut Ctx, s: &Sp<String>, place: &str) -> Option<Cond> {
+        let scope = Scope {
+            contact: self.contact,
+            segments: &self.names.segments,
+            messages: &self.names.messages,
+            event: self.event,
+            place,
+        };
+        cx.condition(s, scope).map(|(c, _)| c)
+    }
+
+    fn steps(&self, cx: &mut Ctx, steps: &[ast::Step]) -> Vec<Step> {
+        steps.iter().filter_map(|s| self.step(cx, s)).collect()
+    }
+
+    fn step(&self, cx: &mut Ctx, s: &ast::Step) -> Option<Step> {
+        let span = s.span;
+        match &s.kind {
+            StepKind::Send {
+                message,
+                experiment: None,
+            } => check_message(cx, message, self.names).then(|| Step::Send {
+                delivery: Delivery::Message(message.value.clone()),
+                span,
+            }),
+            StepKind::Send {
+                message,
+                experiment: Some(e),
+            } => {
+                // The step's own message is one of the variants: check it's listed.
+                let listed = e.variants.iter().any(|v| v.message.value == message.value);
+                if !listed {
+                    cx.diags.push(
+                        Diagnostic::new(
+                            Code::SchemaInvalidValue,
+                            format!("`{}` is not one of the experiment's variants", message.value),
+                        )
+                        .at(message.span, "the step sends this message")
+                        .help("List the step's message among `variants`, so the test compares it with the others."),
+                    );
+                    return None;
+                }
+                let x = experiment(cx, e, self.names, self.policies, message.span)?;
+                Some(Step::Send {
+                    delivery: Delivery::Experiment(x),
+                    span,
+                })
+            }
+            StepKind::Wait(WaitDoc::For(d)) => {
+                if d.value.minutes() == 0 {
+                    cx.diags.push(
+                        Diagnostic::new(Code::SchemaInvalidValue, "a wait of zero does nothing")
+                            .at(d.span, "zero")
+                            .help("Remove the step, or wait a positive duration such as `1d`."),
+                    );
+                }
+                Some(Step::Wait {
+                    duration: d.value,
+                    span,
+                })
+            }
+            StepKind::Wait(WaitDoc::Until(u)) => {
+                let until = self.cond(cx, &u.until, "`wait until`");
+                let on_timeout = self.steps(cx, &u.on_timeout);
+                Some(Step::WaitUntil {
+                    until: until?,
+                    timeout: u.timeout.value,
+                    on_timeout,
+                    span,
+                })
+            }
+            StepKind::If {
+                condition,
+                then,
+                otherwise,
+            } => {
+                let c = self.cond(cx, condition, "an `if` step");
+                let then = self.steps(cx, then);
+                let otherwise = self.steps(cx, otherwise);
+                Some(Step::If {
+                    condition: c?,
+                    then,
+                    otherwise,
+                    span,
+                })
+            }
+            StepKind::Exit { reason } => Some(Step::Exit {
+                reason: reason.clone(),
+                span,
+            }),
+        }
+    }
+}

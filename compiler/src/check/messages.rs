@@ -1,0 +1,267 @@
+//! `messages:` → [`Message`]s: content keys per channel, body files, and
+//! template syntax (minijinja).
+
+use super::Ctx;
+use crate::ast::values::Channel;
+use crate::ast::{Documents, MessageDoc};
+use crate::diagnostic::{Code, Diagnostic};
+use crate::model::{Message, MessageContent, Template};
+use crate::source::{SourceKind, Span, normalize_relative};
+use crate::suggest;
+use crate::yaml::Sp;
+use std::collections::BTreeMap;
+
+/// File extensions a `body:` may point to.
+pub const TEMPLATE_EXTENSIONS: &[&str] = &["mjml", "html", "htm", "txt"];
+
+pub fn build(cx: &mut Ctx, docs: &Documents) -> BTreeMap<String, Message> {
+    let env = minijinja::Environment::new();
+    let mut out = BTreeMap::new();
+    for decl in cx.unique(&docs.messages, "message") {
+        if let Some(m) = message(cx, &env, &decl.name, &decl.doc) {
+            out.insert(decl.name.value.clone(), m);
+        }
+    }
+    out
+}
+
+/// The content keys of a message and the channel each belongs to.
+fn content_keys(d: &MessageDoc) -> [(&'static str, Option<Span>, &'static [Channel]); 10] {
+    let s = |o: &Option<Sp<String>>| o.as_ref().map(|x| x.span);
+    [
+        ("subject", s(&d.subject), &[Channel::Email]),
+        ("preheader", s(&d.preheader), &[Channel::Email]),
+        ("body", s(&d.body), &[Channel::Email, Channel::Push]),
+        ("from", s(&d.from), &[Channel::Email]),
+        ("reply_to", s(&d.reply_to), &[Channel::Email]),
+        ("sender", s(&d.sender), &[Channel::Sms]),
+        ("text", s(&d.text), &[Channel::Sms]),
+        (
+            "transliterate",
+            d.transliterate.as_ref().map(|x| x.span),
+            &[Channel::Sms],
+        ),
+        ("title", s(&d.title), &[Channel::Push]),
+        ("url", s(&d.url), &[Channel::Push]),
+    ]
+}
+
+fn message(cx: &mut Ctx, env: &minijinja::Environment, name: &Sp<String>, d: &MessageDoc) -> Option<Message> {
+    let channel = d.channel.value;
+    let before = cx.diags.len();
+    let mut keys = content_keys(d).to_vec();
+    keys.push(("script", d.script.as_ref().map(|x| x.span), &[Channel::Call]));
+    for (key, span, channels) in &keys {
+        if let Some(span) = span
+            && !channels.contains(&channel)
+        {
+            let owners: Vec<&str> = channels.iter().map(|c| c.as_str()).collect();
+            let expected: Vec<&str> = keys
+                .iter()
+                .filter(|(_, _, cs)| cs.contains(&channel))
+                .map(|(k, _, _)| *k)
+                .collect();
+            cx.diags.push(
+                Diagnostic::new(
+                    Code::SchemaWrongChannelField,
+                    format!("`{key}` is not part of {} message", article(channel)),
+                )
+                .at(*span, format!("`{key}` belongs to {} messages", owners.join("/")))
+                .related(d.channel.span, format!("this message is `{channel}`"))
+                .help(format!(
+                    "{} messages take {}; remove `{key}` or change the channel.",
+                    channel.as_str().to_uppercase(),
+                    expected.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+                )),
+            );
+        }
+    }
+    let require = |cx: &mut Ctx, key: &str, v: &Option<Sp<String>>| -> Option<Sp<String>> {
+        if v.is_none() {
+            cx.diags.push(
+                Diagnostic::new(
+                    Code::SchemaMissingKey,
+                    format!("{} message `{}` lacks `{key}`", channel, name.value),
+                )
+                .at(name.span, format!("`{key}` is required for {} messages", channel))
+                .help(format!("Add `{key}:` to the message.")),
+            );
+        }
+        v.clone()
+    };
+    let content = match channel {
+        Channel::Email => {
+            let subject = require(cx, "subject", &d.subject);
+            let body = require(cx, "body", &d.body);
+            let subject = subject.map(|s| inline(cx, env, &s));
+            let preheader = d.preheader.as_ref().map(|p| inline(cx, env, p));
+            let body = body.and_then(|b| email_body(cx, env, &b));
+            match (subject, body) {
+                (Some(subject), Some(body)) => Some(MessageContent::Email {
+                    subject,
+                    preheader,
+                    body,
+                    from: d.from.as_ref().map(|f| f.value.clone()),
+                    reply_to: d.reply_to.as_ref().map(|f| f.value.clone()),
+                }),
+                _ => None,
+            }
+        }
+        Channel::Sms => require(cx, "text", &d.text).map(|t| MessageContent::Sms {
+            sender: d.sender.as_ref().map(|s| s.value.clone()),
+            text: inline(cx, env, &t),
+            transliterate: d.transliterate.as_ref().is_some_and(|t| t.value),
+        }),
+        Channel::Push => {
+            let title = require(cx, "title", &d.title).map(|t| inline(cx, env, &t));
+            let body = require(cx, "body", &d.body).map(|b| inline(cx, env, &b));
+            match (title, body) {
+                (Some(title), Some(body)) => Some(MessageContent::Push {
+                    title,
+                    body,
+                    url: d.url.as_ref().map(|u| u.value.clone()),
+                }),
+                _ => None,
+            }
+        }
+        Channel::Call => require(cx, "script", &d.script).map(|s| MessageContent::Call {
+            script: inline(cx, env, &s),
+        }),
+    }?;
+    if cx.diags.len() > before {
+        return None;
+    }
+    Some(Message {
+        purpose: d.purpose.value,
+        tags: d.tags.iter().map(|t| t.value.clone()).collect(),
+        description: d.description.clone(),
+        content,
+        span: name.span,
+        sender_span: d.sender.as_ref().map(|s| s.span),
+    })
+}
+
+fn article(c: Channel) -> &'static str {
+    match c {
+        Channel::Email => "an email",
+        Channel::Sms => "an SMS",
+        Channel::Push => "a push",
+        Channel::Call => "a call",
+    }
+}
+
+/// A template written in the YAML scalar itself.
+fn inline(cx: &mut Ctx, env: &minijinja::Environment, s: &Sp<String>) -> Template {
+    let map = cx.scalar_map(s);
+    syntax(cx, env, &s.value, |start, end| {
+        let (a, b) = map.range(start, end);
+        Span {
+            file: s.span.file,
+            start: a,
+            end: b,
+        }
+    });
+    Template {
+        source: s.value.clone(),
+        path: None,
+        span: s.span,
+        file: None,
+    }
+}
+
+/// Is this `body:` value a path to a template file rather than inline content?
+pub fn is_body_path(value: &str) -> bool {
+    let v = value.trim();
+    !v.contains(char::is_whitespace)
+        && !v.contains("{{")
+        && v.rsplit_once('.')
+            .is_some_and(|(_, ext)| TEMPLATE_EXTENSIONS.contains(&ext.to_ascii_lowercase().as_str()))
+}
+
+fn email_body(cx: &mut Ctx, env: &minijinja::Environment, b: &Sp<String>) -> Option<Template> {
+    if !is_body_path(&b.value) {
+        return Some(inline(cx, env, b));
+    }
+    let sources = cx.sources;
+    let path = normalize_relative(b.value.trim());
+    let found = path.as_deref().and_then(|p| sources.find(p)).and_then(|id| {
+        let f = sources.get(id)?;
+        (f.kind == SourceKind::Template).then_some((id, f))
+    });
+    let Some((id, file)) = found else {
+        let candidates: Vec<&str> = sources
+            .iter()
+            .filter(|(_, f)| f.kind == SourceKind::Template)
+            .map(|(_, f)| f.path.as_str())
+            .collect();
+        let help = match path {
+            None => Some("Use a path inside the plan directory, relative to it (no `..` above it, no leading `/`).".to_string()),
+            Some(p) => suggest::did_you_mean(&p, candidates.iter().copied())
+                .map(|s| format!("did you mean `{s}`?"))
+                .or_else(|| Some(format!("Create `{p}` in the plan directory, or fix the path (relative to the directory holding herald.toml)."))),
+        };
+        cx.diags.push(
+            Diagnostic::new(
+                Code::ReferenceMissingFile,
+                format!("template file `{}` not found", b.value.trim()),
+            )
+            .at(b.span, "no such file in the plan directory")
+            .maybe_help(help),
+        );
+        return None;
+    };
+    let text = file.text.as_str();
+    syntax(cx, env, text, |start, end| Span::new(id, start, end.max(start)));
+    Some(Template {
+        source: text.to_string(),
+        path: Some(file.path.clone()),
+        span: Span::new(id, 0, text.len()),
+        file: Some(id),
+    })
+}
+
+/// Report a minijinja syntax error at the right place.
+fn syntax(cx: &mut Ctx, env: &minijinja::Environment, text: &str, to_span: impl Fn(usize, usize) -> Span) {
+    let Err(e) = env.template_from_str(text) else { return };
+    let (start, end) = match e.range() {
+        Some(r) => (r.start, r.end),
+        None => {
+            // Fall back to the start of the reported line.
+            let line = e.line().unwrap_or(1);
+            let off: usize = text
+                .split_inclusive('\n')
+                .take(line.saturating_sub(1))
+                .map(str::len)
+                .sum();
+            (off, off)
+        }
+    };
+    let detail = e.detail().map(str::to_string).unwrap_or_else(|| e.kind().to_string());
+    let help = if detail.contains("unknown filter") || detail.contains("unknown test") {
+        "Use one of the built-in filters (default, upper, lower, title, truncate, ...).".to_string()
+    } else if detail.contains("end of input") || detail.contains("unexpected end") {
+        "Close every `{{` with `}}` and every `{%` block with its `{% end... %}`.".to_string()
+    } else {
+        "Fix the template syntax: `{{ contact.first_name | default('') }}` prints a value, `{% if ... %}...{% endif %}` branches.".to_string()
+    };
+    cx.diags.push(
+        Diagnostic::new(Code::SyntaxTemplate, format!("template syntax error: {detail}"))
+            .at(to_span(start, end), detail)
+            .help(help),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_paths_are_single_words_with_a_template_extension() {
+        assert!(is_body_path("templates/welcome.mjml"));
+        assert!(is_body_path(" a.HTML "));
+        assert!(!is_body_path("<mjml><mj-body>hi</mj-body></mjml>"));
+        assert!(!is_body_path("Hello {{ contact.x }}.txt"));
+        assert!(!is_body_path("see you.txt soon"));
+        assert!(!is_body_path("notes.md"));
+    }
+}

@@ -1,0 +1,131 @@
+//! Stages 2–4: resolve names, type-check expressions and templates, and build
+//! the checked [`Plan`]. Declarations with errors are left out of the plan;
+//! everything else is still checked, so one run reports every problem.
+
+mod contact;
+mod cycles;
+mod flows;
+mod messages;
+mod policies;
+pub mod typeck;
+
+use crate::ast::{Decl, Documents};
+use crate::config::Config;
+use crate::diagnostic::{Code, Diagnostic};
+use crate::expr::{self, Expr};
+use crate::model::{Cond, Plan};
+use crate::source::{SourceSet, Span};
+use crate::yaml::Sp;
+use crate::yaml::scalar::ScalarMap;
+use std::collections::BTreeMap;
+use typeck::{Scope, Typer};
+
+pub struct Ctx<'a> {
+    pub sources: &'a SourceSet,
+    pub diags: &'a mut Vec<Diagnostic>,
+}
+
+impl Ctx<'_> {
+    /// The declarations with distinct names; a second definition is reported
+    /// (pointing at both) and dropped.
+    pub fn unique<'d, T>(&mut self, decls: &'d [Decl<T>], what: &str) -> Vec<&'d Decl<T>> {
+        let mut seen: BTreeMap<&str, Span> = BTreeMap::new();
+        let mut out = Vec::with_capacity(decls.len());
+        for d in decls {
+            if let Some(first) = seen.get(d.name.value.as_str()) {
+                self.diags.push(
+                    Diagnostic::new(
+                        Code::ReferenceDuplicate,
+                        format!("{what} `{}` is defined twice", d.name.value),
+                    )
+                    .at(d.name.span, "defined again here")
+                    .related(*first, "first defined here")
+                    .help(format!(
+                        "Rename one of them, or merge them: {what} names are global across the plan's files."
+                    )),
+                );
+                continue;
+            }
+            seen.insert(&d.name.value, d.name.span);
+            out.push(d);
+        }
+        out
+    }
+
+    /// The map from decoded offsets of a YAML string to the file.
+    pub fn scalar_map(&self, s: &Sp<String>) -> ScalarMap {
+        let raw = self.sources.get(s.span.file).map_or("", |f| f.slice(s.span));
+        ScalarMap::new(&s.value, raw, s.span.start)
+    }
+
+    pub fn parse_expr(&mut self, s: &Sp<String>) -> Option<Expr> {
+        let map = self.scalar_map(s);
+        match expr::parse_condition(&s.value, &map, s.span.file) {
+            Ok(e) => Some(e),
+            Err(d) => {
+                self.diags.push(d);
+                None
+            }
+        }
+    }
+
+    /// Parse and type a condition; `None` when it has errors (reported).
+    pub fn condition(&mut self, s: &Sp<String>, scope: Scope<'_>) -> Option<(Cond, Vec<(String, Span)>)> {
+        let e = self.parse_expr(s)?;
+        let mut typer = Typer::new(scope, self.diags);
+        let c = typer.condition(&e)?;
+        Some((c, typer.segment_refs))
+    }
+
+    /// Report an unknown reference to a declaration of `kind`.
+    pub fn unknown(&mut self, code: Code, kind: &str, name: &Sp<String>, known: &BTreeMap<String, Span>) {
+        let help = crate::suggest::help_for(&name.value, known.keys().map(String::as_str), &format!("the {kind}s"))
+            .or_else(|| Some(format!("Declare the {kind} under `{kind}s:`; the plan has none.")));
+        self.diags.push(
+            Diagnostic::new(code, format!("unknown {kind} `{}`", name.value))
+                .at(name.span, format!("no {kind} has this name"))
+                .maybe_help(help),
+        );
+    }
+}
+
+/// Names declared in each section (first definitions), for resolution.
+pub struct Names {
+    pub segments: BTreeMap<String, Span>,
+    pub messages: BTreeMap<String, Span>,
+    pub programs: BTreeMap<String, Span>,
+}
+
+fn names_of<T>(decls: &[Decl<T>]) -> BTreeMap<String, Span> {
+    let mut m = BTreeMap::new();
+    for d in decls {
+        m.entry(d.name.value.clone()).or_insert(d.name.span);
+    }
+    m
+}
+
+pub fn check(config: Config, docs: &Documents, sources: &SourceSet, diags: &mut Vec<Diagnostic>) -> Plan {
+    let mut cx = Ctx { sources, diags };
+    let contact = contact::build(&mut cx, docs);
+    let names = Names {
+        segments: names_of(&docs.segments),
+        messages: names_of(&docs.messages),
+        programs: names_of(&docs.programs),
+    };
+    let policies = policies::build(&mut cx, docs, &names);
+    let messages = messages::build(&mut cx, docs);
+    let programs = flows::programs(&mut cx, docs);
+    let segments = cycles::segments(&mut cx, docs, &contact, &names);
+    let campaigns = flows::campaigns(&mut cx, docs, &contact, &names, &policies);
+    let scenarios = flows::scenarios(&mut cx, docs, &contact, &names, &policies);
+    Plan {
+        config,
+        contact,
+        policies,
+        segments,
+        messages,
+        programs,
+        campaigns,
+        scenarios,
+    }
+}

@@ -1,0 +1,95 @@
+//! `policies:` → [`Policies`].
+
+use super::{Ctx, Names};
+use crate::ast::Documents;
+use crate::diagnostic::{Code, Diagnostic};
+use crate::model::{Policies, PressureRule, SendWindow};
+
+pub fn build(cx: &mut Ctx, docs: &Documents, names: &Names) -> Policies {
+    let mut p = Policies::default();
+    let Some(doc) = &docs.policies else { return p };
+    p.span = Some(doc.span);
+    let doc = &doc.value;
+    for r in &doc.pressure {
+        if let Some(program) = &r.program
+            && !names.programs.contains_key(&program.value)
+        {
+            cx.unknown(Code::ReferenceUnknownProgram, "program", program, &names.programs);
+        }
+        if r.max.value == 0 {
+            cx.diags.push(
+                Diagnostic::new(
+                    Code::SchemaInvalidValue,
+                    "a pressure cap of 0 forbids every message it covers",
+                )
+                .at(r.max.span, "`max: 0`")
+                .help("Set `max` to at least 1, or narrow the rule's scope."),
+            );
+        }
+        if r.per.value.minutes() == 0 {
+            cx.diags.push(
+                Diagnostic::new(Code::SchemaInvalidValue, "a pressure window must be longer than zero")
+                    .at(r.per.span, "empty window")
+                    .help("Use a window such as `7d`."),
+            );
+        }
+        p.pressure.push(PressureRule {
+            channel: r.channel.as_ref().map(|c| c.value),
+            purpose: r.purpose.as_ref().map(|c| c.value),
+            program: r.program.as_ref().map(|c| c.value.clone()),
+            tag: r.tag.as_ref().map(|c| c.value.clone()),
+            max: r.max.value,
+            per: r.per.value,
+            span: r.max.span.to(r.per.span),
+        });
+    }
+    for q in &doc.quiet_hours {
+        if q.from.value.0 >= q.to.value.0 && q.to.value.to_string() != "00:00" {
+            cx.diags.push(
+                Diagnostic::new(
+                    Code::SchemaInvalidValue,
+                    format!("the window {}–{} is empty", q.from.value, q.to.value),
+                )
+                .at(q.from.span.to(q.to.span), "`from` must be before `to`")
+                .help("Write the allowed hours in order, such as `from: \"08:00\"`, `to: \"20:00\"`."),
+            );
+        }
+        if q.days.value.is_empty() {
+            cx.diags.push(
+                Diagnostic::new(
+                    Code::SchemaInvalidValue,
+                    format!("no day is allowed for {}", q.channel.value),
+                )
+                .at(q.days.span, "empty list of days")
+                .help("List the days when sending is allowed, such as `[mon, tue, wed, thu, fri, sat]`."),
+            );
+        }
+        p.quiet_hours.push(SendWindow {
+            channel: q.channel.value,
+            days: q.days.value.clone(),
+            from: q.from.value.0,
+            to: q.to.value.0,
+            holidays: q.holidays.as_ref().map(|h| h.value),
+            span: q.channel.span,
+        });
+    }
+    if let Some(m) = &doc.sms.max_segments {
+        if m.value == 0 {
+            cx.diags.push(
+                Diagnostic::new(Code::SchemaInvalidValue, "`max_segments` must be at least 1")
+                    .at(m.span, "0 segments")
+                    .help("Set it to 1 (160 GSM-7 characters) or more."),
+            );
+        }
+        p.sms_max_segments = m.value.max(1);
+    }
+    if let Some(m) = &doc.email.subject_max_length {
+        p.email_subject_max_length = m.value;
+    }
+    if let Some(m) = &doc.experiments.min_sample {
+        p.experiment_min_sample = m.value;
+    }
+    p.guard_max_audience_growth_percent = doc.guards.max_audience_growth_percent.as_ref().map(|g| g.value);
+    p.guard_max_cost = doc.guards.max_cost.as_ref().map(|g| g.value);
+    p
+}

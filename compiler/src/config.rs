@@ -1,0 +1,528 @@
+//! `herald.toml`: project settings, state, CRM and providers.
+//!
+//! Secrets are never written in the file: a credential is `env:NAME` and the
+//! runtime reads the variable. Time zones are checked against the IANA database.
+
+use crate::diagnostic::{Code, Diagnostic};
+use crate::source::{FileId, SourceFile, Span};
+use crate::suggest;
+use chrono_tz::Tz;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+/// The file name that marks a plan directory.
+pub const CONFIG_FILE: &str = "herald.toml";
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "herald.toml")]
+struct ConfigDoc {
+    /// The project.
+    project: ProjectDoc,
+    /// Where Herald keeps what is deployed and what was sent.
+    #[serde(default)]
+    state: StateDoc,
+    /// Where contacts come from.
+    #[serde(default)]
+    crm: CrmDoc,
+    /// Sending providers per channel.
+    #[serde(default)]
+    providers: ProvidersDoc,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct ProjectDoc {
+    /// Project name, shown in plans and PR comments.
+    name: String,
+    /// Default contact time zone (IANA name, such as `Europe/Paris`).
+    #[schemars(with = "String")]
+    timezone: Spanned<String>,
+    /// Currency of costs (ISO 4217 code), default `EUR`.
+    #[schemars(with = "Option<String>")]
+    currency: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct StateDoc {
+    /// `sqlite` (default) or `postgres`.
+    backend: Option<StateBackend>,
+    /// SQLite file, relative to the plan directory (default `.herald/state.db`).
+    path: Option<String>,
+    /// PostgreSQL connection URL, as `env:NAME`.
+    #[schemars(with = "Option<String>")]
+    url: Option<Spanned<String>>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StateBackend {
+    #[default]
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct CrmDoc {
+    /// `csv` (default) or `sqlite`.
+    kind: Option<CrmKind>,
+    /// The CSV or SQLite file, relative to the plan directory (default `data/contacts.csv`).
+    path: Option<String>,
+    /// SQLite: the table holding contacts (default `contacts`).
+    table: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CrmKind {
+    #[default]
+    Csv,
+    Sqlite,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct ProvidersDoc {
+    email: Option<EmailProviderDoc>,
+    sms: Option<SmsProviderDoc>,
+    push: Option<PushProviderDoc>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct EmailProviderDoc {
+    /// `smtp`.
+    kind: EmailProviderKind,
+    host: String,
+    port: Option<u16>,
+    /// `env:NAME`.
+    #[schemars(with = "Option<String>")]
+    username: Option<Spanned<String>>,
+    /// `env:NAME`.
+    #[schemars(with = "Option<String>")]
+    password: Option<Spanned<String>>,
+    /// Default From address.
+    from: String,
+    /// `starttls` (default), `tls` or `none`.
+    tls: Option<SmtpTls>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EmailProviderKind {
+    Smtp,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SmtpTls {
+    #[default]
+    Starttls,
+    Tls,
+    None,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct SmsProviderDoc {
+    /// `twilio` or `http` (a generic JSON endpoint).
+    kind: SmsProviderKind,
+    /// API base URL (default: the provider's).
+    base_url: Option<String>,
+    /// Account identifier, as `env:NAME`.
+    #[schemars(with = "Option<String>")]
+    account_sid: Option<Spanned<String>>,
+    /// API token, as `env:NAME`.
+    #[schemars(with = "Option<String>")]
+    auth_token: Option<Spanned<String>>,
+    /// Default sender ID or number.
+    from: Option<String>,
+    /// Price of one SMS segment, in the project currency.
+    cost_per_segment: Option<f64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SmsProviderKind {
+    Twilio,
+    Http,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct PushProviderDoc {
+    /// `fcm` or `http`.
+    kind: PushProviderKind,
+    base_url: Option<String>,
+    /// Service credentials, as `env:NAME`.
+    #[schemars(with = "Option<String>")]
+    credentials: Option<Spanned<String>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PushProviderKind {
+    Fcm,
+    Http,
+}
+
+/// A credential to read from the environment at run time. Only the variable
+/// name is kept; the value never enters the compiler.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SecretRef {
+    pub env: String,
+}
+
+/// The checked `herald.toml`.
+#[derive(Clone, Debug, Serialize)]
+pub struct Config {
+    pub project_name: String,
+    #[serde(serialize_with = "ser_tz")]
+    pub timezone: Tz,
+    pub currency: String,
+    pub state: StateConfig,
+    pub crm: CrmConfig,
+    pub providers: Providers,
+}
+
+fn ser_tz<S: serde::Serializer>(tz: &Tz, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(tz.name())
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct StateConfig {
+    pub backend: StateBackend,
+    pub path: String,
+    pub url: Option<SecretRef>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct CrmConfig {
+    pub kind: CrmKind,
+    pub path: String,
+    pub table: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Providers {
+    pub email: Option<EmailProvider>,
+    pub sms: Option<SmsProvider>,
+    pub push: Option<PushProvider>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct EmailProvider {
+    pub kind: EmailProviderKind,
+    pub host: String,
+    pub port: u16,
+    pub username: Option<SecretRef>,
+    pub password: Option<SecretRef>,
+    pub from: String,
+    pub tls: SmtpTls,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct SmsProvider {
+    pub kind: SmsProviderKind,
+    pub base_url: Option<String>,
+    pub account_sid: Option<SecretRef>,
+    pub auth_token: Option<SecretRef>,
+    pub from: Option<String>,
+    pub cost_per_segment: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct PushProvider {
+    pub kind: PushProviderKind,
+    pub base_url: Option<String>,
+    pub credentials: Option<SecretRef>,
+}
+
+impl Config {
+    /// Defaults for a plan checked without a readable configuration,
+    /// so the YAML can still be checked.
+    pub fn fallback() -> Config {
+        Config {
+            project_name: "herald".into(),
+            timezone: Tz::UTC,
+            currency: "EUR".into(),
+            state: StateConfig {
+                backend: StateBackend::Sqlite,
+                path: ".herald/state.db".into(),
+                url: None,
+            },
+            crm: CrmConfig {
+                kind: CrmKind::Csv,
+                path: "data/contacts.csv".into(),
+                table: "contacts".into(),
+            },
+            providers: Providers::default(),
+        }
+    }
+}
+
+/// JSON Schema of `herald.toml` (for taplo / Even Better TOML).
+pub fn json_schema() -> schemars::Schema {
+    schemars::schema_for!(ConfigDoc)
+}
+
+fn span(id: FileId, r: std::ops::Range<usize>) -> Span {
+    Span::new(id, r.start, r.end)
+}
+
+/// Parse and check `herald.toml`. Returns the configuration when it is usable.
+pub fn load(id: FileId, file: &SourceFile, diags: &mut Vec<Diagnostic>) -> Option<Config> {
+    if let Err(e) = file.text.parse::<toml::Table>() {
+        let s = e.span().map_or(Span::new(id, 0, 0), |r| span(id, r));
+        diags.push(
+            Diagnostic::new(Code::SyntaxToml, format!("invalid TOML: {}", first_line(e.message())))
+                .at(s, first_line(e.message()))
+                .help("Fix the TOML syntax: `key = value` pairs under `[section]` headers, strings in double quotes."),
+        );
+        return None;
+    }
+    let doc: ConfigDoc = match toml::from_str(&file.text) {
+        Ok(doc) => doc,
+        Err(e) => {
+            diags.push(data_error(id, file, &e));
+            return None;
+        }
+    };
+    let before = diags.len();
+    let mut secret = |v: Option<Spanned<String>>, key: &str| -> Option<SecretRef> {
+        let v = v?;
+        let s = span(id, v.span());
+        match v.into_inner().strip_prefix("env:") {
+            Some(name) if is_env_name(name) => Some(SecretRef { env: name.to_string() }),
+            Some(name) => {
+                diags.push(
+                    Diagnostic::new(
+                        Code::ConfigInvalid,
+                        format!("`{name}` is not an environment variable name"),
+                    )
+                    .at(s, "expected `env:NAME`")
+                    .help("Use letters, digits and underscores, such as `env:SMTP_PASSWORD`."),
+                );
+                None
+            }
+            None => {
+                // Never echo the value: it is probably a real credential.
+                diags.push(
+                    Diagnostic::new(Code::ConfigInlineSecret, format!("`{key}` holds a secret written in the file"))
+                        .at(s, "credentials are never written in herald.toml")
+                        .help(format!(
+                            "Put the value in an environment variable and write `{key} = \"env:NAME\"`; then remove it from the file and from git history."
+                        )),
+                );
+                None
+            }
+        }
+    };
+    let state_url = secret(doc.state.url, "url");
+    let email = doc.providers.email.map(|p| EmailProvider {
+        kind: p.kind,
+        host: p.host,
+        port: p.port.unwrap_or(587),
+        username: secret(p.username, "username"),
+        password: secret(p.password, "password"),
+        from: p.from,
+        tls: p.tls.unwrap_or_default(),
+    });
+    let sms = doc.providers.sms.map(|p| SmsProvider {
+        kind: p.kind,
+        base_url: p.base_url,
+        account_sid: secret(p.account_sid, "account_sid"),
+        auth_token: secret(p.auth_token, "auth_token"),
+        from: p.from,
+        cost_per_segment: p.cost_per_segment.unwrap_or(0.0),
+    });
+    let push = doc.providers.push.map(|p| PushProvider {
+        kind: p.kind,
+        base_url: p.base_url,
+        credentials: secret(p.credentials, "credentials"),
+    });
+
+    let tz_span = span(id, doc.project.timezone.span());
+    let tz_name = doc.project.timezone.into_inner();
+    let timezone = match tz_name.parse::<Tz>() {
+        Ok(tz) => tz,
+        Err(_) => {
+            let names = chrono_tz::TZ_VARIANTS.iter().map(|t| t.name());
+            let help = suggest::did_you_mean(&tz_name, names)
+                .map(|s| format!("did you mean `{s}`?"))
+                .unwrap_or_else(|| "Use an IANA time zone name such as `Europe/Paris` or `America/New_York`.".into());
+            diags.push(
+                Diagnostic::new(Code::ConfigUnknownTimezone, format!("unknown time zone `{tz_name}`"))
+                    .at(tz_span, "not in the IANA time zone database")
+                    .help(help),
+            );
+            Tz::UTC
+        }
+    };
+    let currency = match doc.project.currency {
+        None => "EUR".to_string(),
+        Some(c) => {
+            let s = span(id, c.span());
+            let c = c.into_inner();
+            if c.len() != 3 || !c.chars().all(|ch| ch.is_ascii_uppercase()) {
+                diags.push(
+                    Diagnostic::new(Code::ConfigInvalid, format!("`{c}` is not a currency code"))
+                        .at(s, "expected a three-letter ISO 4217 code")
+                        .help("Write the code in capitals, such as `EUR`, `USD` or `GBP`."),
+                );
+            }
+            c
+        }
+    };
+    if doc.state.backend == Some(StateBackend::Postgres) && state_url.is_none() && diags.len() == before {
+        diags.push(
+            Diagnostic::new(
+                Code::ConfigInvalid,
+                "the `postgres` state backend needs a connection URL",
+            )
+            .at(Span::new(id, 0, 0), "in this file")
+            .help("Add `url = \"env:HERALD_STATE_URL\"` under `[state]` and set that variable."),
+        );
+    }
+    let config = Config {
+        project_name: doc.project.name,
+        timezone,
+        currency,
+        state: StateConfig {
+            backend: doc.state.backend.unwrap_or_default(),
+            path: doc.state.path.unwrap_or_else(|| ".herald/state.db".into()),
+            url: state_url,
+        },
+        crm: CrmConfig {
+            kind: doc.crm.kind.unwrap_or_default(),
+            path: doc.crm.path.unwrap_or_else(|| "data/contacts.csv".into()),
+            table: doc.crm.table.unwrap_or_else(|| "contacts".into()),
+        },
+        providers: Providers { email, sms, push },
+    };
+    (diags.len() == before).then_some(config)
+}
+
+fn is_env_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !s.starts_with(|c: char| c.is_ascii_digit())
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or(s).trim().to_string()
+}
+
+/// A serde error from a well-formed TOML file: unknown key, wrong type, missing key.
+fn data_error(id: FileId, file: &SourceFile, e: &toml::de::Error) -> Diagnostic {
+    let message = first_line(e.message());
+    let s = e.span().map_or(Span::new(id, 0, 0), |r| span(id, r));
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        let key = rest.split('`').next().unwrap_or_default().to_string();
+        let expected: Vec<&str> = rest
+            .split_once("expected")
+            .map(|(_, list)| list.split('`').skip(1).step_by(2).collect())
+            .unwrap_or_default();
+        return Diagnostic::new(Code::ConfigUnknownKey, format!("unknown key `{key}` in {CONFIG_FILE}"))
+            .at(s, "not a setting Herald knows")
+            .maybe_help(suggest::help_for(
+                &key,
+                expected.iter().copied(),
+                "the allowed keys here",
+            ));
+    }
+    let found = file.slice(s);
+    let (label, help) = if let Some(field) = message.strip_prefix("missing field `") {
+        let field = field.split('`').next().unwrap_or_default();
+        (
+            format!("`{field}` is required here"),
+            format!("Add `{field} = ...` to this table."),
+        )
+    } else {
+        (
+            message.clone(),
+            format!(
+                "Check the value `{}` against the documentation of {CONFIG_FILE}.",
+                truncate(found, 40)
+            ),
+        )
+    };
+    Diagnostic::new(Code::ConfigInvalid, format!("invalid {CONFIG_FILE}: {message}"))
+        .at(s, label)
+        .help(help)
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    let t: String = s.chars().take(n).collect();
+    if t.len() < s.len() { format!("{t}…") } else { t }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::SourceKind;
+
+    fn load_str(text: &str) -> (Option<Config>, Vec<Diagnostic>) {
+        let f = SourceFile::new(CONFIG_FILE, SourceKind::Config, text);
+        let mut d = Vec::new();
+        let c = load(FileId(0), &f, &mut d);
+        (c, d)
+    }
+
+    #[test]
+    fn minimal_config_gets_defaults() {
+        let (c, d) = load_str("[project]\nname = \"x\"\ntimezone = \"Europe/Paris\"\n");
+        assert!(d.is_empty(), "{d:?}");
+        let c = c.unwrap();
+        assert_eq!(c.timezone, chrono_tz::Europe::Paris);
+        assert_eq!(c.crm.path, "data/contacts.csv");
+        assert_eq!(c.currency, "EUR");
+    }
+
+    #[test]
+    fn inline_secrets_are_refused_without_echoing_them() {
+        let text = "[project]\nname = \"x\"\ntimezone = \"UTC\"\n[providers.sms]\nkind = \"twilio\"\nauth_token = \"s3cr3t-value\"\n";
+        let (c, d) = load_str(text);
+        assert!(c.is_none());
+        assert_eq!(d[0].code, Code::ConfigInlineSecret);
+        let all = format!("{d:?}");
+        assert!(!all.contains("s3cr3t"), "secret leaked: {all}");
+    }
+
+    #[test]
+    fn env_secrets_are_kept_as_names() {
+        let text = "[project]\nname = \"x\"\ntimezone = \"UTC\"\n[providers.sms]\nkind = \"twilio\"\nauth_token = \"env:TWILIO_TOKEN\"\n";
+        let (c, d) = load_str(text);
+        assert!(d.is_empty(), "{d:?}");
+        let sms = c.unwrap().providers.sms.unwrap();
+        assert_eq!(
+            sms.auth_token,
+            Some(SecretRef {
+                env: "TWILIO_TOKEN".into()
+            })
+        );
+    }
+
+    #[test]
+    fn unknown_time_zone_suggests() {
+        let (_, d) = load_str("[project]\nname = \"x\"\ntimezone = \"Europe/Pairs\"\n");
+        assert_eq!(d[0].code, Code::ConfigUnknownTimezone);
+        assert_eq!(d[0].help.as_deref(), Some("did you mean `Europe/Paris`?"));
+    }
+
+    #[test]
+    fn unknown_key_suggests() {
+        let (_, d) = load_str("[project]\nname = \"x\"\ntimezone = \"UTC\"\ntimzone = 1\n");
+        assert_eq!(d[0].code, Code::ConfigUnknownKey, "{d:?}");
+        assert_eq!(d[0].help.as_deref(), Some("did you mean `timezone`?"));
+    }
+
+    #[test]
+    fn syntax_errors_are_syntax() {
+        let (_, d) = load_str("[project\nname = \"x\"\n");
+        assert_eq!(d[0].code, Code::SyntaxToml);
+    }
+}

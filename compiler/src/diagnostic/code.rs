@@ -1,0 +1,169 @@
+//! The registry of diagnostic codes. A code is stable once released: tools and
+//! CI configurations match on it. Every code has an explanation in
+//! `compiler/explain/<code>.md` (a missing file is a compile error).
+
+use serde::Serialize;
+
+/// The families of codes, as listed in the JSON output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Category {
+    Syntax,
+    Schema,
+    Reference,
+    Type,
+    Consent,
+    Pressure,
+    Timing,
+    Sms,
+    Email,
+    Template,
+    Experiment,
+    Config,
+}
+
+impl Category {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Syntax => "syntax",
+            Category::Schema => "schema",
+            Category::Reference => "reference",
+            Category::Type => "type",
+            Category::Consent => "consent",
+            Category::Pressure => "pressure",
+            Category::Timing => "timing",
+            Category::Sms => "sms",
+            Category::Email => "email",
+            Category::Template => "template",
+            Category::Experiment => "experiment",
+            Category::Config => "config",
+        }
+    }
+}
+
+macro_rules! codes {
+    ($( $variant:ident => $name:literal, $category:ident, $severity:ident; )*) => {
+        /// A stable diagnostic code such as `reference/unknown-field`.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Code {
+            $($variant),*
+        }
+
+        impl Code {
+            pub const ALL: &'static [Code] = &[$(Code::$variant),*];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $(Code::$variant => $name),* }
+            }
+
+            pub fn category(self) -> Category {
+                match self { $(Code::$variant => Category::$category),* }
+            }
+
+            pub fn default_severity(self) -> super::Severity {
+                match self { $(Code::$variant => super::Severity::$severity),* }
+            }
+
+            /// The long explanation printed by `herald explain`.
+            pub fn explanation(self) -> &'static str {
+                match self {
+                    $(Code::$variant => include_str!(concat!("../../explain/", $name, ".md"))),*
+                }
+            }
+        }
+    };
+}
+
+codes! {
+    SyntaxYaml => "syntax/yaml", Syntax, Error;
+    SyntaxToml => "syntax/toml", Syntax, Error;
+    SyntaxExpression => "syntax/expression", Syntax, Error;
+    SyntaxTemplate => "syntax/template", Syntax, Error;
+    SyntaxEncoding => "syntax/encoding", Syntax, Error;
+    SyntaxTooLarge => "syntax/too-large", Syntax, Error;
+    SyntaxTooComplex => "syntax/too-complex", Syntax, Error;
+
+    SchemaUnknownKey => "schema/unknown-key", Schema, Error;
+    SchemaMissingKey => "schema/missing-key", Schema, Error;
+    SchemaInvalidValue => "schema/invalid-value", Schema, Error;
+    SchemaInvalidName => "schema/invalid-name", Schema, Error;
+    SchemaDuplicateKey => "schema/duplicate-key", Schema, Error;
+    SchemaWrongChannelField => "schema/wrong-channel-field", Schema, Error;
+    SchemaInvalidFieldDefinition => "schema/invalid-field-definition", Schema, Error;
+    SchemaEmptyPlan => "schema/empty-plan", Schema, Error;
+
+    ReferenceDuplicate => "reference/duplicate", Reference, Error;
+    ReferenceUnknownField => "reference/unknown-field", Reference, Error;
+    ReferenceUnknownSegment => "reference/unknown-segment", Reference, Error;
+    ReferenceUnknownConsent => "reference/unknown-consent", Reference, Error;
+    ReferenceUnknownMessage => "reference/unknown-message", Reference, Error;
+    ReferenceUnknownEvent => "reference/unknown-event", Reference, Error;
+    ReferenceUnknownProgram => "reference/unknown-program", Reference, Error;
+    ReferenceUnknownProperty => "reference/unknown-property", Reference, Error;
+    ReferenceUnknownFunction => "reference/unknown-function", Reference, Error;
+    ReferenceMissingFile => "reference/missing-file", Reference, Error;
+    ReferenceSegmentCycle => "reference/segment-cycle", Reference, Error;
+
+    TypeMismatch => "type/mismatch", Type, Error;
+    TypeUnknownEnumValue => "type/unknown-enum-value", Type, Error;
+    TypeNotTime => "type/not-time", Type, Error;
+    TypeNotList => "type/not-list", Type, Error;
+    TypeNotCondition => "type/not-condition", Type, Error;
+    TypeBadArguments => "type/bad-arguments", Type, Error;
+    TypeEventUnavailable => "type/event-unavailable", Type, Error;
+
+    ConfigMissing => "config/missing", Config, Error;
+    ConfigUnknownKey => "config/unknown-key", Config, Error;
+    ConfigInvalid => "config/invalid", Config, Error;
+    ConfigInlineSecret => "config/inline-secret", Config, Error;
+    ConfigUnknownTimezone => "config/unknown-timezone", Config, Error;
+}
+
+impl Code {
+    pub fn parse(name: &str) -> Option<Code> {
+        Code::ALL.iter().copied().find(|c| c.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_and_prefixed_by_their_category() {
+        let mut seen = std::collections::BTreeSet::new();
+        for code in Code::ALL {
+            assert!(seen.insert(code.as_str()), "duplicate code {code}");
+            let prefix = code.as_str().split('/').next().unwrap_or_default();
+            assert_eq!(prefix, code.category().as_str(), "{code}");
+        }
+    }
+
+    #[test]
+    fn every_code_has_a_full_explanation() {
+        for code in Code::ALL {
+            let text = code.explanation();
+            assert!(
+                text.starts_with(&format!("# {}", code.as_str())),
+                "{code}: explanation must start with `# {code}`"
+            );
+            for section in ["## What it checks", "## Why", "## Example", "## Fix"] {
+                assert!(text.contains(section), "{code}: explanation lacks `{section}`");
+            }
+        }
+    }
+
+    #[test]
+    fn parse_round_trips() {
+        for code in Code::ALL {
+            assert_eq!(Code::parse(code.as_str()), Some(*code));
+        }
+        assert_eq!(Code::parse("nope/nope"), None);
+    }
+}

@@ -1,0 +1,126 @@
+//! One diagnostic type for every stage, with stable codes.
+//!
+//! A [`Diagnostic`] is plain data; renderers turn it into text for people
+//! ([`render_human`]), JSON for tools ([`render_json`]), GitHub workflow
+//! commands ([`render_github`]) — and the runtime turns it into LSP diagnostics.
+
+mod code;
+pub mod render_github;
+pub mod render_human;
+pub mod render_json;
+
+pub use code::{Category, Code};
+
+use crate::source::{SourceSet, Span};
+use serde::Serialize;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        }
+    }
+}
+
+/// A span with a short text shown next to it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Label {
+    pub span: Span,
+    pub message: String,
+}
+
+impl Label {
+    pub fn new(span: Span, message: impl Into<String>) -> Self {
+        Label {
+            span,
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub code: Code,
+    pub severity: Severity,
+    /// What is wrong, in the user's terms.
+    pub message: String,
+    /// Where it is wrong. Absent only for problems of the whole plan.
+    pub primary: Option<Label>,
+    /// Other places that explain the problem (the first definition, the audience...).
+    pub related: Vec<Label>,
+    /// How to fix it, as an imperative sentence.
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    /// A diagnostic with the code's default severity.
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
+        Diagnostic {
+            code,
+            severity: code.default_severity(),
+            message: message.into(),
+            primary: None,
+            related: Vec::new(),
+            help: None,
+        }
+    }
+
+    pub fn at(mut self, span: Span, label: impl Into<String>) -> Self {
+        self.primary = Some(Label::new(span, label));
+        self
+    }
+
+    pub fn related(mut self, span: Span, label: impl Into<String>) -> Self {
+        self.related.push(Label::new(span, label));
+        self
+    }
+
+    pub fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub fn maybe_help(mut self, help: Option<String>) -> Self {
+        if help.is_some() {
+            self.help = help;
+        }
+        self
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+
+    pub fn category(&self) -> Category {
+        self.code.category()
+    }
+}
+
+/// Diagnostics in a stable order: by file, position, then code.
+pub fn sort(diagnostics: &mut [Diagnostic], sources: &SourceSet) {
+    diagnostics.sort_by(|a, b| {
+        let key = |d: &Diagnostic| {
+            d.primary
+                .as_ref()
+                .map(|l| (sources.path(l.span.file).to_string(), l.span.start, l.span.end))
+        };
+        key(a)
+            .cmp(&key(b))
+            .then_with(|| a.code.as_str().cmp(b.code.as_str()))
+            .then_with(|| a.message.cmp(&b.message))
+    });
+}
+
+/// Counts of errors and warnings.
+pub fn counts(diagnostics: &[Diagnostic]) -> (usize, usize) {
+    let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+    (errors, diagnostics.len() - errors)
+}

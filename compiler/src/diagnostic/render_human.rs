@@ -1,0 +1,204 @@
+//! Human rendering with miette: source snippets, labels, help.
+//! Deterministic for a given width and theme, so snapshots can hold it.
+
+use super::{Diagnostic, Label, Severity};
+use crate::source::{SourceSet, Span};
+use miette::{
+    GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError, MietteSpanContents, SourceCode, SourceSpan,
+    SpanContents,
+};
+use std::fmt;
+
+#[derive(Clone, Copy, Debug)]
+pub struct HumanOptions {
+    /// ANSI colours (only on a terminal).
+    pub color: bool,
+    /// Box-drawing characters; plain ASCII otherwise.
+    pub unicode: bool,
+    pub width: usize,
+}
+
+impl Default for HumanOptions {
+    fn default() -> Self {
+        HumanOptions {
+            color: false,
+            unicode: true,
+            width: 100,
+        }
+    }
+}
+
+/// Render all diagnostics, separated by blank lines.
+pub fn render(diagnostics: &[Diagnostic], sources: &SourceSet, options: HumanOptions) -> String {
+    let theme = match (options.unicode, options.color) {
+        (true, true) => GraphicalTheme::unicode(),
+        (true, false) => GraphicalTheme::unicode_nocolor(),
+        (false, true) => GraphicalTheme::ascii(),
+        (false, false) => GraphicalTheme::none(),
+    };
+    let handler = GraphicalReportHandler::new_themed(theme)
+        .with_width(options.width)
+        .with_links(false)
+        .with_urls(false)
+        .with_context_lines(1)
+        .with_show_related_as_nested(true);
+    let mut out = String::new();
+    for d in diagnostics {
+        let view = View::new(d, sources);
+        if handler.render_report(&mut out, &view).is_err() {
+            // A snippet that cannot be rendered must not hide the diagnostic.
+            out.push_str(&format!("{}[{}]: {}\n", d.severity.as_str(), d.code, d.message));
+        }
+    }
+    out
+}
+
+/// A borrowed file with its display name.
+struct FileSource<'a> {
+    name: &'a str,
+    text: &'a str,
+}
+
+impl SourceCode for FileSource<'_> {
+    fn read_span<'b>(
+        &'b self,
+        span: &SourceSpan,
+        before: usize,
+        after: usize,
+    ) -> Result<Box<dyn SpanContents<'b> + 'b>, MietteError> {
+        let inner = self.text.read_span(span, before, after)?;
+        Ok(Box::new(MietteSpanContents::new_named(
+            self.name.to_string(),
+            inner.data(),
+            *inner.span(),
+            inner.line(),
+            inner.column(),
+            inner.line_count(),
+        )))
+    }
+}
+
+fn source_span(span: Span) -> SourceSpan {
+    SourceSpan::new((span.start as usize).into(), span.len())
+}
+
+struct View<'a> {
+    title: String,
+    severity: miette::Severity,
+    help: Option<&'a str>,
+    source: Option<FileSource<'a>>,
+    labels: Vec<LabeledSpan>,
+    related: Vec<View<'a>>,
+}
+
+impl<'a> View<'a> {
+    fn new(d: &'a Diagnostic, sources: &'a SourceSet) -> Self {
+        let severity = match d.severity {
+            Severity::Error => miette::Severity::Error,
+            Severity::Warning => miette::Severity::Warning,
+        };
+        let title = format!("[{}] {}", d.code, d.message);
+        let Some(primary) = &d.primary else {
+            return View {
+                title,
+                severity,
+                help: d.help.as_deref(),
+                source: None,
+                labels: Vec::new(),
+                related: d.related.iter().map(|l| View::note(l, sources)).collect(),
+            };
+        };
+        let file = primary.span.file;
+        let mut labels = vec![LabeledSpan::new_primary_with_span(
+            non_empty(&primary.message),
+            source_span(primary.span),
+        )];
+        let mut related = Vec::new();
+        let line = |span: Span| sources.get(span.file).map_or(0, |f| f.line_col(span.start).line);
+        let primary_line = line(primary.span);
+        for l in &d.related {
+            // Close labels share the snippet; distant ones get their own, so a
+            // snippet never runs over dozens of lines.
+            if l.span.file == file && line(l.span).abs_diff(primary_line) <= 6 {
+                labels.push(LabeledSpan::new_with_span(non_empty(&l.message), source_span(l.span)));
+            } else {
+                related.push(View::note(l, sources));
+            }
+        }
+        View {
+            title,
+            severity,
+            help: d.help.as_deref(),
+            source: file_source(sources, primary.span),
+            labels,
+            related,
+        }
+    }
+
+    /// A related place in another file, shown as a nested note.
+    fn note(l: &'a Label, sources: &'a SourceSet) -> Self {
+        View {
+            title: l.message.clone(),
+            severity: miette::Severity::Advice,
+            help: None,
+            source: file_source(sources, l.span),
+            labels: vec![LabeledSpan::new_primary_with_span(None, source_span(l.span))],
+            related: Vec::new(),
+        }
+    }
+}
+
+fn non_empty(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_string())
+}
+
+fn file_source(sources: &SourceSet, span: Span) -> Option<FileSource<'_>> {
+    sources.get(span.file).map(|f| FileSource {
+        name: f.path.as_str(),
+        text: f.text.as_str(),
+    })
+}
+
+impl fmt::Debug for View<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.title)
+    }
+}
+
+impl fmt::Display for View<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.title)
+    }
+}
+
+impl std::error::Error for View<'_> {}
+
+impl miette::Diagnostic for View<'_> {
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(self.severity)
+    }
+
+    fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
+        self.help.map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+
+    fn source_code(&self) -> Option<&dyn SourceCode> {
+        self.source.as_ref().map(|s| s as &dyn SourceCode)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        if self.labels.is_empty() {
+            None
+        } else {
+            Some(Box::new(self.labels.iter().cloned()))
+        }
+    }
+
+    fn related<'b>(&'b self) -> Option<Box<dyn Iterator<Item = &'b dyn miette::Diagnostic> + 'b>> {
+        if self.related.is_empty() {
+            None
+        } else {
+            Some(Box::new(self.related.iter().map(|r| r as &dyn miette::Diagnostic)))
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! One case per diagnostic code: `cases/<code with / as __>.txt` holds the
+//! plan files (`--- path` headers; a default herald.toml is added unless the
+//! case has one), and the snapshot holds the input and the rendered output.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
+use herald_compiler::diagnostic::{Code, render_human, render_json};
+use herald_compiler::{Options, SourceFile, SourceKind, SourceSet};
+use std::path::Path;
+
+const DEFAULT_CONFIG: &str = "[project]\nname = \"case\"\ntimezone = \"Europe/Paris\"\n";
+
+/// Codes whose cases need the runtime's file loader (binary files, bad UTF-8):
+/// they are snapshotted by the end-to-end tests in `tests/`.
+const COVERED_BY_E2E: &[Code] = &[Code::SyntaxEncoding];
+
+fn kind_of(path: &str) -> SourceKind {
+    if path == "herald.toml" {
+        SourceKind::Config
+    } else if path.ends_with(".yaml") || path.ends_with(".yml") {
+        SourceKind::Yaml
+    } else {
+        SourceKind::Template
+    }
+}
+
+/// Split a case into files.
+fn sources(case: &str) -> SourceSet {
+    let mut files: Vec<(String, String)> = Vec::new();
+    for line in case.split_inclusive('\n') {
+        if let Some(path) = line.strip_prefix("--- ") {
+            files.push((path.trim().to_string(), String::new()));
+        } else if let Some((_, text)) = files.last_mut() {
+            text.push_str(line);
+        }
+    }
+    let mut set = SourceSet::new();
+    if !files.iter().any(|(p, _)| p == "herald.toml" || p == "!no-config") {
+        set.add(SourceFile::new("herald.toml", SourceKind::Config, DEFAULT_CONFIG));
+    }
+    for (path, text) in files {
+        if path.starts_with('!') {
+            continue;
+        }
+        set.add(SourceFile::new(path.clone(), kind_of(&path), text));
+    }
+    set
+}
+
+fn now() -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339("2026-11-01T12:00:00Z")
+        .unwrap()
+        .to_utc()
+}
+
+fn compile(case: &str) -> (SourceSet, herald_compiler::Compilation) {
+    let set = sources(case);
+    let mut options = Options::default();
+    if case.contains("#! small-budget") {
+        options.budgets.max_file_bytes = 64;
+    }
+    let c = herald_compiler::compile(&set, now(), &options);
+    (set, c)
+}
+
+fn case_files() -> Vec<(String, String)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases");
+    let mut out: Vec<(String, String)> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "txt"))
+        .map(|p| {
+            let name = p.file_stem().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read_to_string(&p).unwrap())
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn every_case_renders_its_code() {
+    for (name, case) in case_files() {
+        let (set, c) = compile(&case);
+        let code = name.split('.').next().unwrap().replace("__", "/");
+        assert!(
+            c.diagnostics.iter().any(|d| d.code.as_str() == code),
+            "case {name} does not produce {code}: {:#?}",
+            c.diagnostics
+        );
+        let rendered = render_human::render(&c.diagnostics, &set, render_human::HumanOptions::default());
+        let snapshot = format!("----- SOURCE\n{case}\n----- DIAGNOSTICS\n{rendered}");
+        insta::with_settings!({ prepend_module_to_snapshot => false, omit_expression => true }, {
+            insta::assert_snapshot!(name, snapshot);
+        });
+    }
+}
+
+#[test]
+fn every_code_has_a_case() {
+    let names: Vec<String> = case_files()
+        .into_iter()
+        .map(|(n, _)| n.split('.').next().unwrap().to_string())
+        .collect();
+    for code in Code::ALL {
+        if COVERED_BY_E2E.contains(code) {
+            continue;
+        }
+        let want = code.as_str().replace('/', "__");
+        assert!(names.contains(&want), "no case for {code}: add tests/cases/{want}.txt");
+    }
+}
+
+#[test]
+fn json_ranges_are_one_based_characters() {
+    let case = "--- plan.yaml\ncontact:\n  fields:\n    tags_x: { type: string }\nsegments:\n  s:\n    where: 'tags_x == \"é\" or regoin == 2'\n";
+    let (set, c) = compile(case);
+    let report = render_json::report(&c.diagnostics, &set);
+    let v = serde_json::to_value(&report).unwrap();
+    let unknown = v["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["message"].as_str().unwrap().contains("regoin"))
+        .unwrap();
+    assert_eq!(unknown["file"], "plan.yaml");
+    // `    where: 'tags_x == "é" or ` is 29 characters before `regoin` (é counts once).
+    assert_eq!(unknown["range"]["start"]["line"], 6);
+    assert_eq!(unknown["range"]["start"]["column"], 30);
+    assert_eq!(unknown["range"]["end"]["column"], 36);
+}
+
+#[test]
+fn positions_map_through_quoting_styles() {
+    // The same typo in a plain, a double-quoted (with escapes), a single-quoted
+    // and a block scalar: each diagnostic points at `regoin` in the file.
+    let case = concat!(
+        "--- plan.yaml\n",
+        "contact:\n  fields:\n    region: { type: string }\n",
+        "segments:\n",
+        "  a:\n    where: regoin == \"x\"\n",
+        "  b:\n    where: \"region == \\\"\\u00e9\\\" or regoin == \\\"y\\\"\"\n",
+        "  c:\n    where: 'region == ''x'' or regoin == ''y'''\n",
+        "  d:\n    where: |\n      region == \"x\"\n        or regoin == \"y\"\n",
+        "  e:\n    where: >-\n      region == \"x\"\n      or regoin == \"y\"\n",
+    );
+    let (set, c) = compile(case);
+    let file = set.get(set.find("plan.yaml").unwrap()).unwrap();
+    let hits: Vec<&str> = c
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == Code::ReferenceUnknownField)
+        .map(|d| file.slice(d.primary.as_ref().unwrap().span))
+        .collect();
+    assert_eq!(hits, ["regoin"; 5], "{:#?}", c.diagnostics);
+}

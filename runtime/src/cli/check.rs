@@ -1,0 +1,91 @@
+//! `herald check [DIR] [--format human|json|github]`
+
+use crate::exit::Exit;
+use crate::loader::{self, Limits};
+use crate::output::{ColorChoice, fatal};
+use herald_compiler::diagnostic::{self, render_github, render_human, render_json};
+use std::path::PathBuf;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Source snippets with labels and help, for people.
+    #[default]
+    Human,
+    /// One JSON object (format_version 1), for tools.
+    Json,
+    /// GitHub Actions workflow commands: annotations on the pull request.
+    Github,
+}
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The plan directory (holding herald.toml).
+    #[arg(default_value = ".")]
+    dir: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+    /// Exit 1 on warnings too.
+    #[arg(long)]
+    warnings_as_errors: bool,
+}
+
+/// Load and compile a plan directory; `Err` is a one-line reason (exit 2).
+pub fn compile_dir(
+    dir: &std::path::Path,
+) -> Result<(herald_compiler::SourceSet, herald_compiler::Compilation), String> {
+    let loaded = loader::load_plan_dir(dir, &Limits::default()).map_err(|e| e.to_string())?;
+    let mut compilation = herald_compiler::compile(&loaded.sources, chrono::Utc::now(), &Default::default());
+    if !loaded.diagnostics.is_empty() {
+        compilation.diagnostics.extend(loaded.diagnostics);
+        diagnostic::sort(&mut compilation.diagnostics, &loaded.sources);
+    }
+    Ok((loaded.sources, compilation))
+}
+
+pub fn run(args: Args, color: ColorChoice) -> Exit {
+    let (sources, compilation) = match compile_dir(&args.dir) {
+        Ok(x) => x,
+        Err(reason) => {
+            fatal(reason);
+            return Exit::Unusable;
+        }
+    };
+    let diags = &compilation.diagnostics;
+    let (errors, warnings) = diagnostic::counts(diags);
+    match args.format {
+        Format::Json => println!("{}", render_json::render(diags, &sources)),
+        Format::Github => print!("{}", render_github::render(diags, &sources)),
+        Format::Human => {
+            let options = render_human::HumanOptions {
+                color: color.enabled_for_stdout(),
+                ..Default::default()
+            };
+            print!("{}", render_human::render(diags, &sources, options));
+            let files = sources.len();
+            let noun = if files == 1 { "file" } else { "files" };
+            if errors == 0 && warnings == 0 {
+                println!("Checked {files} {noun}: no problems.");
+            } else {
+                println!(
+                    "Checked {files} {noun}: {} and {}.",
+                    plural(errors, "error"),
+                    plural(warnings, "warning")
+                );
+            }
+        }
+    }
+    if errors > 0 || (args.warnings_as_errors && warnings > 0) {
+        Exit::Failure
+    } else {
+        Exit::Ok
+    }
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}

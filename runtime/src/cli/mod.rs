@@ -1,0 +1,66 @@
+//! Command-line interface: one module per command.
+
+mod check;
+mod contacts;
+mod explain;
+mod init;
+mod schema;
+
+use crate::exit::Exit;
+use crate::output::ColorChoice;
+use clap::{Parser, Subcommand};
+use std::ffi::OsString;
+
+#[derive(Parser)]
+#[command(
+    name = "herald",
+    version,
+    about = "Campaign-as-code for relationship marketing: check, plan and apply your relationship plan.",
+    after_help = "Exit codes: 0 success, 1 errors found (or the operation failed), 2 could not run (bad arguments, unreadable directory)."
+)]
+struct Cli {
+    /// When to use colours in human output.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Compile a plan and print its diagnostics.
+    Check(check::Args),
+    /// Print the long explanation of a diagnostic code (all codes without an argument).
+    Explain(explain::Args),
+    /// Print the JSON Schema of plan files (or of herald.toml).
+    Schema(schema::Args),
+    /// Create a small plan that passes `herald check`.
+    Init(init::Args),
+    /// Work with the plan's contacts.
+    #[command(subcommand)]
+    Contacts(contacts::Command),
+}
+
+pub fn run(args: impl IntoIterator<Item = OsString>) -> Exit {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            // clap would exit 2 on its own; route it through `Exit` so help is 0
+            // and usage errors are "could not run".
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp
+                | clap::error::ErrorKind::DisplayVersion
+                | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => Exit::Ok,
+                _ => Exit::Unusable,
+            };
+        }
+    };
+    match cli.command {
+        Command::Check(args) => check::run(args, cli.color),
+        Command::Explain(args) => explain::run(args),
+        Command::Schema(args) => schema::run(args),
+        Command::Init(args) => init::run(args),
+        Command::Contacts(cmd) => contacts::run(cmd),
+    }
+}

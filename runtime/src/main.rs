@@ -1,0 +1,11 @@
+//! The `herald` binary: every exit goes through [`exit::Exit`].
+
+mod cli;
+mod contacts;
+mod exit;
+mod loader;
+mod output;
+
+fn main() -> std::process::ExitCode {
+    cli::run(std::env::args_os()).into()
+}
