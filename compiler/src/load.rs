@@ -45,6 +45,7 @@ pub fn load(sources: &SourceSet, budgets: &Budgets, diags: &mut Vec<Diagnostic>)
                     Err(d) => diags.push(d),
                 }
             }
+            SourceKind::Rejected if file.path.ends_with(".yaml") || file.path.ends_with(".yml") => yaml_files += 1,
             SourceKind::Template | SourceKind::Rejected => {}
         }
     }

@@ -14,3 +14,10 @@ pub fn plan_file_json() -> String {
     s.push('\n');
     s
 }
+
+/// The schema of herald.toml as pretty JSON with a trailing newline.
+pub fn config_json() -> String {
+    let mut s = serde_json::to_string_pretty(&crate::config::json_schema()).unwrap_or_default();
+    s.push('\n');
+    s
+}

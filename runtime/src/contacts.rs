@@ -105,6 +105,18 @@ const INTERESTS: &[&str] = &[
     "sneakers",
     "knitwear",
 ];
+const CAR_MODELS: &[&str] = &[
+    "Clio", "208", "Golf", "C3", "Megane", "Zoe", "Yaris", "Captur", "3008", "Sandero", "Polo", "Model 3", "Kangoo",
+];
+const FEATURES: &[&str] = &[
+    "invoices",
+    "quotes",
+    "reminders",
+    "bank_sync",
+    "exports",
+    "recurring",
+    "multi_currency",
+];
 const OTHER_ZONES: &[&str] = &[
     "Europe/London",
     "America/Montreal",
@@ -223,6 +235,9 @@ fn value(rng: &mut Rng, name: &str, ty: &FieldType, opts: &Options, person: (&st
                 rng.pick(LAST_NAMES)
             )
         }
+        FieldType::String if n.contains("model") || n.contains("vehicle") || n.contains("car") => {
+            rng.pick(CAR_MODELS).to_string()
+        }
         FieldType::String if n.contains("plate") => {
             let l = |r: &mut Rng| (b'A' + r.below(26) as u8) as char;
             format!("{}{}-{:03}-{}{}", l(rng), l(rng), rng.below(1000), l(rng), l(rng))
@@ -296,6 +311,7 @@ fn value(rng: &mut Rng, name: &str, ty: &FieldType, opts: &Options, person: (&st
             let mut items: Vec<String> = Vec::new();
             for _ in 0..k {
                 let item = match of {
+                    ScalarType::String if n.contains("feature") => rng.pick(FEATURES).to_string(),
                     ScalarType::String => rng.pick(INTERESTS).to_string(),
                     ScalarType::Integer => rng.below(100).to_string(),
                     ScalarType::Number => format!("{:.2}", rng.unit() * 100.0),

@@ -11,8 +11,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> Exit {
     if args.config {
-        let schema = herald_compiler::config::json_schema();
-        println!("{}", serde_json::to_string_pretty(&schema).unwrap_or_default());
+        print!("{}", herald_compiler::schema::config_json());
     } else {
         print!("{}", herald_compiler::schema::plan_file_json());
     }
