@@ -181,7 +181,11 @@ impl<'a> FileLoader<'a> {
             );
             return;
         }
-        match yaml::from_node::<ast::PoliciesDoc>(value, self.id, self.text, Some(key_span)) {
+        let (r, recorded) = yaml::from_node::<ast::PoliciesDoc>(value, self.id, self.text, Some(key_span));
+        for e in recorded {
+            self.diags.push(de_diagnostic(e, "`policies`", key_span));
+        }
+        match r {
             Ok(doc) => self.docs.policies = Some(Sp::new(doc, key_span)),
             Err(e) => self.diags.push(de_diagnostic(e, "`policies`", key_span)),
         }
@@ -210,7 +214,12 @@ impl<'a> FileLoader<'a> {
                 self.diags.push(d);
                 continue;
             }
-            match yaml::from_node::<T>(v, self.id, self.text, Some(name_span)) {
+            let (r, recorded) = yaml::from_node::<T>(v, self.id, self.text, Some(name_span));
+            for e in recorded {
+                self.diags
+                    .push(de_diagnostic(e, &format!("{what} `{name}`"), name_span));
+            }
+            match r {
                 Ok(doc) => target(self.docs).push(Decl {
                     name: Sp::new(name.to_string(), name_span),
                     doc,

@@ -1,7 +1,7 @@
 //! `segments:`, `campaigns:`, `scenarios:` and scenario steps.
 
 use super::values::{CalendarOffset, Duration, LocalDateTime, TimeOfDay};
-use crate::yaml::Sp;
+use crate::yaml::{Lenient, Sp};
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor, value::MapAccessDeserializer};
@@ -178,7 +178,7 @@ pub struct ScenarioDoc {
     /// A contact leaves the scenario as soon as this condition holds.
     pub exit_when: Option<Sp<String>>,
     /// What happens, in order.
-    pub steps: Sp<Vec<Step>>,
+    pub steps: Sp<Vec<Lenient<Step>>>,
     /// What the scenario is for.
     pub description: Option<String>,
 }
@@ -200,7 +200,7 @@ pub struct WaitUntilDoc {
     pub timeout: Sp<Duration>,
     /// Steps run when the timeout passes first; the scenario then continues after the wait.
     #[serde(default)]
-    pub on_timeout: Vec<Step>,
+    pub on_timeout: Vec<Lenient<Step>>,
 }
 
 /// A scenario step: `send`, `wait`, `if` / `then` / `else`, or `exit`.
@@ -219,8 +219,8 @@ pub enum StepKind {
     Wait(WaitDoc),
     If {
         condition: Sp<String>,
-        then: Vec<Step>,
-        otherwise: Vec<Step>,
+        then: Vec<Lenient<Step>>,
+        otherwise: Vec<Lenient<Step>>,
     },
     Exit {
         reason: Option<String>,
@@ -236,9 +236,9 @@ struct StepFields {
     wait: Option<WaitDoc>,
     #[serde(rename = "if")]
     condition: Option<Sp<String>>,
-    then: Option<Vec<Step>>,
+    then: Option<Vec<Lenient<Step>>>,
     #[serde(rename = "else")]
-    otherwise: Option<Vec<Step>>,
+    otherwise: Option<Vec<Lenient<Step>>>,
     #[serde(default, deserialize_with = "present")]
     exit: Option<Option<String>>,
 }

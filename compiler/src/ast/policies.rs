@@ -1,7 +1,7 @@
 //! `policies:` — pressure caps, quiet hours, SMS/email limits, experiments, guards.
 
 use super::values::{Channel, Duration, HolidayCalendar, Purpose, TimeOfDay, Weekday};
-use crate::yaml::Sp;
+use crate::yaml::{Lenient, Sp};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -81,10 +81,10 @@ pub struct GuardsDoc {
 pub struct PoliciesDoc {
     /// Frequency caps per contact.
     #[serde(default)]
-    pub pressure: Vec<PressureDoc>,
+    pub pressure: Vec<Lenient<PressureDoc>>,
     /// Allowed sending windows per channel.
     #[serde(default)]
-    pub quiet_hours: Vec<QuietHoursDoc>,
+    pub quiet_hours: Vec<Lenient<QuietHoursDoc>>,
     /// SMS limits.
     #[serde(default)]
     pub sms: SmsPolicyDoc,

@@ -10,7 +10,7 @@ use crate::model::{
 };
 use crate::source::Span;
 use crate::suggest;
-use crate::yaml::Sp;
+use crate::yaml::{Lenient, Sp};
 use chrono::NaiveTime;
 use std::collections::BTreeMap;
 
@@ -391,8 +391,13 @@ impl ScenarioCx<'_> {
         cx.condition(s, scope).map(|(c, _)| c)
     }
 
-    fn steps(&self, cx: &mut Ctx, steps: &[ast::Step]) -> Vec<Step> {
-        steps.iter().filter_map(|s| self.step(cx, s)).collect()
+    /// Steps that failed to load are already reported (and absent).
+    fn steps(&self, cx: &mut Ctx, steps: &[Lenient<ast::Step>]) -> Vec<Step> {
+        steps
+            .iter()
+            .filter_map(|s| s.0.as_ref())
+            .filter_map(|s| self.step(cx, s))
+            .collect()
     }
 
     fn step(&self, cx: &mut Ctx, s: &ast::Step) -> Option<Step> {

@@ -10,7 +10,7 @@ pub fn build(cx: &mut Ctx, docs: &Documents, names: &Names) -> Policies {
     let Some(doc) = &docs.policies else { return p };
     p.span = Some(doc.span);
     let doc = &doc.value;
-    for r in &doc.pressure {
+    for r in doc.pressure.iter().filter_map(|r| r.0.as_ref()) {
         if let Some(program) = &r.program
             && !names.programs.contains_key(&program.value)
         {
@@ -43,7 +43,7 @@ pub fn build(cx: &mut Ctx, docs: &Documents, names: &Names) -> Policies {
             span: r.max.span.to(r.per.span),
         });
     }
-    for q in &doc.quiet_hours {
+    for q in doc.quiet_hours.iter().filter_map(|q| q.0.as_ref()) {
         if q.from.value.0 >= q.to.value.0 && q.to.value.to_string() != "00:00" {
             cx.diags.push(
                 Diagnostic::new(

@@ -705,3 +705,166 @@ fn not_condition_help(name: &str, ty: &FieldType) -> String {
         _ => format!("Compare it (`{name} == \"...\"`) or test presence (`{name} is set`)."),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::model::{CondKind, Operand, Value, ValueRef};
+    use crate::{Code, SourceFile, SourceKind, SourceSet};
+
+    const MODEL: &str = "contact:
+  fields:
+    region: { type: enum, values: [IDF, PACA] }
+    interests: { type: list, of: string }
+    total_spent: { type: number }
+    orders: { type: integer }
+    is_vip: { type: boolean }
+    first_name: { type: string, optional: true }
+    last_purchase_at: { type: datetime, optional: true }
+    signup_on: { type: date }
+  consents:
+    sms: { channel: sms }
+  events:
+    purchase: { properties: { amount: number } }
+    cart: { properties: { value: number, url: string } }
+";
+
+    fn compile(extra: &str) -> crate::Compilation {
+        let mut set = SourceSet::new();
+        set.add(SourceFile::new(
+            "herald.toml",
+            SourceKind::Config,
+            "[project]\nname='t'\ntimezone='UTC'\n",
+        ));
+        set.add(SourceFile::new("p.yaml", SourceKind::Yaml, format!("{MODEL}{extra}")));
+        crate::compile(&set, chrono::DateTime::UNIX_EPOCH, &Default::default())
+    }
+
+    /// The typed condition of segment `s`, or the codes of the errors.
+    fn segment(cond: &str) -> Result<CondKind, Vec<Code>> {
+        let c = compile(&format!("segments:\n  s:\n    where: '{cond}'\n"));
+        if c.has_errors() {
+            return Err(c.diagnostics.iter().map(|d| d.code).collect());
+        }
+        Ok(c.plan.segments["s"].condition.kind.clone())
+    }
+
+    #[test]
+    fn forms_type_to_the_right_conditions() {
+        assert!(matches!(
+            segment(r#""shoes" in interests"#),
+            Ok(CondKind::Contains { negated: false, .. })
+        ));
+        assert!(matches!(
+            segment(r#"region not in ["IDF"]"#),
+            Ok(CondKind::InList { negated: true, .. })
+        ));
+        assert!(matches!(segment("is_vip"), Ok(CondKind::Flag { value: ValueRef::Field(f) }) if f == "is_vip"));
+        assert!(matches!(segment("contact.is_vip"), Ok(CondKind::Flag { .. })));
+        assert!(matches!(
+            segment("first_name is not set"),
+            Ok(CondKind::IsSet { negated: true, .. })
+        ));
+        assert!(matches!(
+            segment("last_purchase_at within 30d"),
+            Ok(CondKind::Within { .. })
+        ));
+        assert!(matches!(
+            segment("signup_on not within 1w"),
+            Ok(CondKind::Within { negated: true, .. })
+        ));
+        assert!(matches!(
+            segment("consent(sms) and not is_vip"),
+            Ok(CondKind::And { .. })
+        ));
+        match segment("count(purchase, 90d) >= 2") {
+            Ok(CondKind::Compare {
+                lhs: Operand::Count { event, within: Some(d) },
+                rhs: Operand::Value(Value::Number(n)),
+                ..
+            }) => {
+                assert_eq!(event, "purchase");
+                assert_eq!(d.to_string(), "90d");
+                assert_eq!(n, 2.0);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn compatible_operands_are_accepted() {
+        for ok in [
+            "total_spent >= orders",
+            "orders == 3",
+            "region == \"IDF\"",
+            "first_name != \"Zoé\"",
+            "last_purchase_at >= 2026-01-01",
+            "signup_on < 2026-01-01T10:00",
+            "is_vip == false",
+            "id == \"c0000001\"",
+            "true",
+        ] {
+            assert!(segment(ok).is_ok(), "{ok}: {:?}", segment(ok));
+        }
+    }
+
+    #[test]
+    fn incompatible_operands_are_rejected_with_the_right_code() {
+        let cases: &[(&str, Code)] = &[
+            ("total_spent == \"a\"", Code::TypeMismatch),
+            ("orders > 2.5", Code::TypeMismatch),
+            ("region > \"IDF\"", Code::TypeMismatch),
+            ("interests == \"shoes\"", Code::TypeMismatch),
+            ("1 == 1", Code::TypeMismatch),
+            ("region == \"Paris\"", Code::TypeUnknownEnumValue),
+            ("region in [\"IDF\", 3]", Code::TypeMismatch),
+            ("3 in interests", Code::TypeMismatch),
+            ("\"x\" in region", Code::TypeNotList),
+            ("total_spent within 3d", Code::TypeNotTime),
+            ("total_spent", Code::TypeNotCondition),
+            ("count(purchase)", Code::TypeNotCondition),
+            ("42", Code::TypeNotCondition),
+            ("count(purchases) > 1", Code::ReferenceUnknownEvent),
+            ("consent(sms, sms)", Code::TypeBadArguments),
+            ("opened(s)", Code::ReferenceUnknownMessage),
+            ("segment(nope)", Code::ReferenceUnknownSegment),
+            ("foo(x)", Code::ReferenceUnknownFunction),
+            ("event.value > 3", Code::TypeEventUnavailable),
+            ("contact.a.b", Code::ReferenceUnknownField),
+        ];
+        for (cond, code) in cases {
+            let got = segment(cond).expect_err(cond);
+            assert!(got.contains(code), "{cond}: expected {code}, got {got:?}");
+        }
+    }
+
+    #[test]
+    fn every_error_of_a_condition_is_reported() {
+        let got = segment("regoin == \"x\" and totl > 1 and segment(nope)").unwrap_err();
+        assert_eq!(
+            got,
+            [
+                Code::ReferenceUnknownField,
+                Code::ReferenceUnknownField,
+                Code::ReferenceUnknownSegment
+            ]
+        );
+    }
+
+    #[test]
+    fn event_properties_are_typed_in_event_scenarios() {
+        let base =
+            "programs: { p: { objective: x } }\nmessages: { m: { channel: sms, purpose: transactional, text: hi } }\n";
+        let ok = compile(&format!(
+            "{base}scenarios:\n  s:\n    program: p\n    trigger: {{ event: cart, where: 'event.value > 30 and event.url is set' }}\n    steps:\n      - if: event.value > 100\n        then: [ {{ send: m }} ]\n"
+        ));
+        assert!(!ok.has_errors(), "{:#?}", ok.diagnostics);
+        let wrong = compile(&format!(
+            "{base}scenarios:\n  s:\n    program: p\n    trigger: {{ event: cart, where: 'event.amount > 30' }}\n    steps: [ {{ send: m }} ]\n"
+        ));
+        assert_eq!(wrong.diagnostics[0].code, Code::ReferenceUnknownProperty);
+        let date = compile(&format!(
+            "{base}scenarios:\n  s:\n    program: p\n    trigger: {{ date: signup_on, offset: 1y }}\n    exit_when: event.value > 1\n    steps: [ {{ send: m }} ]\n"
+        ));
+        assert_eq!(date.diagnostics[0].code, Code::TypeEventUnavailable);
+    }
+}

@@ -385,8 +385,13 @@ fn build_operand(ctx: &Ctx, pair: Pair<Rule>) -> Expr {
         Rule::list => ExprKind::List(pair.into_inner().map(|p| build_operand(ctx, p)).collect()),
         Rule::path => ExprKind::Path(pair.into_inner().map(|p| ident(ctx, &p)).collect()),
         Rule::string => {
-            let raw = pair.into_inner().next().map(|p| p.as_str()).unwrap_or("");
-            ExprKind::Literal(Literal::String(unescape(raw)))
+            let value = match pair.into_inner().next() {
+                Some(p) if p.as_rule() == Rule::dq_inner => unescape(p.as_str()),
+                // Single-quoted text has no escapes.
+                Some(p) => p.as_str().to_string(),
+                None => String::new(),
+            };
+            ExprKind::Literal(Literal::String(value))
         }
         Rule::number => ExprKind::Literal(Literal::Number(pair.as_str().parse().unwrap_or(0.0))),
         Rule::boolean => ExprKind::Literal(Literal::Bool(pair.as_str() == "true")),
@@ -515,6 +520,19 @@ mod tests {
         assert!(parse("a < b < c").is_err());
         assert!(parse("").is_err());
         assert!(parse("and").is_err());
+    }
+
+    #[test]
+    fn strings_round_trip_through_the_canonical_form() {
+        // Found by the fuzzer: control characters and escapes must survive.
+        for text in [
+            "\"sh\\n\u{0}s\" in interests",
+            "x == \"a\\\"b\\\\c\\td\"",
+            "x == 'it\\s'",
+        ] {
+            let once = canon(text);
+            assert_eq!(canon(&once), once, "{text}");
+        }
     }
 
     #[test]

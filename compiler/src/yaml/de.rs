@@ -15,6 +15,48 @@ use std::fmt;
 use std::marker::PhantomData;
 
 const SPAN_MAGIC: &str = "$herald::Sp";
+const LENIENT_MAGIC: &str = "$herald::Lenient";
+
+/// A value whose errors do not abort the enclosing declaration: the error is
+/// recorded (and reported) and the value is `None`. Used for list items
+/// (scenario steps, policy entries) so one bad item does not hide the others.
+#[derive(Clone, Debug)]
+pub struct Lenient<T>(pub Option<T>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Lenient<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct LenientVisitor<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for LenientVisitor<T> {
+            type Value = Lenient<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a value read by herald's YAML loader")
+            }
+            fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<Lenient<T>, D::Error> {
+                // herald's deserializer has recorded the error already.
+                Ok(Lenient(T::deserialize(d).ok()))
+            }
+        }
+        d.deserialize_newtype_struct(LENIENT_MAGIC, LenientVisitor(PhantomData))
+    }
+}
+
+impl<T: JsonSchema> JsonSchema for Lenient<T> {
+    fn inline_schema() -> bool {
+        T::inline_schema()
+    }
+    fn schema_name() -> Cow<'static, str> {
+        T::schema_name()
+    }
+    fn schema_id() -> Cow<'static, str> {
+        T::schema_id()
+    }
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        T::json_schema(generator)
+    }
+}
+
+/// Errors recorded by [`Lenient`] values during one deserialization.
+type Sink = std::cell::RefCell<Vec<DeError>>;
 
 /// A value with the span of the YAML node it came from.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -219,30 +261,38 @@ impl de::Error for DeError {
 }
 
 /// Deserialize `T` from `node`. `owner` is the span of the mapping key that
-/// holds the node, where "missing key" errors point.
+/// holds the node, where "missing key" errors point. Errors inside
+/// [`Lenient`] values come back in the list; the first other error aborts.
 pub fn from_node<'a, T: Deserialize<'a>>(
     node: &'a Node,
     file: FileId,
     text: &'a str,
     owner: Option<Span>,
-) -> Result<T, DeError> {
-    T::deserialize(NodeDe {
+) -> (Result<T, DeError>, Vec<DeError>) {
+    let sink = Sink::default();
+    let r = T::deserialize(NodeDe {
         node,
         file,
         text,
         owner,
-    })
+        sink: &sink,
+        record: false,
+    });
+    (r, sink.into_inner())
 }
 
 #[derive(Clone, Copy)]
-struct NodeDe<'a> {
+struct NodeDe<'a, 's> {
     node: &'a Node,
     file: FileId,
     text: &'a str,
     owner: Option<Span>,
+    sink: &'s Sink,
+    /// This node is a [`Lenient`] value: record its error in the sink.
+    record: bool,
 }
 
-impl<'a> NodeDe<'a> {
+impl<'a, 's> NodeDe<'a, 's> {
     fn span(&self) -> Span {
         Span {
             file: self.file,
@@ -251,16 +301,19 @@ impl<'a> NodeDe<'a> {
         }
     }
 
-    fn child(&self, node: &'a Node, owner: Option<Span>) -> NodeDe<'a> {
+    fn child(&self, node: &'a Node, owner: Option<Span>) -> NodeDe<'a, 's> {
         NodeDe {
             node,
             file: self.file,
             text: self.text,
             owner,
+            sink: self.sink,
+            record: false,
         }
     }
 
-    /// Give an error without a span the span of this node.
+    /// Give an error without a span the span of this node (and record it
+    /// when this node is a [`Lenient`] value).
     fn locate<T>(&self, r: Result<T, DeError>) -> Result<T, DeError> {
         r.map_err(|mut e| {
             if e.span.is_none() {
@@ -271,6 +324,9 @@ impl<'a> NodeDe<'a> {
                     }),
                     _ => self.span(),
                 });
+            }
+            if self.record {
+                self.sink.borrow_mut().push(e.clone());
             }
             e
         })
@@ -305,7 +361,7 @@ impl<'a> NodeDe<'a> {
     }
 }
 
-impl<'a> Deserializer<'a> for NodeDe<'a> {
+impl<'a, 's> Deserializer<'a> for NodeDe<'a, 's> {
     type Error = DeError;
 
     fn deserialize_any<V: Visitor<'a>>(self, visitor: V) -> Result<V::Value, DeError> {
@@ -357,10 +413,15 @@ impl<'a> Deserializer<'a> for NodeDe<'a> {
     }
 
     fn deserialize_newtype_struct<V: Visitor<'a>>(self, name: &'static str, visitor: V) -> Result<V::Value, DeError> {
+        if name == LENIENT_MAGIC {
+            let lenient = NodeDe { record: true, ..self };
+            return visitor.visit_newtype_struct(lenient);
+        }
         if name == SPAN_MAGIC {
             let span = self.span();
             let r = visitor.visit_seq(SpanSeq {
-                de: self,
+                // The value is this same node: record its errors once, below.
+                de: NodeDe { record: false, ..self },
                 parts: [span.file.0, span.start, span.end],
                 index: 0,
             });
@@ -442,12 +503,12 @@ impl<'a> Deserializer<'a> for NodeDe<'a> {
     }
 }
 
-struct SeqDe<'a> {
-    de: NodeDe<'a>,
+struct SeqDe<'a, 's> {
+    de: NodeDe<'a, 's>,
     items: std::slice::Iter<'a, Node>,
 }
 
-impl<'a> SeqAccess<'a> for SeqDe<'a> {
+impl<'a, 's> SeqAccess<'a> for SeqDe<'a, 's> {
     type Error = DeError;
     fn next_element_seed<T: DeserializeSeed<'a>>(&mut self, seed: T) -> Result<Option<T::Value>, DeError> {
         match self.items.next() {
@@ -460,14 +521,14 @@ impl<'a> SeqAccess<'a> for SeqDe<'a> {
     }
 }
 
-struct MapDe<'a> {
-    de: NodeDe<'a>,
+struct MapDe<'a, 's> {
+    de: NodeDe<'a, 's>,
     entries: std::slice::Iter<'a, (Node, Node)>,
     value: Option<(&'a Node, Span)>,
     seen: Vec<&'a str>,
 }
 
-impl<'a> MapAccess<'a> for MapDe<'a> {
+impl<'a, 's> MapAccess<'a> for MapDe<'a, 's> {
     type Error = DeError;
     fn next_key_seed<K: DeserializeSeed<'a>>(&mut self, seed: K) -> Result<Option<K::Value>, DeError> {
         match self.entries.next() {
@@ -502,13 +563,13 @@ impl<'a> MapAccess<'a> for MapDe<'a> {
     }
 }
 
-struct SpanSeq<'a> {
-    de: NodeDe<'a>,
+struct SpanSeq<'a, 's> {
+    de: NodeDe<'a, 's>,
     parts: [u32; 3],
     index: usize,
 }
 
-impl<'a> SeqAccess<'a> for SpanSeq<'a> {
+impl<'a, 's> SeqAccess<'a> for SpanSeq<'a, 's> {
     type Error = DeError;
     fn next_element_seed<T: DeserializeSeed<'a>>(&mut self, seed: T) -> Result<Option<T::Value>, DeError> {
         let i = self.index;
@@ -521,11 +582,11 @@ impl<'a> SeqAccess<'a> for SpanSeq<'a> {
     }
 }
 
-struct UnitEnum<'a> {
-    de: NodeDe<'a>,
+struct UnitEnum<'a, 's> {
+    de: NodeDe<'a, 's>,
 }
 
-impl<'a> EnumAccess<'a> for UnitEnum<'a> {
+impl<'a, 's> EnumAccess<'a> for UnitEnum<'a, 's> {
     type Error = DeError;
     type Variant = UnitOnly;
     fn variant_seed<V: DeserializeSeed<'a>>(self, seed: V) -> Result<(V::Value, UnitOnly), DeError> {
@@ -580,7 +641,7 @@ mod tests {
     fn load(text: &str) -> (Result<Doc, DeError>, String) {
         let f = SourceFile::new("t.yaml", SourceKind::Yaml, text);
         let node = parse_document(FileId(0), &f, &Budgets::default()).unwrap();
-        (from_node(&node, FileId(0), text, None), text.to_string())
+        (from_node(&node, FileId(0), text, None).0, text.to_string())
     }
 
     fn at(text: &str, span: Span) -> &str {
@@ -628,13 +689,30 @@ mod tests {
     }
 
     #[test]
+    fn lenient_items_report_every_error_and_keep_the_rest() {
+        #[derive(Deserialize, Debug)]
+        struct Items {
+            items: Vec<Lenient<Sp<u32>>>,
+        }
+        let text = "items: [1, x, 3, [4]]\n";
+        let f = SourceFile::new("t.yaml", SourceKind::Yaml, text);
+        let node = parse_document(FileId(0), &f, &Budgets::default()).unwrap();
+        let (r, errors) = from_node::<Items>(&node, FileId(0), text, None);
+        let kept: Vec<Option<u32>> = r.unwrap().items.into_iter().map(|i| i.0.map(|s| s.value)).collect();
+        assert_eq!(kept, [Some(1), None, Some(3), None]);
+        assert_eq!(errors.len(), 2);
+        assert_eq!(at(text, errors[0].span.unwrap()), "x");
+        assert_eq!(at(text, errors[1].span.unwrap()), "[4");
+    }
+
+    #[test]
     fn missing_keys_point_at_the_owner() {
         let text = "seg:\n  count: 1\n";
         let f = SourceFile::new("t.yaml", SourceKind::Yaml, text);
         let node = parse_document(FileId(0), &f, &Budgets::default()).unwrap();
         let (k, v) = &node.as_map().unwrap()[0];
         let owner = Span::new(FileId(0), k.start as usize, k.end as usize);
-        let e = from_node::<Doc>(v, FileId(0), text, Some(owner)).unwrap_err();
+        let e = from_node::<Doc>(v, FileId(0), text, Some(owner)).0.unwrap_err();
         assert_eq!(e.kind, DeErrorKind::MissingKey { key: "name" });
         assert_eq!(at(text, e.span.unwrap()), "seg");
     }

@@ -6,6 +6,6 @@ mod node;
 mod parse;
 pub mod scalar;
 
-pub use de::{DeError, DeErrorKind, Sp, from_node};
+pub use de::{DeError, DeErrorKind, Lenient, Sp, from_node};
 pub use node::{Node, NodeKind};
 pub use parse::{Budgets, parse_document};
