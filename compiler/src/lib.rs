@@ -19,6 +19,7 @@ pub mod expr;
 pub mod load;
 pub mod model;
 pub mod schema;
+pub mod sms;
 pub mod source;
 pub mod suggest;
 pub mod yaml;

@@ -5,6 +5,7 @@ mod contacts;
 mod explain;
 mod init;
 mod schema;
+mod sms;
 
 use crate::exit::Exit;
 use crate::output::ColorChoice;
@@ -34,6 +35,8 @@ enum Command {
     Explain(explain::Args),
     /// Print the JSON Schema of plan files (or of herald.toml).
     Schema(schema::Args),
+    /// Encoding, length and segments of an SMS text.
+    Sms(sms::Args),
     /// Create a small plan that passes `herald check`.
     Init(init::Args),
     /// Work with the plan's contacts.
@@ -61,6 +64,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Exit {
         Command::Explain(args) => explain::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Init(args) => init::run(args),
+        Command::Sms(args) => sms::run(args),
         Command::Contacts(cmd) => contacts::run(cmd),
     }
 }

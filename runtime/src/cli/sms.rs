@@ -1,0 +1,87 @@
+//! `herald sms TEXT [--json]`: encoding, length and segments of an SMS text.
+
+use crate::exit::Exit;
+use crate::output::fatal;
+use herald_compiler::sms::{self, Encoding};
+use std::io::Read;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The text (`-` reads standard input, without its final line break; put `--` before a text starting with `-`).
+    text: String,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> Exit {
+    let text = if args.text == "-" {
+        let mut s = String::new();
+        if let Err(e) = std::io::stdin().read_to_string(&mut s) {
+            fatal(format!("cannot read standard input as UTF-8 text: {e}"));
+            return Exit::Unusable;
+        }
+        // The shell's final line break is not part of the message.
+        if s.ends_with('\n') {
+            s.pop();
+            if s.ends_with('\r') {
+                s.pop();
+            }
+        }
+        s
+    } else {
+        args.text
+    };
+    let a = sms::analyze(&text);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&a).unwrap_or_default());
+        return Exit::Ok;
+    }
+    let why = match a.encoding {
+        Encoding::Gsm7 => String::new(),
+        Encoding::Ucs2 => {
+            let n = a.non_gsm.len();
+            format!(
+                " (because of {n} character{} outside GSM-7)",
+                if n == 1 { "" } else { "s" }
+            )
+        }
+    };
+    println!("Encoding:  {}{why}", a.encoding.as_str());
+    println!(
+        "Length:    {} {} ({} characters)",
+        a.units,
+        a.encoding.unit_name(),
+        a.characters
+    );
+    let parts = if a.segments > 1 {
+        format!(
+            ", parts of {}",
+            a.parts.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(" + ")
+        )
+    } else {
+        String::new()
+    };
+    println!(
+        "Segments:  {} (up to {} {} per segment{parts}; {} left in the last)",
+        a.segments,
+        a.per_segment,
+        a.encoding.unit_name(),
+        a.remaining
+    );
+    for (i, n) in a.non_gsm.iter().enumerate() {
+        let label = if i == 0 { "Non-GSM:  " } else { "          " };
+        let shown = if n.character.chars().all(|c| c.is_whitespace() || c.is_control()) {
+            n.code_point.clone()
+        } else {
+            format!("'{}' {}", n.character, n.code_point)
+        };
+        let fix = match n.replacement {
+            Some("") => " → remove it".to_string(),
+            Some(r) => format!(" → '{r}'"),
+            None => String::new(),
+        };
+        println!("{label} {shown} at {}{fix}", n.position);
+    }
+    Exit::Ok
+}
