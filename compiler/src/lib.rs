@@ -12,16 +12,19 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod ast;
+pub mod calendar;
 pub mod check;
 pub mod config;
 pub mod diagnostic;
 pub mod expr;
 pub mod load;
 pub mod model;
+pub mod rules;
 pub mod schema;
 pub mod sms;
 pub mod source;
 pub mod suggest;
+pub mod template;
 pub mod yaml;
 
 use chrono::{DateTime, Utc};
@@ -53,11 +56,11 @@ pub struct Options {
 /// Compile a plan. `now` is the reference time for rules that depend on it
 /// (a campaign in the past); the compiler never reads the clock itself.
 pub fn compile(sources: &SourceSet, now: DateTime<Utc>, options: &Options) -> Compilation {
-    let _ = now;
     let mut diagnostics = Vec::new();
     let loaded = load::load(sources, &options.budgets, &mut diagnostics);
     let config = loaded.config.unwrap_or_else(config::Config::fallback);
     let plan = check::check(config, &loaded.docs, sources, &mut diagnostics);
+    rules::run(&plan, sources, now, &mut diagnostics);
     diagnostic::sort(&mut diagnostics, sources);
     Compilation { plan, diagnostics }
 }

@@ -149,6 +149,11 @@ impl SourceFile {
         clamp_u32(offset)
     }
 
+    /// Byte offset where a 0-based line starts.
+    pub fn line_start(&self, line: usize) -> usize {
+        self.line_starts.get(line).map_or(self.text.len(), |&o| o as usize)
+    }
+
     pub fn line_count(&self) -> usize {
         self.line_starts.len()
     }

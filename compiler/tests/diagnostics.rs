@@ -63,7 +63,11 @@ fn compile(case: &str) -> (SourceSet, herald_compiler::Compilation) {
 }
 
 fn case_files() -> Vec<(String, String)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases");
+    files_in("tests/cases")
+}
+
+fn files_in(rel: &str) -> Vec<(String, String)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(rel);
     let mut out: Vec<(String, String)> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -87,11 +91,46 @@ fn every_case_renders_its_code() {
             "case {name} does not produce {code}: {:#?}",
             c.diagnostics
         );
-        let rendered = render_human::render(&c.diagnostics, &set, render_human::HumanOptions::default());
-        let snapshot = format!("----- SOURCE\n{case}\n----- DIAGNOSTICS\n{rendered}");
+        // The snapshot shows the case's own diagnostics in full, the others by code.
+        let (own, others): (Vec<_>, Vec<_>) = c.diagnostics.iter().cloned().partition(|d| d.code.as_str() == code);
+        let rendered = render_human::render(&own, &set, render_human::HumanOptions::default());
+        let mut snapshot = format!("----- SOURCE\n{case}\n----- DIAGNOSTICS\n{rendered}");
+        if !others.is_empty() {
+            snapshot.push_str("----- OTHER DIAGNOSTICS\n");
+            for d in &others {
+                snapshot.push_str(&format!("{} {}: {}\n", d.severity.as_str(), d.code, d.message));
+            }
+        }
         insta::with_settings!({ prepend_module_to_snapshot => false, omit_expression => true }, {
             insta::assert_snapshot!(name, snapshot);
         });
+    }
+}
+
+/// Categories of the rules issue: each code also has a passing case.
+fn needs_passing_case(code: Code) -> bool {
+    use herald_compiler::diagnostic::Category::*;
+    matches!(
+        code.category(),
+        Consent | Pressure | Timing | Sms | Email | Push | Template | Experiment
+    ) && code != Code::SyntaxTemplate
+        || matches!(
+            code,
+            Code::ReferenceUnusedSegment | Code::ReferenceUnusedMessage | Code::ReferenceUnusedProgram
+        )
+}
+
+#[test]
+fn passing_cases_do_not_trigger_their_rule() {
+    for (name, case) in files_in("tests/cases/pass") {
+        let (_, c) = compile(&case);
+        let code = name.split('.').next().unwrap().replace("__", "/");
+        let hits: Vec<_> = c
+            .diagnostics
+            .iter()
+            .filter(|d| d.code.as_str() == code || d.is_error())
+            .collect();
+        assert!(hits.is_empty(), "passing case {name} has diagnostics: {hits:#?}");
     }
 }
 
@@ -107,6 +146,13 @@ fn every_code_has_a_case() {
         }
         let want = code.as_str().replace('/', "__");
         assert!(names.contains(&want), "no case for {code}: add tests/cases/{want}.txt");
+        if needs_passing_case(*code) {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/cases/pass/{want}.txt"));
+            assert!(
+                path.exists(),
+                "no passing case for {code}: add tests/cases/pass/{want}.txt"
+            );
+        }
     }
 }
 

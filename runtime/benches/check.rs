@@ -52,6 +52,16 @@ fn read_sources(dir: &Path, files: &[(String, String)]) -> SourceSet {
 
 fn main() {
     let files = large_plan::files(&large_plan::DEFAULT);
+    // `HERALD_BENCH_PLAN_DIR=DIR cargo bench --bench check` only writes the plan to DIR.
+    if let Some(out) = std::env::var_os("HERALD_BENCH_PLAN_DIR") {
+        for (rel, text) in &files {
+            let p = std::path::Path::new(&out).join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, text).unwrap();
+        }
+        println!("wrote the benchmark plan to {}", std::path::Path::new(&out).display());
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let mut lines = 0;
     for (rel, text) in &files {

@@ -105,7 +105,8 @@ fn github_format_annotates_files() {
             .starts_with("::error file=plan.yaml,line=9,col=36,endLine=9,endColumn=42,title=reference/unknown-field::"),
         "{first}"
     );
-    assert_eq!(out.lines().count(), 2);
+    assert_eq!(out.lines().count(), 3, "{out}");
+    assert!(out.lines().nth(2).unwrap().starts_with("::warning file=plan.yaml"));
 }
 
 #[test]

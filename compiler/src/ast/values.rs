@@ -86,12 +86,10 @@ impl FromStr for Duration {
 
 impl fmt::Display for Duration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Days rather than weeks: "7d" reads like the policies people write.
         let m = self.minutes;
-        const W: u64 = 7 * 24 * 60;
         const D: u64 = 24 * 60;
-        if m != 0 && m.is_multiple_of(W) {
-            write!(f, "{}w", m / W)
-        } else if m != 0 && m.is_multiple_of(D) {
+        if m != 0 && m.is_multiple_of(D) {
             write!(f, "{}d", m / D)
         } else if m != 0 && m.is_multiple_of(60) {
             write!(f, "{}h", m / 60)
@@ -388,7 +386,8 @@ mod tests {
     fn durations_parse_and_print_canonically() {
         assert_eq!("15m".parse::<Duration>().unwrap().minutes(), 15);
         assert_eq!("2h".parse::<Duration>().unwrap().minutes(), 120);
-        assert_eq!("7d".parse::<Duration>().unwrap().to_string(), "1w");
+        assert_eq!("7d".parse::<Duration>().unwrap().to_string(), "7d");
+        assert_eq!("2w".parse::<Duration>().unwrap().to_string(), "14d");
         assert_eq!("48h".parse::<Duration>().unwrap().to_string(), "2d");
         assert!("2x".parse::<Duration>().is_err());
         assert!("d".parse::<Duration>().is_err());

@@ -104,6 +104,9 @@ fn experiment(
             .as_ref()
             .map_or(policies.experiment_min_sample, |m| m.value),
         span,
+        holdout_span: e.holdout.as_ref().map(|h| h.span),
+        test_size_span: e.test_size.as_ref().map(|h| h.span),
+        decide_after_span: e.decide_after.as_ref().map(|h| h.span),
     })
 }
 

@@ -15,10 +15,9 @@ use std::collections::BTreeMap;
 pub const TEMPLATE_EXTENSIONS: &[&str] = &["mjml", "html", "htm", "txt"];
 
 pub fn build(cx: &mut Ctx, docs: &Documents) -> BTreeMap<String, Message> {
-    let env = minijinja::Environment::new();
     let mut out = BTreeMap::new();
     for decl in cx.unique(&docs.messages, "message") {
-        if let Some(m) = message(cx, &env, &decl.name, &decl.doc) {
+        if let Some(m) = message(cx, &decl.name, &decl.doc) {
             out.insert(decl.name.value.clone(), m);
         }
     }
@@ -46,7 +45,7 @@ fn content_keys(d: &MessageDoc) -> [(&'static str, Option<Span>, &'static [Chann
     ]
 }
 
-fn message(cx: &mut Ctx, env: &minijinja::Environment, name: &Sp<String>, d: &MessageDoc) -> Option<Message> {
+fn message(cx: &mut Ctx, name: &Sp<String>, d: &MessageDoc) -> Option<Message> {
     let channel = d.channel.value;
     let before = cx.diags.len();
     let mut keys = content_keys(d).to_vec();
@@ -93,9 +92,9 @@ fn message(cx: &mut Ctx, env: &minijinja::Environment, name: &Sp<String>, d: &Me
         Channel::Email => {
             let subject = require(cx, "subject", &d.subject);
             let body = require(cx, "body", &d.body);
-            let subject = subject.map(|s| inline(cx, env, &s));
-            let preheader = d.preheader.as_ref().map(|p| inline(cx, env, p));
-            let body = body.and_then(|b| email_body(cx, env, &b));
+            let subject = subject.map(|s| inline(cx, &s));
+            let preheader = d.preheader.as_ref().map(|p| inline(cx, p));
+            let body = body.and_then(|b| email_body(cx, &b));
             match (subject, body) {
                 (Some(subject), Some(body)) => Some(MessageContent::Email {
                     subject,
@@ -109,12 +108,12 @@ fn message(cx: &mut Ctx, env: &minijinja::Environment, name: &Sp<String>, d: &Me
         }
         Channel::Sms => require(cx, "text", &d.text).map(|t| MessageContent::Sms {
             sender: d.sender.as_ref().map(|s| s.value.clone()),
-            text: inline(cx, env, &t),
+            text: inline(cx, &t),
             transliterate: d.transliterate.as_ref().is_some_and(|t| t.value),
         }),
         Channel::Push => {
-            let title = require(cx, "title", &d.title).map(|t| inline(cx, env, &t));
-            let body = require(cx, "body", &d.body).map(|b| inline(cx, env, &b));
+            let title = require(cx, "title", &d.title).map(|t| inline(cx, &t));
+            let body = require(cx, "body", &d.body).map(|b| inline(cx, &b));
             match (title, body) {
                 (Some(title), Some(body)) => Some(MessageContent::Push {
                     title,
@@ -124,9 +123,7 @@ fn message(cx: &mut Ctx, env: &minijinja::Environment, name: &Sp<String>, d: &Me
                 _ => None,
             }
         }
-        Channel::Call => require(cx, "script", &d.script).map(|s| MessageContent::Call {
-            script: inline(cx, env, &s),
-        }),
+        Channel::Call => require(cx, "script", &d.script).map(|s| MessageContent::Call { script: inline(cx, &s) }),
     }?;
     if cx.diags.len() > before {
         return None;
@@ -151,9 +148,9 @@ fn article(c: Channel) -> &'static str {
 }
 
 /// A template written in the YAML scalar itself.
-fn inline(cx: &mut Ctx, env: &minijinja::Environment, s: &Sp<String>) -> Template {
+fn inline(cx: &mut Ctx, s: &Sp<String>) -> Template {
     let map = cx.scalar_map(s);
-    syntax(cx, env, &s.value, |start, end| {
+    let analysis = syntax(cx, &s.value, |start, end| {
         let (a, b) = map.range(start, end);
         Span {
             file: s.span.file,
@@ -166,6 +163,7 @@ fn inline(cx: &mut Ctx, env: &minijinja::Environment, s: &Sp<String>) -> Templat
         path: None,
         span: s.span,
         file: None,
+        analysis,
     }
 }
 
@@ -178,9 +176,9 @@ pub fn is_body_path(value: &str) -> bool {
             .is_some_and(|(_, ext)| TEMPLATE_EXTENSIONS.contains(&ext.to_ascii_lowercase().as_str()))
 }
 
-fn email_body(cx: &mut Ctx, env: &minijinja::Environment, b: &Sp<String>) -> Option<Template> {
+fn email_body(cx: &mut Ctx, b: &Sp<String>) -> Option<Template> {
     if !is_body_path(&b.value) {
-        return Some(inline(cx, env, b));
+        return Some(inline(cx, b));
     }
     let sources = cx.sources;
     let path = normalize_relative(b.value.trim());
@@ -211,18 +209,22 @@ fn email_body(cx: &mut Ctx, env: &minijinja::Environment, b: &Sp<String>) -> Opt
         return None;
     };
     let text = file.text.as_str();
-    syntax(cx, env, text, |start, end| Span::new(id, start, end.max(start)));
+    let analysis = syntax(cx, text, |start, end| Span::new(id, start, end.max(start)));
     Some(Template {
         source: text.to_string(),
         path: Some(file.path.clone()),
         span: Span::new(id, 0, text.len()),
         file: Some(id),
+        analysis,
     })
 }
 
-/// Report a minijinja syntax error at the right place.
-fn syntax(cx: &mut Ctx, env: &minijinja::Environment, text: &str, to_span: impl Fn(usize, usize) -> Span) {
-    let Err(e) = env.template_from_str(text) else { return };
+/// Parse a template; report a syntax error at the right place.
+fn syntax(cx: &mut Ctx, text: &str, to_span: impl Fn(usize, usize) -> Span) -> Option<crate::template::Analysis> {
+    let e = match crate::template::parse(text) {
+        Ok(a) => return Some(a),
+        Err(e) => e,
+    };
     let (start, end) = match e.range() {
         Some(r) => (r.start, r.end),
         None => {
@@ -249,6 +251,7 @@ fn syntax(cx: &mut Ctx, env: &minijinja::Environment, text: &str, to_span: impl 
             .at(to_span(start, end), detail)
             .help(help),
     );
+    None
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ pub enum Category {
     Timing,
     Sms,
     Email,
+    Push,
     Template,
     Experiment,
     Config,
@@ -34,6 +35,7 @@ impl Category {
             Category::Timing => "timing",
             Category::Sms => "sms",
             Category::Email => "email",
+            Category::Push => "push",
             Category::Template => "template",
             Category::Experiment => "experiment",
             Category::Config => "config",
@@ -111,6 +113,53 @@ codes! {
     TypeNotCondition => "type/not-condition", Type, Error;
     TypeBadArguments => "type/bad-arguments", Type, Error;
     TypeEventUnavailable => "type/event-unavailable", Type, Error;
+
+    ReferenceUnusedSegment => "reference/unused-segment", Reference, Warning;
+    ReferenceUnusedMessage => "reference/unused-message", Reference, Warning;
+    ReferenceUnusedProgram => "reference/unused-program", Reference, Warning;
+
+    ConsentUnproven => "consent/unproven", Consent, Error;
+    ConsentPromotionInTransactional => "consent/promotion-in-transactional", Consent, Warning;
+
+    PressureScenarioExceedsCap => "pressure/scenario-exceeds-cap", Pressure, Error;
+    PressureCampaignsExceedCap => "pressure/campaigns-exceed-cap", Pressure, Error;
+    PressureCampaignsMayExceedCap => "pressure/campaigns-may-exceed-cap", Pressure, Warning;
+    PressureUnboundedReentry => "pressure/unbounded-reentry", Pressure, Warning;
+
+    TimingOutsideWindow => "timing/outside-window", Timing, Error;
+    TimingInThePast => "timing/in-the-past", Timing, Warning;
+
+    SmsTooLong => "sms/too-long", Sms, Error;
+    SmsUnboundedVariable => "sms/unbounded-variable", Sms, Error;
+    SmsMaySwitchToUcs2 => "sms/may-switch-to-ucs2", Sms, Warning;
+    SmsNonGsmCharacters => "sms/non-gsm-characters", Sms, Warning;
+    SmsMissingStop => "sms/missing-stop", Sms, Error;
+    SmsMissingSenderIdentity => "sms/missing-sender-identity", Sms, Error;
+    SmsInvalidSenderId => "sms/invalid-sender-id", Sms, Error;
+    SmsEmpty => "sms/empty", Sms, Error;
+
+    EmailMissingUnsubscribe => "email/missing-unsubscribe", Email, Error;
+    EmailMissingPreheader => "email/missing-preheader", Email, Warning;
+    EmailSubjectTooLong => "email/subject-too-long", Email, Warning;
+    EmailInsecureLink => "email/insecure-link", Email, Warning;
+
+    PushTitleTooLong => "push/title-too-long", Push, Warning;
+    PushBodyTooLong => "push/body-too-long", Push, Warning;
+    PushPayloadTooLarge => "push/payload-too-large", Push, Error;
+
+    TemplateUnknownVariable => "template/unknown-variable", Template, Error;
+    TemplateEventUnavailable => "template/event-unavailable", Template, Error;
+    TemplateOptionalWithoutDefault => "template/optional-without-default", Template, Error;
+    TemplateUnknownFilter => "template/unknown-filter", Template, Error;
+    TemplateRenderFailed => "template/render-failed", Template, Error;
+    TemplateMjml => "template/mjml", Template, Error;
+
+    ExperimentSplitSum => "experiment/split-sum", Experiment, Error;
+    ExperimentHoldoutRange => "experiment/holdout-range", Experiment, Error;
+    ExperimentTestSizeRange => "experiment/test-size-range", Experiment, Error;
+    ExperimentMixedChannels => "experiment/mixed-channels", Experiment, Error;
+    ExperimentDecideAfter => "experiment/decide-after", Experiment, Warning;
+    ExperimentSeveralDifferences => "experiment/several-differences", Experiment, Warning;
 
     ConfigMissing => "config/missing", Config, Error;
     ConfigUnknownKey => "config/unknown-key", Config, Error;

@@ -2,7 +2,7 @@
 //! Deterministic for a given width and theme, so snapshots can hold it.
 
 use super::{Diagnostic, Label, Severity};
-use crate::source::{SourceSet, Span};
+use crate::source::{SourceFile, SourceSet, Span};
 use miette::{
     GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError, MietteSpanContents, SourceCode, SourceSpan,
     SpanContents,
@@ -55,8 +55,7 @@ pub fn render(diagnostics: &[Diagnostic], sources: &SourceSet, options: HumanOpt
 
 /// A borrowed file with its display name.
 struct FileSource<'a> {
-    name: &'a str,
-    text: &'a str,
+    file: &'a SourceFile,
 }
 
 impl SourceCode for FileSource<'_> {
@@ -66,12 +65,23 @@ impl SourceCode for FileSource<'_> {
         before: usize,
         after: usize,
     ) -> Result<Box<dyn SpanContents<'b> + 'b>, MietteError> {
-        let inner = self.text.read_span(span, before, after)?;
+        // Start from a few lines before the span (found with the line index),
+        // so miette does not scan the file from its beginning for every label.
+        let line = self
+            .file
+            .line_col(u32::try_from(span.offset()).unwrap_or(u32::MAX))
+            .line
+            - 1;
+        let base_line = line.saturating_sub(before);
+        let base = self.file.line_start(base_line);
+        let text = self.file.text.get(base..).unwrap_or("");
+        let local = SourceSpan::new(span.offset().saturating_sub(base).into(), span.len());
+        let inner = text.read_span(&local, before, after)?;
         Ok(Box::new(MietteSpanContents::new_named(
-            self.name.to_string(),
+            self.file.path.clone(),
             inner.data(),
-            *inner.span(),
-            inner.line(),
+            SourceSpan::new((inner.span().offset() + base).into(), inner.span().len()),
+            inner.line() + base_line,
             inner.column(),
             inner.line_count(),
         )))
@@ -153,10 +163,7 @@ fn non_empty(s: &str) -> Option<String> {
 }
 
 fn file_source(sources: &SourceSet, span: Span) -> Option<FileSource<'_>> {
-    sources.get(span.file).map(|f| FileSource {
-        name: f.path.as_str(),
-        text: f.text.as_str(),
-    })
+    sources.get(span.file).map(|file| FileSource { file })
 }
 
 impl fmt::Debug for View<'_> {

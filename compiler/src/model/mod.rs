@@ -222,6 +222,9 @@ pub struct Template {
     pub span: Span,
     #[serde(skip)]
     pub file: Option<FileId>,
+    /// The parsed template (absent when it has a syntax error, reported already).
+    #[serde(skip)]
+    pub analysis: Option<crate::template::Analysis>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -314,6 +317,13 @@ pub struct Experiment {
     pub min_sample: u32,
     #[serde(skip)]
     pub span: Span,
+    /// Spans of `holdout`, `test_size` and `decide_after`, when written.
+    #[serde(skip)]
+    pub holdout_span: Option<Span>,
+    #[serde(skip)]
+    pub test_size_span: Option<Span>,
+    #[serde(skip)]
+    pub decide_after_span: Option<Span>,
 }
 
 /// What a campaign or a send step sends.

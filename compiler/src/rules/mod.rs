@@ -1,0 +1,63 @@
+//! Stage 5: the domain rules, on the checked model — consent proofs, pressure
+//! bounds, timing, SMS/email/push content, templates, experiments, unused
+//! declarations. Each rule only adds diagnostics.
+
+mod bounds;
+mod consent;
+mod content;
+mod experiments;
+mod logic;
+mod pressure;
+mod sites;
+mod templates;
+mod timing;
+mod unused;
+
+pub use sites::{Origin, Site, sites};
+
+use crate::diagnostic::Diagnostic;
+use crate::model::{Plan, Template};
+use crate::source::{SourceSet, Span};
+use crate::yaml::scalar::ScalarMap;
+use chrono::{DateTime, Utc};
+
+pub struct RuleCx<'a> {
+    pub plan: &'a Plan,
+    pub sources: &'a SourceSet,
+    pub now: DateTime<Utc>,
+    pub diags: &'a mut Vec<Diagnostic>,
+}
+
+impl RuleCx<'_> {
+    /// The file span of bytes `[start, end)` of a template's source.
+    pub fn template_span(&self, t: &Template, start: usize, end: usize) -> Span {
+        if let Some(file) = t.file {
+            return Span::new(file, start, end);
+        }
+        let raw = self.sources.get(t.span.file).map_or("", |f| f.slice(t.span));
+        let map = ScalarMap::new(&t.source, raw, t.span.start);
+        let (s, e) = map.range(start, end);
+        Span {
+            file: t.span.file,
+            start: s,
+            end: e,
+        }
+    }
+}
+
+pub fn run(plan: &Plan, sources: &SourceSet, now: DateTime<Utc>, diags: &mut Vec<Diagnostic>) {
+    let sites = sites(plan);
+    let mut cx = RuleCx {
+        plan,
+        sources,
+        now,
+        diags,
+    };
+    templates::check(&mut cx, &sites);
+    content::check(&mut cx, &sites);
+    consent::check(&mut cx, &sites);
+    pressure::check(&mut cx);
+    timing::check(&mut cx);
+    experiments::check(&mut cx);
+    unused::check(&mut cx, &sites);
+}
