@@ -601,10 +601,7 @@ mod tests {
     fn truncate_is_exact_and_strict_undefined_fails() {
         let env = environment();
         let ctx = minijinja::context! { contact => minijinja::context! { name => "Joséphine-Marie" } };
-        assert_eq!(
-            render(&env, "{{ contact.name | truncate(5) }}", &ctx).unwrap(),
-            "Josép"
-        );
+        assert_eq!(render(&env, "{{ contact.name | truncate(5) }}", &ctx).unwrap(), "Josép");
         assert_eq!(
             render(&env, "{{ contact.name | truncate(8, '…') }}", &ctx).unwrap(),
             "Joséphi…"

@@ -2,6 +2,7 @@
 
 mod cli;
 mod contacts;
+mod crm;
 mod exit;
 mod loader;
 mod output;

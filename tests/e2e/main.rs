@@ -3,6 +3,7 @@
 mod bad_input;
 mod check;
 mod commands;
+mod preview;
 mod sms_oracle;
 
 use std::path::{Path, PathBuf};

@@ -4,6 +4,7 @@ mod check;
 mod contacts;
 mod explain;
 mod init;
+mod preview;
 mod schema;
 mod sms;
 
@@ -35,6 +36,8 @@ enum Command {
     Explain(explain::Args),
     /// Print the JSON Schema of plan files (or of herald.toml).
     Schema(schema::Args),
+    /// Render a message as it would be sent (email HTML to a file).
+    Preview(preview::Args),
     /// Encoding, length and segments of an SMS text.
     Sms(sms::Args),
     /// Create a small plan that passes `herald check`.
@@ -65,6 +68,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Exit {
         Command::Schema(args) => schema::run(args),
         Command::Init(args) => init::run(args),
         Command::Sms(args) => sms::run(args),
+        Command::Preview(args) => preview::run(args),
         Command::Contacts(cmd) => contacts::run(cmd),
     }
 }

@@ -1,0 +1,145 @@
+//! `herald preview MESSAGE [--contact ID | --worst-case] [DIR]`: a message as
+//! it would be sent.
+
+use crate::crm::{self, ContactSource, CsvSource};
+use crate::exit::Exit;
+use crate::output::fatal;
+use herald_compiler::config::CrmKind;
+use herald_compiler::render::{self, Rendered};
+use herald_compiler::{contact, template};
+use std::path::PathBuf;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The message to render.
+    message: String,
+    /// The plan directory (holding herald.toml).
+    #[arg(default_value = ".")]
+    dir: PathBuf,
+    /// Render for this contact of the CRM (by id).
+    #[arg(long, conflicts_with = "worst_case")]
+    contact: Option<String>,
+    /// Render for a synthetic contact with every field set at its longest (the default).
+    #[arg(long)]
+    worst_case: bool,
+    /// Where to write the email HTML (default: .herald/preview/MESSAGE.html in the plan directory).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+pub fn run(args: Args) -> Exit {
+    match preview(&args) {
+        Ok(()) => Exit::Ok,
+        Err((exit, reason)) => {
+            fatal(reason);
+            exit
+        }
+    }
+}
+
+fn preview(args: &Args) -> Result<(), (Exit, String)> {
+    let (_, compilation) = super::check::compile_dir(&args.dir).map_err(|r| (Exit::Unusable, r))?;
+    if compilation.has_errors() {
+        return Err((
+            Exit::Failure,
+            format!("the plan has errors; run `herald check {}` first", args.dir.display()),
+        ));
+    }
+    let plan = &compilation.plan;
+    let Some(message) = plan.messages.get(&args.message) else {
+        let hint = herald_compiler::suggest::did_you_mean(&args.message, plan.messages.keys().map(String::as_str))
+            .map(|s| format!("; did you mean `{s}`?"))
+            .unwrap_or_default();
+        return Err((
+            Exit::Unusable,
+            format!("no message `{}` in the plan{hint}", args.message),
+        ));
+    };
+    // Every event that may trigger this message, at its worst case.
+    let events: Vec<_> = plan.contact.events.values().collect();
+    let worst = template::worst_case_context(&plan.contact, &events);
+    let (ctx, who) = match &args.contact {
+        None => (
+            worst,
+            "the worst-case contact (every field set, at its longest)".to_string(),
+        ),
+        Some(id) => {
+            if plan.config.crm.kind != CrmKind::Csv {
+                return Err((Exit::Failure, "`--contact` reads the CSV CRM only for now".into()));
+            }
+            let path = args.dir.join(&plan.config.crm.path);
+            let mut source = CsvSource::open(&path, &plan.contact).map_err(|e| (Exit::Failure, e.to_string()))?;
+            let found = crm::find(&mut source, id).map_err(|e| (Exit::Failure, e.to_string()))?;
+            let Some(c) = found else {
+                return Err((Exit::Failure, format!("no contact `{id}` in `{}`", path.display())));
+            };
+            let contact = contact::contact_value(source.layout(), &c);
+            let ctx = minijinja::context! {
+                contact => contact,
+                event => worst.get_attr("event").unwrap_or_default(),
+                unsubscribe_url => "https://example.test/unsubscribe/PREVIEW",
+                preferences_url => "https://example.test/preferences/PREVIEW",
+                view_online_url => "https://example.test/view/PREVIEW",
+            };
+            (ctx, format!("contact `{id}`"))
+        }
+    };
+    let rendered =
+        render::render(message, &ctx).map_err(|e| (Exit::Failure, format!("message `{}`: {e}", args.message)))?;
+    println!(
+        "Message `{}` ({} {}) for {who}",
+        args.message,
+        message.channel(),
+        message.purpose
+    );
+    match rendered {
+        Rendered::Email {
+            subject,
+            preheader,
+            html,
+            text,
+        } => {
+            let out = args
+                .out
+                .clone()
+                .unwrap_or_else(|| args.dir.join(".herald/preview").join(format!("{}.html", args.message)));
+            if let Some(parent) = out.parent() {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| (Exit::Failure, format!("cannot create `{}`: {e}", parent.display())))?;
+            }
+            std::fs::write(&out, &html)
+                .map_err(|e| (Exit::Failure, format!("cannot write `{}`: {e}", out.display())))?;
+            println!("Subject:   {subject}");
+            if let Some(p) = preheader {
+                println!("Preheader: {p}");
+            }
+            println!("HTML:      {} ({} bytes)", out.display(), html.len());
+            println!("Text part:\n{}", indent(&text));
+        }
+        Rendered::Sms { text, analysis } => {
+            println!("Text:      {text}");
+            println!(
+                "Encoding:  {}, {} {}, {} segment{} ({} left in the last)",
+                analysis.encoding.as_str(),
+                analysis.units,
+                analysis.encoding.unit_name(),
+                analysis.segments,
+                if analysis.segments == 1 { "" } else { "s" },
+                analysis.remaining
+            );
+        }
+        Rendered::Push { title, body, url } => {
+            println!("Title:     {title}");
+            println!("Body:      {body}");
+            if let Some(u) = url {
+                println!("Opens:     {u}");
+            }
+        }
+        Rendered::Call { script } => println!("Script:\n{}", indent(&script)),
+    }
+    Ok(())
+}
+
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("  {l}")).collect::<Vec<_>>().join("\n")
+}

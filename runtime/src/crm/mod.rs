@@ -1,0 +1,67 @@
+//! The embedded CRM: contacts read from a CSV file (or, later, a database),
+//! typed by the plan's contact model. Bad rows are reported with their line
+//! and skipped, never silently.
+
+mod csv_source;
+
+pub use csv_source::CsvSource;
+
+use herald_compiler::contact::{Contact, Layout};
+use std::fmt;
+
+/// A row that could not be read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RowError {
+    /// 1-based line in the file (the header is line 1).
+    pub line: u64,
+    pub message: String,
+}
+
+/// What a scan read.
+#[derive(Clone, Debug, Default)]
+pub struct ScanReport {
+    pub contacts: u64,
+    pub bad_rows: u64,
+    /// The first bad rows (at most `MAX_REPORTED`).
+    pub errors: Vec<RowError>,
+}
+
+pub const MAX_REPORTED: usize = 20;
+
+#[derive(Debug)]
+pub enum CrmError {
+    Open(String),
+    Header(String),
+    Read(String),
+}
+
+impl fmt::Display for CrmError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CrmError::Open(m) | CrmError::Header(m) | CrmError::Read(m) => f.write_str(m),
+        }
+    }
+}
+
+/// A source of contacts. Implementations stream: they never hold more than
+/// one contact at a time.
+pub trait ContactSource {
+    /// The layout of the contacts this source yields.
+    fn layout(&self) -> &Layout;
+    /// Visit every valid contact; `f` returns `false` to stop early.
+    fn scan(&mut self, f: &mut dyn FnMut(&Contact) -> bool) -> Result<ScanReport, CrmError>;
+}
+
+/// Find one contact by id.
+pub fn find(source: &mut dyn ContactSource, id: &str) -> Result<Option<Contact>, CrmError> {
+    let mut found = None;
+    source.scan(&mut |c| {
+        if c.id == id {
+            found = Some(c.clone());
+            false
+        } else {
+            true
+        }
+    })?;
+    Ok(found)
+}
