@@ -123,9 +123,17 @@ impl<'a> FileLoader<'a> {
     }
 
     /// A mapping key as text, or a diagnostic.
-    fn key<'n>(&mut self, key: &'n Node, what: &str) -> Option<&'n str> {
+    fn key<'n>(&mut self, key: &'n Node, what: &str) -> Option<&'n str>
+    where
+        'a: 'n,
+    {
         match &key.kind {
             NodeKind::Str(s) => Some(s),
+            // YAML 1.1 reads `n:`, `no:`, `on:` or `2026:` as booleans and
+            // numbers; as names they mean what is written.
+            NodeKind::Bool(_) | NodeKind::Int(_) | NodeKind::Float(_) => {
+                self.text.get(key.start as usize..key.end as usize)
+            }
             other => {
                 self.diags.push(
                     Diagnostic::new(

@@ -10,6 +10,8 @@ pub enum Exit {
     Failure,
     /// The command could not run: bad arguments, missing directory, I/O error.
     Unusable,
+    /// `plan --detailed-exitcode`: success, and the plan has changes.
+    Changes,
 }
 
 impl From<Exit> for std::process::ExitCode {
@@ -17,7 +19,7 @@ impl From<Exit> for std::process::ExitCode {
         std::process::ExitCode::from(match e {
             Exit::Ok => 0,
             Exit::Failure => 1,
-            Exit::Unusable => 2,
+            Exit::Unusable | Exit::Changes => 2,
         })
     }
 }

@@ -1,11 +1,34 @@
 //! The `herald` binary: every exit goes through [`exit::Exit`].
 
+/// `print!` that does not panic when stdout is closed (`herald plan | head`):
+/// the rest of the output is dropped, the command still finishes.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// `println!` that does not panic when stdout is closed.
+macro_rules! outln {
+    () => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout());
+    }};
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 mod cli;
 mod contacts;
 mod crm;
 mod exit;
 mod loader;
 mod output;
+mod plan;
+mod state;
 
 fn main() -> std::process::ExitCode {
     cli::run(std::env::args_os()).into()

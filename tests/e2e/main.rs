@@ -3,7 +3,9 @@
 mod bad_input;
 mod check;
 mod commands;
+mod plan;
 mod preview;
+mod reliability;
 mod sms_oracle;
 
 use std::path::{Path, PathBuf};

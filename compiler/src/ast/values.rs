@@ -154,7 +154,6 @@ impl FromStr for CalendarOffset {
 impl fmt::Display for CalendarOffset {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
-            CalendarOffset::Days(d) if d != 0 && d % 7 == 0 => write!(f, "{}w", d / 7),
             CalendarOffset::Days(d) => write!(f, "{d}d"),
             CalendarOffset::Months(m) if m != 0 && m % 12 == 0 => write!(f, "{}y", m / 12),
             CalendarOffset::Months(m) => write!(f, "{m}mo"),

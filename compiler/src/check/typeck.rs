@@ -791,6 +791,22 @@ mod tests {
     }
 
     #[test]
+    fn typed_conditions_print_back_to_the_language() {
+        for text in [
+            r#"region == "IDF" and ("shoes" in interests or total_spent >= 1000.5)"#,
+            "not (is_vip and consent(sms)) or first_name is not set",
+            "last_purchase_at not within 30d and signup_on < 2026-01-01",
+            r#"region not in ["IDF", "PACA"] and count(purchase, 90d) >= 2"#,
+            "contact.is_vip",
+        ] {
+            let Ok(kind) = segment(text) else { panic!("{text}") };
+            let shown = crate::model::Cond::new(kind.clone(), Default::default()).to_string();
+            let again = segment(&shown).unwrap_or_else(|e| panic!("{shown}: {e:?}"));
+            assert_eq!(again, kind, "{text} → {shown}");
+        }
+    }
+
+    #[test]
     fn compatible_operands_are_accepted() {
         for ok in [
             "total_spent >= orders",

@@ -160,6 +160,7 @@ codes! {
     ExperimentMixedChannels => "experiment/mixed-channels", Experiment, Error;
     ExperimentDecideAfter => "experiment/decide-after", Experiment, Warning;
     ExperimentSeveralDifferences => "experiment/several-differences", Experiment, Warning;
+    ExperimentSampleTooSmall => "experiment/sample-too-small", Experiment, Error;
 
     ConfigMissing => "config/missing", Config, Error;
     ConfigUnknownKey => "config/unknown-key", Config, Error;

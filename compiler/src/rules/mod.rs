@@ -2,7 +2,7 @@
 //! bounds, timing, SMS/email/push content, templates, experiments, unused
 //! declarations. Each rule only adds diagnostics.
 
-mod bounds;
+pub mod bounds;
 mod consent;
 mod content;
 mod experiments;
@@ -13,7 +13,16 @@ mod templates;
 mod timing;
 mod unused;
 
+pub use pressure::counts as pressure_counts;
 pub use sites::{Origin, Site, sites};
+
+/// Worst-case bounds of templates for a contact model.
+pub fn bounds_env(contact: &crate::model::ContactModel) -> bounds::Env<'_> {
+    bounds::Env {
+        contact,
+        events: Vec::new(),
+    }
+}
 
 use crate::diagnostic::Diagnostic;
 use crate::model::{Plan, Template};

@@ -54,20 +54,20 @@ pub fn run(args: Args, color: ColorChoice) -> Exit {
     let diags = &compilation.diagnostics;
     let (errors, warnings) = diagnostic::counts(diags);
     match args.format {
-        Format::Json => println!("{}", render_json::render(diags, &sources)),
-        Format::Github => print!("{}", render_github::render(diags, &sources)),
+        Format::Json => outln!("{}", render_json::render(diags, &sources)),
+        Format::Github => out!("{}", render_github::render(diags, &sources)),
         Format::Human => {
             let options = render_human::HumanOptions {
                 color: color.enabled_for_stdout(),
                 ..Default::default()
             };
-            print!("{}", render_human::render(diags, &sources, options));
+            out!("{}", render_human::render(diags, &sources, options));
             let files = sources.len();
             let noun = if files == 1 { "file" } else { "files" };
             if errors == 0 && warnings == 0 {
-                println!("Checked {files} {noun}: no problems.");
+                outln!("Checked {files} {noun}: no problems.");
             } else {
-                println!(
+                outln!(
                     "Checked {files} {noun}: {} and {}.",
                     plural(errors, "error"),
                     plural(warnings, "warning")

@@ -12,7 +12,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> Exit {
     let Some(name) = args.code else {
-        println!("Diagnostic codes (run `herald explain CODE` for one):\n");
+        outln!("Diagnostic codes (run `herald explain CODE` for one):\n");
         for code in Code::ALL {
             let title = code
                 .explanation()
@@ -20,7 +20,7 @@ pub fn run(args: Args) -> Exit {
                 .nth(1)
                 .and_then(|s| s.trim().lines().next())
                 .unwrap_or("");
-            println!(
+            outln!(
                 "  {:<34} {:<8} {}",
                 code.as_str(),
                 code.default_severity().as_str(),
@@ -31,7 +31,7 @@ pub fn run(args: Args) -> Exit {
     };
     match Code::parse(name.trim()) {
         Some(code) => {
-            print!("{}", code.explanation());
+            out!("{}", code.explanation());
             Exit::Ok
         }
         None => {

@@ -20,8 +20,8 @@ const GITIGNORE: &str = "# Herald's local state and lock\n.herald/\n";
 pub fn run(args: Args) -> Exit {
     match scaffold(&args.dir) {
         Ok(()) => {
-            println!("Created a Herald plan in {}.", args.dir.display());
-            println!("Next: `herald check {}`", args.dir.display());
+            outln!("Created a Herald plan in {}.", args.dir.display());
+            outln!("Next: `herald check {}`", args.dir.display());
             Exit::Ok
         }
         Err(reason) => {

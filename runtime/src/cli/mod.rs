@@ -1,12 +1,17 @@
 //! Command-line interface: one module per command.
 
 mod check;
+pub use check::compile_dir;
+mod apply;
 mod contacts;
 mod explain;
+mod graph;
 mod init;
+mod plan;
 mod preview;
 mod schema;
 mod sms;
+mod state;
 
 use crate::exit::Exit;
 use crate::output::ColorChoice;
@@ -32,6 +37,17 @@ struct Cli {
 enum Command {
     /// Compile a plan and print its diagnostics.
     Check(check::Args),
+    /// Show what would change and who would receive what (diff against the state, forecast on contacts).
+    Plan(plan::Args),
+    /// Make the deployed state match a plan (a saved one, or a fresh one after confirmation).
+    Apply(apply::Args),
+    /// Inspect the deployed state.
+    #[command(subcommand)]
+    State(state::Command),
+    /// Release a lock left by an operation that died.
+    ForceUnlock(state::UnlockArgs),
+    /// Draw programs, scenarios and the campaign calendar (Mermaid or DOT).
+    Graph(graph::Args),
     /// Print the long explanation of a diagnostic code (all codes without an argument).
     Explain(explain::Args),
     /// Print the JSON Schema of plan files (or of herald.toml).
@@ -48,22 +64,30 @@ enum Command {
 }
 
 pub fn run(args: impl IntoIterator<Item = OsString>) -> Exit {
-    let cli = match Cli::try_parse_from(args) {
+    let args: Vec<OsString> = args.into_iter().collect();
+    let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(e) => {
             // clap would exit 2 on its own; route it through `Exit` so help is 0
-            // and usage errors are "could not run".
+            // and usage errors are "could not run" — except under
+            // `--detailed-exitcode`, where 2 means "changes": there any error is 1.
             let _ = e.print();
             return match e.kind() {
                 clap::error::ErrorKind::DisplayHelp
                 | clap::error::ErrorKind::DisplayVersion
                 | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => Exit::Ok,
+                _ if args.iter().any(|a| a == "--detailed-exitcode") => Exit::Failure,
                 _ => Exit::Unusable,
             };
         }
     };
     match cli.command {
         Command::Check(args) => check::run(args, cli.color),
+        Command::Plan(args) => plan::run(args, cli.color),
+        Command::Apply(args) => apply::run(args, cli.color),
+        Command::State(cmd) => state::run(cmd),
+        Command::ForceUnlock(args) => state::force_unlock(args),
+        Command::Graph(args) => graph::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Init(args) => init::run(args),

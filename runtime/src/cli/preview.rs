@@ -86,7 +86,7 @@ fn preview(args: &Args) -> Result<(), (Exit, String)> {
     };
     let rendered =
         render::render(message, &ctx).map_err(|e| (Exit::Failure, format!("message `{}`: {e}", args.message)))?;
-    println!(
+    outln!(
         "Message `{}` ({} {}) for {who}",
         args.message,
         message.channel(),
@@ -109,16 +109,16 @@ fn preview(args: &Args) -> Result<(), (Exit, String)> {
             }
             std::fs::write(&out, &html)
                 .map_err(|e| (Exit::Failure, format!("cannot write `{}`: {e}", out.display())))?;
-            println!("Subject:   {subject}");
+            outln!("Subject:   {subject}");
             if let Some(p) = preheader {
-                println!("Preheader: {p}");
+                outln!("Preheader: {p}");
             }
-            println!("HTML:      {} ({} bytes)", out.display(), html.len());
-            println!("Text part:\n{}", indent(&text));
+            outln!("HTML:      {} ({} bytes)", out.display(), html.len());
+            outln!("Text part:\n{}", indent(&text));
         }
         Rendered::Sms { text, analysis } => {
-            println!("Text:      {text}");
-            println!(
+            outln!("Text:      {text}");
+            outln!(
                 "Encoding:  {}, {} {}, {} segment{} ({} left in the last)",
                 analysis.encoding.as_str(),
                 analysis.units,
@@ -129,13 +129,13 @@ fn preview(args: &Args) -> Result<(), (Exit, String)> {
             );
         }
         Rendered::Push { title, body, url } => {
-            println!("Title:     {title}");
-            println!("Body:      {body}");
+            outln!("Title:     {title}");
+            outln!("Body:      {body}");
             if let Some(u) = url {
-                println!("Opens:     {u}");
+                outln!("Opens:     {u}");
             }
         }
-        Rendered::Call { script } => println!("Script:\n{}", indent(&script)),
+        Rendered::Call { script } => outln!("Script:\n{}", indent(&script)),
     }
     Ok(())
 }

@@ -11,9 +11,9 @@ pub struct Args {
 
 pub fn run(args: Args) -> Exit {
     if args.config {
-        print!("{}", herald_compiler::schema::config_json());
+        out!("{}", herald_compiler::schema::config_json());
     } else {
-        print!("{}", herald_compiler::schema::plan_file_json());
+        out!("{}", herald_compiler::schema::plan_file_json());
     }
     Exit::Ok
 }

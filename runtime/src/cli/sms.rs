@@ -34,7 +34,7 @@ pub fn run(args: Args) -> Exit {
     };
     let a = sms::analyze(&text);
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&a).unwrap_or_default());
+        outln!("{}", serde_json::to_string_pretty(&a).unwrap_or_default());
         return Exit::Ok;
     }
     let why = match a.encoding {
@@ -47,8 +47,8 @@ pub fn run(args: Args) -> Exit {
             )
         }
     };
-    println!("Encoding:  {}{why}", a.encoding.as_str());
-    println!(
+    outln!("Encoding:  {}{why}", a.encoding.as_str());
+    outln!(
         "Length:    {} {} ({} characters)",
         a.units,
         a.encoding.unit_name(),
@@ -62,7 +62,7 @@ pub fn run(args: Args) -> Exit {
     } else {
         String::new()
     };
-    println!(
+    outln!(
         "Segments:  {} (up to {} {} per segment{parts}; {} left in the last)",
         a.segments,
         a.per_segment,
@@ -81,7 +81,7 @@ pub fn run(args: Args) -> Exit {
             Some(r) => format!(" → '{r}'"),
             None => String::new(),
         };
-        println!("{label} {shown} at {}{fix}", n.position);
+        outln!("{label} {shown} at {}{fix}", n.position);
     }
     Exit::Ok
 }

@@ -3,8 +3,10 @@
 //! and skipped, never silently.
 
 mod csv_source;
+mod sqlite_source;
 
 pub use csv_source::CsvSource;
+pub use sqlite_source::SqliteSource;
 
 use herald_compiler::contact::{Contact, Layout};
 use std::fmt;
@@ -64,4 +66,18 @@ pub fn find(source: &mut dyn ContactSource, id: &str) -> Result<Option<Contact>,
         }
     })?;
     Ok(found)
+}
+
+/// The contact source configured in herald.toml.
+pub fn open(
+    config: &herald_compiler::config::CrmConfig,
+    dir: &std::path::Path,
+    model: &herald_compiler::model::ContactModel,
+) -> Result<Box<dyn ContactSource>, CrmError> {
+    use herald_compiler::config::CrmKind;
+    let path = dir.join(&config.path);
+    Ok(match config.kind {
+        CrmKind::Csv => Box::new(CsvSource::open(&path, model)?),
+        CrmKind::Sqlite => Box::new(SqliteSource::open(&path, &config.table, model)?),
+    })
 }

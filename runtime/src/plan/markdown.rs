@@ -1,0 +1,210 @@
+//! The plan as a pull-request comment: a hidden marker (so CI updates one
+//! comment), warnings and deletions first, a summary table, the details
+//! folded. Split into parts under 60 kB (GitHub's limit is 65,536).
+
+use super::PlanDoc;
+use super::text::{impact_line, money, thousands};
+use std::fmt::Write;
+
+pub const MAX_PART_BYTES: usize = 60_000;
+
+/// The comment, in one or more parts.
+pub fn render(doc: &PlanDoc) -> Vec<String> {
+    let s = &doc.summary;
+    let cur = &s.currency;
+    let marker = format!("<!-- herald:plan project={} -->", doc.project);
+    let label = if s.delete + s.replace > 0 {
+        "herald:delete"
+    } else if s.has_changes() {
+        "herald:changes"
+    } else {
+        "herald:no-changes"
+    };
+    let mut head = String::new();
+    let _ = writeln!(head, "{marker}");
+    let _ = writeln!(head, "### Herald plan: `{}`", doc.project);
+    let _ = writeln!(head);
+    let _ = writeln!(
+        head,
+        "**{} to create, {} to update, {} to delete** · {} recipients · {} SMS segments ({}) · `{label}`",
+        s.create + s.replace,
+        s.update,
+        s.delete + s.replace,
+        thousands(s.recipients),
+        thousands(s.sms_segments),
+        money(s.cost, cur)
+    );
+    let _ = writeln!(head);
+
+    let errors: Vec<&serde_json::Value> = doc.diagnostics.iter().filter(|d| d["severity"] == "error").collect();
+    let warnings: Vec<&serde_json::Value> = doc.diagnostics.iter().filter(|d| d["severity"] == "warning").collect();
+    let destructive: Vec<&super::PlannedChange> = doc
+        .changes
+        .iter()
+        .filter(|c| c.change.is_delete() || c.change.is_replace())
+        .collect();
+    let failed: Vec<&super::Guard> = doc.guards.iter().filter(|g| g.status == "fail").collect();
+    if !errors.is_empty() || !destructive.is_empty() || !failed.is_empty() {
+        let _ = writeln!(head, "> [!WARNING]");
+        for e in &errors {
+            let _ = writeln!(
+                head,
+                "> **Error** `{}` {}:{} — {}",
+                e["code"].as_str().unwrap_or(""),
+                e["file"].as_str().unwrap_or(""),
+                e["range"]["start"]["line"],
+                e["message"].as_str().unwrap_or("")
+            );
+        }
+        for g in &failed {
+            let _ = writeln!(head, "> **Guard failed** `{}` — {}", g.code, g.message);
+        }
+        for c in &destructive {
+            let what = if c.change.is_delete() {
+                "will be deleted"
+            } else {
+                "will be replaced by a new version"
+            };
+            let flight = c
+                .in_flight
+                .filter(|n| *n > 0)
+                .map(|n| format!(" ({} contacts in flight finish the old version)", thousands(n)))
+                .unwrap_or_default();
+            let _ = writeln!(head, "> **`{}`** {what}{flight}", c.change.address);
+        }
+        let _ = writeln!(head);
+    }
+
+    let changed: Vec<&super::PlannedChange> = doc.changes.iter().filter(|c| !c.change.is_noop()).collect();
+    let mut table = String::new();
+    if changed.is_empty() {
+        let _ = writeln!(table, "No changes: the deployed plan matches the configuration.");
+    } else {
+        let _ = writeln!(
+            table,
+            "| Action | Address | Audience | Sends | Channels | Suppressed (consent / address / pressure) | Deferred | SMS segments | Cost |"
+        );
+        let _ = writeln!(table, "|---|---|--:|--:|---|---|--:|--:|--:|");
+        for c in &changed {
+            let action = c.change.actions.join(", ");
+            let (aud, sends, chans, sup, def, seg, cost) = match &c.impact {
+                Some(i) => (
+                    thousands(i.audience),
+                    if i.event_triggered {
+                        "on events".into()
+                    } else {
+                        thousands(i.recipients)
+                    },
+                    i.by_channel
+                        .iter()
+                        .map(|(c, n)| format!("{c} {}", thousands(*n)))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    format!(
+                        "{} / {} / {}",
+                        thousands(i.suppressed.consent),
+                        thousands(i.suppressed.no_address),
+                        thousands(i.suppressed.pressure.values().sum())
+                    ),
+                    thousands(i.deferred_quiet_hours),
+                    thousands(i.sms_segments),
+                    money(i.cost, cur),
+                ),
+                None => Default::default(),
+            };
+            let _ = writeln!(
+                table,
+                "| {action} | `{}` | {aud} | {sends} | {chans} | {sup} | {def} | {seg} | {cost} |",
+                c.change.address
+            );
+        }
+    }
+    let _ = writeln!(table);
+
+    let mut details = String::new();
+    if !warnings.is_empty() {
+        let _ = writeln!(details, "<details><summary>Warnings ({})</summary>\n", warnings.len());
+        for w in &warnings {
+            let _ = writeln!(
+                details,
+                "- `{}` {}:{} — {}",
+                w["code"].as_str().unwrap_or(""),
+                w["file"].as_str().unwrap_or(""),
+                w["range"]["start"]["line"],
+                w["message"].as_str().unwrap_or("")
+            );
+        }
+        let _ = writeln!(details, "\n</details>\n");
+    }
+    if !changed.is_empty() {
+        let _ = writeln!(details, "<details><summary>Changes in detail</summary>\n\n```diff");
+        for c in &changed {
+            let ch = &c.change;
+            let sym = if ch.is_create() {
+                "+"
+            } else if ch.is_delete() {
+                "-"
+            } else if ch.is_replace() {
+                "!"
+            } else {
+                "~"
+            };
+            let _ = writeln!(details, "{sym} {} ({})", ch.address, ch.actions.join(", "));
+            for (path, f) in &ch.fields {
+                let b = f.before.as_ref().map_or("(none)".into(), |v| v.to_string());
+                let a = f.after.as_ref().map_or("(none)".into(), |v| v.to_string());
+                let _ = writeln!(details, "-   {path}: {b}");
+                let _ = writeln!(details, "+   {path}: {a}");
+            }
+            if let Some(i) = &c.impact {
+                let _ = writeln!(details, "    {}", impact_line(i, cur));
+            }
+        }
+        let _ = writeln!(details, "```\n\n</details>");
+    }
+
+    // Split: the head and table stay in the first part; details are cut at
+    // line breaks, closing and reopening the diff fence across parts.
+    let first = format!("{head}{table}");
+    if first.len() + details.len() <= MAX_PART_BYTES {
+        return vec![format!("{first}{details}")];
+    }
+    let mut parts: Vec<String> = vec![first];
+    let mut current = String::new();
+    let mut in_fence = false;
+    for line in details.split_inclusive('\n') {
+        if current.len() + line.len() > MAX_PART_BYTES - 300 {
+            if in_fence {
+                current.push_str("```\n");
+            }
+            parts.push(std::mem::take(&mut current));
+            if in_fence {
+                current.push_str("```diff\n");
+            }
+        }
+        if line.starts_with("```") {
+            in_fence = !in_fence;
+        }
+        current.push_str(line);
+    }
+    if !current.is_empty() {
+        parts.push(current);
+    }
+    let n = parts.len();
+    parts
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| {
+            if i == 0 {
+                format!("{p}\n_Part 1 of {n}._\n")
+            } else {
+                format!(
+                    "<!-- herald:plan project={} part={} -->\n{p}\n_Part {} of {n}._\n",
+                    doc.project,
+                    i + 1,
+                    i + 1
+                )
+            }
+        })
+        .collect()
+}

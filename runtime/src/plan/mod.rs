@@ -1,0 +1,403 @@
+//! `herald plan`: compile, diff against the state, forecast on the contacts.
+//! The plan document (JSON, `docs/plan-format.md`) is also the saved plan
+//! that `herald apply FILE` executes.
+
+pub mod markdown;
+pub mod text;
+
+use crate::crm::{self, CrmError};
+use crate::state::{Meta, State, StateError};
+use herald_compiler::diagnostic::{Code, Diagnostic, render_json};
+use herald_compiler::diff::{self, Change};
+use herald_compiler::forecast::{Forecast, Forecaster, Impact};
+use herald_compiler::ir::{self, Object};
+use herald_compiler::{SourceSet, model::Plan};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+pub const FORMAT_VERSION: &str = "1.0";
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Source {
+    pub digest: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PlannedChange {
+    #[serde(flatten)]
+    pub change: Change,
+    /// Campaigns and scenarios: who will receive what (counts only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub impact: Option<Impact>,
+    /// Replaced scenarios: contacts still in the old version (they finish it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub in_flight: Option<u64>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Summary {
+    pub create: usize,
+    pub update: usize,
+    pub replace: usize,
+    pub delete: usize,
+    pub no_op: usize,
+    pub recipients: u64,
+    pub sms_segments: u64,
+    pub cost: f64,
+    pub currency: String,
+}
+
+impl Summary {
+    pub fn has_changes(&self) -> bool {
+        self.create + self.update + self.replace + self.delete > 0
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Guard {
+    pub code: String,
+    pub status: String,
+    pub message: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ContactsRead {
+    pub contacts: u64,
+    pub bad_rows: u64,
+    /// The first bad rows: line and reason (never the row's content).
+    pub errors: Vec<String>,
+    pub horizon_days: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StoredObject {
+    pub kind: String,
+    pub name: String,
+    pub hash: String,
+    pub body: serde_json::Value,
+}
+
+/// The plan document.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PlanDoc {
+    pub format_version: String,
+    pub herald_version: String,
+    pub project: String,
+    pub applyable: bool,
+    pub complete: bool,
+    pub errored: bool,
+    pub source: Source,
+    pub prior_state: Meta,
+    pub changes: Vec<PlannedChange>,
+    pub summary: Summary,
+    pub contacts: ContactsRead,
+    pub diagnostics: Vec<serde_json::Value>,
+    pub guards: Vec<Guard>,
+    /// The objects `apply` will write (by address).
+    pub objects: BTreeMap<String, StoredObject>,
+    /// Digest of everything above: a saved plan that was edited is refused.
+    #[serde(default)]
+    pub digest: String,
+}
+
+impl PlanDoc {
+    pub fn compute_digest(&self) -> String {
+        let mut copy = self.clone();
+        copy.digest = String::new();
+        ir::sha256_hex(serde_json::to_string(&copy).unwrap_or_default().as_bytes())
+    }
+
+    pub fn objects(&self) -> BTreeMap<String, Object> {
+        self.objects
+            .iter()
+            .map(|(a, o)| {
+                let kind: &'static str = match o.kind.as_str() {
+                    "contact" => "contact",
+                    "policies" => "policies",
+                    "program" => "program",
+                    "segment" => "segment",
+                    "message" => "message",
+                    "campaign" => "campaign",
+                    _ => "scenario",
+                };
+                (
+                    a.clone(),
+                    Object {
+                        address: a.clone(),
+                        kind,
+                        name: o.name.clone(),
+                        body: o.body.clone(),
+                        hash: o.hash.clone(),
+                    },
+                )
+            })
+            .collect()
+    }
+
+    /// Audiences by address (for the growth guard, recorded on apply).
+    pub fn audiences(&self) -> BTreeMap<String, u64> {
+        self.changes
+            .iter()
+            .filter_map(|c| c.impact.as_ref().map(|i| (c.change.address.clone(), i.audience)))
+            .collect()
+    }
+}
+
+pub struct Options {
+    pub horizon_days: u64,
+    pub now: chrono::DateTime<chrono::Utc>,
+}
+
+/// Why a plan could not be made at all (exit 1, one line).
+pub struct PlanFailure(pub String);
+
+pub struct Planned {
+    pub doc: PlanDoc,
+    pub sources: SourceSet,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+fn state_path(dir: &Path, plan: &Plan) -> std::path::PathBuf {
+    dir.join(&plan.config.state.path)
+}
+
+pub fn make(dir: &Path, options: &Options) -> Result<Planned, PlanFailure> {
+    let (sources, compilation) = crate::cli::compile_dir(dir).map_err(PlanFailure)?;
+    let plan = &compilation.plan;
+    let mut diagnostics = compilation.diagnostics.clone();
+    let digest = ir::source_digest(&sources);
+    let objects = ir::objects(plan);
+
+    let state = State::open(&state_path(dir, plan), false).map_err(|e| PlanFailure(e.to_string()))?;
+    let (prior, deployed) = match &state {
+        Some(s) => (
+            s.meta().map_err(|e| PlanFailure(e.to_string()))?,
+            s.deployed().map_err(|e| PlanFailure(e.to_string()))?,
+        ),
+        None => (
+            Meta {
+                lineage: None,
+                serial: 0,
+            },
+            BTreeMap::new(),
+        ),
+    };
+    let changes = diff::diff(&objects, &deployed);
+
+    let errored = compilation.has_errors();
+    let mut contacts = ContactsRead {
+        horizon_days: options.horizon_days,
+        ..Default::default()
+    };
+    let forecast: Option<Forecast> = if errored {
+        None
+    } else {
+        let mut source = crm::open(&plan.config.crm, dir, &plan.contact).map_err(|e| PlanFailure(crm_failure(&e)))?;
+        let layout = source.layout().clone();
+        let mut f = Forecaster::new(plan, &layout, options.now, options.horizon_days);
+        let report = source.scan(&mut |c| {
+            f.add(c);
+            true
+        });
+        let report = report.map_err(|e| PlanFailure(crm_failure(&e)))?;
+        contacts.contacts = report.contacts;
+        contacts.bad_rows = report.bad_rows;
+        contacts.errors = report
+            .errors
+            .iter()
+            .map(|e| format!("line {}: {}", e.line, e.message))
+            .collect();
+        Some(f.finish())
+    };
+
+    // Plan-time checks on real data: experiment samples.
+    if let Some(f) = &forecast {
+        for (name, impact) in &f.campaigns {
+            let Some(x) = &impact.experiment else { continue };
+            let Some(c) = plan.campaigns.get(name) else { continue };
+            for (variant, n) in &x.variants {
+                if *n < u64::from(x.min_sample) {
+                    diagnostics.push(
+                        Diagnostic::new(
+                            Code::ExperimentSampleTooSmall,
+                            format!("variant `{variant}` of campaign `{name}` reaches {n} contacts; the minimum sample is {}", x.min_sample),
+                        )
+                        .at(c.delivery_span, format!("{n} contacts in this variant"))
+                        .help("Raise `test_size`, use fewer variants, widen the audience, or lower `min_sample` if you accept a weaker test."),
+                    );
+                }
+            }
+        }
+    }
+    herald_compiler::diagnostic::sort(&mut diagnostics, &sources);
+    let has_errors = diagnostics.iter().any(Diagnostic::is_error);
+
+    let mut planned = Vec::new();
+    for c in changes {
+        let impact = forecast.as_ref().and_then(|f| match c.kind.as_str() {
+            "campaign" => f.campaigns.get(&c.name).cloned(),
+            "scenario" => f.scenarios.get(&c.name).cloned(),
+            _ => None,
+        });
+        let in_flight = match (
+            &state,
+            c.is_replace() || c.is_delete(),
+            c.kind.as_str(),
+            c.version_before,
+        ) {
+            (Some(s), true, "scenario", Some(v)) => Some(s.in_flight(&c.address, v).unwrap_or(0)),
+            _ => None,
+        };
+        planned.push(PlannedChange {
+            change: c,
+            impact,
+            in_flight,
+        });
+    }
+    let mut summary = Summary {
+        currency: plan.config.currency.clone(),
+        ..Default::default()
+    };
+    for p in &planned {
+        let c = &p.change;
+        match () {
+            _ if c.is_noop() => summary.no_op += 1,
+            _ if c.is_create() => summary.create += 1,
+            _ if c.is_update() => summary.update += 1,
+            _ if c.is_replace() => summary.replace += 1,
+            _ => summary.delete += 1,
+        }
+    }
+    if let Some(f) = &forecast {
+        summary.recipients = f.recipients;
+        summary.sms_segments = f.sms_segments;
+        summary.cost = f.cost;
+    }
+    let guards = guards(plan, state.as_ref(), &planned, &summary);
+    let json_diags: Vec<serde_json::Value> = diagnostics
+        .iter()
+        .map(|d| serde_json::to_value(render_json::one(d, &sources)).unwrap_or_default())
+        .collect();
+    let mut doc = PlanDoc {
+        format_version: FORMAT_VERSION.into(),
+        herald_version: env!("CARGO_PKG_VERSION").into(),
+        project: plan.config.project_name.clone(),
+        applyable: !has_errors && guards.iter().all(|g| g.status != "fail"),
+        complete: forecast.is_some(),
+        errored: has_errors,
+        source: Source { digest },
+        prior_state: prior,
+        changes: planned,
+        summary,
+        contacts,
+        diagnostics: json_diags,
+        guards,
+        objects: objects
+            .into_iter()
+            .map(|(a, o)| {
+                (
+                    a,
+                    StoredObject {
+                        kind: o.kind.to_string(),
+                        name: o.name,
+                        hash: o.hash,
+                        body: o.body,
+                    },
+                )
+            })
+            .collect(),
+        digest: String::new(),
+    };
+    doc.digest = doc.compute_digest();
+    Ok(Planned {
+        doc,
+        sources,
+        diagnostics,
+    })
+}
+
+fn crm_failure(e: &CrmError) -> String {
+    format!("{e} (the forecast reads the contacts of `[crm]` in herald.toml)")
+}
+
+/// `policies.guards`: refuse an apply whose audience or cost grows too much.
+fn guards(plan: &Plan, state: Option<&State>, changes: &[PlannedChange], summary: &Summary) -> Vec<Guard> {
+    let mut out = Vec::new();
+    if let Some(max) = plan.policies.guard_max_cost {
+        let pass = summary.cost <= max;
+        out.push(Guard {
+            code: "guard/max-cost".into(),
+            status: if pass { "pass" } else { "fail" }.into(),
+            message: format!(
+                "forecast SMS cost {:.2} {} {} the bound of {:.2}",
+                summary.cost,
+                summary.currency,
+                if pass { "is within" } else { "exceeds" },
+                max
+            ),
+        });
+    }
+    if let (Some(pct), Some(state)) = (plan.policies.guard_max_audience_growth_percent, state) {
+        let before = state.audiences().unwrap_or_default();
+        for c in changes {
+            let (Some(impact), Some(prev)) = (&c.impact, before.get(&c.change.address)) else {
+                continue;
+            };
+            if *prev == 0 {
+                continue;
+            }
+            let growth = (impact.audience as f64 - *prev as f64) / *prev as f64 * 100.0;
+            if growth > f64::from(pct) {
+                out.push(Guard {
+                    code: "guard/audience-growth".into(),
+                    status: "fail".into(),
+                    message: format!(
+                        "audience of {} grows {growth:.0}% ({prev} → {}), more than {pct}%",
+                        c.change.address, impact.audience
+                    ),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Save a plan document.
+pub fn save(doc: &PlanDoc, path: &Path) -> Result<(), String> {
+    let text = serde_json::to_string_pretty(doc).map_err(|e| e.to_string())?;
+    // Write then rename, so a reader never sees half a plan.
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text + "\n").map_err(|e| format!("cannot write `{}`: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, path).map_err(|e| format!("cannot write `{}`: {e}", path.display()))
+}
+
+/// Load and verify a saved plan.
+pub fn load(path: &Path) -> Result<PlanDoc, String> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("cannot read the plan file `{}`: {e}", path.display()))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("`{}` is not a Herald plan file: {e}", path.display()))?;
+    let version = value.get("format_version").and_then(|v| v.as_str()).unwrap_or("");
+    if version.split('.').next() != FORMAT_VERSION.split('.').next() {
+        return Err(format!(
+            "`{}` has plan format {version:?}; this Herald reads format {FORMAT_VERSION}: make the plan again with this version",
+            path.display()
+        ));
+    }
+    let doc: PlanDoc =
+        serde_json::from_value(value).map_err(|e| format!("`{}` is not a valid plan file: {e}", path.display()))?;
+    if doc.digest != doc.compute_digest() {
+        return Err(format!(
+            "`{}` was modified after it was made (its digest does not match); make the plan again",
+            path.display()
+        ));
+    }
+    Ok(doc)
+}
+
+impl From<StateError> for PlanFailure {
+    fn from(e: StateError) -> Self {
+        PlanFailure(e.to_string())
+    }
+}

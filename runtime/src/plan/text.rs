@@ -1,0 +1,327 @@
+//! The plan for people: terraform's layout (legend, one header per object,
+//! changed fields only, a footer), colour only on a terminal.
+
+use super::{PlanDoc, PlannedChange};
+use herald_compiler::forecast::Impact;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+struct Style {
+    color: bool,
+}
+
+impl Style {
+    fn paint(&self, code: &str, s: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+    fn green(&self, s: &str) -> String {
+        self.paint("32", s)
+    }
+    fn yellow(&self, s: &str) -> String {
+        self.paint("33", s)
+    }
+    fn red(&self, s: &str) -> String {
+        self.paint("31", s)
+    }
+    fn bold(&self, s: &str) -> String {
+        self.paint("1", s)
+    }
+}
+
+/// 31202 → "31,202".
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+pub fn money(amount: f64, currency: &str) -> String {
+    match currency {
+        "EUR" => format!("€{amount:.2}"),
+        "USD" => format!("${amount:.2}"),
+        "GBP" => format!("£{amount:.2}"),
+        other => format!("{amount:.2} {other}"),
+    }
+}
+
+fn short(v: &Value) -> String {
+    let s = match v {
+        Value::String(s) => format!("{s:?}"),
+        other => other.to_string(),
+    };
+    if s.chars().count() > 72 {
+        format!("{}…", s.chars().take(71).collect::<String>())
+    } else {
+        s
+    }
+}
+
+/// One line about who receives what.
+pub fn impact_line(i: &Impact, currency: &str) -> String {
+    let mut parts = Vec::new();
+    if let Some(e) = i.entries {
+        parts.push(format!("{} entering", thousands(e)));
+    }
+    let channels: Vec<String> = i
+        .by_channel
+        .iter()
+        .map(|(c, n)| format!("{c} {}", thousands(*n)))
+        .collect();
+    let mut first = format!("audience {} → {} sends", thousands(i.audience), thousands(i.recipients));
+    if !channels.is_empty() {
+        first.push_str(&format!(" ({})", channels.join(", ")));
+    }
+    if i.event_triggered {
+        first = format!("eligible {} (sends depend on future events)", thousands(i.audience));
+    }
+    parts.insert(0, first);
+    let s = &i.suppressed;
+    let pressure: u64 = s.pressure.values().sum();
+    if s.consent + s.no_address + pressure > 0 {
+        parts.push(format!(
+            "suppressed: consent {}, no address {}, pressure {}",
+            thousands(s.consent),
+            thousands(s.no_address),
+            thousands(pressure)
+        ));
+    }
+    if i.deferred_quiet_hours > 0 {
+        parts.push(format!("{} deferred by quiet hours", thousands(i.deferred_quiet_hours)));
+    }
+    if let Some(x) = &i.experiment {
+        let v: Vec<String> = x
+            .variants
+            .iter()
+            .map(|(m, n)| format!("{m} {}", thousands(*n)))
+            .collect();
+        parts.push(format!(
+            "test {} · holdout {} · rest {}",
+            v.join(" / "),
+            thousands(x.holdout),
+            thousands(x.rest)
+        ));
+    }
+    if i.sms_segments > 0 {
+        parts.push(format!(
+            "{} SMS segments ({})",
+            thousands(i.sms_segments),
+            money(i.cost, currency)
+        ));
+    }
+    parts.join(" · ")
+}
+
+fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, Value)>) {
+    match v {
+        Value::Object(m) if !m.is_empty() => {
+            for (k, x) in m {
+                let p = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&p, x, out);
+            }
+        }
+        other => out.push((prefix.to_string(), other.clone())),
+    }
+}
+
+fn header(c: &PlannedChange, st: &Style) -> (String, String) {
+    let ch = &c.change;
+    if ch.is_create() {
+        (st.green("+"), format!("# {} will be created", ch.address))
+    } else if ch.is_update() {
+        (st.yellow("~"), format!("# {} will be updated in-place", ch.address))
+    } else if ch.is_replace() {
+        let flight = c
+            .in_flight
+            .map(|n| {
+                format!(
+                    "; {} contacts finish version {}",
+                    thousands(n),
+                    ch.version_before.unwrap_or(0)
+                )
+            })
+            .unwrap_or_default();
+        (
+            st.red("-/+"),
+            format!(
+                "# {} must be replaced (new version {}{flight})",
+                ch.address,
+                ch.version_after.unwrap_or(0)
+            ),
+        )
+    } else {
+        let flight = c
+            .in_flight
+            .filter(|n| *n > 0)
+            .map(|n| format!("; {} contacts finish it first", thousands(n)))
+            .unwrap_or_default();
+        (
+            st.red("-"),
+            format!("# {} will be deleted (not in the configuration{flight})", ch.address),
+        )
+    }
+}
+
+pub fn render(doc: &PlanDoc, color: bool) -> String {
+    let st = Style { color };
+    let mut out = String::new();
+    let cur = &doc.summary.currency;
+    let _ = writeln!(
+        out,
+        "Herald plan for {} — {} contacts read{}, forecast horizon {} days.",
+        doc.project,
+        thousands(doc.contacts.contacts),
+        if doc.contacts.bad_rows > 0 {
+            format!(" ({} bad rows skipped)", thousands(doc.contacts.bad_rows))
+        } else {
+            String::new()
+        },
+        doc.contacts.horizon_days
+    );
+    for e in &doc.contacts.errors {
+        let _ = writeln!(out, "  {} {e}", st.yellow("warning: bad contact row:"));
+    }
+    out.push('\n');
+    let changed: Vec<&PlannedChange> = doc.changes.iter().filter(|c| !c.change.is_noop()).collect();
+    if changed.is_empty() {
+        let _ = writeln!(
+            out,
+            "{}",
+            st.bold("No changes. The deployed plan matches the configuration.")
+        );
+    } else {
+        let mut legend = Vec::new();
+        if changed.iter().any(|c| c.change.is_create()) {
+            legend.push(format!("  {} create", st.green("+")));
+        }
+        if changed.iter().any(|c| c.change.is_update()) {
+            legend.push(format!("  {} update in-place", st.yellow("~")));
+        }
+        if changed.iter().any(|c| c.change.is_replace()) {
+            legend.push(format!(
+                "{} replace (a new version; contacts in flight finish the old one)",
+                st.red("-/+")
+            ));
+        }
+        if changed.iter().any(|c| c.change.is_delete()) {
+            legend.push(format!("  {} delete", st.red("-")));
+        }
+        let _ = writeln!(
+            out,
+            "Herald will perform the following actions:\n{}\n",
+            legend.join("\n")
+        );
+        for c in changed {
+            let (sym, head) = header(c, &st);
+            let ch = &c.change;
+            let _ = writeln!(out, "  {}", st.bold(&head));
+            if ch.name.is_empty() {
+                let _ = writeln!(out, "  {sym} {}", ch.kind);
+            } else {
+                let _ = writeln!(out, "  {sym} {} \"{}\"", ch.kind, ch.name);
+            }
+            if ch.is_create() {
+                if let Some(o) = doc.objects.get(&ch.address) {
+                    let mut fields = Vec::new();
+                    flatten("", &o.body, &mut fields);
+                    fields.retain(|(_, v)| !matches!(v, Value::Null) && v != &Value::Array(Vec::new()));
+                    let width = fields.iter().take(12).map(|(k, _)| k.len()).max().unwrap_or(0);
+                    for (k, v) in fields.iter().take(12) {
+                        let _ = writeln!(out, "      {k:<width$} = {}", short(v));
+                    }
+                    if fields.len() > 12 {
+                        let _ = writeln!(out, "      # ({} more fields)", fields.len() - 12);
+                    }
+                }
+            } else if !ch.is_delete() {
+                for (path, f) in &ch.fields {
+                    let before = f.before.as_ref().map_or("(none)".to_string(), short);
+                    let after = f.after.as_ref().map_or("(none)".to_string(), short);
+                    let tail = if f.forces_replace {
+                        st.red("  # forces a new version")
+                    } else {
+                        String::new()
+                    };
+                    let _ = writeln!(out, "      {} {path}: {before} → {after}{tail}", st.yellow("~"));
+                }
+                match ch.unchanged_fields {
+                    0 => {}
+                    1 => {
+                        let _ = writeln!(out, "      # (1 unchanged field hidden)");
+                    }
+                    n => {
+                        let _ = writeln!(out, "      # ({n} unchanged fields hidden)");
+                    }
+                }
+            }
+            if let Some(i) = &c.impact {
+                let _ = writeln!(out, "      → {}", impact_line(i, cur));
+            }
+            out.push('\n');
+        }
+    }
+    // The forecast of everything that sends, changed or not.
+    let impacts: BTreeMap<&str, &Impact> = doc
+        .changes
+        .iter()
+        .filter_map(|c| c.impact.as_ref().map(|i| (c.change.address.as_str(), i)))
+        .collect();
+    if !impacts.is_empty() {
+        let _ = writeln!(out, "Forecast on {} contacts:", thousands(doc.contacts.contacts));
+        let width = impacts.keys().map(|k| k.len()).max().unwrap_or(0);
+        for (addr, i) in impacts {
+            let _ = writeln!(out, "  {addr:<width$}  {}", impact_line(i, cur));
+        }
+        out.push('\n');
+    }
+    for g in &doc.guards {
+        let mark = if g.status == "fail" {
+            st.red("✗ guard failed:")
+        } else {
+            st.green("✓ guard:")
+        };
+        let _ = writeln!(out, "{mark} {} ({})", g.message, g.code);
+    }
+    let s = &doc.summary;
+    let _ = writeln!(
+        out,
+        "{} {} to create, {} to update, {} to delete. {} recipients, {} SMS segments ({}).",
+        st.bold("Plan:"),
+        s.create + s.replace,
+        s.update,
+        s.delete + s.replace,
+        thousands(s.recipients),
+        thousands(s.sms_segments),
+        money(s.cost, cur)
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(31202), "31,202");
+        assert_eq!(thousands(1_000_000), "1,000,000");
+        assert_eq!(money(577.8, "EUR"), "€577.80");
+        assert_eq!(money(1.0, "CHF"), "1.00 CHF");
+    }
+}

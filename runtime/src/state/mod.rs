@@ -1,0 +1,322 @@
+//! Herald's state: what is deployed (objects and their versions), who holds
+//! the lock, and — for `herald run` — enrolments, timers and the send ledger.
+//! Embedded SQLite by default (`.herald/state.db`).
+//!
+//! Invariants:
+//! - `lineage` is set once, when the state is created; `serial` grows by one
+//!   on every committed apply. A saved plan records both; apply refuses a plan
+//!   whose lineage or serial no longer match.
+//! - An apply is one transaction: killed at any point, the state is before or
+//!   after it, never between.
+//! - A state file Herald cannot read (damaged, not SQLite, written by a newer
+//!   Herald) is reported and never modified.
+
+pub mod lock;
+mod schema;
+
+pub use lock::LockInfo;
+
+use herald_compiler::diff::{Change, Deployed};
+use herald_compiler::ir::Object;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Meta {
+    /// `None` when no state exists yet.
+    pub lineage: Option<String>,
+    pub serial: u64,
+}
+
+#[derive(Debug)]
+pub enum StateError {
+    /// The file is not a Herald state (or is damaged). Never modified.
+    Unreadable(PathBuf, String),
+    /// Written by a newer Herald.
+    TooNew(PathBuf, i64),
+    Locked(Box<LockInfo>),
+    /// The saved plan was made against another state.
+    Stale(String),
+    Db(String),
+}
+
+impl fmt::Display for StateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StateError::Unreadable(p, e) => write!(
+                f,
+                "the state file `{}` cannot be read ({e}); it was left untouched. If it is damaged, restore it from a backup, or move it aside to start a new state",
+                p.display()
+            ),
+            StateError::TooNew(p, v) => write!(
+                f,
+                "the state file `{}` was written by a newer Herald (schema {v}, this one knows {}); it was left untouched: upgrade Herald",
+                p.display(),
+                schema::VERSION
+            ),
+            StateError::Locked(info) => write!(f, "the state is locked\n{info}"),
+            StateError::Stale(m) => f.write_str(m),
+            StateError::Db(e) => write!(f, "state database error: {e}"),
+        }
+    }
+}
+
+impl From<rusqlite::Error> for StateError {
+    fn from(e: rusqlite::Error) -> Self {
+        StateError::Db(e.to_string())
+    }
+}
+
+pub struct State {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl State {
+    /// Open the state, creating it (with a new lineage) when `create` is set.
+    /// `Ok(None)`: no state yet and `create` is false.
+    pub fn open(path: &Path, create: bool) -> Result<Option<State>, StateError> {
+        if !path.exists() {
+            if !create {
+                return Ok(None);
+            }
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| StateError::Db(format!("cannot create `{}`: {e}", parent.display())))?;
+            }
+        }
+        let conn = Connection::open(path).map_err(|e| StateError::Unreadable(path.to_path_buf(), e.to_string()))?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        let mut state = State {
+            conn,
+            path: path.to_path_buf(),
+        };
+        state.prepare()?;
+        Ok(Some(state))
+    }
+
+    fn prepare(&mut self) -> Result<(), StateError> {
+        let path = self.path.clone();
+        let unreadable = |e: rusqlite::Error| StateError::Unreadable(path.clone(), e.to_string());
+        let version: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(unreadable)?;
+        // Any table that is not ours means this is not a Herald state.
+        let tables: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table'", [], |r| {
+                r.get(0)
+            })
+            .map_err(unreadable)?;
+        if version == 0 && tables > 0 {
+            return Err(StateError::Unreadable(
+                path,
+                "it is an SQLite database but not a Herald state".into(),
+            ));
+        }
+        if version > schema::VERSION {
+            return Err(StateError::TooNew(path, version));
+        }
+        if version < schema::VERSION {
+            schema::migrate(&mut self.conn).map_err(|e| StateError::Db(e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn meta(&self) -> Result<Meta, StateError> {
+        let lineage: Option<String> = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'lineage'", [], |r| r.get(0))
+            .optional()?;
+        let serial: u64 = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'serial'", [], |r| {
+                r.get::<_, String>(0)
+            })
+            .optional()?
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        Ok(Meta { lineage, serial })
+    }
+
+    /// Every deployed object, by address.
+    pub fn deployed(&self) -> Result<BTreeMap<String, Deployed>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT address, kind, name, version, hash, body FROM objects ORDER BY address")?;
+        let rows = stmt.query_map([], |r| {
+            let body: String = r.get(5)?;
+            Ok((
+                r.get::<_, String>(0)?,
+                Deployed {
+                    kind: r.get(1)?,
+                    name: r.get(2)?,
+                    version: r.get::<_, i64>(3)? as u64,
+                    hash: r.get(4)?,
+                    body: serde_json::from_str(&body).unwrap_or(serde_json::Value::Null),
+                },
+            ))
+        })?;
+        let mut out = BTreeMap::new();
+        for row in rows {
+            let (a, d) = row?;
+            out.insert(a, d);
+        }
+        Ok(out)
+    }
+
+    /// The last recorded audience of each object (for the growth guard).
+    pub fn audiences(&self) -> Result<BTreeMap<String, u64>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT address, last_audience FROM objects WHERE last_audience IS NOT NULL")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Contacts still inside a version of a scenario (the runtime fills this).
+    pub fn in_flight(&self, address: &str, version: u64) -> Result<u64, StateError> {
+        let n: i64 = self.conn.query_row(
+            "SELECT count(*) FROM enrolments WHERE scenario = ?1 AND version = ?2 AND status = 'active'",
+            params![address, version as i64],
+            |r| r.get(0),
+        )?;
+        Ok(n as u64)
+    }
+
+    /// The versions kept for an address (newest first): (version, hash, retired).
+    pub fn versions(&self, address: &str) -> Result<Vec<(u64, String, bool)>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT version, hash, retired_serial IS NOT NULL FROM object_versions WHERE address = ?1 ORDER BY version DESC")?;
+        let rows = stmt.query_map([address], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Apply changes in one transaction, if the state is still at `expected`.
+    pub fn apply(
+        &mut self,
+        expected: &Meta,
+        changes: &[Change],
+        objects: &BTreeMap<String, Object>,
+        audiences: &BTreeMap<String, u64>,
+        who: &str,
+        plan_digest: &str,
+    ) -> Result<Meta, StateError> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let lineage: Option<String> = tx
+            .query_row("SELECT value FROM meta WHERE key = 'lineage'", [], |r| r.get(0))
+            .optional()?;
+        let serial: u64 = tx
+            .query_row("SELECT value FROM meta WHERE key = 'serial'", [], |r| {
+                r.get::<_, String>(0)
+            })
+            .optional()?
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        match (&expected.lineage, &lineage) {
+            (Some(a), Some(b)) if a != b => {
+                return Err(StateError::Stale(format!(
+                    "the saved plan was made against another state (lineage {a}, the state is {b}); run `herald plan` again"
+                )));
+            }
+            (None, _) if serial > 0 => {
+                return Err(StateError::Stale(
+                    "the saved plan is stale: it was made before any apply, and the state has changed since (serial {serial}); run `herald plan` again"
+                        .replace("{serial}", &serial.to_string()),
+                ));
+            }
+            _ => {}
+        }
+        if serial != expected.serial {
+            return Err(StateError::Stale(format!(
+                "the saved plan is stale: it was made at state serial {}, the state is now at {serial} (another apply ran since); run `herald plan` again",
+                expected.serial
+            )));
+        }
+        let lineage = lineage.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let next = serial + 1;
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        for c in changes {
+            let obj = objects.get(&c.address);
+            let audience = audiences.get(&c.address).map(|a| *a as i64);
+            if c.is_noop() {
+                if let Some(a) = audience {
+                    tx.execute(
+                        "UPDATE objects SET last_audience = ?2 WHERE address = ?1",
+                        params![c.address, a],
+                    )?;
+                }
+                continue;
+            }
+            if c.is_delete() {
+                tx.execute("DELETE FROM objects WHERE address = ?1", [&c.address])?;
+                tx.execute(
+                    "UPDATE object_versions SET retired_serial = ?2 WHERE address = ?1 AND retired_serial IS NULL",
+                    params![c.address, next as i64],
+                )?;
+                continue;
+            }
+            let Some(o) = obj else { continue };
+            let body = serde_json::to_string(&o.body).unwrap_or_default();
+            let version = c.version_after.unwrap_or(1) as i64;
+            if c.is_replace() {
+                tx.execute(
+                    "UPDATE object_versions SET retired_serial = ?2 WHERE address = ?1 AND retired_serial IS NULL",
+                    params![c.address, next as i64],
+                )?;
+            }
+            tx.execute(
+                "INSERT INTO objects (address, kind, name, version, hash, body, applied_serial, applied_at, last_audience)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                 ON CONFLICT(address) DO UPDATE SET kind = ?2, name = ?3, version = ?4, hash = ?5, body = ?6,
+                   applied_serial = ?7, applied_at = ?8, last_audience = ?9",
+                params![c.address, o.kind, o.name, version, o.hash, body, next as i64, now, audience],
+            )?;
+            tx.execute(
+                "INSERT INTO object_versions (address, version, hash, body, created_serial)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT(address, version) DO UPDATE SET hash = ?3, body = ?4",
+                params![c.address, version, o.hash, body, next as i64],
+            )?;
+        }
+        tx.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('lineage', ?1)",
+            [&lineage],
+        )?;
+        tx.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('serial', ?1)",
+            [next.to_string()],
+        )?;
+        let summary = serde_json::json!({
+            "create": changes.iter().filter(|c| c.is_create()).count(),
+            "update": changes.iter().filter(|c| c.is_update()).count(),
+            "replace": changes.iter().filter(|c| c.is_replace()).count(),
+            "delete": changes.iter().filter(|c| c.is_delete()).count(),
+        });
+        tx.execute(
+            "INSERT INTO applies (serial, applied_at, who, plan_digest, summary) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![next as i64, now, who, plan_digest, summary.to_string()],
+        )?;
+        // A pause point for the crash test: the transaction is open, nothing is committed.
+        if let Some(ms) = std::env::var_os("HERALD_TEST_APPLY_PAUSE_MS").and_then(|v| v.to_str()?.parse::<u64>().ok()) {
+            std::thread::sleep(std::time::Duration::from_millis(ms));
+        }
+        tx.commit()?;
+        Ok(Meta {
+            lineage: Some(lineage),
+            serial: next,
+        })
+    }
+
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
+    }
+}

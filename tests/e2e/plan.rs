@@ -1,0 +1,312 @@
+//! `herald plan` / `apply` / `state` / `force-unlock` / `graph`, on copies of
+//! the examples, with real processes and a real SQLite state.
+
+use super::*;
+use std::process::Stdio;
+
+/// A fresh copy of an example (no state).
+fn copy_example(name: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&example(name), dir.path());
+    let _ = std::fs::remove_dir_all(dir.path().join(".herald"));
+    dir
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+fn edit(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{} lacks {from:?}", path.display());
+    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
+}
+
+fn plan_json(dir: &Path) -> serde_json::Value {
+    let (code, out, err) = run(herald().args(["plan", "--format", "json"]).arg(dir));
+    assert_eq!(code, 0, "{err}");
+    serde_json::from_str(&out).unwrap()
+}
+
+fn change<'a>(plan: &'a serde_json::Value, address: &str) -> &'a serde_json::Value {
+    plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["address"] == address)
+        .unwrap()
+}
+
+#[test]
+fn first_plan_creates_everything_and_forecasts_without_personal_data() {
+    let dir = copy_example("boutique-mode");
+    let (code, out, _) = run(herald().args(["plan", "--format", "json"]).arg(dir.path()));
+    assert_eq!(code, 0);
+    assert!(
+        !out.contains("@example.test") && !out.contains("+336399"),
+        "no emails or phone numbers in a plan"
+    );
+    let plan: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(plan["format_version"], "1.0");
+    assert_eq!(plan["prior_state"]["lineage"], serde_json::Value::Null);
+    assert_eq!(plan["contacts"]["contacts"], 2000);
+    assert_eq!(plan["summary"]["delete"], 0);
+    assert!(plan["summary"]["create"].as_u64().unwrap() > 30);
+    let bf = change(&plan, "campaigns.black_friday_sms");
+    assert_eq!(bf["actions"], serde_json::json!(["create"]));
+    let impact = &bf["impact"];
+    assert_eq!(impact["recipients"], impact["by_channel"]["sms"]);
+    assert_eq!(impact["sms_segments"], impact["recipients"], "one segment each");
+    let expected_cost = impact["sms_segments"].as_f64().unwrap() * 0.045;
+    assert!((impact["cost"].as_f64().unwrap() - expected_cost).abs() < 0.01);
+    let ab = &change(&plan, "campaigns.black_friday_email")["impact"]["experiment"];
+    assert!(ab["holdout"].as_u64().unwrap() > 0 && ab["rest"].as_u64().unwrap() > 0);
+    // Deterministic: the same inputs give the same bytes.
+    let (_, again, _) = run(herald().args(["plan", "--format", "json"]).arg(dir.path()));
+    assert_eq!(out, again);
+}
+
+#[test]
+fn detailed_exit_codes() {
+    let dir = copy_example("garage-services");
+    assert_eq!(
+        run(herald().args(["plan", "--detailed-exitcode"]).arg(dir.path())).0,
+        2,
+        "changes"
+    );
+    assert_eq!(
+        run(herald().args(["apply", "--auto-approve", "--dir"]).arg(dir.path())).0,
+        0
+    );
+    assert_eq!(
+        run(herald().args(["plan", "--detailed-exitcode"]).arg(dir.path())).0,
+        0,
+        "no changes"
+    );
+    // A usage error is 1 under --detailed-exitcode (2 would read as "changes").
+    assert_eq!(
+        run(herald()
+            .args(["plan", "--detailed-exitcode", "--frobnicate"])
+            .arg(dir.path()))
+        .0,
+        1
+    );
+    // A plan with errors is 1.
+    edit(
+        &dir.path().join("scenarios.yaml"),
+        "send: car_ready_sms",
+        "send: car_ready_smss",
+    );
+    assert_eq!(run(herald().args(["plan", "--detailed-exitcode"]).arg(dir.path())).0, 1);
+}
+
+#[test]
+fn saved_plan_applies_once_then_is_stale() {
+    let dir = copy_example("saas-b2b");
+    let file = dir.path().join("plan.json");
+    let (code, _, err) = run(herald().args(["plan", "--out"]).arg(&file).arg(dir.path()));
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = run(herald().arg("apply").arg(&file).arg("--dir").arg(dir.path()));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("Apply complete!") && out.contains("State serial 1"),
+        "{out}"
+    );
+    let (code, _, err) = run(herald().arg("apply").arg(&file).arg("--dir").arg(dir.path()));
+    assert_eq!(code, 1);
+    assert!(err.contains("run `herald plan` again"), "{err}");
+    // State listing.
+    let (code, out, _) = run(herald().args(["state", "list"]).arg(dir.path()));
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("serial 1") && out.contains("scenarios.trial_onboarding  v1"),
+        "{out}"
+    );
+    let (code, out, _) = run(herald()
+        .args(["state", "show", "campaigns.december_newsletter"])
+        .arg(dir.path()));
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("\"audience\": \"consent(product_updates) and segment(paying)\""),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_plan_is_refused_when_sources_changed_or_the_file_was_edited() {
+    let dir = copy_example("saas-b2b");
+    let file = dir.path().join("plan.json");
+    run(herald().args(["plan", "--out"]).arg(&file).arg(dir.path()));
+    edit(&file, "\"project\": \"saas-b2b\"", "\"project\": \"tampered\"");
+    let (code, _, err) = run(herald().arg("apply").arg(&file).arg("--dir").arg(dir.path()));
+    assert_eq!(code, 1);
+    assert!(err.contains("was modified"), "{err}");
+    run(herald().args(["plan", "--out"]).arg(&file).arg(dir.path()));
+    edit(&dir.path().join("flows.yaml"), "2026-12-08T10:00", "2026-12-09T10:00");
+    let (code, _, err) = run(herald().arg("apply").arg(&file).arg("--dir").arg(dir.path()));
+    assert_eq!(code, 1);
+    assert!(err.contains("changed since"), "{err}");
+}
+
+#[test]
+fn updates_replacements_and_deletions() {
+    let dir = copy_example("boutique-mode");
+    assert_eq!(
+        run(herald().args(["apply", "--auto-approve", "--dir"]).arg(dir.path())).0,
+        0
+    );
+    edit(
+        &dir.path().join("segments.yaml"),
+        "total_spent >= 1000",
+        "total_spent >= 800",
+    );
+    edit(
+        &dir.path().join("scenarios.yaml"),
+        "      - wait: 3d\n      - send: welcome_discover",
+        "      - wait: 4d\n      - send: welcome_discover",
+    );
+    let campaigns = dir.path().join("campaigns.yaml");
+    let text = std::fs::read_to_string(&campaigns).unwrap();
+    let start = text.find("  idf_shoes_drop:").unwrap();
+    let end = text.find("  black_friday_email:").unwrap();
+    std::fs::write(&campaigns, format!("{}{}", &text[..start], &text[end..])).unwrap();
+    let plan = plan_json(dir.path());
+    let vip = change(&plan, "segments.vip");
+    assert_eq!(vip["actions"], serde_json::json!(["update"]));
+    assert_eq!(
+        vip["fields"]["condition"]["before"],
+        "loyalty_tier == \"gold\" or total_spent >= 1000"
+    );
+    assert_eq!(
+        vip["fields"]["condition"]["after"],
+        "loyalty_tier == \"gold\" or total_spent >= 800"
+    );
+    let welcome = change(&plan, "scenarios.welcome_series");
+    assert_eq!(welcome["actions"], serde_json::json!(["create", "delete"]));
+    assert_eq!(welcome["version_after"], 2);
+    assert_eq!(welcome["in_flight"], 0);
+    assert_eq!(
+        change(&plan, "campaigns.idf_shoes_drop")["actions"],
+        serde_json::json!(["delete"])
+    );
+    let (_, human, _) = run(herald().args(["plan", "--color=never"]).arg(dir.path()));
+    let human = human.split("Forecast on").next().unwrap().to_string();
+    insta::assert_snapshot!("plan_human_changes", human);
+    let (_, md, _) = run(herald().args(["plan", "--format", "markdown"]).arg(dir.path()));
+    assert!(md.starts_with("<!-- herald:plan project=boutique-mode -->"));
+    let warning = md.find("[!WARNING]").unwrap();
+    let table = md.find("| Action |").unwrap();
+    assert!(warning < table, "deletions come first");
+    assert!(md.contains("**`campaigns.idf_shoes_drop`** will be deleted"));
+    assert_eq!(
+        run(herald().args(["apply", "--auto-approve", "--dir"]).arg(dir.path())).0,
+        0
+    );
+    let (_, out, _) = run(herald()
+        .args(["state", "show", "scenarios.welcome_series"])
+        .arg(dir.path()));
+    assert!(
+        out.contains("version 2:") && out.contains("version 1:") && out.contains("(retired)"),
+        "{out}"
+    );
+}
+
+#[test]
+fn apply_without_a_terminal_refuses_to_ask() {
+    let dir = copy_example("garage-services");
+    let (code, _, err) = run(herald().args(["apply", "--dir"]).arg(dir.path()).stdin(Stdio::null()));
+    assert_eq!(code, 1);
+    assert!(err.contains("refusing to ask"), "{err}");
+    assert!(!dir.path().join(".herald/state.db").exists(), "nothing was written");
+}
+
+#[test]
+fn guards_refuse_an_apply() {
+    let dir = copy_example("boutique-mode");
+    edit(&dir.path().join("policies.yaml"), "max_cost: 2500", "max_cost: 0.5");
+    let (code, _, err) = run(herald().args(["apply", "--auto-approve", "--dir"]).arg(dir.path()));
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("refused by a guard") && err.contains("guard/max-cost"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_contact_rows_are_reported_with_their_line() {
+    let dir = copy_example("garage-services");
+    let csv = dir.path().join("data/contacts.csv");
+    let mut text = std::fs::read_to_string(&csv).unwrap();
+    text.push_str("c9999999,,,Dupont,not-a-date,12,+33639980000,AB-123-CD,Clio,lyon_7,true,,false,\n");
+    std::fs::write(&csv, text).unwrap();
+    let plan = plan_json(dir.path());
+    assert_eq!(plan["contacts"]["bad_rows"], 1);
+    assert_eq!(plan["contacts"]["contacts"], 800);
+    let e = plan["contacts"]["errors"][0].as_str().unwrap();
+    assert!(e.starts_with("line 802:") && e.contains("last_visit_at"), "{e}");
+}
+
+#[test]
+fn sqlite_crm_gives_the_same_forecast_as_csv() {
+    let dir = copy_example("garage-services");
+    let csv_plan = plan_json(dir.path());
+    // Copy the CSV into an SQLite table.
+    let db = dir.path().join("data/crm.db");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let mut reader = csv::Reader::from_path(dir.path().join("data/contacts.csv")).unwrap();
+    let headers: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    conn.execute_batch(&format!(
+        "CREATE TABLE people ({})",
+        headers
+            .iter()
+            .map(|h| format!("\"{h}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+    .unwrap();
+    let insert = format!("INSERT INTO people VALUES ({})", vec!["?"; headers.len()].join(", "));
+    for r in reader.records() {
+        let r = r.unwrap();
+        let values: Vec<Option<&str>> = r.iter().map(|v| if v.is_empty() { None } else { Some(v) }).collect();
+        conn.execute(&insert, rusqlite::params_from_iter(values)).unwrap();
+    }
+    drop(conn);
+    edit(
+        &dir.path().join("herald.toml"),
+        "kind = \"csv\"\npath = \"data/contacts.csv\"",
+        "kind = \"sqlite\"\npath = \"data/crm.db\"\ntable = \"people\"",
+    );
+    let sqlite_plan = plan_json(dir.path());
+    for c in csv_plan["changes"].as_array().unwrap() {
+        if c.get("impact").is_some() {
+            assert_eq!(
+                c["impact"],
+                change(&sqlite_plan, c["address"].as_str().unwrap())["impact"],
+                "{}",
+                c["address"]
+            );
+        }
+    }
+}
+
+#[test]
+fn graph_draws_programs_scenarios_and_the_calendar() {
+    let (code, out, _) = run(herald().args(["graph"]).arg(example("boutique-mode")));
+    assert_eq!(code, 0);
+    assert!(out.contains("```mermaid\nflowchart LR") && out.contains("gantt") && out.contains("flowchart TD"));
+    assert!(out.contains("-->|timeout|"), "wait-until branches are drawn");
+    let (code, dot, _) = run(herald()
+        .args(["graph", "--format", "dot", "--view", "scenarios"])
+        .arg(example("garage-services")));
+    assert_eq!(code, 0);
+    insta::assert_snapshot!("graph_dot_garage_scenarios", dot);
+}
