@@ -108,50 +108,163 @@ impl Layout {
 
     /// Parse one row. Errors name the column and the value's problem.
     pub fn parse_row(&self, row: &[&str]) -> Result<Contact, String> {
-        let id = row.get(self.id_col).map(|s| s.trim()).unwrap_or("");
+        let mut c = Contact::default();
+        self.parse_row_into(row, &mut c)?;
+        Ok(c)
+    }
+
+    /// Parse one row into `out`, reusing its buffers (a scan of a million
+    /// rows then allocates almost nothing). On error `out` holds garbage.
+    pub fn parse_row_into(&self, row: &[&str], out: &mut Contact) -> Result<(), String> {
+        self.parse_cells_into(|i| row.get(i).copied(), out)
+    }
+
+    /// [`Layout::parse_row_into`] for any row type: `cell(i)` is column `i`.
+    pub fn parse_cells_into<'r>(
+        &self,
+        cell: impl Fn(usize) -> Option<&'r str>,
+        out: &mut Contact,
+    ) -> Result<(), String> {
+        let id = cell(self.id_col).map(|s| s.trim()).unwrap_or("");
         if id.is_empty() {
             return Err("`id` is empty".into());
         }
-        let mut fields = Vec::with_capacity(self.fields.len());
-        for ((name, ty, optional), col) in self.fields.iter().zip(&self.field_cols) {
-            let raw = col.and_then(|c| row.get(c)).map_or("", |s| s.trim());
-            match parse_cell(ty, raw) {
-                Ok(None) if !optional => return Err(format!("`{name}` is empty but the field is not optional")),
-                Ok(v) => fields.push(v),
-                Err(e) => return Err(format!("`{name}`: {e}")),
+        out.id.clear();
+        out.id.push_str(id);
+        out.fields.resize(self.fields.len(), None);
+        for (((name, ty, optional), col), slot) in self.fields.iter().zip(&self.field_cols).zip(&mut out.fields) {
+            let raw = col.and_then(&cell).map_or("", |s| s.trim());
+            parse_cell_into(ty, raw, slot).map_err(|e| format!("`{name}`: {e}"))?;
+            if slot.is_none() && !optional {
+                return Err(format!("`{name}` is empty but the field is not optional"));
             }
         }
-        let mut consents = Vec::with_capacity(self.consents.len());
+        out.consents.clear();
         for (name, (c, at)) in self.consents.iter().zip(&self.consent_cols) {
-            let given = match c.and_then(|c| row.get(c)).map(|s| s.trim().to_ascii_lowercase()) {
+            let given = match c.and_then(&cell).map(|s| s.trim()) {
                 None => false,
-                Some(v) => match v.as_str() {
-                    "true" | "1" | "yes" | "y" => true,
-                    "false" | "0" | "no" | "n" | "" => false,
-                    other => return Err(format!("`consent_{name}` is `{other}`, expected true or false")),
+                Some(v) => match consent_flag(v) {
+                    Some(g) => g,
+                    None => return Err(format!("`consent_{name}` is `{v}`, expected true or false")),
                 },
             };
-            let at = match at.and_then(|c| row.get(c)).map(|s| s.trim()).filter(|s| !s.is_empty()) {
+            let at = match at.and_then(&cell).map(|s| s.trim()).filter(|s| !s.is_empty()) {
                 None => None,
                 Some(s) => Some(parse_date(s).map_err(|e| format!("`consent_{name}_at`: {e}"))?),
             };
-            consents.push(ConsentState { given, at });
+            out.consents.push(ConsentState { given, at });
         }
-        Ok(Contact {
-            id: id.to_string(),
-            fields,
-            consents,
-        })
+        Ok(())
     }
 }
 
+/// Put `raw` in a text slot, reusing its string.
+fn set_text(slot: &mut Option<FieldValue>, raw: &str) {
+    match slot {
+        Some(FieldValue::Text(s)) => {
+            s.clear();
+            s.push_str(raw);
+        }
+        _ => *slot = Some(FieldValue::Text(raw.to_string())),
+    }
+}
+
+/// [`parse_cell`] into an existing slot, reusing text and list buffers.
+fn parse_cell_into(ty: &FieldType, raw: &str, slot: &mut Option<FieldValue>) -> Result<(), String> {
+    match ty {
+        FieldType::String | FieldType::Email | FieldType::Phone | FieldType::Timezone if !raw.is_empty() => {
+            set_text(slot, raw)
+        }
+        FieldType::Enum { values } if !raw.is_empty() => {
+            if !values.iter().any(|v| v == raw) {
+                return Err(format!("`{raw}` is not one of {}", values.join(", ")));
+            }
+            set_text(slot, raw)
+        }
+        FieldType::List { of } => {
+            let mut items = match slot.take() {
+                Some(FieldValue::List(items)) => items,
+                _ => Vec::new(),
+            };
+            let item_ty = FieldType::from_scalar(*of);
+            let mut n = 0;
+            for part in raw.split('|').map(str::trim).filter(|s| !s.is_empty()) {
+                match items.get_mut(n) {
+                    Some(item) => {
+                        let mut s = Some(std::mem::replace(item, FieldValue::Bool(false)));
+                        parse_cell_into(&item_ty, part, &mut s)?;
+                        *item = s.unwrap_or(FieldValue::Bool(false));
+                    }
+                    None => items.push(parse_scalar(&item_ty, part)?),
+                }
+                n += 1;
+            }
+            items.truncate(n);
+            *slot = Some(FieldValue::List(items));
+        }
+        _ => *slot = parse_cell(ty, raw)?,
+    }
+    Ok(())
+}
+
+fn consent_flag(v: &str) -> Option<bool> {
+    const TRUE: [&str; 4] = ["true", "1", "yes", "y"];
+    const FALSE: [&str; 5] = ["false", "0", "no", "n", ""];
+    if TRUE.iter().any(|t| v.eq_ignore_ascii_case(t)) {
+        Some(true)
+    } else if FALSE.iter().any(|f| v.eq_ignore_ascii_case(f)) {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// `YYYY-MM-DD` without chrono's format interpreter (the common case of a
+/// million-row export; anything else goes the general way).
+fn fast_date(b: &[u8]) -> Option<NaiveDate> {
+    let digits = |r: std::ops::Range<usize>| -> Option<u32> {
+        b.get(r)?.iter().try_fold(0u32, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+        })
+    };
+    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    NaiveDate::from_ymd_opt(i32::try_from(digits(0..4)?).ok()?, digits(5..7)?, digits(8..10)?)
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` (or without the `Z`, read as UTC), fast.
+fn fast_datetime(s: &str) -> Option<DateTime<Utc>> {
+    let b = s.as_bytes();
+    let rest = match b.len() {
+        19 => &b[10..],
+        20 if b[19] == b'Z' => &b[10..19],
+        _ => return None,
+    };
+    let date = fast_date(&b[..10])?;
+    if !matches!(rest[0], b'T' | b' ') || rest[3] != b':' || rest[6] != b':' {
+        return None;
+    }
+    let two = |i: usize| -> Option<u32> {
+        let (x, y) = (rest[i], rest[i + 1]);
+        (x.is_ascii_digit() && y.is_ascii_digit()).then(|| u32::from(x - b'0') * 10 + u32::from(y - b'0'))
+    };
+    Some(date.and_hms_opt(two(1)?, two(4)?, two(7)?)?.and_utc())
+}
+
 fn parse_date(s: &str) -> Result<NaiveDate, String> {
+    if let Some(d) = (s.len() == 10).then(|| fast_date(s.as_bytes())).flatten() {
+        return Ok(d);
+    }
     NaiveDate::parse_from_str(s, "%Y-%m-%d")
         .or_else(|_| parse_datetime(s).map(|d| d.date_naive()))
         .map_err(|_| format!("`{s}` is not a date (YYYY-MM-DD)"))
 }
 
 fn parse_datetime(s: &str) -> Result<DateTime<Utc>, String> {
+    if let Some(d) = fast_datetime(s) {
+        return Ok(d);
+    }
     if let Ok(d) = DateTime::parse_from_rfc3339(s) {
         return Ok(d.with_timezone(&Utc));
     }
@@ -289,6 +402,68 @@ mod tests {
             },
         );
         m
+    }
+
+    #[test]
+    fn fast_date_paths_agree_with_chrono() {
+        for s in ["2026-11-27", "2024-02-29", "1900-01-01", "9999-12-31"] {
+            assert_eq!(
+                fast_date(s.as_bytes()),
+                NaiveDate::parse_from_str(s, "%Y-%m-%d").ok(),
+                "{s}"
+            );
+        }
+        // Impossible dates and other shapes are not taken by the fast path.
+        for s in ["2025-02-29", "2026-13-01", "2026-1-01x", "20261127ab", "2026/11/27"] {
+            assert_eq!(fast_date(s.as_bytes()), None, "{s}");
+        }
+        for s in ["2026-11-27T10:00:00Z", "2026-11-27 23:59:59", "2026-11-27T10:00:00"] {
+            let slow =
+                NaiveDateTime::parse_from_str(s.trim_end_matches('Z').replace(' ', "T").as_str(), "%Y-%m-%dT%H:%M:%S")
+                    .map(|d| d.and_utc())
+                    .ok();
+            assert_eq!(fast_datetime(s), slow, "{s}");
+        }
+        for s in [
+            "2026-11-27T24:00:00Z",
+            "2026-11-27T10:00:00+02:00",
+            "2026-11-27X10:00:00Z",
+        ] {
+            assert_eq!(fast_datetime(s), None, "{s}");
+        }
+        // The general path still reads offsets.
+        assert_eq!(
+            parse_datetime("2026-11-27T12:00:00+02:00").unwrap(),
+            fast_datetime("2026-11-27T10:00:00Z").unwrap()
+        );
+        assert_eq!(consent_flag("TRUE"), Some(true));
+        assert_eq!(consent_flag(""), Some(false));
+        assert_eq!(consent_flag("maybe"), None);
+    }
+
+    #[test]
+    fn reusing_a_contact_gives_the_same_result_as_a_fresh_parse() {
+        let m = model();
+        let layout = Layout::new(&m, &["id", "region", "total", "tags", "seen", "consent_sms"]).unwrap();
+        let rows: [&[&str]; 4] = [
+            &["a", "IDF", "1", "x|y|z", "2026-01-01T10:00:00Z", "true"],
+            &["b", "PACA", "2.5", "w", "", "false"],
+            &["c", "IDF", "3", "", "2026-01-02", ""],
+            &["d", "PACA", "4", "p|q", "2026-01-03T00:00:00+01:00", "yes"],
+        ];
+        let mut reused = Contact::default();
+        for row in rows {
+            layout.parse_row_into(row, &mut reused).unwrap();
+            assert_eq!(reused, layout.parse_row(row).unwrap(), "{row:?}");
+        }
+        // A bad row in between does not leak into the next one.
+        assert!(
+            layout
+                .parse_row_into(&["e", "MARS", "1", "x", "", "true"], &mut reused)
+                .is_err()
+        );
+        layout.parse_row_into(rows[1], &mut reused).unwrap();
+        assert_eq!(reused, layout.parse_row(rows[1]).unwrap());
     }
 
     #[test]

@@ -7,6 +7,10 @@
 //!   moment in `[now - D, now]`.
 //! - `opened`, `clicked` and `count` read the contact's engagement history;
 //!   without one (a forecast on CRM data alone) they are false / 0.
+//!
+//! Conditions are first compiled against a [`Layout`] and a moment (names
+//! resolved to indices, literals typed, windows turned into instants), so
+//! evaluating one on a million contacts does no lookups by name.
 
 use crate::contact::{Contact, FieldValue, Layout};
 use crate::expr::CmpOp;
@@ -36,52 +40,70 @@ impl History for NoHistory {
     }
 }
 
-/// Everything a condition may read about one contact at one moment.
+/// A value reference, resolved.
+#[derive(Clone, Debug)]
+enum Ref {
+    Id,
+    /// Index in the layout (`None`: the source has no such column).
+    Field(Option<usize>),
+    Event(String),
+}
+
+#[derive(Clone, Debug)]
+enum Arg {
+    Ref(Ref),
+    Value(FieldValue),
+    Count {
+        event: String,
+        since: Option<DateTime<Utc>>,
+    },
+}
+
+/// A compiled condition.
+#[derive(Clone, Debug)]
+pub struct Compiled(Node);
+
+#[derive(Clone, Debug)]
+enum Node {
+    Const(bool),
+    And(Vec<Node>),
+    Or(Vec<Node>),
+    Not(Box<Node>),
+    Compare(Arg, CmpOp, Arg),
+    InList(Ref, Vec<FieldValue>, bool),
+    Contains(Ref, FieldValue, bool),
+    IsSet(Ref, bool),
+    Within(Ref, DateTime<Utc>, DateTime<Utc>, bool),
+    Flag(Ref),
+    Segment(usize),
+    Consent(Option<usize>),
+    Opened(String),
+    Clicked(String),
+}
+
+/// Everything a condition may read about one contact.
 pub struct Subject<'a> {
-    pub plan: &'a Plan,
-    pub layout: &'a Layout,
     pub contact: &'a Contact,
-    pub now: DateTime<Utc>,
     /// Properties of the triggering event, if any.
     pub event: Option<&'a [(String, Option<FieldValue>)]>,
     pub history: &'a dyn History,
 }
 
-/// Segment membership, memoised per contact (segments are shared by many audiences).
-pub struct Memo {
-    segments: Vec<Option<bool>>,
-    index: std::collections::BTreeMap<String, usize>,
+/// Compiles conditions for one layout and one moment, and evaluates them.
+pub struct Evaluator {
+    segments: Vec<Node>,
+    segment_names: Vec<String>,
+    layout: Layout,
+    now: DateTime<Utc>,
 }
+
+/// Segment membership of the current contact (segments are shared by many audiences).
+pub struct Memo(Vec<Option<bool>>);
 
 impl Memo {
-    pub fn new(plan: &Plan) -> Memo {
-        Memo {
-            segments: vec![None; plan.segments.len()],
-            index: plan.segments.keys().enumerate().map(|(i, k)| (k.clone(), i)).collect(),
-        }
-    }
     /// Forget the previous contact.
     pub fn reset(&mut self) {
-        self.segments.iter_mut().for_each(|s| *s = None);
-    }
-}
-
-fn value_of<'a>(s: &'a Subject, r: &ValueRef) -> Option<std::borrow::Cow<'a, FieldValue>> {
-    use std::borrow::Cow;
-    match r {
-        ValueRef::Field(name) if name == crate::model::ID_FIELD => {
-            Some(Cow::Owned(FieldValue::Text(s.contact.id.clone())))
-        }
-        ValueRef::Field(name) => {
-            let i = s.layout.field(name)?;
-            s.contact.fields.get(i)?.as_ref().map(Cow::Borrowed)
-        }
-        ValueRef::EventProperty(p) => s
-            .event?
-            .iter()
-            .find(|(n, _)| n == p)
-            .and_then(|(_, v)| v.as_ref())
-            .map(Cow::Borrowed),
+        self.0.iter_mut().for_each(|s| *s = None);
     }
 }
 
@@ -125,80 +147,170 @@ fn holds(op: CmpOp, o: Ordering) -> bool {
     }
 }
 
-fn operand<'a>(s: &'a Subject, o: &'a Operand) -> Option<std::borrow::Cow<'a, FieldValue>> {
-    use std::borrow::Cow;
-    match o {
-        Operand::Ref(r) => value_of(s, r),
-        Operand::Value(v) => Some(Cow::Owned(literal(v))),
-        Operand::Count { event, within } => {
-            let since = within.map(|d| s.now - d.as_chrono());
-            Some(Cow::Owned(FieldValue::Number(s.history.count(event, since) as f64)))
+struct Builder<'a> {
+    layout: &'a Layout,
+    now: DateTime<Utc>,
+    segment_names: &'a [String],
+}
+
+impl Builder<'_> {
+    fn reference(&self, r: &ValueRef) -> Ref {
+        match r {
+            ValueRef::Field(f) if f == crate::model::ID_FIELD => Ref::Id,
+            ValueRef::Field(f) => Ref::Field(self.layout.field(f)),
+            ValueRef::EventProperty(p) => Ref::Event(p.clone()),
+        }
+    }
+
+    fn arg(&self, o: &Operand) -> Arg {
+        match o {
+            Operand::Ref(r) => Arg::Ref(self.reference(r)),
+            Operand::Value(v) => Arg::Value(literal(v)),
+            Operand::Count { event, within } => Arg::Count {
+                event: event.clone(),
+                since: within.map(|d| self.now - d.as_chrono()),
+            },
+        }
+    }
+
+    fn node(&self, c: &Cond) -> Node {
+        match &c.kind {
+            CondKind::Const { value } => Node::Const(*value),
+            CondKind::And { all } => Node::And(all.iter().map(|x| self.node(x)).collect()),
+            CondKind::Or { any } => Node::Or(any.iter().map(|x| self.node(x)).collect()),
+            CondKind::Not { cond } => Node::Not(Box::new(self.node(cond))),
+            CondKind::Compare { lhs, cmp, rhs } => Node::Compare(self.arg(lhs), *cmp, self.arg(rhs)),
+            CondKind::InList { value, list, negated } => {
+                Node::InList(self.reference(value), list.iter().map(literal).collect(), *negated)
+            }
+            CondKind::Contains { list, value, negated } => {
+                Node::Contains(self.reference(list), literal(value), *negated)
+            }
+            CondKind::IsSet { value, negated } => Node::IsSet(self.reference(value), *negated),
+            CondKind::Within {
+                value,
+                duration,
+                negated,
+            } => Node::Within(
+                self.reference(value),
+                self.now - duration.as_chrono(),
+                self.now,
+                *negated,
+            ),
+            CondKind::Flag { value } => Node::Flag(self.reference(value)),
+            CondKind::Segment { name } => match self.segment_names.iter().position(|s| s == name) {
+                Some(i) => Node::Segment(i),
+                None => Node::Const(false),
+            },
+            CondKind::Consent { name } => Node::Consent(self.layout.consent(name)),
+            CondKind::Opened { message } => Node::Opened(message.clone()),
+            CondKind::Clicked { message } => Node::Clicked(message.clone()),
         }
     }
 }
 
-/// Evaluate a condition.
-pub fn eval(s: &Subject, memo: &mut Memo, c: &Cond) -> bool {
-    match &c.kind {
-        CondKind::Const { value } => *value,
-        CondKind::And { all } => all.iter().all(|x| eval(s, memo, x)),
-        CondKind::Or { any } => any.iter().any(|x| eval(s, memo, x)),
-        CondKind::Not { cond } => !eval(s, memo, cond),
-        CondKind::Compare { lhs, cmp, rhs } => match (operand(s, lhs), operand(s, rhs)) {
-            (Some(a), Some(b)) => compare(&a, &b).is_some_and(|o| holds(*cmp, o)),
-            _ => false,
-        },
-        CondKind::InList { value, list, negated } => match value_of(s, value) {
-            None => false,
-            Some(v) => {
-                let found = list.iter().any(|l| compare(&v, &literal(l)) == Some(Ordering::Equal));
-                found != *negated
-            }
-        },
-        CondKind::Contains { list, value, negated } => match value_of(s, list).as_deref() {
-            Some(FieldValue::List(items)) => {
-                let v = literal(value);
-                let found = items.iter().any(|i| compare(i, &v) == Some(Ordering::Equal));
-                found != *negated
-            }
-            _ => false,
-        },
-        CondKind::IsSet { value, negated } => value_of(s, value).is_some() != *negated,
-        CondKind::Within {
-            value,
-            duration,
-            negated,
-        } => {
-            let at = match value_of(s, value).as_deref() {
-                Some(FieldValue::DateTime(d)) => *d,
-                Some(FieldValue::Date(d)) => midnight(*d),
-                _ => return false,
-            };
-            let inside = at <= s.now && at >= s.now - duration.as_chrono();
-            inside != *negated
+impl Evaluator {
+    pub fn new(plan: &Plan, layout: &Layout, now: DateTime<Utc>) -> Evaluator {
+        let segment_names: Vec<String> = plan.segments.keys().cloned().collect();
+        let b = Builder {
+            layout,
+            now,
+            segment_names: &segment_names,
+        };
+        let segments = plan.segments.values().map(|s| b.node(&s.condition)).collect();
+        Evaluator {
+            segments,
+            segment_names,
+            layout: layout.clone(),
+            now,
         }
-        CondKind::Flag { value } => matches!(value_of(s, value).as_deref(), Some(FieldValue::Bool(true))),
-        CondKind::Segment { name } => {
-            let Some(&i) = memo.index.get(name) else { return false };
-            if let Some(known) = memo.segments.get(i).copied().flatten() {
-                return known;
-            }
-            let result = s
-                .plan
-                .segments
-                .get(name)
-                .is_some_and(|seg| eval(s, memo, &seg.condition));
-            if let Some(slot) = memo.segments.get_mut(i) {
-                *slot = Some(result);
-            }
-            result
+    }
+
+    /// Compile a condition of the plan (for the layout and moment of [`Evaluator::new`]).
+    pub fn compile(&self, c: &Cond) -> Compiled {
+        let b = Builder {
+            layout: &self.layout,
+            now: self.now,
+            segment_names: &self.segment_names,
+        };
+        Compiled(b.node(c))
+    }
+
+    pub fn memo(&self) -> Memo {
+        Memo(vec![None; self.segments.len()])
+    }
+
+    pub fn eval(&self, s: &Subject, memo: &mut Memo, c: &Compiled) -> bool {
+        self.node(s, memo, &c.0)
+    }
+
+    fn value<'a>(&self, s: &'a Subject, r: &'a Ref) -> Option<std::borrow::Cow<'a, FieldValue>> {
+        use std::borrow::Cow;
+        match r {
+            Ref::Id => Some(Cow::Owned(FieldValue::Text(s.contact.id.clone()))),
+            Ref::Field(Some(i)) => s.contact.fields.get(*i)?.as_ref().map(Cow::Borrowed),
+            Ref::Field(None) => None,
+            Ref::Event(p) => s
+                .event?
+                .iter()
+                .find(|(n, _)| n == p)
+                .and_then(|(_, v)| v.as_ref())
+                .map(Cow::Borrowed),
         }
-        CondKind::Consent { name } => s
-            .layout
-            .consent(name)
-            .and_then(|i| s.contact.consents.get(i))
-            .is_some_and(|c| c.given),
-        CondKind::Opened { message } => s.history.opened(message),
-        CondKind::Clicked { message } => s.history.clicked(message),
+    }
+
+    fn arg<'a>(&self, s: &'a Subject, a: &'a Arg) -> Option<std::borrow::Cow<'a, FieldValue>> {
+        use std::borrow::Cow;
+        match a {
+            Arg::Ref(r) => self.value(s, r),
+            Arg::Value(v) => Some(Cow::Borrowed(v)),
+            Arg::Count { event, since } => Some(Cow::Owned(FieldValue::Number(s.history.count(event, *since) as f64))),
+        }
+    }
+
+    fn node(&self, s: &Subject, memo: &mut Memo, n: &Node) -> bool {
+        match n {
+            Node::Const(v) => *v,
+            Node::And(xs) => xs.iter().all(|x| self.node(s, memo, x)),
+            Node::Or(xs) => xs.iter().any(|x| self.node(s, memo, x)),
+            Node::Not(x) => !self.node(s, memo, x),
+            Node::Compare(a, op, b) => match (self.arg(s, a), self.arg(s, b)) {
+                (Some(x), Some(y)) => compare(&x, &y).is_some_and(|o| holds(*op, o)),
+                _ => false,
+            },
+            Node::InList(r, list, negated) => match self.value(s, r) {
+                None => false,
+                Some(v) => list.iter().any(|l| compare(&v, l) == Some(Ordering::Equal)) != *negated,
+            },
+            Node::Contains(r, v, negated) => match self.value(s, r).as_deref() {
+                Some(FieldValue::List(items)) => {
+                    items.iter().any(|i| compare(i, v) == Some(Ordering::Equal)) != *negated
+                }
+                _ => false,
+            },
+            Node::IsSet(r, negated) => self.value(s, r).is_some() != *negated,
+            Node::Within(r, from, to, negated) => {
+                let at = match self.value(s, r).as_deref() {
+                    Some(FieldValue::DateTime(d)) => *d,
+                    Some(FieldValue::Date(d)) => midnight(*d),
+                    _ => return false,
+                };
+                (at <= *to && at >= *from) != *negated
+            }
+            Node::Flag(r) => matches!(self.value(s, r).as_deref(), Some(FieldValue::Bool(true))),
+            Node::Segment(i) => {
+                if let Some(known) = memo.0.get(*i).copied().flatten() {
+                    return known;
+                }
+                let result = self.segments.get(*i).is_some_and(|seg| self.node(s, memo, seg));
+                if let Some(slot) = memo.0.get_mut(*i) {
+                    *slot = Some(result);
+                }
+                result
+            }
+            Node::Consent(i) => i.and_then(|i| s.contact.consents.get(i)).is_some_and(|c| c.given),
+            Node::Opened(m) => s.history.opened(m),
+            Node::Clicked(m) => s.history.clicked(m),
+        }
     }
 }

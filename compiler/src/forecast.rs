@@ -13,7 +13,7 @@
 use crate::ast::values::{CalendarOffset, Channel, Purpose};
 use crate::calendar::{self, Window};
 use crate::contact::{Contact, FieldValue, Layout};
-use crate::eval::{self, Memo, NoHistory, Subject};
+use crate::eval::{Compiled, Evaluator, Memo, NoHistory, Subject};
 use crate::model::{Delivery, Experiment, FieldType, Message, MessageContent, Plan, PressureRule, Step, Trigger};
 use crate::rules::pressure_counts;
 use crate::sms;
@@ -122,6 +122,7 @@ struct Candidate<'p> {
     at: DateTime<Utc>,
     origin: OriginRef,
     message: &'p str,
+    msg: &'p Message,
     /// Counted in the origin's recipients (a campaign counts once per contact).
     priority: u8,
     deferred: bool,
@@ -140,9 +141,13 @@ pub struct Forecaster<'p> {
     layout: &'p Layout,
     now: DateTime<Utc>,
     horizon: chrono::TimeDelta,
+    eval: Evaluator,
     memo: Memo,
     campaigns: Vec<(&'p str, &'p crate::model::Campaign)>,
     scenarios: Vec<(&'p str, &'p crate::model::Scenario)>,
+    /// Conditions compiled once for the layout and `now`, by campaign and scenario.
+    campaign_audiences: Vec<Compiled>,
+    scenario_conds: Vec<ScenarioConds<'p>>,
     windows: BTreeMap<Channel, Vec<Window>>,
     tz_field: Option<usize>,
     tz_cache: BTreeMap<String, Tz>,
@@ -152,8 +157,79 @@ pub struct Forecaster<'p> {
     cost_per_segment: f64,
     sms_plans: BTreeMap<&'p str, SmsPlan<'p>>,
     out: Forecast,
+    /// Impacts by campaign and scenario index (names are only for output).
+    campaign_impacts: Vec<Impact>,
+    scenario_impacts: Vec<Impact>,
+    /// Times that depend only on the time zone, per zone seen.
+    local_times: Vec<LocalTimes>,
+    /// Reused for every contact.
+    candidates: Vec<Candidate<'p>>,
     /// What this contact got so far: (when, message, program, campaign tags).
-    delivered: Vec<(DateTime<Utc>, &'p str, &'p str, &'p [String])>,
+    delivered: Vec<(DateTime<Utc>, &'p Message, &'p str, &'p [String])>,
+}
+
+/// For one time zone: each campaign's send instant, and today's date.
+struct LocalTimes {
+    tz: Tz,
+    campaign_at: Vec<DateTime<Utc>>,
+    today: NaiveDate,
+}
+
+/// A scenario's conditions, compiled.
+struct ScenarioConds<'p> {
+    /// The trigger's date field in the layout.
+    trigger_field: Option<usize>,
+    audience: Option<Compiled>,
+    exit_when: Option<Compiled>,
+    steps: Vec<CStep<'p>>,
+}
+
+/// A step with its conditions compiled.
+enum CStep<'p> {
+    Send(&'p Delivery),
+    Wait(chrono::TimeDelta),
+    WaitUntil {
+        until: Compiled,
+        timeout: chrono::TimeDelta,
+        on_timeout: Vec<CStep<'p>>,
+    },
+    If {
+        condition: Compiled,
+        then: Vec<CStep<'p>>,
+        otherwise: Vec<CStep<'p>>,
+    },
+    Exit,
+}
+
+fn compile_steps<'p>(e: &Evaluator, steps: &'p [Step]) -> Vec<CStep<'p>> {
+    steps
+        .iter()
+        .map(|step| match step {
+            Step::Send { delivery, .. } => CStep::Send(delivery),
+            Step::Wait { duration, .. } => CStep::Wait(duration.as_chrono()),
+            Step::WaitUntil {
+                until,
+                timeout,
+                on_timeout,
+                ..
+            } => CStep::WaitUntil {
+                until: e.compile(until),
+                timeout: timeout.as_chrono(),
+                on_timeout: compile_steps(e, on_timeout),
+            },
+            Step::If {
+                condition,
+                then,
+                otherwise,
+                ..
+            } => CStep::If {
+                condition: e.compile(condition),
+                then: compile_steps(e, then),
+                otherwise: compile_steps(e, otherwise),
+            },
+            Step::Exit { .. } => CStep::Exit,
+        })
+        .collect()
 }
 
 /// How to count an SMS's segments for one contact.
@@ -195,28 +271,43 @@ impl<'p> Forecaster<'p> {
                 sms_plans.insert(name.as_str(), sms_plan(plan, text, *transliterate));
             }
         }
-        let mut out = Forecast {
+        let out = Forecast {
             horizon_days,
             ..Forecast::default()
         };
-        for n in plan.campaigns.keys() {
-            out.campaigns.insert(n.clone(), Impact::default());
-        }
-        for (n, s) in &plan.scenarios {
-            out.scenarios.insert(
-                n.clone(),
-                Impact {
-                    event_triggered: matches!(s.trigger, Trigger::Event { .. }),
-                    ..Impact::default()
+        let campaign_impacts = plan.campaigns.values().map(|_| Impact::default()).collect();
+        let scenario_impacts = plan
+            .scenarios
+            .values()
+            .map(|s| Impact {
+                event_triggered: matches!(s.trigger, Trigger::Event { .. }),
+                ..Impact::default()
+            })
+            .collect();
+        let eval = Evaluator::new(plan, layout, now);
+        let campaign_audiences = plan.campaigns.values().map(|c| eval.compile(&c.audience)).collect();
+        let scenario_conds = plan
+            .scenarios
+            .values()
+            .map(|s| ScenarioConds {
+                trigger_field: match &s.trigger {
+                    Trigger::Date { field, .. } => layout.field(field),
+                    Trigger::Event { .. } => None,
                 },
-            );
-        }
+                audience: s.audience.as_ref().map(|a| eval.compile(a)),
+                exit_when: s.exit_when.as_ref().map(|x| eval.compile(x)),
+                steps: compile_steps(&eval, &s.steps),
+            })
+            .collect();
         Forecaster {
             plan,
             layout,
             now,
             horizon: chrono::TimeDelta::days(i64::try_from(horizon_days).unwrap_or(365)),
-            memo: Memo::new(plan),
+            memo: eval.memo(),
+            eval,
+            campaign_audiences,
+            scenario_conds,
             campaigns: plan.campaigns.iter().map(|(n, c)| (n.as_str(), c)).collect(),
             scenarios: plan.scenarios.iter().map(|(n, s)| (n.as_str(), s)).collect(),
             windows,
@@ -228,8 +319,29 @@ impl<'p> Forecaster<'p> {
             cost_per_segment: plan.config.providers.sms.as_ref().map_or(0.0, |p| p.cost_per_segment),
             sms_plans,
             out,
+            campaign_impacts,
+            scenario_impacts,
+            local_times: Vec::new(),
+            candidates: Vec::new(),
             delivered: Vec::new(),
         }
+    }
+
+    /// The index in `local_times` of a zone, computed on first sight.
+    fn local_times(&mut self, tz: Tz) -> usize {
+        if let Some(i) = self.local_times.iter().position(|l| l.tz == tz) {
+            return i;
+        }
+        self.local_times.push(LocalTimes {
+            tz,
+            campaign_at: self
+                .campaigns
+                .iter()
+                .map(|(_, c)| local_instant(tz, c.send_at))
+                .collect(),
+            today: self.now.with_timezone(&tz).date_naive(),
+        });
+        self.local_times.len() - 1
     }
 
     fn tz(&mut self, c: &Contact) -> Tz {
@@ -251,22 +363,23 @@ impl<'p> Forecaster<'p> {
         self.out.contacts += 1;
         self.memo.reset();
         let tz = self.tz(contact);
+        let local = self.local_times(tz);
         let subject = Subject {
-            plan,
-            layout: self.layout,
             contact,
-            now: self.now,
             event: None,
             history: &NoHistory,
         };
-        let mut candidates: Vec<Candidate<'p>> = Vec::new();
+        let mut candidates = std::mem::take(&mut self.candidates);
+        candidates.clear();
 
         for (i, &(name, c)) in self.campaigns.iter().enumerate() {
-            if !eval::eval(&subject, &mut self.memo, &c.audience) {
+            let audience = &self.campaign_audiences[i];
+            if !self.eval.eval(&subject, &mut self.memo, audience) {
                 continue;
             }
-            let impact = self.out.campaigns.get_mut(name);
-            let Some(impact) = impact else { continue };
+            let Some(impact) = self.campaign_impacts.get_mut(i) else {
+                continue;
+            };
             impact.audience += 1;
             let message = match &c.delivery {
                 Delivery::Message(m) => m.as_str(),
@@ -281,7 +394,12 @@ impl<'p> Forecaster<'p> {
                             continue;
                         }
                         Some(Some(v)) => {
-                            *x.variants.entry(v.to_string()).or_default() += 1;
+                            match x.variants.get_mut(v) {
+                                Some(n) => *n += 1,
+                                None => {
+                                    x.variants.insert(v.to_string(), 1);
+                                }
+                            }
                             v
                         }
                         Some(None) => {
@@ -292,40 +410,35 @@ impl<'p> Forecaster<'p> {
                 }
             };
             let Some(m) = plan.messages.get(message) else { continue };
-            let at = local_instant(tz, c.send_at);
+            let at = self.local_times[local].campaign_at[i];
             candidates.push(Candidate {
                 at,
                 origin: OriginRef::Campaign(i),
                 message,
+                msg: m,
                 priority: priority(m.purpose),
                 deferred: false,
             });
         }
 
-        for (i, &(name, s)) in self.scenarios.iter().enumerate() {
-            let eligible = s
+        for (i, &(_, s)) in self.scenarios.iter().enumerate() {
+            let conds = &self.scenario_conds[i];
+            let eligible = conds
                 .audience
                 .as_ref()
-                .is_none_or(|a| eval::eval(&subject, &mut self.memo, a));
+                .is_none_or(|a| self.eval.eval(&subject, &mut self.memo, a));
             if !eligible {
                 continue;
             }
-            let Some(impact) = self.out.scenarios.get_mut(name) else {
+            let Some(impact) = self.scenario_impacts.get_mut(i) else {
                 continue;
             };
             impact.audience += 1;
-            let Trigger::Date {
-                field,
-                offset,
-                at,
-                yearly,
-            } = &s.trigger
-            else {
+            let Trigger::Date { offset, at, yearly, .. } = &s.trigger else {
                 continue;
             };
-            let Some(date) = self
-                .layout
-                .field(field)
+            let Some(date) = conds
+                .trigger_field
                 .and_then(|f| contact.fields.get(f))
                 .and_then(Option::as_ref)
                 .and_then(|v| match v {
@@ -336,36 +449,35 @@ impl<'p> Forecaster<'p> {
             else {
                 continue;
             };
-            let Some(entry) = entry_date(date, *offset, *yearly, self.now.with_timezone(&tz).date_naive()) else {
+            let Some(entry) = entry_date(date, *offset, *yearly, self.local_times[local].today) else {
                 continue;
             };
             let when = local_instant(tz, entry.and_time(*at));
             if when < self.now || when > self.now + self.horizon {
                 continue;
             }
-            if s.exit_when
+            if conds
+                .exit_when
                 .as_ref()
-                .is_some_and(|x| eval::eval(&subject, &mut self.memo, x))
+                .is_some_and(|x| self.eval.eval(&subject, &mut self.memo, x))
             {
                 continue;
             }
             impact.entries = Some(impact.entries.unwrap_or(0) + 1);
-            walk(
-                &subject,
-                &mut self.memo,
-                &s.steps,
-                when,
-                OriginRef::Scenario(i),
-                &mut candidates,
-            );
+            let mut walker = Walker {
+                plan,
+                eval: &self.eval,
+                subject: &subject,
+                memo: &mut self.memo,
+                origin: OriginRef::Scenario(i),
+                out: &mut candidates,
+            };
+            walker.walk(&conds.steps, when);
         }
 
         // Quiet hours first (the runtime defers), then time order and priority.
         for cand in &mut candidates {
-            let Some(m) = plan.messages.get(cand.message) else {
-                continue;
-            };
-            let windows = self.windows.get(&m.channel()).map(Vec::as_slice).unwrap_or(&[]);
+            let windows = self.windows.get(&cand.msg.channel()).map(Vec::as_slice).unwrap_or(&[]);
             if windows.is_empty() {
                 continue;
             }
@@ -379,15 +491,16 @@ impl<'p> Forecaster<'p> {
         }
         candidates.sort_by(|a, b| a.at.cmp(&b.at).then(a.priority.cmp(&b.priority)));
         self.delivered.clear();
-        for cand in candidates {
+        for cand in candidates.drain(..) {
             self.deliver(contact, cand);
         }
+        self.candidates = candidates;
     }
 
     fn impact(&mut self, origin: OriginRef) -> Option<&mut Impact> {
         match origin {
-            OriginRef::Campaign(i) => self.out.campaigns.get_mut(self.campaigns.get(i)?.0),
-            OriginRef::Scenario(i) => self.out.scenarios.get_mut(self.scenarios.get(i)?.0),
+            OriginRef::Campaign(i) => self.campaign_impacts.get_mut(i),
+            OriginRef::Scenario(i) => self.scenario_impacts.get_mut(i),
         }
     }
 
@@ -406,9 +519,7 @@ impl<'p> Forecaster<'p> {
 
     fn deliver(&mut self, contact: &Contact, cand: Candidate<'p>) {
         let plan = self.plan;
-        let Some(m) = plan.messages.get(cand.message) else {
-            return;
-        };
+        let m = cand.msg;
         let channel = m.channel();
         let has_address = match channel {
             Channel::Email => self
@@ -437,13 +548,7 @@ impl<'p> Forecaster<'p> {
                 let n = self
                     .delivered
                     .iter()
-                    .filter(|(t, msg, prog, tg)| {
-                        *t > since
-                            && plan
-                                .messages
-                                .get(*msg)
-                                .is_some_and(|x| pressure_counts(rule, x, prog, tg))
-                    })
+                    .filter(|(t, msg, prog, tg)| *t > since && pressure_counts(rule, msg, prog, tg))
                     .count();
                 if n as u64 >= u64::from(rule.max) {
                     capped_by = Some(ri);
@@ -456,7 +561,6 @@ impl<'p> Forecaster<'p> {
         } else {
             0
         };
-        let cost = segments as f64 * self.cost_per_segment;
         let Some(impact) = self.impact(cand.origin) else { return };
         if cand.deferred {
             impact.deferred_quiet_hours += 1;
@@ -480,11 +584,7 @@ impl<'p> Forecaster<'p> {
         impact.recipients += 1;
         *impact.by_channel.entry(channel).or_default() += 1;
         impact.sms_segments += segments;
-        impact.cost += cost;
-        self.out.recipients += 1;
-        self.out.sms_segments += segments;
-        self.out.cost += cost;
-        self.delivered.push((cand.at, cand.message, program, tags));
+        self.delivered.push((cand.at, m, program, tags));
     }
 
     fn segments(&self, contact: &Contact, message: &str) -> u64 {
@@ -505,77 +605,146 @@ impl<'p> Forecaster<'p> {
         }
     }
 
+    /// The forecast of the contacts added.
     pub fn finish(self) -> Forecast {
-        let mut out = self.out;
-        // Round money to the cent, so outputs are stable.
-        let cents = |x: f64| (x * 100.0).round() / 100.0;
-        out.cost = cents(out.cost);
-        for i in out.campaigns.values_mut().chain(out.scenarios.values_mut()) {
-            i.cost = cents(i.cost);
+        Self::merge(vec![self])
+    }
+
+    /// The forecast of the contacts added to any of `parts` (forecasters of
+    /// the same plan that each counted a share of the contacts).
+    pub fn merge(parts: Vec<Forecaster<'p>>) -> Forecast {
+        let mut parts = parts.into_iter();
+        let Some(mut first) = parts.next() else {
+            return Forecast::default();
+        };
+        for part in parts {
+            first.out.contacts += part.out.contacts;
+            for (a, b) in first.campaign_impacts.iter_mut().zip(part.campaign_impacts) {
+                a.add(b);
+            }
+            for (a, b) in first.scenario_impacts.iter_mut().zip(part.scenario_impacts) {
+                a.add(b);
+            }
         }
+        let mut out = first.out;
+        // Money from whole segments, rounded to the cent: the same however
+        // the contacts were shared out.
+        let cost = |segments: u64| (segments as f64 * first.cost_per_segment * 100.0).round() / 100.0;
+        for i in first
+            .campaign_impacts
+            .iter_mut()
+            .chain(first.scenario_impacts.iter_mut())
+        {
+            i.cost = cost(i.sms_segments);
+            out.recipients += i.recipients;
+            out.sms_segments += i.sms_segments;
+        }
+        out.cost = cost(out.sms_segments);
+        let names = first.campaigns.iter().map(|(n, _)| n.to_string());
+        out.campaigns = names.zip(first.campaign_impacts).collect();
+        let names = first.scenarios.iter().map(|(n, _)| n.to_string());
+        out.scenarios = names.zip(first.scenario_impacts).collect();
         out
     }
 }
 
-/// Follow a scenario's steps from `at`, with what is known now (no engagement
-/// history: nobody has opened anything yet).
-fn walk<'p>(
-    s: &Subject,
-    memo: &mut Memo,
-    steps: &'p [Step],
-    mut at: DateTime<Utc>,
-    origin: OriginRef,
-    out: &mut Vec<Candidate<'p>>,
-) -> Option<DateTime<Utc>> {
-    for step in steps {
-        match step {
-            Step::Send { delivery, .. } => {
-                let message = match delivery {
-                    Delivery::Message(m) => m.as_str(),
-                    Delivery::Experiment(e) => match assign(e, &s.contact.id, "scenario") {
-                        None => continue,
-                        Some(Some(v)) => v,
-                        Some(None) => e.variants.first().map_or("", |v| v.message.as_str()),
-                    },
-                };
-                let prio = s.plan.messages.get(message).map_or(2, |m| priority(m.purpose));
-                out.push(Candidate {
-                    at,
-                    origin,
-                    message,
-                    priority: prio,
-                    deferred: false,
-                });
+impl Impact {
+    /// Add the counts of the same object over other contacts.
+    fn add(&mut self, o: Impact) {
+        self.audience += o.audience;
+        self.recipients += o.recipients;
+        for (c, n) in o.by_channel {
+            *self.by_channel.entry(c).or_default() += n;
+        }
+        self.suppressed.consent += o.suppressed.consent;
+        self.suppressed.no_address += o.suppressed.no_address;
+        for (r, n) in o.suppressed.pressure {
+            *self.suppressed.pressure.entry(r).or_default() += n;
+        }
+        self.deferred_quiet_hours += o.deferred_quiet_hours;
+        self.sms_segments += o.sms_segments;
+        if let Some(x) = o.experiment {
+            let mine = self.experiment.get_or_insert_with(|| ExperimentImpact {
+                min_sample: x.min_sample,
+                ..Default::default()
+            });
+            mine.holdout += x.holdout;
+            mine.rest += x.rest;
+            for (v, n) in x.variants {
+                *mine.variants.entry(v).or_default() += n;
             }
-            Step::Wait { duration, .. } => at += duration.as_chrono(),
-            Step::WaitUntil {
-                until,
-                timeout,
-                on_timeout,
-                ..
-            } => {
-                if !eval::eval(s, memo, until) {
-                    at += timeout.as_chrono();
-                    at = walk(s, memo, on_timeout, at, origin, out)?;
-                }
-            }
-            Step::If {
-                condition,
-                then,
-                otherwise,
-                ..
-            } => {
-                let branch = if eval::eval(s, memo, condition) {
-                    then
-                } else {
-                    otherwise
-                };
-                at = walk(s, memo, branch, at, origin, out)?;
-            }
-            Step::Exit { .. } => return None,
+        }
+        if let Some(n) = o.entries {
+            self.entries = Some(self.entries.unwrap_or(0) + n);
         }
     }
-    Some(at)
+}
+
+/// Follows a scenario's steps for one contact, with what is known now (no
+/// engagement history: nobody has opened anything yet).
+struct Walker<'a, 'p> {
+    plan: &'p Plan,
+    eval: &'a Evaluator,
+    subject: &'a Subject<'a>,
+    memo: &'a mut Memo,
+    origin: OriginRef,
+    out: &'a mut Vec<Candidate<'p>>,
+}
+
+impl<'p> Walker<'_, 'p> {
+    /// The moment the steps end, or `None` at an `exit`.
+    fn walk(&mut self, steps: &[CStep<'p>], mut at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        for step in steps {
+            match step {
+                CStep::Send(delivery) => {
+                    let message = match delivery {
+                        Delivery::Message(m) => m.as_str(),
+                        Delivery::Experiment(e) => match assign(e, &self.subject.contact.id, "scenario") {
+                            None => continue,
+                            Some(Some(v)) => v,
+                            Some(None) => e.variants.first().map_or("", |v| v.message.as_str()),
+                        },
+                    };
+                    let Some(msg) = self.plan.messages.get(message) else {
+                        continue;
+                    };
+                    self.out.push(Candidate {
+                        at,
+                        origin: self.origin,
+                        message,
+                        msg,
+                        priority: priority(msg.purpose),
+                        deferred: false,
+                    });
+                }
+                CStep::Wait(d) => at += *d,
+                CStep::WaitUntil {
+                    until,
+                    timeout,
+                    on_timeout,
+                } => {
+                    if !self.eval.eval(self.subject, self.memo, until) {
+                        at += *timeout;
+                        at = self.walk(on_timeout, at)?;
+                    }
+                }
+                CStep::If {
+                    condition,
+                    then,
+                    otherwise,
+                } => {
+                    let branch = if self.eval.eval(self.subject, self.memo, condition) {
+                        then
+                    } else {
+                        otherwise
+                    };
+                    at = self.walk(branch, at)?;
+                }
+                CStep::Exit => return None,
+            }
+        }
+        Some(at)
+    }
 }
 
 fn local_instant(tz: Tz, local: chrono::NaiveDateTime) -> DateTime<Utc> {

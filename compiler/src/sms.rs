@@ -160,28 +160,22 @@ pub struct Analysis {
 
 /// Atomic units of the text: (units, code points) per token.
 fn tokens(text: &str, encoding: Encoding) -> Vec<usize> {
+    if encoding == Encoding::Gsm7 {
+        // Every GSM character is its own unit (and its own grapheme: the
+        // alphabet has no combining marks), so no clustering is needed.
+        return text.chars().map(|c| gsm_septets(c).unwrap_or(1)).collect();
+    }
     let mut out = Vec::new();
     for g in text.graphemes(true) {
         // "\r\n" is one grapheme, but every peer counts two characters.
         let pieces: Vec<&str> = if g == "\r\n" { vec!["\r", "\n"] } else { vec![g] };
         for p in pieces {
-            match encoding {
-                Encoding::Gsm7 => {
-                    // In GSM-7 every character is its own unit (graphemes of
-                    // several code points are never GSM anyway).
-                    for c in p.chars() {
-                        out.push(gsm_septets(c).unwrap_or(1));
-                    }
-                }
-                Encoding::Ucs2 => {
-                    let units: usize = p.chars().map(char::len_utf16).sum();
-                    if units > Encoding::Ucs2.multi() {
-                        // A cluster larger than a part: split at code points.
-                        out.extend(p.chars().map(char::len_utf16));
-                    } else {
-                        out.push(units);
-                    }
-                }
+            let units: usize = p.chars().map(char::len_utf16).sum();
+            if units > Encoding::Ucs2.multi() {
+                // A cluster larger than a part: split at code points.
+                out.extend(p.chars().map(char::len_utf16));
+            } else {
+                out.push(units);
             }
         }
     }
@@ -222,7 +216,10 @@ pub fn analyze(text: &str) -> Analysis {
     };
     let toks = tokens(text, encoding);
     let units: usize = toks.iter().sum();
-    let characters = text.graphemes(true).map(|g| if g == "\r\n" { 2 } else { 1 }).sum();
+    let characters = match encoding {
+        Encoding::Gsm7 => text.chars().count(),
+        Encoding::Ucs2 => text.graphemes(true).map(|g| if g == "\r\n" { 2 } else { 1 }).sum(),
+    };
     let (parts, per_segment) = if units <= encoding.single() {
         (vec![units], encoding.single())
     } else {

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use herald_compiler::contact::{Contact, FieldValue, Layout};
-use herald_compiler::eval::{Memo, NoHistory, Subject, eval};
+use herald_compiler::eval::{Evaluator, NoHistory, Subject};
 use herald_compiler::expr::CmpOp;
 use herald_compiler::model::{Cond, CondKind, Operand, Plan, Value, ValueRef};
 use herald_compiler::{SourceFile, SourceKind, SourceSet};
@@ -319,6 +319,7 @@ fn evaluator_agrees_with_sqlite_on_random_conditions() {
         contacts.push(ct);
     }
 
+    let evaluator = Evaluator::new(plan, &layout, now());
     let mut checked = 0;
     for (k, text) in conditions.iter().enumerate() {
         let seg = &plan.segments[&format!("s{k}")];
@@ -329,20 +330,18 @@ fn evaluator_agrees_with_sqlite_on_random_conditions() {
             .unwrap()
             .map(Result::unwrap)
             .collect();
-        let mut memo = Memo::new(plan);
+        let compiled = evaluator.compile(&seg.condition);
+        let mut memo = evaluator.memo();
         let from_eval: Vec<String> = contacts
             .iter()
             .filter(|ct| {
                 memo.reset();
                 let s = Subject {
-                    plan,
-                    layout: &layout,
                     contact: ct,
-                    now: now(),
                     event: None,
                     history: &NoHistory,
                 };
-                eval(&s, &mut memo, &seg.condition)
+                evaluator.eval(&s, &mut memo, &compiled)
             })
             .map(|ct| ct.id.clone())
             .collect();

@@ -22,6 +22,7 @@ macro_rules! outln {
 }
 
 mod cli;
+mod clock;
 mod contacts;
 mod crm;
 mod exit;

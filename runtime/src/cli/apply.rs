@@ -75,7 +75,7 @@ fn apply(args: &Args, color: ColorChoice) -> Result<Exit, String> {
                 &args.dir,
                 &Options {
                     horizon_days: args.horizon_days,
-                    now: chrono::Utc::now(),
+                    now: crate::clock::now()?,
                 },
             )
             .map_err(|plan::PlanFailure(r)| r)?;

@@ -35,7 +35,7 @@ pub fn compile_dir(
     dir: &std::path::Path,
 ) -> Result<(herald_compiler::SourceSet, herald_compiler::Compilation), String> {
     let loaded = loader::load_plan_dir(dir, &Limits::default()).map_err(|e| e.to_string())?;
-    let mut compilation = herald_compiler::compile(&loaded.sources, chrono::Utc::now(), &Default::default());
+    let mut compilation = herald_compiler::compile(&loaded.sources, crate::clock::now()?, &Default::default());
     if !loaded.diagnostics.is_empty() {
         compilation.diagnostics.extend(loaded.diagnostics);
         diagnostic::sort(&mut compilation.diagnostics, &loaded.sources);

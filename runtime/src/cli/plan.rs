@@ -33,9 +33,16 @@ pub struct Args {
 }
 
 pub fn run(args: Args, color: ColorChoice) -> Exit {
+    let now = match crate::clock::now() {
+        Ok(n) => n,
+        Err(reason) => {
+            fatal(reason);
+            return Exit::Failure;
+        }
+    };
     let options = Options {
         horizon_days: args.horizon_days,
-        now: chrono::Utc::now(),
+        now,
     };
     let planned = match plan::make(&args.dir, &options) {
         Ok(p) => p,

@@ -45,6 +45,9 @@ impl fmt::Display for CrmError {
     }
 }
 
+/// Something that looks at contacts on a reader thread.
+pub type Visitor<'a> = dyn FnMut(&Contact) + Send + 'a;
+
 /// A source of contacts. Implementations stream: they never hold more than
 /// one contact at a time.
 pub trait ContactSource {
@@ -52,6 +55,38 @@ pub trait ContactSource {
     fn layout(&self) -> &Layout;
     /// Visit every valid contact; `f` returns `false` to stop early.
     fn scan(&mut self, f: &mut dyn FnMut(&Contact) -> bool) -> Result<ScanReport, CrmError>;
+
+    /// Visit every valid contact once, spread over one thread per visitor
+    /// (each sees its share in file order). For counting, where the order
+    /// between contacts does not matter. Sources that cannot read in
+    /// parallel give everything to the first visitor.
+    fn scan_parallel(&mut self, visitors: &mut [&mut Visitor]) -> Result<ScanReport, CrmError> {
+        match visitors.first_mut() {
+            Some(first) => self.scan(&mut |c| {
+                first(c);
+                true
+            }),
+            None => Ok(ScanReport::default()),
+        }
+    }
+}
+
+impl ScanReport {
+    /// Add what another part of the same scan read (errors stay in line order).
+    pub fn merge(&mut self, other: ScanReport) {
+        self.contacts += other.contacts;
+        self.bad_rows += other.bad_rows;
+        self.errors.extend(other.errors);
+        self.errors.sort_by_key(|e| e.line);
+        self.errors.truncate(MAX_REPORTED);
+    }
+
+    fn bad(&mut self, error: RowError) {
+        self.bad_rows += 1;
+        if self.errors.len() < MAX_REPORTED {
+            self.errors.push(error);
+        }
+    }
 }
 
 /// Find one contact by id.
