@@ -30,6 +30,7 @@ pub mod schema;
 pub mod sms;
 pub mod source;
 pub mod suggest;
+pub mod symbols;
 pub mod template;
 pub mod yaml;
 
@@ -45,6 +46,8 @@ pub struct Compilation {
     pub plan: model::Plan,
     /// Sorted by file and position.
     pub diagnostics: Vec<Diagnostic>,
+    /// Every declared name and where (for editors).
+    pub symbols: symbols::Symbols,
 }
 
 impl Compilation {
@@ -68,5 +71,10 @@ pub fn compile(sources: &SourceSet, now: DateTime<Utc>, options: &Options) -> Co
     let plan = check::check(config, &loaded.docs, sources, &mut diagnostics);
     rules::run(&plan, sources, now, &mut diagnostics);
     diagnostic::sort(&mut diagnostics, sources);
-    Compilation { plan, diagnostics }
+    let symbols = symbols::Symbols::from_documents(&loaded.docs);
+    Compilation {
+        plan,
+        diagnostics,
+        symbols,
+    }
 }

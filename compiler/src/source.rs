@@ -133,6 +133,25 @@ impl SourceFile {
         (clamp_u32(line), clamp_u32(col))
     }
 
+    /// Byte offset of a 0-based line and 0-based UTF-16 column, as the LSP
+    /// counts (clamped to the line, and to a char boundary).
+    pub fn offset_of_lsp(&self, line: u32, character: u32) -> usize {
+        let Some(&start) = self.line_starts.get(line as usize) else {
+            return self.text.len();
+        };
+        let rest = self.text.get(start as usize..).unwrap_or("");
+        let mut offset = start as usize;
+        let mut units = 0u32;
+        for c in rest.chars() {
+            if units >= character || c == '\n' {
+                break;
+            }
+            units += c.len_utf16() as u32;
+            offset += c.len_utf8();
+        }
+        offset
+    }
+
     /// Byte offset of a 1-based line and 1-based character column (clamped).
     pub fn offset_of(&self, line: usize, column: usize) -> u32 {
         let Some(&start) = self.line_starts.get(line.saturating_sub(1)) else {
@@ -229,6 +248,20 @@ pub fn normalize_relative(path: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lsp_positions_round_trip_through_utf16() {
+        let f = SourceFile::new("a.yaml", SourceKind::Yaml, "a: é😀x\nb: 1\n");
+        for offset in [0usize, 3, 5, 9, 10, 11, 14] {
+            let (line, col) = f.lsp_position(offset as u32);
+            assert_eq!(f.offset_of_lsp(line, col), offset, "offset {offset}");
+        }
+        // 😀 is two UTF-16 units: column 6 is after it.
+        assert_eq!(f.offset_of_lsp(0, 6), 9);
+        // Past the end of a line: the end of that line.
+        assert_eq!(f.offset_of_lsp(0, 99), 10);
+        assert_eq!(f.offset_of_lsp(9, 0), f.text.len());
+    }
 
     #[test]
     fn line_col_counts_characters_not_bytes() {

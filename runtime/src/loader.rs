@@ -62,7 +62,7 @@ impl fmt::Display for LoadError {
 
 const TEMPLATE_EXTENSIONS: &[&str] = &["mjml", "html", "htm", "txt"];
 
-fn kind_of(rel: &str) -> Option<SourceKind> {
+pub fn kind_of(rel: &str) -> Option<SourceKind> {
     if rel == herald_compiler::config::CONFIG_FILE {
         return Some(SourceKind::Config);
     }

@@ -27,6 +27,7 @@ mod contacts;
 mod crm;
 mod exit;
 mod loader;
+mod lsp;
 mod output;
 mod plan;
 mod state;

@@ -3,6 +3,7 @@
 mod bad_input;
 mod check;
 mod commands;
+mod lsp;
 mod plan;
 mod preview;
 mod reliability;
@@ -48,6 +49,27 @@ pub fn plan(files: &[(&str, &[u8])]) -> tempfile::TempDir {
         std::fs::write(p, content).unwrap();
     }
     dir
+}
+
+/// A fresh copy of an example (no state).
+pub fn copy_example(name: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&example(name), dir.path());
+    let _ = std::fs::remove_dir_all(dir.path().join(".herald"));
+    dir
+}
+
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
 }
 
 pub const CONFIG: &[u8] = b"[project]\nname = \"t\"\ntimezone = \"Europe/Paris\"\n";

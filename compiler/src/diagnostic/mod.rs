@@ -58,6 +58,16 @@ pub struct Diagnostic {
     pub related: Vec<Label>,
     /// How to fix it, as an imperative sentence.
     pub help: Option<String>,
+    /// Machine-applicable fixes (editors offer them as code actions).
+    pub fixes: Vec<Fix>,
+}
+
+/// A fix an editor can apply: edits of the sources, described by a title.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fix {
+    pub title: String,
+    /// Replace each span with its text (an empty span inserts).
+    pub edits: Vec<(Span, String)>,
 }
 
 impl Diagnostic {
@@ -70,6 +80,7 @@ impl Diagnostic {
             primary: None,
             related: Vec::new(),
             help: None,
+            fixes: Vec::new(),
         }
     }
 
@@ -84,14 +95,30 @@ impl Diagnostic {
     }
 
     pub fn help(mut self, help: impl Into<String>) -> Self {
-        self.help = Some(help.into());
+        let help = help.into();
+        // "did you mean `x`?" at a name: replacing the name is the fix.
+        if let (Some(name), Some(primary)) = (suggested_name(&help), &self.primary) {
+            self.fixes.push(Fix {
+                title: format!("Replace with `{name}`"),
+                edits: vec![(primary.span, name.to_string())],
+            });
+        }
+        self.help = Some(help);
         self
     }
 
-    pub fn maybe_help(mut self, help: Option<String>) -> Self {
-        if help.is_some() {
-            self.help = help;
+    pub fn maybe_help(self, help: Option<String>) -> Self {
+        match help {
+            Some(h) => self.help(h),
+            None => self,
         }
+    }
+
+    pub fn fix(mut self, title: impl Into<String>, edits: Vec<(Span, String)>) -> Self {
+        self.fixes.push(Fix {
+            title: title.into(),
+            edits,
+        });
         self
     }
 
@@ -102,6 +129,13 @@ impl Diagnostic {
     pub fn category(&self) -> Category {
         self.code.category()
     }
+}
+
+/// The name of a "did you mean `x`?" help line.
+fn suggested_name(help: &str) -> Option<&str> {
+    let rest = help.strip_prefix("did you mean `")?;
+    let name = rest.strip_suffix("`?")?;
+    (!name.is_empty() && !name.contains('`')).then_some(name)
 }
 
 /// Diagnostics in a stable order: by file, position, then code.

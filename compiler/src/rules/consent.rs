@@ -6,6 +6,7 @@ use super::{Origin, RuleCx, Site};
 use crate::ast::values::{Channel, Purpose};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::model::{Cond, MessageContent};
+use crate::source::Span;
 use std::collections::BTreeMap;
 
 pub fn check(cx: &mut RuleCx, sites: &[Site]) {
@@ -125,6 +126,18 @@ fn report(cx: &mut RuleCx, channel: Channel, group: &[&Site]) {
             channel.as_str()
         ),
     };
+    if let (Some(w), Some(a)) = (&wanted, audience) {
+        // `x or y` must be wrapped before `and` binds to its last operand.
+        let wrap = matches!(a.kind, crate::model::CondKind::Or { .. });
+        let start = Span::new(a.span.file, a.span.start as usize, a.span.start as usize);
+        let end = Span::new(a.span.file, a.span.end as usize, a.span.end as usize);
+        let edits = if wrap {
+            vec![(start, "(".to_string()), (end, format!(") and {w}"))]
+        } else {
+            vec![(end, format!(" and {w}"))]
+        };
+        d = d.fix(format!("Require `{w}` in the audience"), edits);
+    }
     cx.diags.push(d.help(help));
 }
 

@@ -48,6 +48,8 @@ enum Command {
     ForceUnlock(state::UnlockArgs),
     /// Draw programs, scenarios and the campaign calendar (Mermaid or DOT).
     Graph(graph::Args),
+    /// Run the language server on stdin/stdout (for editors).
+    Lsp,
     /// Print the long explanation of a diagnostic code (all codes without an argument).
     Explain(explain::Args),
     /// Print the JSON Schema of plan files (or of herald.toml).
@@ -88,6 +90,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Exit {
         Command::State(cmd) => state::run(cmd),
         Command::ForceUnlock(args) => state::force_unlock(args),
         Command::Graph(args) => graph::run(args),
+        Command::Lsp => crate::lsp::run(),
         Command::Explain(args) => explain::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Init(args) => init::run(args),

@@ -1,0 +1,270 @@
+//! `herald lsp`: the language server, over stdio. Synchronous like the
+//! compiler: one thread reads messages; a burst of edits is compiled once,
+//! when no message is waiting.
+
+mod convert;
+mod features;
+mod project;
+mod uri;
+
+use crate::exit::Exit;
+use lsp_server::{Connection, Message, Notification, Request, Response};
+use lsp_types as lsp;
+use lsp_types::notification::{self as notif, Notification as _};
+use lsp_types::request::{self as req, Request as _};
+use project::Project;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub fn run() -> Exit {
+    let (connection, io_threads) = Connection::stdio();
+    let result = serve(&connection);
+    drop(connection);
+    let joined = io_threads.join();
+    match (result, joined) {
+        (Ok(()), Ok(())) => Exit::Ok,
+        (Err(e), _) => {
+            eprintln!("herald lsp: {e}");
+            Exit::Failure
+        }
+        (_, Err(e)) => {
+            eprintln!("herald lsp: {e}");
+            Exit::Failure
+        }
+    }
+}
+
+fn capabilities() -> lsp::ServerCapabilities {
+    lsp::ServerCapabilities {
+        text_document_sync: Some(lsp::TextDocumentSyncCapability::Options(lsp::TextDocumentSyncOptions {
+            open_close: Some(true),
+            change: Some(lsp::TextDocumentSyncKind::FULL),
+            save: Some(lsp::TextDocumentSyncSaveOptions::Supported(true)),
+            ..Default::default()
+        })),
+        hover_provider: Some(lsp::HoverProviderCapability::Simple(true)),
+        definition_provider: Some(lsp::OneOf::Left(true)),
+        completion_provider: Some(lsp::CompletionOptions {
+            trigger_characters: Some(vec![".".into(), "(".into(), " ".into()]),
+            ..Default::default()
+        }),
+        code_action_provider: Some(lsp::CodeActionProviderCapability::Simple(true)),
+        ..Default::default()
+    }
+}
+
+fn serve(connection: &Connection) -> Result<(), String> {
+    let caps = serde_json::to_value(capabilities()).map_err(|e| e.to_string())?;
+    connection.initialize(caps).map_err(|e| e.to_string())?;
+    let mut server = Server::default();
+    for msg in &connection.receiver {
+        match msg {
+            Message::Request(request) => {
+                if connection.handle_shutdown(&request).map_err(|e| e.to_string())? {
+                    return Ok(());
+                }
+                let response = server.request(request);
+                connection.sender.send(response.into()).map_err(|e| e.to_string())?;
+            }
+            Message::Notification(n) => {
+                if n.method == notif::Exit::METHOD {
+                    return Ok(());
+                }
+                server.notify(n);
+            }
+            Message::Response(_) => {}
+        }
+        // Publish once the burst is over: a request is answered on fresh
+        // data anyway (it recompiles what changed).
+        if connection.receiver.is_empty() {
+            for n in server.publish() {
+                connection.sender.send(n.into()).map_err(|e| e.to_string())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[derive(Default)]
+struct Server {
+    /// Plan directories by root (the nearest ancestor holding herald.toml).
+    projects: BTreeMap<PathBuf, Project>,
+}
+
+/// The plan directory of a file: its nearest ancestor holding herald.toml.
+fn plan_root(file: &Path) -> Option<PathBuf> {
+    file.ancestors()
+        .skip(1)
+        .find(|d| d.join(herald_compiler::config::CONFIG_FILE).is_file())
+        .map(Path::to_path_buf)
+}
+
+fn params<P: serde::de::DeserializeOwned>(value: serde_json::Value) -> Option<P> {
+    serde_json::from_value(value).ok()
+}
+
+impl Server {
+    /// The project of a document and its path inside it.
+    fn locate(&mut self, uri: &lsp::Uri) -> Option<(&mut Project, String)> {
+        let path = uri::to_path(uri.as_str())?;
+        let root = plan_root(&path)?;
+        let project = self.projects.entry(root.clone()).or_insert_with(|| Project::new(root));
+        let rel = project.relative(&path)?;
+        Some((project, rel))
+    }
+
+    fn notify(&mut self, n: Notification) {
+        match n.method.as_str() {
+            notif::DidOpenTextDocument::METHOD => {
+                if let Some(p) = params::<lsp::DidOpenTextDocumentParams>(n.params)
+                    && let Some((project, rel)) = self.locate(&p.text_document.uri)
+                {
+                    project.overlays.insert(rel, p.text_document.text);
+                    project.dirty = true;
+                }
+            }
+            notif::DidChangeTextDocument::METHOD => {
+                if let Some(p) = params::<lsp::DidChangeTextDocumentParams>(n.params)
+                    && let Some((project, rel)) = self.locate(&p.text_document.uri)
+                    // Full sync: the last change holds the whole text.
+                    && let Some(change) = p.content_changes.into_iter().last()
+                {
+                    project.overlays.insert(rel, change.text);
+                    project.dirty = true;
+                }
+            }
+            notif::DidSaveTextDocument::METHOD => {
+                if let Some(p) = params::<lsp::DidSaveTextDocumentParams>(n.params)
+                    && let Some((project, _)) = self.locate(&p.text_document.uri)
+                {
+                    // Other files may have changed on disk too.
+                    project.dirty = true;
+                }
+            }
+            notif::DidCloseTextDocument::METHOD => {
+                if let Some(p) = params::<lsp::DidCloseTextDocumentParams>(n.params)
+                    && let Some((project, rel)) = self.locate(&p.text_document.uri)
+                {
+                    // Back to what is on disk.
+                    project.overlays.remove(&rel);
+                    project.dirty = true;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn request(&mut self, r: Request) -> Response {
+        let id = r.id.clone();
+        match self.answer(r) {
+            Ok(value) => Response::new_ok(id, value),
+            Err((code, message)) => Response::new_err(id, code as i32, message),
+        }
+    }
+
+    fn answer(&mut self, r: Request) -> Result<serde_json::Value, (lsp_server::ErrorCode, String)> {
+        use lsp_server::ErrorCode;
+        let bad = |e: serde_json::Error| (ErrorCode::InvalidParams, e.to_string());
+        let json = |v: serde_json::Result<serde_json::Value>| v.map_err(|e| (ErrorCode::InternalError, e.to_string()));
+        match r.method.as_str() {
+            req::HoverRequest::METHOD => {
+                let p: lsp::HoverParams = serde_json::from_value(r.params).map_err(bad)?;
+                let tdp = p.text_document_position_params;
+                let out = self.with(&tdp.text_document.uri, |_, c, rel| {
+                    features::hover(c, rel, tdp.position)
+                });
+                json(serde_json::to_value(out.flatten()))
+            }
+            req::GotoDefinition::METHOD => {
+                let p: lsp::GotoDefinitionParams = serde_json::from_value(r.params).map_err(bad)?;
+                let tdp = p.text_document_position_params;
+                let out = self.with(&tdp.text_document.uri, |root, c, rel| {
+                    features::definition(root, c, rel, tdp.position)
+                });
+                json(serde_json::to_value(
+                    out.flatten().map(lsp::GotoDefinitionResponse::Scalar),
+                ))
+            }
+            req::Completion::METHOD => {
+                let p: lsp::CompletionParams = serde_json::from_value(r.params).map_err(bad)?;
+                let tdp = p.text_document_position;
+                let out = self.with(&tdp.text_document.uri, |_, c, rel| {
+                    features::completion(c, rel, tdp.position)
+                });
+                json(serde_json::to_value(lsp::CompletionResponse::Array(
+                    out.unwrap_or_default(),
+                )))
+            }
+            req::CodeActionRequest::METHOD => {
+                let p: lsp::CodeActionParams = serde_json::from_value(r.params).map_err(bad)?;
+                let out = self.with(&p.text_document.uri, |root, c, rel| {
+                    features::code_actions(root, c, rel, p.range)
+                });
+                json(serde_json::to_value(out.unwrap_or_default()))
+            }
+            _ => Err((
+                ErrorCode::MethodNotFound,
+                format!("herald lsp does not handle `{}`", r.method),
+            )),
+        }
+    }
+
+    /// Run `f` on the fresh compilation of a document's plan.
+    fn with<T>(&mut self, uri: &lsp::Uri, f: impl FnOnce(&Path, &project::Compiled, &str) -> T) -> Option<T> {
+        let (project, rel) = self.locate(uri)?;
+        let root = project.root.clone();
+        let compiled = project.refresh().ok()?;
+        Some(f(&root, compiled, &rel))
+    }
+
+    /// Compile what changed and publish the diagnostics that differ from
+    /// what the editor shows.
+    fn publish(&mut self) -> Vec<Notification> {
+        let mut out = Vec::new();
+        for project in self.projects.values_mut().filter(|p| p.dirty) {
+            let root = project.root.clone();
+            let fresh: BTreeMap<String, Vec<lsp::Diagnostic>> = match project.refresh() {
+                Ok(c) => c
+                    .by_file()
+                    .into_iter()
+                    .filter_map(|(rel, ds)| {
+                        let uri = convert::uri_of(&root, &rel)?;
+                        let list = ds.iter().map(|d| convert::diagnostic(&root, &c.sources, d)).collect();
+                        Some((uri.as_str().to_string(), list))
+                    })
+                    .collect(),
+                Err(e) => {
+                    eprintln!("herald lsp: cannot read `{}`: {e}", root.display());
+                    BTreeMap::new()
+                }
+            };
+            // Files that had problems and are gone from the plan: clear them.
+            let gone: Vec<String> = project
+                .published
+                .keys()
+                .filter(|u| !fresh.contains_key(*u))
+                .cloned()
+                .collect();
+            for uri in gone {
+                project.published.remove(&uri);
+                out.push(publish(&uri, Vec::new()));
+            }
+            for (uri, list) in fresh {
+                let before = project.published.get(&uri);
+                if before == Some(&list) || (before.is_none() && list.is_empty()) {
+                    continue;
+                }
+                out.push(publish(&uri, list.clone()));
+                project.published.insert(uri, list);
+            }
+        }
+        out
+    }
+}
+
+fn publish(uri: &str, diagnostics: Vec<lsp::Diagnostic>) -> Notification {
+    Notification::new(
+        notif::PublishDiagnostics::METHOD.to_string(),
+        serde_json::json!({ "uri": uri, "diagnostics": diagnostics }),
+    )
+}
