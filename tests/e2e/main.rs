@@ -7,6 +7,7 @@ mod lsp;
 mod plan;
 mod preview;
 mod reliability;
+mod schema_ls;
 mod sms_oracle;
 
 use std::path::{Path, PathBuf};

@@ -16,6 +16,7 @@ pub struct Client {
     next_id: i64,
     /// Notifications received while waiting for something else.
     pub notifications: Vec<Value>,
+    configuration: std::collections::BTreeMap<String, Value>,
 }
 
 impl Client {
@@ -59,6 +60,7 @@ impl Client {
             incoming,
             next_id: 0,
             notifications: Vec::new(),
+            configuration: Default::default(),
         };
         let caps = client.request(
             "initialize",
@@ -97,10 +99,43 @@ impl Client {
                 .incoming
                 .recv_timeout(deadline.saturating_duration_since(Instant::now()))
                 .unwrap_or_else(|_| panic!("no answer to {method}"));
-            if msg["id"] == json!(id) {
+            if msg["id"] == json!(id) && msg.get("method").is_none() {
                 return msg;
             }
-            self.notifications.push(msg);
+            self.keep(msg);
+        }
+    }
+
+    /// Settings returned to a server's `workspace/configuration` requests,
+    /// by section.
+    pub fn set_configuration(&mut self, section: &str, value: Value) {
+        self.configuration.insert(section.to_string(), value);
+    }
+
+    /// Answer a request from the server, or keep a notification.
+    fn keep(&mut self, msg: Value) {
+        match (msg.get("id"), msg["method"].as_str()) {
+            (Some(id), Some(method)) => {
+                let result = if method == "workspace/configuration" {
+                    let items = msg["params"]["items"].as_array().cloned().unwrap_or_default();
+                    Value::Array(
+                        items
+                            .iter()
+                            .map(|i| {
+                                i["section"]
+                                    .as_str()
+                                    .and_then(|s| self.configuration.get(s).cloned())
+                                    .unwrap_or(Value::Null)
+                            })
+                            .collect(),
+                    )
+                } else {
+                    Value::Null
+                };
+                let id = id.clone();
+                self.send(json!({ "jsonrpc": "2.0", "id": id, "result": result }));
+            }
+            _ => self.notifications.push(msg),
         }
     }
 
@@ -119,7 +154,7 @@ impl Client {
                 .recv_timeout(deadline.saturating_duration_since(Instant::now()))
             {
                 Ok(m) if is_for(&m) => return m["params"]["diagnostics"].as_array().unwrap().clone(),
-                Ok(m) => self.notifications.push(m),
+                Ok(m) => self.keep(m),
                 Err(RecvTimeoutError::Timeout) => panic!("no diagnostics for {uri}"),
                 Err(RecvTimeoutError::Disconnected) => panic!("the server stopped"),
             }
@@ -131,6 +166,12 @@ impl Client {
             "textDocument/didOpen",
             json!({ "textDocument": { "uri": uri, "languageId": "yaml", "version": 1, "text": text } }),
         );
+    }
+
+    /// Stop without the shutdown handshake (for servers we only borrow).
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     pub fn change(&mut self, uri: &str, version: i64, text: &str) {

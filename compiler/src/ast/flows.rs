@@ -389,8 +389,8 @@ impl JsonSchema for Step {
                     "type": "object",
                     "description": "Send a message (optionally as an A/B test).",
                     "properties": {
-                        "send": { "allOf": [message], "description": "The message to send." },
-                        "experiment": experiment
+                        "send": { "allOf": [message], "description": "The message to send.", "examples": ["welcome_email"] },
+                        "experiment": { "allOf": [experiment], "description": "Send variants of the message to parts of the contacts and keep the best." }
                     },
                     "required": ["send"],
                     "additionalProperties": false
@@ -399,7 +399,11 @@ impl JsonSchema for Step {
                     "type": "object",
                     "description": "Wait a duration, or until a condition holds (with a timeout).",
                     "properties": {
-                        "wait": { "oneOf": [duration, until] }
+                        "wait": {
+                            "oneOf": [duration, until],
+                            "description": "A duration (`2d`), or `until:` a condition with a `timeout:` and optional `on_timeout:` steps.",
+                            "examples": ["1h", "2d", { "until": "opened(cart_email)", "timeout": "1d" }]
+                        }
                     },
                     "required": ["wait"],
                     "additionalProperties": false
@@ -408,9 +412,9 @@ impl JsonSchema for Step {
                     "type": "object",
                     "description": "Branch on a condition.",
                     "properties": {
-                        "if": { "type": "string", "description": "The condition (expression language)." },
-                        "then": { "allOf": [steps.clone()], "description": "Steps when the condition holds." },
-                        "else": { "allOf": [steps], "description": "Steps when it does not." }
+                        "if": { "type": "string", "description": "The condition (expression language).", "examples": ["consent(sms_marketing) and phone is set"] },
+                        "then": { "allOf": [steps.clone()], "description": "Steps when the condition holds.", "examples": [[{ "send": "cart_sms" }]] },
+                        "else": { "allOf": [steps], "description": "Steps when it does not.", "examples": [["exit"]] }
                     },
                     "required": ["if", "then"],
                     "additionalProperties": false
@@ -419,7 +423,7 @@ impl JsonSchema for Step {
                     "type": "object",
                     "description": "Leave the scenario.",
                     "properties": {
-                        "exit": { "type": ["string", "null"], "description": "Why the contact leaves." }
+                        "exit": { "type": ["string", "null"], "description": "Why the contact leaves.", "examples": ["converted"] }
                     },
                     "required": ["exit"],
                     "additionalProperties": false

@@ -343,6 +343,7 @@ impl fmt::Display for Purpose {
     }
 }
 
+/// A day of the week, by its first three letters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Weekday {
