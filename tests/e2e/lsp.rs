@@ -6,9 +6,7 @@ use super::*;
 use serde_json::{Value, json};
 use std::time::Duration;
 
-#[path = "../support/lsp_client.rs"]
-mod lsp_client;
-use lsp_client::Client;
+use crate::lsp_client::Client;
 
 fn start() -> Client {
     Client::start(herald().arg("lsp"))

@@ -4,6 +4,8 @@ mod bad_input;
 mod check;
 mod commands;
 mod lsp;
+#[path = "../support/lsp_client.rs"]
+mod lsp_client;
 mod plan;
 mod preview;
 mod reliability;

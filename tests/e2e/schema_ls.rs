@@ -8,9 +8,7 @@
 use super::*;
 use serde_json::{Value, json};
 
-#[path = "../support/lsp_client.rs"]
-mod lsp_client;
-use lsp_client::Client;
+use crate::lsp_client::Client;
 
 fn yaml_server() -> Client {
     let bin = repo().join("tests/schema-ls/node_modules/yaml-language-server/bin/yaml-language-server");
