@@ -72,6 +72,31 @@ fn diagnostics_follow_unsaved_edits_with_exact_ranges_and_clear_when_fixed() {
 }
 
 #[test]
+fn files_changed_on_disk_are_picked_up_when_the_editor_says_so() {
+    let dir = copy_example("garage-services");
+    let messages = dir.path().join("messages.yaml");
+    let scenarios = dir.path().join("scenarios.yaml");
+    let text = std::fs::read_to_string(&scenarios).unwrap();
+    let mut c = start();
+    c.open(&uri(&scenarios), &text);
+    // Hover answers once the plan is compiled.
+    c.request(
+        "textDocument/hover",
+        at(&uri(&scenarios), json!({ "line": 0, "character": 0 })),
+    );
+    // Another tool renames every message on disk; the open file now sends unknown messages.
+    let m = std::fs::read_to_string(&messages).unwrap();
+    std::fs::write(&messages, m.replace("_sms:", "_text:")).unwrap();
+    c.notify(
+        "workspace/didChangeWatchedFiles",
+        json!({ "changes": [{ "uri": uri(&messages), "type": 2 }] }),
+    );
+    let ds = c.diagnostics(&uri(&scenarios));
+    assert!(ds.iter().any(|d| d["code"] == "reference/unknown-message"), "{ds:#?}");
+    c.shutdown();
+}
+
+#[test]
 fn problems_in_other_files_and_in_templates_are_published_for_those_files() {
     let dir = copy_example("boutique-mode");
     let messages = dir.path().join("messages.yaml");
@@ -164,10 +189,15 @@ fn completion_offers_the_names_allowed_where_the_cursor_is() {
     let text = std::fs::read_to_string(&campaigns).unwrap();
     let u = uri(&campaigns);
     let mut c = start();
-    let edited = text.replace(
-        "audience: segment(vip) and consent(email_marketing)",
-        "audience: segment(v) and consent(em) and reg",
-    );
+    let edited = text
+        .replace(
+            "audience: segment(vip) and consent(email_marketing)",
+            "audience: segment(v) and consent(em) and reg",
+        )
+        .replace(
+            "audience: segment(idf_shoes) and consent(push_marketing)",
+            "audience: count(ca, within 30d) >= 1 and opened(wel",
+        );
     c.open(&u, &edited);
 
     let items = c.request("textDocument/completion", at(&u, position(&edited, "segment(v)", 9)));
@@ -180,6 +210,11 @@ fn completion_offers_the_names_allowed_where_the_cursor_is() {
     let mut l = labels(&c.request("textDocument/completion", at(&u, position(&edited, "consent(em)", 10))));
     l.sort();
     assert_eq!(l, ["email_marketing", "push_marketing", "sms_marketing"]);
+
+    let l = labels(&c.request("textDocument/completion", at(&u, position(&edited, "count(ca", 8))));
+    assert!(l.contains(&"cart_abandoned".to_string()), "{l:?}");
+    let l = labels(&c.request("textDocument/completion", at(&u, position(&edited, "opened(wel", 10))));
+    assert!(l.contains(&"welcome_email".to_string()), "{l:?}");
 
     let l = labels(&c.request("textDocument/completion", at(&u, position(&edited, "and reg", 7))));
     assert!(

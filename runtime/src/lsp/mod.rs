@@ -141,6 +141,19 @@ impl Server {
                     project.dirty = true;
                 }
             }
+            notif::DidChangeWatchedFiles::METHOD => {
+                // Files changed on disk (a checkout, a generator): recompile
+                // the plans they belong to.
+                if let Some(p) = params::<lsp::DidChangeWatchedFilesParams>(n.params) {
+                    for change in p.changes {
+                        if let Some(path) = uri::to_path(change.uri.as_str()) {
+                            for project in self.projects.values_mut().filter(|p| path.starts_with(&p.root)) {
+                                project.dirty = true;
+                            }
+                        }
+                    }
+                }
+            }
             notif::DidCloseTextDocument::METHOD => {
                 if let Some(p) = params::<lsp::DidCloseTextDocumentParams>(n.params)
                     && let Some((project, rel)) = self.locate(&p.text_document.uri)
