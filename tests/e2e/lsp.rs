@@ -167,6 +167,20 @@ fn hover_and_go_to_definition_on_names() {
     );
     assert_eq!(def["uri"], uri(&dir.path().join("messages.yaml")));
 
+    // An event property, in a scenario trigger.
+    let scenarios = dir.path().join("scenarios.yaml");
+    let st = std::fs::read_to_string(&scenarios).unwrap();
+    c.open(&uri(&scenarios), &st);
+    let h = c.request(
+        "textDocument/hover",
+        at(&uri(&scenarios), position(&st, "event.cart_value", 8)),
+    );
+    let v = h["contents"]["value"].as_str().unwrap();
+    assert!(
+        v.contains("`cart_value`") && v.contains("`cart_abandoned` (number)"),
+        "{v}"
+    );
+
     // Nothing there: null, not an error.
     let none = c.request("textDocument/hover", at(&u, json!({ "line": 0, "character": 0 })));
     assert_eq!(none, Value::Null);

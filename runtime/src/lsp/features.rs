@@ -100,12 +100,39 @@ fn symbol_at<'c>(c: &'c Compiled, file: &SourceFile, offset: usize) -> Option<&'
         .or_else(|| symbols.all.iter().find(|s| s.name == word))
 }
 
+/// `event.NAME`: the property's type in the events that have it.
+fn event_property(c: &Compiled, file: &SourceFile, offset: usize) -> Option<String> {
+    let (start, end) = word_at(&file.text, offset)?;
+    if !matches!(context(line_before(&file.text, start)), Context::EventProperty) {
+        return None;
+    }
+    let name = &file.text[start..end];
+    let owners: Vec<String> = c
+        .compilation
+        .plan
+        .contact
+        .events
+        .iter()
+        .filter_map(|(event, e)| {
+            e.properties
+                .get(name)
+                .map(|t| format!("`{event}` ({t:?})").to_lowercase())
+        })
+        .collect();
+    (!owners.is_empty()).then(|| format!("**event property** `{name}`\n\nOf {}", owners.join(", ")))
+}
+
 pub fn hover(c: &Compiled, rel: &str, pos: lsp::Position) -> Option<lsp::Hover> {
     let (id, file) = c.file(rel)?;
     let offset = file.offset_of_lsp(pos.line, pos.character);
-    let sym = symbol_at(c, file, offset)?;
-    let text = symbols::describe(&c.compilation.plan, sym.kind, &sym.name)
-        .unwrap_or_else(|| format!("**{}** `{}` (has errors)", sym.kind.as_str(), sym.name));
+    let text = match event_property(c, file, offset) {
+        Some(t) => t,
+        None => {
+            let sym = symbol_at(c, file, offset)?;
+            symbols::describe(&c.compilation.plan, sym.kind, &sym.name)
+                .unwrap_or_else(|| format!("**{}** `{}` (has errors)", sym.kind.as_str(), sym.name))
+        }
+    };
     Some(lsp::Hover {
         contents: lsp::HoverContents::Markup(lsp::MarkupContent {
             kind: lsp::MarkupKind::Markdown,
