@@ -259,6 +259,14 @@ fn completion_offers_the_names_allowed_where_the_cursor_is() {
     c.shutdown();
 }
 
+/// The code actions offered at a position.
+fn code_actions(c: &mut Client, uri: &str, at: &Value) -> Value {
+    c.request(
+        "textDocument/codeAction",
+        json!({ "textDocument": { "uri": uri }, "range": { "start": at, "end": at }, "context": { "diagnostics": [] } }),
+    )
+}
+
 #[test]
 fn code_actions_fix_typos_and_add_the_missing_consent() {
     let dir = copy_example("boutique-mode");
@@ -279,10 +287,7 @@ fn code_actions_fix_typos_and_add_the_missing_consent() {
     let _ = c.diagnostics(&u);
 
     let typo = position(&edited, "vipp", 0);
-    let actions = c.request(
-        "textDocument/codeAction",
-        json!({ "textDocument": { "uri": u }, "range": { "start": typo, "end": typo }, "context": { "diagnostics": [] } }),
-    );
+    let actions = code_actions(&mut c, &u, &typo);
     let a = &actions[0];
     assert_eq!(a["title"], "Replace with `vip`", "{actions:#}");
     assert_eq!(a["kind"], "quickfix");
@@ -291,10 +296,7 @@ fn code_actions_fix_typos_and_add_the_missing_consent() {
     assert_eq!(edit["range"]["start"], typo);
 
     let send = position(&edited, "message: black_friday_sms", 9);
-    let actions = c.request(
-        "textDocument/codeAction",
-        json!({ "textDocument": { "uri": u }, "range": { "start": send, "end": send }, "context": { "diagnostics": [] } }),
-    );
+    let actions = code_actions(&mut c, &u, &send);
     let a = actions
         .as_array()
         .unwrap()
