@@ -25,6 +25,7 @@ pub mod ir;
 pub mod load;
 pub mod model;
 pub mod render;
+pub mod rng;
 pub mod rules;
 pub mod schema;
 pub mod sms;

@@ -10,22 +10,7 @@ use herald_compiler::expr::CmpOp;
 use herald_compiler::model::{Cond, CondKind, Operand, Plan, Value, ValueRef};
 use herald_compiler::{SourceFile, SourceKind, SourceSet};
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
-        xs[self.below(xs.len() as u64) as usize]
-    }
-}
+use herald_compiler::rng::SplitMix64 as Rng;
 
 const MODEL: &str = "contact:
   fields:
@@ -267,7 +252,7 @@ fn sql(plan: &Plan, c: &Cond) -> String {
 
 #[test]
 fn evaluator_agrees_with_sqlite_on_random_conditions() {
-    let mut r = Rng(2026);
+    let mut r = Rng::new(2026);
     let mut conditions = Vec::new();
     for _ in 0..1500 {
         conditions.push(condition(&mut r, 3));

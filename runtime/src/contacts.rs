@@ -15,31 +15,7 @@ use herald_compiler::ast::values::Channel;
 use herald_compiler::model::{ContactModel, FieldType};
 use std::io::Write;
 
-/// splitmix64: tiny, fast, and stable across versions (unlike a crate's default RNG).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        if n == 0 { 0 } else { self.next() % n }
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        let i = self.below(items.len() as u64) as usize;
-        items.get(i).copied().unwrap_or("")
-    }
-}
+use herald_compiler::rng::SplitMix64 as Rng;
 
 const FIRST_NAMES: &[&str] = &[
     "Camille",
@@ -149,7 +125,7 @@ pub fn write_csv<W: Write>(model: &ContactModel, opts: &Options, out: W) -> csv:
     let mut row: Vec<String> = Vec::new();
     for i in 0..opts.count {
         // One stream per row: the first N rows do not depend on the count.
-        let mut rng = Rng(opts.seed ^ (i.wrapping_add(1)).wrapping_mul(0xA24B_AED4_963E_E407));
+        let mut rng = Rng::new(opts.seed ^ (i.wrapping_add(1)).wrapping_mul(0xA24B_AED4_963E_E407));
         row.clear();
         row.push(format!("c{:07}", i + 1));
         let first = rng.pick(FIRST_NAMES);

@@ -90,20 +90,8 @@ fn research_vectors() {
     }
 }
 
-/// splitmix64, for a reproducible corpus.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
+// A reproducible corpus.
+use herald_compiler::rng::SplitMix64 as Rng;
 
 /// Pieces texts are built from: GSM-7, its extension table, French letters
 /// outside GSM-7, typography, emoji (with modifiers, ZWJ sequences, flags),
@@ -202,24 +190,24 @@ const PIECES: &[&str] = &[
 ];
 
 fn corpus(n: usize, seed: u64) -> Vec<String> {
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {
         // Mostly near the segment boundaries, where counting errors show.
-        let len = match rng.below(4) {
-            0 => rng.below(20),
-            1 => 60 + rng.below(20),
-            2 => 145 + rng.below(25),
-            _ => 290 + rng.below(40),
+        let len = match rng.index(4) {
+            0 => rng.index(20),
+            1 => 60 + rng.index(20),
+            2 => 145 + rng.index(25),
+            _ => 290 + rng.index(40),
         };
         // Each text leans on a few pieces, so GSM-only texts are common too.
-        let gsm_only = rng.below(3) == 0;
+        let gsm_only = rng.index(3) == 0;
         let mut s = String::new();
         for _ in 0..len {
             let p = if gsm_only {
-                PIECES[rng.below(54)]
+                PIECES[rng.index(54)]
             } else {
-                PIECES[rng.below(PIECES.len())]
+                PIECES[rng.index(PIECES.len())]
             };
             s.push_str(p);
         }

@@ -13,7 +13,7 @@ pub fn render(doc: &PlanDoc) -> Vec<String> {
     let s = &doc.summary;
     let cur = &s.currency;
     let marker = format!("<!-- herald:plan project={} -->", doc.project);
-    let label = if s.delete + s.replace > 0 {
+    let label = if s.to_delete() > 0 {
         "herald:delete"
     } else if s.has_changes() {
         "herald:changes"
@@ -27,9 +27,9 @@ pub fn render(doc: &PlanDoc) -> Vec<String> {
     let _ = writeln!(
         head,
         "**{} to create, {} to update, {} to delete** · {} recipients · {} SMS segments ({}) · `{label}`",
-        s.create + s.replace,
+        s.to_create(),
         s.update,
-        s.delete + s.replace,
+        s.to_delete(),
         thousands(s.recipients),
         thousands(s.sms_segments),
         money(s.cost, cur)

@@ -52,6 +52,16 @@ impl Summary {
     pub fn has_changes(&self) -> bool {
         self.create + self.update + self.replace + self.delete > 0
     }
+
+    /// Objects created, a replacement counting as one (terraform's footer).
+    pub fn to_create(&self) -> usize {
+        self.create + self.replace
+    }
+
+    /// Objects deleted, a replacement counting as one.
+    pub fn to_delete(&self) -> usize {
+        self.delete + self.replace
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

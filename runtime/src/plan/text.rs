@@ -301,9 +301,9 @@ pub fn render(doc: &PlanDoc, color: bool) -> String {
         out,
         "{} {} to create, {} to update, {} to delete. {} recipients, {} SMS segments ({}).",
         st.bold("Plan:"),
-        s.create + s.replace,
+        s.to_create(),
         s.update,
-        s.delete + s.replace,
+        s.to_delete(),
         thousands(s.recipients),
         thousands(s.sms_segments),
         money(s.cost, cur)
