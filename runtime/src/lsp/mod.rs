@@ -8,6 +8,8 @@ mod project;
 mod uri;
 
 use crate::exit::Exit;
+#[cfg(test)]
+use lsp_server::RequestId;
 use lsp_server::{Connection, Message, Notification, Request, Response};
 use lsp_types as lsp;
 use lsp_types::notification::{self as notif, Notification as _};
@@ -234,7 +236,7 @@ impl Server {
     /// what the editor shows.
     fn publish(&mut self) -> Vec<Notification> {
         let mut out = Vec::new();
-        for project in self.projects.values_mut().filter(|p| p.dirty) {
+        for project in self.projects.values_mut().filter(|p| p.unpublished()) {
             let root = project.root.clone();
             let fresh: BTreeMap<String, Vec<lsp::Diagnostic>> = match project.refresh() {
                 Ok(c) => c
@@ -251,6 +253,7 @@ impl Server {
                     BTreeMap::new()
                 }
             };
+            project.published_generation = project.compiled_generation;
             // Files that had problems and are gone from the plan: clear them.
             let gone: Vec<String> = project
                 .published
@@ -280,4 +283,48 @@ fn publish(uri: &str, diagnostics: Vec<lsp::Diagnostic>) -> Notification {
         notif::PublishDiagnostics::METHOD.to_string(),
         serde_json::json!({ "uri": uri, "diagnostics": diagnostics }),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn notification(method: &str, params: serde_json::Value) -> Notification {
+        Notification::new(method.to_string(), params)
+    }
+
+    #[test]
+    fn a_request_that_compiles_an_edit_does_not_swallow_its_diagnostics() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("herald.toml"),
+            "[project]\nname = \"t\"\ntimezone = \"Europe/Paris\"\n",
+        )
+        .unwrap();
+        let file = dir.path().join("plan.yaml");
+        std::fs::write(&file, "segments:\n  a:\n    where: id is set\n").unwrap();
+        let u = uri::from_path(&file);
+        let mut server = Server::default();
+        server.notify(notification(
+            notif::DidOpenTextDocument::METHOD,
+            json!({ "textDocument": { "uri": u, "languageId": "yaml", "version": 1, "text": "segments:\n  a:\n    where: nope is set\n" } }),
+        ));
+        // The editor asks something before the server got to publish.
+        let hover = Request::new(
+            RequestId::from(1),
+            req::HoverRequest::METHOD.to_string(),
+            json!({ "textDocument": { "uri": u }, "position": { "line": 0, "character": 0 } }),
+        );
+        server.request(hover);
+        let published = server.publish();
+        let diagnostics = published
+            .iter()
+            .find(|n| n.params["uri"] == u)
+            .map(|n| n.params["diagnostics"].clone())
+            .expect("the edit's diagnostics are published");
+        assert_eq!(diagnostics[0]["code"], "reference/unknown-field", "{diagnostics}");
+        // Nothing new: nothing more to publish.
+        assert!(server.publish().is_empty());
+    }
 }

@@ -15,6 +15,10 @@ pub struct Project {
     pub compiled: Option<Compiled>,
     /// The overlays changed since the last compilation.
     pub dirty: bool,
+    /// Compilations made, and the one whose diagnostics the editor has (a
+    /// request may compile before the diagnostics are published).
+    pub compiled_generation: u64,
+    pub published_generation: u64,
     /// What was last published per file URI (to send only changes, and to
     /// clear a file whose problems are fixed).
     pub published: BTreeMap<String, Vec<lsp_types::Diagnostic>>,
@@ -32,11 +36,18 @@ impl Project {
             overlays: BTreeMap::new(),
             compiled: None,
             dirty: true,
+            compiled_generation: 0,
+            published_generation: 0,
             published: BTreeMap::new(),
         }
     }
 
     /// The path of `file` relative to the root, if it is inside.
+    /// Diagnostics the editor does not have yet.
+    pub fn unpublished(&self) -> bool {
+        self.dirty || self.compiled_generation != self.published_generation
+    }
+
     pub fn relative(&self, file: &Path) -> Option<String> {
         let rel = file.strip_prefix(&self.root).ok()?;
         let parts: Vec<&str> = rel.iter().map(|p| p.to_str()).collect::<Option<_>>()?;
@@ -49,6 +60,7 @@ impl Project {
         if self.dirty || self.compiled.is_none() {
             self.compiled = Some(self.compile()?);
             self.dirty = false;
+            self.compiled_generation += 1;
         }
         self.compiled.as_ref().ok_or_else(|| "nothing compiled".to_string())
     }
