@@ -34,7 +34,11 @@ fn main() {
     let broken = clean.replacen("where: score_0 ", "where: score_0x ", 1);
     assert_ne!(clean, broken);
 
-    let mut client = lsp_client::Client::start(std::process::Command::new(env!("CARGO_BIN_EXE_herald")).arg("lsp"));
+    let mut client = lsp_client::Client::start(
+        std::process::Command::new(env!("CARGO_BIN_EXE_herald"))
+            .arg("lsp")
+            .env("HERALD_NOW", "2026-11-20T09:00:00Z"),
+    );
     let t = Instant::now();
     client.open(&uri, &clean);
     // The first compilation of a clean file publishes nothing for it: ask

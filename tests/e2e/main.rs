@@ -8,6 +8,7 @@ mod lsp;
 mod lsp_client;
 mod plan;
 mod preview;
+mod readme;
 mod reliability;
 mod schema_ls;
 mod sms_oracle;
@@ -15,9 +16,14 @@ mod sms_oracle;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// The instant every test runs at: a week before the examples' Black Friday.
+/// Tests never read the machine's clock, so they pass on any day
+/// (`faketime '+3y' scripts/test`).
+pub const NOW: &str = "2026-11-20T09:00:00Z";
+
 pub fn herald() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_herald"));
-    c.env_remove("NO_COLOR").env("COLUMNS", "100");
+    c.env_remove("NO_COLOR").env("COLUMNS", "100").env("HERALD_NOW", NOW);
     c
 }
 

@@ -3,7 +3,7 @@
 use crate::exit::Exit;
 use crate::output::{ColorChoice, fatal};
 use crate::plan::{self, Options, PlanDoc};
-use crate::state::{State, lock::who};
+use crate::state::{Provenance, State, lock::who};
 use herald_compiler::diagnostic::render_human;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -132,6 +132,7 @@ fn state_path(dir: &Path) -> Result<PathBuf, String> {
 }
 
 fn write(dir: &Path, doc: &PlanDoc, timeout: Duration) -> Result<Exit, String> {
+    let now = crate::clock::now()?;
     let path = state_path(dir)?;
     let mut state = State::open(&path, true)
         .map_err(|e| e.to_string())?
@@ -141,6 +142,7 @@ fn write(dir: &Path, doc: &PlanDoc, timeout: Duration) -> Result<Exit, String> {
             "apply",
             &format!("plan {}", &doc.digest[..19.min(doc.digest.len())]),
             timeout,
+            now,
         )
         .map_err(|e| e.to_string())?;
     let changes: Vec<_> = doc.changes.iter().map(|c| c.change.clone()).collect();
@@ -149,8 +151,11 @@ fn write(dir: &Path, doc: &PlanDoc, timeout: Duration) -> Result<Exit, String> {
         &changes,
         &doc.objects(),
         &doc.audiences(),
-        &who(),
-        &doc.digest,
+        &Provenance {
+            who: &who(),
+            plan_digest: &doc.digest,
+            at: now,
+        },
     );
     drop(guard);
     let meta = result.map_err(|e| e.to_string())?;

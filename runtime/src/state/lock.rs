@@ -89,7 +89,14 @@ impl State {
     }
 
     /// Take the lock, waiting up to `timeout` for another holder to finish.
-    pub fn lock(&self, operation: &str, info: &str, timeout: Duration) -> Result<LockGuard, StateError> {
+    pub fn lock(
+        &self,
+        operation: &str,
+        info: &str,
+        timeout: Duration,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<LockGuard, StateError> {
+        let now = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         let start = Instant::now();
         let id = uuid::Uuid::new_v4().to_string();
         let mut conn = Connection::open(self.path())?;
@@ -103,7 +110,6 @@ impl State {
                         .query_row("SELECT id FROM locks WHERE name = 'state'", [], |r| r.get(0))
                         .optional()?;
                     if held.is_none() {
-                        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
                         tx.execute(
                             "INSERT INTO locks (name, id, operation, who, version, created_at, info) VALUES ('state', ?1, ?2, ?3, ?4, ?5, ?6)",
                             params![id, operation, who(), env!("CARGO_PKG_VERSION"), now, info],

@@ -69,6 +69,13 @@ impl From<rusqlite::Error> for StateError {
     }
 }
 
+/// Who applies what, and when: recorded with every apply.
+pub struct Provenance<'a> {
+    pub who: &'a str,
+    pub plan_digest: &'a str,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
 pub struct State {
     conn: Connection,
     path: PathBuf,
@@ -207,8 +214,7 @@ impl State {
         changes: &[Change],
         objects: &BTreeMap<String, Object>,
         audiences: &BTreeMap<String, u64>,
-        who: &str,
-        plan_digest: &str,
+        by: &Provenance,
     ) -> Result<Meta, StateError> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let lineage: Option<String> = tx
@@ -243,7 +249,7 @@ impl State {
         }
         let lineage = lineage.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let next = serial + 1;
-        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let now = by.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         for c in changes {
             let obj = objects.get(&c.address);
             let audience = audiences.get(&c.address).map(|a| *a as i64);
@@ -303,7 +309,7 @@ impl State {
         });
         tx.execute(
             "INSERT INTO applies (serial, applied_at, who, plan_digest, summary) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![next as i64, now, who, plan_digest, summary.to_string()],
+            params![next as i64, now, by.who, by.plan_digest, summary.to_string()],
         )?;
         // A pause point for the crash test: the transaction is open, nothing is committed.
         if let Some(ms) = std::env::var_os("HERALD_TEST_APPLY_PAUSE_MS").and_then(|v| v.to_str()?.parse::<u64>().ok()) {
