@@ -47,11 +47,12 @@ struct ProjectDoc {
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct StateDoc {
-    /// `sqlite` (default) or `postgres`.
-    backend: Option<StateBackend>,
+    /// `sqlite`, the default and for now the only backend (`postgres` is refused until it exists).
+    #[schemars(with = "Option<StateBackend>")]
+    backend: Option<Spanned<StateBackend>>,
     /// SQLite file, relative to the plan directory (default `.herald/state.db`).
     path: Option<String>,
-    /// PostgreSQL connection URL, as `env:NAME`.
+    /// PostgreSQL connection URL, as `env:NAME` (for the future `postgres` backend).
     #[schemars(with = "Option<String>")]
     url: Option<Spanned<String>>,
 }
@@ -277,6 +278,17 @@ fn span(id: FileId, r: std::ops::Range<usize>) -> Span {
 pub fn load(id: FileId, file: &SourceFile, diags: &mut Vec<Diagnostic>) -> Option<Config> {
     if let Err(e) = file.text.parse::<toml::Table>() {
         let s = e.span().map_or(Span::new(id, 0, 0), |r| span(id, r));
+        if let Some(key) = credential_at(file, s) {
+            // The parser's message may quote the value: say nothing of it.
+            diags.push(
+                Diagnostic::new(Code::SyntaxToml, format!("invalid TOML in the value of `{key}`"))
+                    .at(s, "credentials are written as a quoted `env:NAME`")
+                    .help(format!(
+                        "Write `{key} = \"env:NAME\"` and put the value in that environment variable; if a real credential was here, remove it from git history too."
+                    )),
+            );
+            return None;
+        }
         diags.push(
             Diagnostic::new(Code::SyntaxToml, format!("invalid TOML: {}", first_line(e.message())))
                 .at(s, first_line(e.message()))
@@ -287,7 +299,12 @@ pub fn load(id: FileId, file: &SourceFile, diags: &mut Vec<Diagnostic>) -> Optio
     let doc: ConfigDoc = match toml::from_str(&file.text) {
         Ok(doc) => doc,
         Err(e) => {
-            diags.push(data_error(id, file, &e));
+            let s = e.span().map_or(Span::new(id, 0, 0), |r| span(id, r));
+            diags.push(match credential_at(file, s) {
+                // `invalid type: integer `1234`…` would print the value.
+                Some(key) => inline_secret(key, s),
+                None => data_error(id, file, &e),
+            });
             return None;
         }
     };
@@ -297,26 +314,20 @@ pub fn load(id: FileId, file: &SourceFile, diags: &mut Vec<Diagnostic>) -> Optio
         let s = span(id, v.span());
         match v.into_inner().strip_prefix("env:") {
             Some(name) if is_env_name(name) => Some(SecretRef { env: name.to_string() }),
-            Some(name) => {
+            // Never echo the value, even after `env:`: it may be the credential itself.
+            Some(_) => {
                 diags.push(
                     Diagnostic::new(
                         Code::ConfigInvalid,
-                        format!("`{name}` is not an environment variable name"),
+                        format!("the value of `{key}` after `env:` is not an environment variable name"),
                     )
                     .at(s, "expected `env:NAME`")
-                    .help("Use letters, digits and underscores, such as `env:SMTP_PASSWORD`."),
+                    .help("Use letters, digits and underscores, such as `env:SMTP_PASSWORD`; if a real credential was written here, remove it from git history too."),
                 );
                 None
             }
             None => {
-                // Never echo the value: it is probably a real credential.
-                diags.push(
-                    Diagnostic::new(Code::ConfigInlineSecret, format!("`{key}` holds a secret written in the file"))
-                        .at(s, "credentials are never written in herald.toml")
-                        .help(format!(
-                            "Put the value in an environment variable and write `{key} = \"env:NAME\"`; then remove it from the file and from git history."
-                        )),
-                );
+                diags.push(inline_secret(key, s));
                 None
             }
         }
@@ -377,14 +388,16 @@ pub fn load(id: FileId, file: &SourceFile, diags: &mut Vec<Diagnostic>) -> Optio
             c
         }
     };
-    if doc.state.backend == Some(StateBackend::Postgres) && state_url.is_none() && diags.len() == before {
+    let backend = doc.state.backend.map(|b| (span(id, b.span()), b.into_inner()));
+    if let Some((s, StateBackend::Postgres)) = backend {
+        // Say what is true: accepting it would silently use local SQLite.
         diags.push(
             Diagnostic::new(
                 Code::ConfigInvalid,
-                "the `postgres` state backend needs a connection URL",
+                "the `postgres` state backend is not available yet",
             )
-            .at(Span::new(id, 0, 0), "in this file")
-            .help("Add `url = \"env:HERALD_STATE_URL\"` under `[state]` and set that variable."),
+            .at(s, "only `sqlite` is implemented")
+            .help("Remove `backend` (or write `backend = \"sqlite\"`): the state is an SQLite file, `.herald/state.db` by default."),
         );
     }
     let config = Config {
@@ -392,7 +405,7 @@ pub fn load(id: FileId, file: &SourceFile, diags: &mut Vec<Diagnostic>) -> Optio
         timezone,
         currency,
         state: StateConfig {
-            backend: doc.state.backend.unwrap_or_default(),
+            backend: backend.map(|(_, b)| b).unwrap_or_default(),
             path: doc.state.path.unwrap_or_else(|| ".herald/state.db".into()),
             url: state_url,
         },
@@ -404,6 +417,24 @@ pub fn load(id: FileId, file: &SourceFile, diags: &mut Vec<Diagnostic>) -> Optio
         providers: Providers { email, sms, push },
     };
     (diags.len() == before).then_some(config)
+}
+
+/// A credential written in the file (its value is never echoed).
+fn inline_secret(key: &str, s: Span) -> Diagnostic {
+    Diagnostic::new(Code::ConfigInlineSecret, format!("`{key}` holds a secret written in the file"))
+        .at(s, "credentials are never written in herald.toml")
+        .help(format!(
+            "Put the value in an environment variable and write `{key} = \"env:NAME\"`; then remove it from the file and from git history."
+        ))
+}
+
+/// The credential key whose value `s` touches, if any.
+fn credential_at(file: &SourceFile, s: Span) -> Option<&'static str> {
+    let (start, end) = (s.start as usize, (s.end as usize).max(s.start as usize + 1));
+    crate::secrets::credentials(&file.text)
+        .into_iter()
+        .find(|c| start < c.value.end.max(c.value.start + 1) && c.value.start < end)
+        .map(|c| c.key)
 }
 
 fn is_env_name(s: &str) -> bool {
@@ -490,6 +521,46 @@ mod tests {
         assert_eq!(d[0].code, Code::ConfigInlineSecret);
         let all = format!("{d:?}");
         assert!(!all.contains("s3cr3t"), "secret leaked: {all}");
+    }
+
+    #[test]
+    fn no_credential_diagnostic_repeats_the_value() {
+        for (text, code) in [
+            (
+                "[providers.sms]\nkind = \"twilio\"\nauth_token = \"env:sk_live-9LEAK\"\n",
+                Code::ConfigInvalid,
+            ),
+            (
+                "[providers.push]\nkind = \"fcm\"\ncredentials = 99887766\n",
+                Code::ConfigInlineSecret,
+            ),
+            (
+                "[providers.push]\nkind = \"fcm\"\ncredentials = hunterLEAK\n",
+                Code::SyntaxToml,
+            ),
+            ("[state]\nurl = [\"LEAK\"]\n", Code::ConfigInlineSecret),
+        ] {
+            let (c, d) = load_str(&format!("[project]\nname = \"x\"\ntimezone = \"UTC\"\n{text}"));
+            assert!(c.is_none());
+            assert_eq!(d[0].code, code, "{d:?}");
+            let all = format!("{d:?}");
+            assert!(
+                !all.contains("LEAK") && !all.contains("99887766"),
+                "secret leaked: {all}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_postgres_backend_is_refused() {
+        let (c, d) = load_str(
+            "[project]\nname = \"x\"\ntimezone = \"UTC\"\n[state]\nbackend = \"postgres\"\nurl = \"env:DB\"\n",
+        );
+        assert!(c.is_none());
+        assert_eq!(d[0].code, Code::ConfigInvalid);
+        assert!(d[0].message.contains("not available yet"), "{d:?}");
+        let (c, d) = load_str("[project]\nname = \"x\"\ntimezone = \"UTC\"\n[state]\nbackend = \"sqlite\"\n");
+        assert!(d.is_empty() && c.is_some(), "{d:?}");
     }
 
     #[test]

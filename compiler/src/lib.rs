@@ -28,6 +28,7 @@ pub mod render;
 pub mod rng;
 pub mod rules;
 pub mod schema;
+pub mod secrets;
 pub mod sms;
 pub mod source;
 pub mod suggest;

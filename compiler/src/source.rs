@@ -68,6 +68,8 @@ pub struct SourceFile {
     pub kind: SourceKind,
     pub text: String,
     line_starts: Vec<u32>,
+    /// Byte ranges of credential values (herald.toml): never shown.
+    secrets: Vec<std::ops::Range<usize>>,
 }
 
 impl SourceFile {
@@ -79,12 +81,40 @@ impl SourceFile {
                 line_starts.push(clamp_u32(i + 1));
             }
         }
+        let secrets = match kind {
+            SourceKind::Config => crate::secrets::credentials(&text)
+                .into_iter()
+                .map(|c| c.value)
+                .collect(),
+            _ => Vec::new(),
+        };
         SourceFile {
             path: path.into(),
             kind,
             text,
             line_starts,
+            secrets,
         }
+    }
+
+    /// Byte ranges of the secrets in this file (credential values).
+    pub fn secrets(&self) -> &[std::ops::Range<usize>] {
+        &self.secrets
+    }
+
+    /// The text as it may be shown: secrets masked, offsets unchanged.
+    pub fn display_text(&self) -> std::borrow::Cow<'_, str> {
+        if self.secrets.is_empty() {
+            std::borrow::Cow::Borrowed(&self.text)
+        } else {
+            std::borrow::Cow::Owned(crate::secrets::mask(&self.text, &self.secrets))
+        }
+    }
+
+    /// Whether `span` touches a secret of this file.
+    pub fn is_secret(&self, span: Span) -> bool {
+        let (s, e) = (span.start as usize, span.end as usize);
+        self.secrets.iter().any(|r| s < r.end && r.start < e.max(s + 1))
     }
 
     /// The text of `span`, or "" when the span does not fall on char boundaries.

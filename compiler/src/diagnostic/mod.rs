@@ -5,11 +5,13 @@
 //! commands ([`render_github`]) — and the runtime turns it into LSP diagnostics.
 
 mod code;
+mod redact;
 pub mod render_github;
 pub mod render_human;
 pub mod render_json;
 
 pub use code::{Category, Code};
+pub use redact::Redactor;
 
 use crate::source::{SourceSet, Span};
 use serde::Serialize;

@@ -1,7 +1,7 @@
 //! Human rendering with miette: source snippets, labels, help.
 //! Deterministic for a given width and theme, so snapshots can hold it.
 
-use super::{Diagnostic, Label, Severity};
+use super::{Diagnostic, Label, Redactor, Severity};
 use crate::source::{SourceFile, SourceSet, Span};
 use miette::{
     GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError, MietteSpanContents, SourceCode, SourceSpan,
@@ -43,19 +43,27 @@ pub fn render(diagnostics: &[Diagnostic], sources: &SourceSet, options: HumanOpt
         .with_context_lines(1)
         .with_show_related_as_nested(true);
     let mut out = String::new();
+    let redactor = Redactor::new(sources);
     for d in diagnostics {
-        let view = View::new(d, sources);
+        let view = View::new(d, sources, &redactor);
         if handler.render_report(&mut out, &view).is_err() {
             // A snippet that cannot be rendered must not hide the diagnostic.
-            out.push_str(&format!("{}[{}]: {}\n", d.severity.as_str(), d.code, d.message));
+            out.push_str(&format!(
+                "{}[{}]: {}\n",
+                d.severity.as_str(),
+                d.code,
+                redactor.text(&d.message)
+            ));
         }
     }
     out
 }
 
-/// A borrowed file with its display name.
+/// A borrowed file with its display name, and its text as it may be shown
+/// (secrets masked, same offsets).
 struct FileSource<'a> {
     file: &'a SourceFile,
+    text: std::borrow::Cow<'a, str>,
 }
 
 impl SourceCode for FileSource<'_> {
@@ -74,7 +82,7 @@ impl SourceCode for FileSource<'_> {
             - 1;
         let base_line = line.saturating_sub(before);
         let base = self.file.line_start(base_line);
-        let text = self.file.text.get(base..).unwrap_or("");
+        let text = self.text.get(base..).unwrap_or("");
         let local = SourceSpan::new(span.offset().saturating_sub(base).into(), span.len());
         let inner = text.read_span(&local, before, after)?;
         Ok(Box::new(MietteSpanContents::new_named(
@@ -95,32 +103,34 @@ fn source_span(span: Span) -> SourceSpan {
 struct View<'a> {
     title: String,
     severity: miette::Severity,
-    help: Option<&'a str>,
+    help: Option<String>,
     source: Option<FileSource<'a>>,
     labels: Vec<LabeledSpan>,
     related: Vec<View<'a>>,
 }
 
 impl<'a> View<'a> {
-    fn new(d: &'a Diagnostic, sources: &'a SourceSet) -> Self {
+    fn new(d: &'a Diagnostic, sources: &'a SourceSet, redactor: &Redactor) -> Self {
         let severity = match d.severity {
             Severity::Error => miette::Severity::Error,
             Severity::Warning => miette::Severity::Warning,
         };
-        let title = format!("[{}] {}", d.code, d.message);
+        let title = format!("[{}] {}", d.code, redactor.text(&d.message));
+        let help = redactor.opt(d.help.as_deref()).map(|h| h.into_owned());
+        let label = |l: &Label| non_empty(&redactor.text(&l.message));
         let Some(primary) = &d.primary else {
             return View {
                 title,
                 severity,
-                help: d.help.as_deref(),
+                help,
                 source: None,
                 labels: Vec::new(),
-                related: d.related.iter().map(|l| View::note(l, sources)).collect(),
+                related: d.related.iter().map(|l| View::note(l, sources, redactor)).collect(),
             };
         };
         let file = primary.span.file;
         let mut labels = vec![LabeledSpan::new_primary_with_span(
-            non_empty(&primary.message),
+            label(primary),
             source_span(primary.span),
         )];
         let mut related = Vec::new();
@@ -130,15 +140,15 @@ impl<'a> View<'a> {
             // Close labels share the snippet; distant ones get their own, so a
             // snippet never runs over dozens of lines.
             if l.span.file == file && line(l.span).abs_diff(primary_line) <= 6 {
-                labels.push(LabeledSpan::new_with_span(non_empty(&l.message), source_span(l.span)));
+                labels.push(LabeledSpan::new_with_span(label(l), source_span(l.span)));
             } else {
-                related.push(View::note(l, sources));
+                related.push(View::note(l, sources, redactor));
             }
         }
         View {
             title,
             severity,
-            help: d.help.as_deref(),
+            help,
             source: file_source(sources, primary.span),
             labels,
             related,
@@ -146,9 +156,9 @@ impl<'a> View<'a> {
     }
 
     /// A related place in another file, shown as a nested note.
-    fn note(l: &'a Label, sources: &'a SourceSet) -> Self {
+    fn note(l: &'a Label, sources: &'a SourceSet, redactor: &Redactor) -> Self {
         View {
-            title: l.message.clone(),
+            title: redactor.text(&l.message).into_owned(),
             severity: miette::Severity::Advice,
             help: None,
             source: file_source(sources, l.span),
@@ -163,7 +173,10 @@ fn non_empty(s: &str) -> Option<String> {
 }
 
 fn file_source(sources: &SourceSet, span: Span) -> Option<FileSource<'_>> {
-    sources.get(span.file).map(|file| FileSource { file })
+    sources.get(span.file).map(|file| FileSource {
+        file,
+        text: file.display_text(),
+    })
 }
 
 impl fmt::Debug for View<'_> {
@@ -186,7 +199,7 @@ impl miette::Diagnostic for View<'_> {
     }
 
     fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
-        self.help.map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        self.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn SourceCode> {

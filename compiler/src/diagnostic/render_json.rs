@@ -1,9 +1,10 @@
 //! `herald check --format json`: one object, 1-based lines and character
 //! columns, paths relative to the plan directory, end exclusive.
 
-use super::{Diagnostic, Label, counts};
+use super::{Diagnostic, Label, Redactor, counts};
 use crate::source::{SourceSet, Span};
 use serde::Serialize;
+use std::borrow::Cow;
 
 pub const FORMAT_VERSION: &str = "1";
 
@@ -21,16 +22,16 @@ pub struct JsonDiagnostic<'a> {
     pub code: &'static str,
     pub category: &'static str,
     pub severity: &'static str,
-    pub message: &'a str,
+    pub message: Cow<'a, str>,
     pub file: Option<&'a str>,
     pub range: Option<Range>,
-    pub help: Option<&'a str>,
+    pub help: Option<Cow<'a, str>>,
     pub related: Vec<JsonRelated<'a>>,
 }
 
 #[derive(Serialize)]
 pub struct JsonRelated<'a> {
-    pub message: &'a str,
+    pub message: Cow<'a, str>,
     pub file: &'a str,
     pub range: Range,
 }
@@ -73,13 +74,21 @@ pub fn report<'a>(diagnostics: &'a [Diagnostic], sources: &'a SourceSet) -> Repo
         valid: error_count == 0,
         error_count,
         warning_count,
-        diagnostics: diagnostics.iter().map(|d| one(d, sources)).collect(),
+        diagnostics: {
+            let redactor = Redactor::new(sources);
+            diagnostics.iter().map(|d| redacted(d, sources, &redactor)).collect()
+        },
     }
 }
 
+/// One diagnostic as JSON (secrets of `sources` scrubbed).
 pub fn one<'a>(d: &'a Diagnostic, sources: &'a SourceSet) -> JsonDiagnostic<'a> {
+    redacted(d, sources, &Redactor::new(sources))
+}
+
+fn redacted<'a>(d: &'a Diagnostic, sources: &'a SourceSet, redactor: &Redactor) -> JsonDiagnostic<'a> {
     let related = |l: &'a Label| JsonRelated {
-        message: &l.message,
+        message: redactor.text(&l.message),
         file: sources.path(l.span.file),
         range: range(sources, l.span),
     };
@@ -87,10 +96,10 @@ pub fn one<'a>(d: &'a Diagnostic, sources: &'a SourceSet) -> JsonDiagnostic<'a> 
         code: d.code.as_str(),
         category: d.category().as_str(),
         severity: d.severity.as_str(),
-        message: &d.message,
+        message: redactor.text(&d.message),
         file: d.primary.as_ref().map(|l| sources.path(l.span.file)),
         range: d.primary.as_ref().map(|l| range(sources, l.span)),
-        help: d.help.as_deref(),
+        help: redactor.opt(d.help.as_deref()),
         related: d.related.iter().map(related).collect(),
     }
 }

@@ -1,7 +1,7 @@
 //! Compiler data to LSP types: spans to ranges, diagnostics, fixes.
 
 use super::uri;
-use herald_compiler::diagnostic::{Diagnostic, Fix, Severity};
+use herald_compiler::diagnostic::{Diagnostic, Fix, Redactor, Severity};
 use herald_compiler::source::{SourceSet, Span};
 use lsp_types as lsp;
 use std::collections::HashMap;
@@ -29,15 +29,17 @@ pub fn location(root: &Path, sources: &SourceSet, span: Span) -> Option<lsp::Loc
 }
 
 pub fn diagnostic(root: &Path, sources: &SourceSet, d: &Diagnostic) -> lsp::Diagnostic {
-    let mut message = d.message.clone();
+    // Like every renderer: no credential of herald.toml in the texts.
+    let redactor = Redactor::new(sources);
+    let mut message = redactor.text(&d.message).into_owned();
     if let Some(l) = &d.primary
         && !l.message.is_empty()
     {
-        message.push_str(&format!(" ({})", l.message));
+        message.push_str(&format!(" ({})", redactor.text(&l.message)));
     }
     if let Some(h) = &d.help {
         message.push_str("\nhelp: ");
-        message.push_str(h);
+        message.push_str(&redactor.text(h));
     }
     let related: Vec<lsp::DiagnosticRelatedInformation> = d
         .related
@@ -45,7 +47,7 @@ pub fn diagnostic(root: &Path, sources: &SourceSet, d: &Diagnostic) -> lsp::Diag
         .filter_map(|l| {
             Some(lsp::DiagnosticRelatedInformation {
                 location: location(root, sources, l.span)?,
-                message: l.message.clone(),
+                message: redactor.text(&l.message).into_owned(),
             })
         })
         .collect();
