@@ -1,5 +1,8 @@
 //! Contacts as typed values, read against the contact model. Pure: the
 //! runtime reads rows (CSV, SQLite…) and hands cells to [`Layout::parse_row`].
+//! A row is validated as it is typed (`max_length`, E.164 phones, email
+//! syntax); a bad row is a [`RowProblem`]: a column and a [`Reason`], never
+//! the value, which is personal data.
 
 use crate::ast::ScalarType;
 use crate::model::{ContactModel, FieldType};
@@ -39,6 +42,10 @@ pub struct Layout {
     pub consents: Vec<String>,
     field_index: BTreeMap<String, usize>,
     consent_index: BTreeMap<String, usize>,
+    /// `max_length` of each field (text fields only).
+    max_lengths: Vec<Option<u32>>,
+    /// The source's column names, in its order.
+    header: Vec<String>,
     /// Column of each part in the row: id, fields, consents, consent dates.
     id_col: usize,
     field_cols: Vec<Option<usize>>,
@@ -68,6 +75,7 @@ impl Layout {
         let col = |name: &str| header.iter().position(|h| h.trim() == name);
         let id_col = col("id").ok_or(HeaderError::MissingId)?;
         let mut fields = Vec::new();
+        let mut max_lengths = Vec::new();
         let mut field_cols = Vec::new();
         let mut field_index = BTreeMap::new();
         for (i, (name, f)) in model.fields.iter().enumerate() {
@@ -76,6 +84,7 @@ impl Layout {
                 return Err(HeaderError::MissingColumn(name.clone()));
             }
             fields.push((name.clone(), f.ty.clone(), f.optional));
+            max_lengths.push(f.max_length);
             field_cols.push(c);
             field_index.insert(name.clone(), i);
         }
@@ -89,6 +98,8 @@ impl Layout {
         }
         Ok(Layout {
             fields,
+            max_lengths,
+            header: header.iter().map(|h| h.trim().to_string()).collect(),
             consents,
             field_index,
             consent_index,
@@ -96,6 +107,24 @@ impl Layout {
             field_cols,
             consent_cols,
         })
+    }
+
+    /// The name of the source's column `i`, when it is one of the model's
+    /// (other headers are the file's text, not shown).
+    pub fn column_name(&self, i: usize) -> Option<&str> {
+        let name = self.header.get(i)?.as_str();
+        let known = name == ID_COLUMN
+            || self.field_index.contains_key(name)
+            || self.consents.iter().any(|c| {
+                name.strip_prefix("consent_")
+                    .is_some_and(|r| r == c || r.strip_suffix("_at") == Some(c))
+            });
+        known.then_some(name)
+    }
+
+    /// The column of the row that holds the contact id.
+    pub fn id_column(&self) -> usize {
+        self.id_col
     }
 
     pub fn field(&self, name: &str) -> Option<usize> {
@@ -107,7 +136,7 @@ impl Layout {
     }
 
     /// Parse one row. Errors name the column and the value's problem.
-    pub fn parse_row(&self, row: &[&str]) -> Result<Contact, String> {
+    pub fn parse_row(&self, row: &[&str]) -> Result<Contact, RowProblem> {
         let mut c = Contact::default();
         self.parse_row_into(row, &mut c)?;
         Ok(c)
@@ -115,7 +144,7 @@ impl Layout {
 
     /// Parse one row into `out`, reusing its buffers (a scan of a million
     /// rows then allocates almost nothing). On error `out` holds garbage.
-    pub fn parse_row_into(&self, row: &[&str], out: &mut Contact) -> Result<(), String> {
+    pub fn parse_row_into(&self, row: &[&str], out: &mut Contact) -> Result<(), RowProblem> {
         self.parse_cells_into(|i| row.get(i).copied(), out)
     }
 
@@ -124,38 +153,164 @@ impl Layout {
         &self,
         cell: impl Fn(usize) -> Option<&'r str>,
         out: &mut Contact,
-    ) -> Result<(), String> {
+    ) -> Result<(), RowProblem> {
         let id = cell(self.id_col).map(|s| s.trim()).unwrap_or("");
         if id.is_empty() {
-            return Err("`id` is empty".into());
+            return Err(RowProblem::new(ID_COLUMN, Reason::Empty));
         }
         out.id.clear();
         out.id.push_str(id);
         out.fields.resize(self.fields.len(), None);
-        for (((name, ty, optional), col), slot) in self.fields.iter().zip(&self.field_cols).zip(&mut out.fields) {
+        let columns = self.fields.iter().zip(&self.max_lengths).zip(&self.field_cols);
+        for ((((name, ty, optional), max), col), slot) in columns.zip(&mut out.fields) {
             let raw = col.and_then(&cell).map_or("", |s| s.trim());
-            parse_cell_into(ty, raw, slot).map_err(|e| format!("`{name}`: {e}"))?;
-            if slot.is_none() && !optional {
-                return Err(format!("`{name}` is empty but the field is not optional"));
+            let problem = |reason| RowProblem::new(name, reason);
+            parse_cell_into(ty, raw, slot).map_err(problem)?;
+            match slot {
+                None if !optional => return Err(problem(Reason::Empty)),
+                Some(FieldValue::Text(text)) => validate_text(ty, *max, text).map_err(problem)?,
+                _ => {}
             }
         }
         out.consents.clear();
         for (name, (c, at)) in self.consents.iter().zip(&self.consent_cols) {
             let given = match c.and_then(&cell).map(|s| s.trim()) {
                 None => false,
-                Some(v) => match consent_flag(v) {
-                    Some(g) => g,
-                    None => return Err(format!("`consent_{name}` is `{v}`, expected true or false")),
-                },
+                Some(v) => consent_flag(v)
+                    .ok_or_else(|| RowProblem::new(format!("consent_{name}"), Reason::NotAConsentFlag))?,
             };
             let at = match at.and_then(&cell).map(|s| s.trim()).filter(|s| !s.is_empty()) {
                 None => None,
-                Some(s) => Some(parse_date(s).map_err(|e| format!("`consent_{name}_at`: {e}"))?),
+                Some(s) => Some(parse_date(s).map_err(|r| RowProblem::new(format!("consent_{name}_at"), r))?),
             };
             out.consents.push(ConsentState { given, at });
         }
         Ok(())
     }
+}
+
+/// The column of contact ids.
+pub const ID_COLUMN: &str = "id";
+
+/// Why a row was rejected: the column, and what is wrong with its value.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RowProblem {
+    pub column: String,
+    pub reason: Reason,
+}
+
+impl RowProblem {
+    pub fn new(column: impl Into<String>, reason: Reason) -> Self {
+        RowProblem {
+            column: column.into(),
+            reason,
+        }
+    }
+}
+
+impl std::fmt::Display for RowProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "column `{}`: {}", self.column, self.reason)
+    }
+}
+
+/// What is wrong with a value. Deliberately holds nothing read from the row.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    Empty,
+    NotANumber,
+    NotAWholeNumber,
+    NotABoolean,
+    NotADate,
+    NotADateTime,
+    /// An enum value outside the model's list (the list is the model's).
+    NotOneOf(Vec<String>),
+    TooLong {
+        max: u32,
+    },
+    NotAPhone,
+    NotAnEmail,
+    NotAConsentFlag,
+    NotUtf8,
+    /// A list item is wrong for this reason.
+    Item(Box<Reason>),
+    /// A later row with an id already seen (the first one is kept).
+    Duplicate {
+        first_row: u64,
+    },
+    /// The row itself cannot be split (wrong number of fields…).
+    Malformed(String),
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reason::Empty => f.write_str("empty, but the field is not optional"),
+            Reason::NotANumber => f.write_str("not a number"),
+            Reason::NotAWholeNumber => f.write_str("not a whole number"),
+            Reason::NotABoolean => f.write_str("not true or false"),
+            Reason::NotADate => f.write_str("not a date (YYYY-MM-DD)"),
+            Reason::NotADateTime => f.write_str("not a date and time (RFC 3339, such as 2026-11-27T10:00:00Z)"),
+            Reason::NotOneOf(values) => write!(f, "not one of {}", values.join(", ")),
+            Reason::TooLong { max } => write!(f, "longer than its max_length of {max} characters"),
+            Reason::NotAPhone => f.write_str("not an E.164 phone number (such as +33612345678)"),
+            Reason::NotAnEmail => f.write_str("not a valid email address"),
+            Reason::NotAConsentFlag => f.write_str("expected true or false"),
+            Reason::NotUtf8 => f.write_str("not valid UTF-8; save the file as UTF-8"),
+            Reason::Item(r) => write!(f, "an item is {r}"),
+            Reason::Duplicate { first_row } => {
+                write!(f, "duplicate id: row {first_row} has the same one (the first is kept)")
+            }
+            Reason::Malformed(m) => f.write_str(m),
+        }
+    }
+}
+
+/// Checks of a text value beyond its type: length, phone and email syntax.
+fn validate_text(ty: &FieldType, max: Option<u32>, text: &str) -> Result<(), Reason> {
+    if let Some(max) = max
+        && text.chars().nth(max as usize).is_some()
+    {
+        return Err(Reason::TooLong { max });
+    }
+    match ty {
+        FieldType::Phone if !is_e164(text) => Err(Reason::NotAPhone),
+        FieldType::Email if !is_email(text) => Err(Reason::NotAnEmail),
+        _ => Ok(()),
+    }
+}
+
+/// E.164: `+`, a country code that does not start with 0, at most 15 digits.
+pub fn is_e164(s: &str) -> bool {
+    let Some(digits) = s.strip_prefix('+') else {
+        return false;
+    };
+    (2..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0')
+}
+
+/// An address as HTML forms accept it (WHATWG's "valid email address"), with
+/// a dot in the domain since mail is not sent to a bare host name, and the
+/// SMTP lengths (64 for the local part, 254 in all). Letters beyond ASCII
+/// are accepted (internationalised addresses).
+pub fn is_email(s: &str) -> bool {
+    let Some((local, domain)) = s.rsplit_once('@') else {
+        return false;
+    };
+    let local_ok = |c: char| c.is_alphanumeric() || ".!#$%&'*+/=?^_`{|}~-".contains(c);
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.chars().count() <= 63
+            && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    s.len() <= 254
+        && !local.is_empty()
+        && local.len() <= 64
+        && local.chars().all(local_ok)
+        && domain.contains('.')
+        && domain.split('.').all(label_ok)
 }
 
 /// Put `raw` in a text slot, reusing its string.
@@ -170,14 +325,14 @@ fn set_text(slot: &mut Option<FieldValue>, raw: &str) {
 }
 
 /// [`parse_cell`] into an existing slot, reusing text and list buffers.
-fn parse_cell_into(ty: &FieldType, raw: &str, slot: &mut Option<FieldValue>) -> Result<(), String> {
+fn parse_cell_into(ty: &FieldType, raw: &str, slot: &mut Option<FieldValue>) -> Result<(), Reason> {
     match ty {
         FieldType::String | FieldType::Email | FieldType::Phone | FieldType::Timezone if !raw.is_empty() => {
             set_text(slot, raw)
         }
         FieldType::Enum { values } if !raw.is_empty() => {
             if !values.iter().any(|v| v == raw) {
-                return Err(format!("`{raw}` is not one of {}", values.join(", ")));
+                return Err(Reason::NotOneOf(values.clone()));
             }
             set_text(slot, raw)
         }
@@ -192,10 +347,10 @@ fn parse_cell_into(ty: &FieldType, raw: &str, slot: &mut Option<FieldValue>) -> 
                 match items.get_mut(n) {
                     Some(item) => {
                         let mut s = Some(std::mem::replace(item, FieldValue::Bool(false)));
-                        parse_cell_into(&item_ty, part, &mut s)?;
+                        parse_cell_into(&item_ty, part, &mut s).map_err(|r| Reason::Item(Box::new(r)))?;
                         *item = s.unwrap_or(FieldValue::Bool(false));
                     }
-                    None => items.push(parse_scalar(&item_ty, part)?),
+                    None => items.push(parse_scalar(&item_ty, part).map_err(|r| Reason::Item(Box::new(r)))?),
                 }
                 n += 1;
             }
@@ -252,16 +407,16 @@ fn fast_datetime(s: &str) -> Option<DateTime<Utc>> {
     Some(date.and_hms_opt(two(1)?, two(4)?, two(7)?)?.and_utc())
 }
 
-fn parse_date(s: &str) -> Result<NaiveDate, String> {
+fn parse_date(s: &str) -> Result<NaiveDate, Reason> {
     if let Some(d) = (s.len() == 10).then(|| fast_date(s.as_bytes())).flatten() {
         return Ok(d);
     }
     NaiveDate::parse_from_str(s, "%Y-%m-%d")
         .or_else(|_| parse_datetime(s).map(|d| d.date_naive()))
-        .map_err(|_| format!("`{s}` is not a date (YYYY-MM-DD)"))
+        .map_err(|_| Reason::NotADate)
 }
 
-fn parse_datetime(s: &str) -> Result<DateTime<Utc>, String> {
+fn parse_datetime(s: &str) -> Result<DateTime<Utc>, Reason> {
     if let Some(d) = fast_datetime(s) {
         return Ok(d);
     }
@@ -281,19 +436,17 @@ fn parse_datetime(s: &str) -> Result<DateTime<Utc>, String> {
     if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
         return Ok(d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc());
     }
-    Err(format!(
-        "`{s}` is not a date and time (RFC 3339, such as 2026-11-27T10:00:00Z)"
-    ))
+    Err(Reason::NotADateTime)
 }
 
-fn parse_scalar(ty: &FieldType, raw: &str) -> Result<FieldValue, String> {
+fn parse_scalar(ty: &FieldType, raw: &str) -> Result<FieldValue, Reason> {
     Ok(match ty {
         FieldType::String | FieldType::Email | FieldType::Phone | FieldType::Timezone => {
             FieldValue::Text(raw.to_string())
         }
         FieldType::Enum { values } => {
             if !values.iter().any(|v| v == raw) {
-                return Err(format!("`{raw}` is not one of {}", values.join(", ")));
+                return Err(Reason::NotOneOf(values.clone()));
             }
             FieldValue::Text(raw.to_string())
         }
@@ -301,16 +454,13 @@ fn parse_scalar(ty: &FieldType, raw: &str) -> Result<FieldValue, String> {
             raw.parse::<f64>()
                 .ok()
                 .filter(|n| n.is_finite())
-                .ok_or_else(|| format!("`{raw}` is not a number"))?,
+                .ok_or(Reason::NotANumber)?,
         ),
-        FieldType::Integer => FieldValue::Number(
-            raw.parse::<i64>()
-                .map_err(|_| format!("`{raw}` is not a whole number"))? as f64,
-        ),
+        FieldType::Integer => FieldValue::Number(raw.parse::<i64>().map_err(|_| Reason::NotAWholeNumber)? as f64),
         FieldType::Boolean => match raw.to_ascii_lowercase().as_str() {
             "true" | "1" | "yes" => FieldValue::Bool(true),
             "false" | "0" | "no" => FieldValue::Bool(false),
-            _ => return Err(format!("`{raw}` is not true or false")),
+            _ => return Err(Reason::NotABoolean),
         },
         FieldType::Date => FieldValue::Date(parse_date(raw)?),
         FieldType::Datetime => FieldValue::DateTime(parse_datetime(raw)?),
@@ -318,14 +468,14 @@ fn parse_scalar(ty: &FieldType, raw: &str) -> Result<FieldValue, String> {
             raw.split('|')
                 .map(str::trim)
                 .filter(|s| !s.is_empty())
-                .map(|s| parse_scalar(&FieldType::from_scalar(*of), s))
+                .map(|s| parse_scalar(&FieldType::from_scalar(*of), s).map_err(|r| Reason::Item(Box::new(r))))
                 .collect::<Result<_, _>>()?,
         ),
     })
 }
 
 /// A cell as a typed value; `None` for an empty cell (lists: an empty list).
-pub fn parse_cell(ty: &FieldType, raw: &str) -> Result<Option<FieldValue>, String> {
+pub fn parse_cell(ty: &FieldType, raw: &str) -> Result<Option<FieldValue>, Reason> {
     if raw.is_empty() {
         return Ok(match ty {
             FieldType::List { .. } => Some(FieldValue::List(Vec::new())),
@@ -362,7 +512,7 @@ pub fn contact_value(layout: &Layout, c: &Contact) -> minijinja::Value {
 }
 
 /// Scalar types of event properties, parsed from text.
-pub fn parse_property(ty: ScalarType, raw: &str) -> Result<Option<FieldValue>, String> {
+pub fn parse_property(ty: ScalarType, raw: &str) -> Result<Option<FieldValue>, Reason> {
     parse_cell(&FieldType::from_scalar(ty), raw)
 }
 
@@ -484,19 +634,94 @@ mod tests {
         assert_eq!(c.fields[layout.field("total").unwrap()], Some(FieldValue::Number(12.5)));
         assert_eq!(c.fields[layout.field("seen").unwrap()], None);
         assert!(c.consents[0].given);
-        assert!(
+        assert_eq!(
             layout
                 .parse_row(&["c2", "Paris", "1", "", "", "false", ""])
-                .unwrap_err()
-                .contains("`region`")
+                .unwrap_err(),
+            RowProblem::new("region", Reason::NotOneOf(vec!["IDF".into(), "PACA".into()]))
         );
-        assert!(
-            layout
-                .parse_row(&["c3", "IDF", "x", "", "", "", ""])
-                .unwrap_err()
-                .contains("not a number")
+        assert_eq!(
+            layout.parse_row(&["c3", "IDF", "x", "", "", "", ""]).unwrap_err(),
+            RowProblem::new("total", Reason::NotANumber)
         );
         assert!(layout.parse_row(&["", "IDF", "1", "", "", "", ""]).is_err());
+    }
+
+    #[test]
+    fn rows_are_validated_and_problems_never_hold_the_value() {
+        let mut m = ContactModel::default();
+        let f = |ty, optional, max_length| Field {
+            ty,
+            optional,
+            max_length,
+            description: None,
+            span: Default::default(),
+        };
+        m.fields.insert("name".into(), f(FieldType::String, true, Some(5)));
+        m.fields.insert("email".into(), f(FieldType::Email, true, None));
+        m.fields.insert("phone".into(), f(FieldType::Phone, true, None));
+        m.fields.insert("n".into(), f(FieldType::Integer, true, None));
+        let layout = Layout::new(&m, &["id", "name", "email", "phone", "n"]).unwrap();
+        let ok = layout.parse_row(&["a", "Éloï", "x.y+z@mail.example.fr", "+33612345678", "3"]);
+        assert!(ok.is_ok(), "{ok:?}");
+        assert!(layout.parse_row(&["a", "Ann", "", "", ""]).is_ok());
+        for (row, column, reason) in [
+            (["a", "Sixsix", "", "", ""], "name", Reason::TooLong { max: 5 }),
+            (["a", "", "secret-not-email", "", ""], "email", Reason::NotAnEmail),
+            (["a", "", "", "06 12 34 56 78", ""], "phone", Reason::NotAPhone),
+            (["a", "", "", "", "secret-4.5"], "n", Reason::NotAWholeNumber),
+            (["", "", "", "", ""], "id", Reason::Empty),
+        ] {
+            let problem = layout.parse_row(&row).unwrap_err();
+            assert_eq!(problem, RowProblem::new(column, reason));
+            let shown = problem.to_string();
+            for value in row.iter().filter(|v| v.len() > 1) {
+                assert!(!shown.contains(value), "{shown} echoes {value}");
+            }
+        }
+        // Five characters, not five bytes.
+        assert!(layout.parse_row(&["a", "Éloïs", "", "", ""]).is_ok());
+    }
+
+    #[test]
+    fn phone_and_email_syntax() {
+        for p in ["+33612345678", "+12025550123", "+4420"] {
+            assert!(is_e164(p), "{p}");
+        }
+        for p in [
+            "0612345678",
+            "+0612345678",
+            "+33 6 12 34 56 78",
+            "+3361234567890123",
+            "+",
+            "+1",
+            "not-a-phone",
+        ] {
+            assert!(!is_e164(p), "{p}");
+        }
+        for e in [
+            "a@b.fr",
+            "jean.dupont+promo@mail.example.test",
+            "o'neil@x-y.example",
+            "zoé@exemple.fr",
+        ] {
+            assert!(is_email(e), "{e}");
+        }
+        for e in [
+            "not-an-email",
+            "a@b",
+            "@b.fr",
+            "a@.fr",
+            "a@b..fr",
+            "a@-b.fr",
+            "a b@c.fr",
+            "a@b.fr ",
+            "a@@b.fr",
+            "a@b_c.fr",
+        ] {
+            assert!(!is_email(e), "{e}");
+        }
+        assert!(!is_email(&format!("{}@b.fr", "a".repeat(65))));
     }
 
     #[test]

@@ -221,7 +221,7 @@ fn guards_refuse_an_apply() {
 }
 
 #[test]
-fn bad_contact_rows_are_reported_with_their_line() {
+fn bad_contact_rows_are_reported_with_their_row_and_column() {
     let dir = copy_example("garage-services");
     let csv = dir.path().join("data/contacts.csv");
     let mut text = std::fs::read_to_string(&csv).unwrap();
@@ -230,8 +230,12 @@ fn bad_contact_rows_are_reported_with_their_line() {
     let plan = plan_json(dir.path());
     assert_eq!(plan["contacts"]["bad_rows"], 1);
     assert_eq!(plan["contacts"]["contacts"], 800);
-    let e = plan["contacts"]["errors"][0].as_str().unwrap();
-    assert!(e.starts_with("line 802:") && e.contains("last_visit_at"), "{e}");
+    let e = &plan["contacts"]["errors"][0];
+    assert_eq!(
+        e,
+        &serde_json::json!({ "row": 802, "column": "last_visit_at", "reason": "not a date (YYYY-MM-DD)" })
+    );
+    assert!(!plan.to_string().contains("not-a-date"), "the value is never shown");
 }
 
 #[test]

@@ -1,10 +1,9 @@
 //! `herald preview MESSAGE [--contact ID | --worst-case] [DIR]`: a message as
 //! it would be sent.
 
-use crate::crm::{self, ContactSource, CsvSource};
+use crate::crm::{self, Lookup};
 use crate::exit::Exit;
 use crate::output::fatal;
-use herald_compiler::config::CrmKind;
 use herald_compiler::render::{self, Rendered};
 use herald_compiler::{contact, template};
 use std::path::PathBuf;
@@ -27,7 +26,14 @@ pub struct Args {
     out: Option<PathBuf>,
 }
 
-pub fn run(args: Args) -> Exit {
+pub fn run(mut args: Args) -> Exit {
+    args.dir = match super::plan_dir(&args.dir) {
+        Ok(d) => d,
+        Err(reason) => {
+            fatal(reason);
+            return Exit::Unusable;
+        }
+    };
     match preview(&args) {
         Ok(()) => Exit::Ok,
         Err((exit, reason)) => {
@@ -64,14 +70,21 @@ fn preview(args: &Args) -> Result<(), (Exit, String)> {
             "the worst-case contact (every field set, at its longest)".to_string(),
         ),
         Some(id) => {
-            if plan.config.crm.kind != CrmKind::Csv {
-                return Err((Exit::Failure, "`--contact` reads the CSV CRM only for now".into()));
-            }
-            let path = args.dir.join(&plan.config.crm.path);
-            let mut source = CsvSource::open(&path, &plan.contact).map_err(|e| (Exit::Failure, e.to_string()))?;
-            let found = crm::find(&mut source, id).map_err(|e| (Exit::Failure, e.to_string()))?;
-            let Some(c) = found else {
-                return Err((Exit::Failure, format!("no contact `{id}` in `{}`", path.display())));
+            let file = &plan.config.crm.path;
+            let mut source =
+                crm::open(&plan.config.crm, &args.dir, &plan.contact).map_err(|e| (Exit::Failure, e.to_string()))?;
+            let c = match crm::find(source.as_mut(), id).map_err(|e| (Exit::Failure, e.to_string()))? {
+                Lookup::Found(c) => c,
+                Lookup::Rejected(e) => {
+                    return Err((
+                        Exit::Failure,
+                        format!(
+                            "contact `{id}` is rejected: `{file}` row {}, {}; fix the row to preview it",
+                            e.row, e.problem
+                        ),
+                    ));
+                }
+                Lookup::Missing => return Err((Exit::Failure, format!("no contact `{id}` in `{file}`"))),
             };
             let contact = contact::contact_value(source.layout(), &c);
             let ctx = minijinja::context! {

@@ -1,23 +1,55 @@
 //! `[crm] kind = "csv"`: a CSV file with a header row (`id`, one column per
 //! field, `consent_NAME` / `consent_NAME_at` per consent; lists joined by `|`).
+//! The file must be a regular file; a row longer than [`MAX_ROW_BYTES`] stops
+//! the read (it is not a contact but a wrong file, and would fill memory).
 
-use super::{ContactSource, CrmError, RowError, ScanReport};
-use herald_compiler::contact::{Contact, Layout};
+use super::dedup::Ids;
+use super::{ContactSource, CrmError, Row, RowError, ScanReport};
+use crate::fsx::{self, human_bytes};
+use herald_compiler::contact::{Contact, ID_COLUMN, Layout, Reason, RowProblem};
 use herald_compiler::model::ContactModel;
+use std::cell::Cell;
+use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::sync::mpsc;
+
+/// The longest row Herald reads.
+pub const MAX_ROW_BYTES: u64 = 64 << 20;
+const READ_BUFFER: usize = 1 << 20;
 
 pub struct CsvSource {
     path: PathBuf,
     layout: Layout,
 }
 
+/// The file, failing once more than [`MAX_ROW_BYTES`] were read since the
+/// start of the current row (`row_start`, kept by the scan).
+struct Bounded {
+    file: std::fs::File,
+    read: u64,
+    row_start: Rc<Cell<u64>>,
+}
+
+impl Read for Bounded {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.file.read(buf)?;
+        self.read += n as u64;
+        if self.read - self.row_start.get() > MAX_ROW_BYTES + READ_BUFFER as u64 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("a row is longer than {}; is it a CSV file?", human_bytes(MAX_ROW_BYTES)),
+            ));
+        }
+        Ok(n)
+    }
+}
+
+type Reader = csv::Reader<Bounded>;
+
 impl CsvSource {
     pub fn open(path: &Path, model: &ContactModel) -> Result<CsvSource, CrmError> {
-        let mut reader = csv::ReaderBuilder::new()
-            .flexible(true)
-            .from_path(path)
-            .map_err(|e| CrmError::Open(format!("cannot open the contacts file `{}`: {e}", path.display())))?;
+        let (mut reader, _) = reader(path)?;
         let header = reader
             .headers()
             .map_err(|e| CrmError::Header(format!("cannot read the header of `{}`: {e}", path.display())))?
@@ -36,41 +68,89 @@ impl CsvSource {
     }
 }
 
+fn reader(path: &Path) -> Result<(Reader, Rc<Cell<u64>>), CrmError> {
+    let file = fsx::open_regular(path)?;
+    let row_start = Rc::new(Cell::new(0));
+    let bounded = Bounded {
+        file,
+        read: 0,
+        row_start: Rc::clone(&row_start),
+    };
+    let reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .buffer_capacity(READ_BUFFER)
+        .from_reader(bounded);
+    Ok((reader, row_start))
+}
+
+/// The 1-based row of a record (the header is row 1).
+fn row_of(position: Option<&csv::Position>) -> u64 {
+    position.map_or(0, |p| p.record() + 1)
+}
+
+fn id_of(layout: &Layout, record: &csv::ByteRecord) -> Option<String> {
+    let id = record.get(layout.id_column())?.trim_ascii();
+    (!id.is_empty()).then(|| String::from_utf8_lossy(id).into_owned())
+}
+
+/// A record whose id an earlier row already has.
+fn duplicate(layout: &Layout, record: &csv::ByteRecord, ids: &mut Ids) -> Option<RowError> {
+    let id = record.get(layout.id_column())?.trim_ascii();
+    let row = row_of(record.position());
+    let first_row = (!id.is_empty()).then(|| ids.first_seen(id, row)).flatten()?;
+    Some(RowError {
+        row,
+        id: Some(String::from_utf8_lossy(id).into_owned()),
+        problem: RowProblem::new(ID_COLUMN, Reason::Duplicate { first_row }),
+    })
+}
+
 impl ContactSource for CsvSource {
     fn layout(&self) -> &Layout {
         &self.layout
     }
 
-    fn scan(&mut self, f: &mut dyn FnMut(&Contact) -> bool) -> Result<ScanReport, CrmError> {
-        let mut reader = self.reader()?;
+    fn rows(&mut self, f: &mut dyn FnMut(Row) -> bool) -> Result<ScanReport, CrmError> {
+        let (mut reader, row_start) = reader(&self.path)?;
         let mut report = ScanReport::default();
         let mut record = csv::ByteRecord::new();
         let mut contact = Contact::default();
+        let mut ids = Ids::default();
         loop {
-            match reader.read_byte_record(&mut record) {
+            let outcome = match reader.read_byte_record(&mut record) {
                 Ok(false) => break,
-                Ok(true) => match parse_record(&self.layout, &mut record, &mut contact) {
-                    Ok(()) => {
-                        report.contacts += 1;
-                        if !f(&contact) {
-                            break;
-                        }
-                    }
-                    Err(e) => report.bad(e),
+                Ok(true) => match duplicate(&self.layout, &record, &mut ids) {
+                    Some(dup) => Err(dup),
+                    None => parse_record(&self.layout, &mut record, &mut contact),
                 },
-                Err(e) => report.bad(self.broken(e)?),
+                Err(e) => Err(self.broken(e)?),
+            };
+            row_start.set(reader.position().byte());
+            let go_on = match outcome {
+                Ok(()) => {
+                    report.contacts += 1;
+                    f(Ok(&contact))
+                }
+                Err(e) => {
+                    let go_on = f(Err(&e));
+                    report.bad(e);
+                    go_on
+                }
+            };
+            if !go_on {
+                break;
             }
         }
         Ok(report)
     }
 
     /// One thread splits the file into records (the CSV syntax must be read
-    /// in order: a quoted field may hold a newline) and deals them out in
-    /// batches; each visitor's thread types its records and visits them.
-    /// Batches go back to the reader to be refilled, so their buffers are
-    /// reused, and at most a few are in memory.
+    /// in order: a quoted field may hold a newline), rejects duplicate ids,
+    /// and deals the records out in batches; each visitor's thread types its
+    /// records and visits them. Batches go back to the reader to be refilled,
+    /// so their buffers are reused, and at most a few are in memory.
     fn scan_parallel(&mut self, visitors: &mut [&mut super::Visitor]) -> Result<ScanReport, CrmError> {
-        let mut reader = self.reader()?;
+        let (mut reader, row_start) = reader(&self.path)?;
         let layout = &self.layout;
         let (empty_tx, empty_rx) = mpsc::channel::<Batch>();
         std::thread::scope(|scope| {
@@ -100,6 +180,7 @@ impl ContactSource for CsvSource {
                 }));
             }
             let mut report = ScanReport::default();
+            let mut ids = Ids::default();
             let mut batch = Batch::default();
             let mut turn = 0;
             let mut outcome = Ok(());
@@ -107,9 +188,14 @@ impl ContactSource for CsvSource {
                 if batch.used == batch.records.len() {
                     batch.records.push(csv::ByteRecord::new());
                 }
-                match reader.read_byte_record(&mut batch.records[batch.used]) {
+                let read = reader.read_byte_record(&mut batch.records[batch.used]);
+                row_start.set(reader.position().byte());
+                match read {
                     Ok(false) => break,
-                    Ok(true) => batch.used += 1,
+                    Ok(true) => match duplicate(layout, &batch.records[batch.used], &mut ids) {
+                        Some(dup) => report.bad(dup),
+                        None => batch.used += 1,
+                    },
                     Err(e) => match self.broken(e) {
                         Ok(bad) => report.bad(bad),
                         Err(fatal) => {
@@ -146,22 +232,23 @@ impl ContactSource for CsvSource {
 }
 
 impl CsvSource {
-    fn reader(&self) -> Result<csv::Reader<std::fs::File>, CrmError> {
-        csv::ReaderBuilder::new()
-            .flexible(true)
-            .buffer_capacity(1 << 20)
-            .from_path(&self.path)
-            .map_err(|e| CrmError::Open(format!("cannot open `{}`: {e}", self.path.display())))
-    }
-
     /// A record the CSV reader could not split: a bad row, or (I/O) the end.
     fn broken(&self, e: csv::Error) -> Result<RowError, CrmError> {
         if matches!(e.kind(), csv::ErrorKind::Io(_)) {
             return Err(CrmError::Read(format!("cannot read `{}`: {e}", self.path.display())));
         }
+        let row = row_of(e.position());
+        // csv's messages give counts and positions, never cell values.
+        let what = match e.kind() {
+            csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+                format!("{len} fields where the header has {expected_len}")
+            }
+            _ => "the row cannot be read as CSV".to_string(),
+        };
         Ok(RowError {
-            line: e.position().map_or(0, |p| p.line()),
-            message: e.to_string(),
+            row,
+            id: None,
+            problem: RowProblem::new("*", Reason::Malformed(what)),
         })
     }
 }
@@ -179,22 +266,26 @@ struct Batch {
 /// Type one record into `contact` (its buffers are reused; the record is
 /// lent to csv's UTF-8 check, which is faster than one per cell, and put back).
 fn parse_record(layout: &Layout, record: &mut csv::ByteRecord, contact: &mut Contact) -> Result<(), RowError> {
-    let line = record.position().map_or(0, |p| p.line());
+    let row = row_of(record.position());
     let (text, result) = match csv::StringRecord::from_byte_record(std::mem::take(record)) {
         Ok(text) => {
-            let result = layout
-                .parse_cells_into(|i| text.get(i), contact)
-                .map_err(|message| RowError { line, message });
+            let result = layout.parse_cells_into(|i| text.get(i), contact);
             (text.into_byte_record(), result)
         }
         Err(e) => {
-            let column = e.utf8_error().field() + 1;
-            let message = format!("column {column} is not valid UTF-8; save the file as UTF-8");
-            (e.into_byte_record(), Err(RowError { line, message }))
+            let column = e.utf8_error().field();
+            let name = layout
+                .column_name(column)
+                .map_or_else(|| format!("#{}", column + 1), str::to_string);
+            (e.into_byte_record(), Err(RowProblem::new(name, Reason::NotUtf8)))
         }
     };
     *record = text;
-    result
+    result.map_err(|problem| RowError {
+        row,
+        id: id_of(layout, record),
+        problem,
+    })
 }
 
 #[cfg(test)]
@@ -274,8 +365,50 @@ mod tests {
         assert_eq!((par.contacts, par.bad_rows), (seq.contacts, seq.bad_rows));
         assert_eq!(par.errors, seq.errors);
         assert_eq!(par.errors.len(), 12);
-        assert!(par.errors.windows(2).all(|w| w[0].line < w[1].line));
-        let utf8 = par.errors.iter().find(|e| e.line == 5_002).unwrap();
-        assert!(utf8.message.contains("column 2 is not valid UTF-8"), "{}", utf8.message);
+        assert!(par.errors.windows(2).all(|w| w[0].row < w[1].row));
+        let utf8 = par.errors.iter().find(|e| e.row == 5_002).unwrap();
+        assert_eq!(utf8.problem, RowProblem::new("total", Reason::NotUtf8));
+    }
+
+    #[test]
+    fn duplicate_ids_are_rejected_after_the_first_in_both_scans() {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        writeln!(f, "id,total").unwrap();
+        for i in 0..5_000 {
+            writeln!(f, "c{},{i}", i % 4_000).unwrap();
+        }
+        let mut source = CsvSource::open(f.path(), &model()).unwrap();
+        let seq = source.scan(&mut |_| true).unwrap();
+        assert_eq!((seq.contacts, seq.bad_rows), (4_000, 1_000));
+        assert_eq!(
+            seq.errors[0],
+            RowError {
+                row: 4_002,
+                id: Some("c0".into()),
+                problem: RowProblem::new("id", Reason::Duplicate { first_row: 2 })
+            }
+        );
+        let mut visit = |_: &Contact| {};
+        let par = source.scan_parallel(&mut [&mut visit]).unwrap();
+        assert_eq!((par.contacts, par.bad_rows), (4_000, 1_000));
+        assert_eq!(par.errors, seq.errors);
+    }
+
+    #[test]
+    fn a_row_longer_than_the_bound_stops_the_read() {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        writeln!(f, "id,total").unwrap();
+        writeln!(f, "c1,1").unwrap();
+        f.write_all(b"c2,\"").unwrap();
+        let chunk = vec![b'9'; 1 << 20];
+        for _ in 0..(MAX_ROW_BYTES >> 20) + 2 {
+            f.write_all(&chunk).unwrap();
+        }
+        let mut source = CsvSource::open(f.path(), &model()).unwrap();
+        let e = source.scan(&mut |_| true).unwrap_err();
+        assert!(e.to_string().contains("a row is longer than 64 MiB"), "{e}");
+        let mut visit = |_: &Contact| {};
+        let e = source.scan_parallel(&mut [&mut visit]).err().unwrap();
+        assert!(e.to_string().contains("a row is longer than 64 MiB"), "{e}");
     }
 }

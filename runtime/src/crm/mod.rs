@@ -1,22 +1,30 @@
-//! The embedded CRM: contacts read from a CSV file (or, later, a database),
-//! typed by the plan's contact model. Bad rows are reported with their line
-//! and skipped, never silently.
+//! The embedded CRM: contacts read from a CSV file or an SQLite table, typed
+//! and validated by the plan's contact model. A bad row is rejected and
+//! reported by its row and column and the reason — never its values, which
+//! are personal data — and never forecast. Ids are unique: a later row with
+//! an id already seen is rejected (the first one is kept).
 
 mod csv_source;
+mod dedup;
 mod sqlite_source;
 
 pub use csv_source::CsvSource;
 pub use sqlite_source::SqliteSource;
 
-use herald_compiler::contact::{Contact, Layout};
+use crate::fsx::{self, FileError};
+use herald_compiler::contact::{Contact, Layout, RowProblem};
 use std::fmt;
+use std::path::{Path, PathBuf};
 
-/// A row that could not be read.
+/// A row that was rejected.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RowError {
-    /// 1-based line in the file (the header is line 1).
-    pub line: u64,
-    pub message: String,
+    /// 1-based row: for CSV the header is row 1 (as in a spreadsheet); for
+    /// SQLite the rows are counted in rowid order.
+    pub row: u64,
+    /// The contact id, when the row has one (for `preview --contact`).
+    pub id: Option<String>,
+    pub problem: RowProblem,
 }
 
 /// What a scan read.
@@ -29,6 +37,9 @@ pub struct ScanReport {
 }
 
 pub const MAX_REPORTED: usize = 20;
+
+/// One row of a scan: a valid contact, or why it was rejected.
+pub type Row<'a> = Result<&'a Contact, &'a RowError>;
 
 #[derive(Debug)]
 pub enum CrmError {
@@ -45,6 +56,12 @@ impl fmt::Display for CrmError {
     }
 }
 
+impl From<FileError> for CrmError {
+    fn from(e: FileError) -> Self {
+        CrmError::Open(e.to_string())
+    }
+}
+
 /// Something that looks at contacts on a reader thread.
 pub type Visitor<'a> = dyn FnMut(&Contact) + Send + 'a;
 
@@ -53,8 +70,13 @@ pub type Visitor<'a> = dyn FnMut(&Contact) + Send + 'a;
 pub trait ContactSource {
     /// The layout of the contacts this source yields.
     fn layout(&self) -> &Layout;
+    /// Visit every row in order, valid or rejected; `f` returns `false` to stop.
+    fn rows(&mut self, f: &mut dyn FnMut(Row) -> bool) -> Result<ScanReport, CrmError>;
+
     /// Visit every valid contact; `f` returns `false` to stop early.
-    fn scan(&mut self, f: &mut dyn FnMut(&Contact) -> bool) -> Result<ScanReport, CrmError>;
+    fn scan(&mut self, f: &mut dyn FnMut(&Contact) -> bool) -> Result<ScanReport, CrmError> {
+        self.rows(&mut |row| row.map_or(true, &mut *f))
+    }
 
     /// Visit every valid contact once, spread over one thread per visitor
     /// (each sees its share in file order). For counting, where the order
@@ -72,12 +94,12 @@ pub trait ContactSource {
 }
 
 impl ScanReport {
-    /// Add what another part of the same scan read (errors stay in line order).
+    /// Add what another part of the same scan read (errors stay in row order).
     pub fn merge(&mut self, other: ScanReport) {
         self.contacts += other.contacts;
         self.bad_rows += other.bad_rows;
         self.errors.extend(other.errors);
-        self.errors.sort_by_key(|e| e.line);
+        self.errors.sort_by_key(|e| e.row);
         self.errors.truncate(MAX_REPORTED);
     }
 
@@ -89,28 +111,44 @@ impl ScanReport {
     }
 }
 
+/// A contact looked up by id: the first row with that id decides.
+pub enum Lookup {
+    Found(Contact),
+    Rejected(RowError),
+    Missing,
+}
+
 /// Find one contact by id.
-pub fn find(source: &mut dyn ContactSource, id: &str) -> Result<Option<Contact>, CrmError> {
-    let mut found = None;
-    source.scan(&mut |c| {
-        if c.id == id {
-            found = Some(c.clone());
+pub fn find(source: &mut dyn ContactSource, id: &str) -> Result<Lookup, CrmError> {
+    let mut found = Lookup::Missing;
+    source.rows(&mut |row| match row {
+        Ok(c) if c.id == id => {
+            found = Lookup::Found(c.clone());
             false
-        } else {
-            true
         }
+        Err(e) if e.id.as_deref() == Some(id) => {
+            found = Lookup::Rejected(e.clone());
+            false
+        }
+        _ => true,
     })?;
     Ok(found)
+}
+
+/// Where the contacts of `[crm]` are: inside the plan directory unless the
+/// path is absolute.
+pub fn path(config: &herald_compiler::config::CrmConfig, dir: &Path) -> Result<PathBuf, CrmError> {
+    Ok(fsx::configured(dir, &config.path)?)
 }
 
 /// The contact source configured in herald.toml.
 pub fn open(
     config: &herald_compiler::config::CrmConfig,
-    dir: &std::path::Path,
+    dir: &Path,
     model: &herald_compiler::model::ContactModel,
 ) -> Result<Box<dyn ContactSource>, CrmError> {
     use herald_compiler::config::CrmKind;
-    let path = dir.join(&config.path);
+    let path = path(config, dir)?;
     Ok(match config.kind {
         CrmKind::Csv => Box::new(CsvSource::open(&path, model)?),
         CrmKind::Sqlite => Box::new(SqliteSource::open(&path, &config.table, model)?),

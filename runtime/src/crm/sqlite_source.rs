@@ -1,8 +1,13 @@
 //! `[crm] kind = "sqlite"`: contacts in a table of an SQLite file, with the
-//! same columns as the CSV layout (`id`, fields, `consent_NAME[_at]`).
+//! same columns as the CSV layout (`id`, fields, `consent_NAME[_at]`). The
+//! file must be a regular file, opened read-only, and a value is at most
+//! [`MAX_ROW_BYTES`](super::csv_source::MAX_ROW_BYTES).
 
-use super::{ContactSource, CrmError, MAX_REPORTED, RowError, ScanReport};
-use herald_compiler::contact::{Contact, Layout};
+use super::csv_source::MAX_ROW_BYTES;
+use super::dedup::Ids;
+use super::{ContactSource, CrmError, Row, RowError, ScanReport};
+use crate::fsx;
+use herald_compiler::contact::{ID_COLUMN, Layout, Reason, RowProblem};
 use herald_compiler::model::ContactModel;
 use rusqlite::types::ValueRef;
 use std::path::{Path, PathBuf};
@@ -19,14 +24,7 @@ fn quote(ident: &str) -> String {
 
 impl SqliteSource {
     pub fn open(path: &Path, table: &str, model: &ContactModel) -> Result<SqliteSource, CrmError> {
-        if !path.exists() {
-            return Err(CrmError::Open(format!(
-                "the contacts database `{}` does not exist",
-                path.display()
-            )));
-        }
-        let conn = rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .map_err(|e| CrmError::Open(format!("cannot open `{}`: {e}", path.display())))?;
+        let conn = connect(path)?;
         let stmt = conn
             .prepare(&format!("SELECT * FROM {} LIMIT 0", quote(table)))
             .map_err(|e| CrmError::Open(format!("cannot read table `{table}` of `{}`: {e}", path.display())))?;
@@ -41,22 +39,36 @@ impl SqliteSource {
     }
 }
 
+/// A read-only connection to a regular file, with values bounded.
+fn connect(path: &Path) -> Result<rusqlite::Connection, CrmError> {
+    fsx::check_regular(path)?;
+    let conn = rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(|e| CrmError::Open(format!("cannot open `{}`: {e}", path.display())))?;
+    conn.set_limit(
+        rusqlite::limits::Limit::SQLITE_LIMIT_LENGTH,
+        i32::try_from(MAX_ROW_BYTES).unwrap_or(i32::MAX),
+    )
+    .map_err(|e| CrmError::Open(e.to_string()))?;
+    Ok(conn)
+}
+
 impl ContactSource for SqliteSource {
     fn layout(&self) -> &Layout {
         &self.layout
     }
 
-    fn scan(&mut self, f: &mut dyn FnMut(&Contact) -> bool) -> Result<ScanReport, CrmError> {
-        let conn = rusqlite::Connection::open_with_flags(&self.path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .map_err(|e| CrmError::Open(e.to_string()))?;
+    fn rows(&mut self, f: &mut dyn FnMut(Row) -> bool) -> Result<ScanReport, CrmError> {
+        let conn = connect(&self.path)?;
         let mut stmt = conn
             .prepare(&format!("SELECT * FROM {} ORDER BY rowid", quote(&self.table)))
             .map_err(|e| CrmError::Read(e.to_string()))?;
         let n = stmt.column_count();
         let mut rows = stmt.query([]).map_err(|e| CrmError::Read(e.to_string()))?;
         let mut report = ScanReport::default();
+        let mut ids = Ids::default();
         let mut line = 0u64;
         let mut cells: Vec<String> = vec![String::new(); n];
+        let id_col = self.layout.id_column();
         while let Some(row) = rows.next().map_err(|e| CrmError::Read(e.to_string()))? {
             line += 1;
             for (i, cell) in cells.iter_mut().enumerate() {
@@ -69,22 +81,29 @@ impl ContactSource for SqliteSource {
                 }
             }
             let refs: Vec<&str> = cells.iter().map(String::as_str).collect();
-            match self.layout.parse_row(&refs) {
+            let id = refs.get(id_col).map(|s| s.trim()).filter(|s| !s.is_empty());
+            let problem = match id.and_then(|id| ids.first_seen(id.as_bytes(), line)) {
+                Some(first_row) => Err(RowProblem::new(ID_COLUMN, Reason::Duplicate { first_row })),
+                None => self.layout.parse_row(&refs),
+            };
+            let go_on = match problem {
                 Ok(c) => {
                     report.contacts += 1;
-                    if !f(&c) {
-                        break;
-                    }
+                    f(Ok(&c))
                 }
-                Err(message) => {
-                    report.bad_rows += 1;
-                    if report.errors.len() < MAX_REPORTED {
-                        report.errors.push(RowError {
-                            line,
-                            message: format!("row {line}: {message}"),
-                        });
-                    }
+                Err(problem) => {
+                    let e = RowError {
+                        row: line,
+                        id: id.map(str::to_string),
+                        problem,
+                    };
+                    let go_on = f(Err(&e));
+                    report.bad(e);
+                    go_on
                 }
+            };
+            if !go_on {
+                break;
             }
         }
         Ok(report)

@@ -35,6 +35,25 @@ pub fn render(doc: &PlanDoc) -> Vec<String> {
         money(s.cost, cur)
     );
     let _ = writeln!(head);
+    let read = &doc.contacts;
+    if doc.complete {
+        let _ = write!(
+            head,
+            "Forecast on {} contacts of `{}`",
+            thousands(read.contacts),
+            read.file
+        );
+        match read.bad_rows {
+            0 => {}
+            1 => {
+                let _ = write!(head, " · **1 contact row rejected** (not forecast)");
+            }
+            n => {
+                let _ = write!(head, " · **{} contact rows rejected** (not forecast)", thousands(n));
+            }
+        }
+        let _ = writeln!(head, ".\n");
+    }
 
     let errors: Vec<&serde_json::Value> = doc.diagnostics.iter().filter(|d| d["severity"] == "error").collect();
     let warnings: Vec<&serde_json::Value> = doc.diagnostics.iter().filter(|d| d["severity"] == "warning").collect();
@@ -122,6 +141,17 @@ pub fn render(doc: &PlanDoc) -> Vec<String> {
     let _ = writeln!(table);
 
     let mut details = String::new();
+    if !read.errors.is_empty() {
+        let _ = writeln!(
+            details,
+            "<details><summary>Rejected contact rows ({})</summary>\n",
+            thousands(read.bad_rows)
+        );
+        for e in &read.errors {
+            let _ = writeln!(details, "- `{}` {e}", read.file);
+        }
+        let _ = writeln!(details, "\n</details>\n");
+    }
     if !warnings.is_empty() {
         let _ = writeln!(details, "<details><summary>Warnings ({})</summary>\n", warnings.len());
         for w in &warnings {

@@ -185,15 +185,27 @@ pub fn render(doc: &PlanDoc, color: bool) -> String {
         "Herald plan for {} — {} contacts read{}, forecast horizon {} days.",
         doc.project,
         thousands(doc.contacts.contacts),
-        if doc.contacts.bad_rows > 0 {
-            format!(" ({} bad rows skipped)", thousands(doc.contacts.bad_rows))
-        } else {
-            String::new()
+        match doc.contacts.bad_rows {
+            0 => String::new(),
+            1 => " (1 row rejected)".to_string(),
+            n => format!(" ({} rows rejected)", thousands(n)),
         },
         doc.contacts.horizon_days
     );
     for e in &doc.contacts.errors {
-        let _ = writeln!(out, "  {} {e}", st.yellow("warning: bad contact row:"));
+        let _ = writeln!(
+            out,
+            "  {} {} {e}",
+            st.yellow("warning: rejected contact:"),
+            doc.contacts.file
+        );
+    }
+    if doc.contacts.bad_rows > doc.contacts.errors.len() as u64 {
+        let _ = writeln!(
+            out,
+            "  … and {} more rejected rows",
+            thousands(doc.contacts.bad_rows - doc.contacts.errors.len() as u64)
+        );
     }
     out.push('\n');
     let changed: Vec<&PlannedChange> = doc.changes.iter().filter(|c| !c.change.is_noop()).collect();
