@@ -9,9 +9,13 @@ use std::path::Path;
 
 const DEFAULT_CONFIG: &str = "[project]\nname = \"case\"\ntimezone = \"Europe/Paris\"\n";
 
-/// Codes whose cases need the runtime's file loader (binary files, bad UTF-8):
-/// they are snapshotted by the end-to-end tests in `tests/`.
-const COVERED_BY_E2E: &[Code] = &[Code::SyntaxEncoding, Code::ExperimentSampleTooSmall];
+/// Codes whose cases need the runtime's file loader (binary files, bad UTF-8,
+/// links and FIFOs): they are snapshotted by the end-to-end tests in `tests/`.
+const COVERED_BY_E2E: &[Code] = &[
+    Code::SyntaxEncoding,
+    Code::SyntaxUnreadableFile,
+    Code::ExperimentSampleTooSmall,
+];
 
 fn kind_of(path: &str) -> SourceKind {
     if path == "herald.toml" {

@@ -1,8 +1,10 @@
 //! Reads a plan directory into a [`SourceSet`]: herald.toml, every `.yaml` /
 //! `.yml` file, and template files, recursively, skipping hidden directories
 //! (and so `.herald/`). Files that cannot be accepted (too large, binary, not
-//! UTF-8) become diagnostics, never panics.
+//! UTF-8, a link leading outside the plan directory, a FIFO, socket or
+//! device — those are never opened) become diagnostics, never panics or hangs.
 
+use crate::fsx::{self, FileError};
 use herald_compiler::diagnostic::{Code, Diagnostic};
 use herald_compiler::source::{SourceFile, SourceKind, SourceSet, Span};
 use std::fmt;
@@ -84,12 +86,13 @@ pub fn load_plan_dir(dir: &Path, limits: &Limits) -> Result<LoadedDir, LoadError
     }
     let mut files = Vec::new();
     walk(dir, "", &mut files, limits)?;
+    let root = dir.canonicalize().map_err(|e| LoadError::Io(dir.to_path_buf(), e))?;
     files.sort_by(|a, b| a.0.cmp(&b.0));
     let mut sources = SourceSet::new();
     let mut diagnostics = Vec::new();
     let mut total: u64 = 0;
     for (rel, path, kind) in files {
-        let (file, diag) = read_one(&path, &rel, kind, limits, &mut total)?;
+        let (file, diag) = read_one(&root, &path, &rel, kind, limits, &mut total)?;
         let id = sources.add(file);
         if let Some(d) = diag {
             diagnostics.push(d(id));
@@ -115,7 +118,9 @@ fn walk(dir: &Path, rel: &str, out: &mut Vec<(String, PathBuf, SourceKind)>, lim
         let ft = entry.file_type().map_err(|e| LoadError::Io(entry.path(), e))?;
         if ft.is_dir() {
             walk(&entry.path(), &rel_path, out, limits)?;
-        } else if ft.is_file() || ft.is_symlink() {
+        } else {
+            // Files, links, and also FIFOs, sockets and devices with a plan
+            // file's name: `read_one` refuses those with a diagnostic.
             let Some(kind) = kind_of(&rel_path) else { continue };
             if kind == SourceKind::Config && !rel.is_empty() {
                 continue; // a nested herald.toml belongs to another plan
@@ -134,7 +139,27 @@ fn walk(dir: &Path, rel: &str, out: &mut Vec<(String, PathBuf, SourceKind)>, lim
 
 type LateDiagnostic = Box<dyn FnOnce(herald_compiler::FileId) -> Diagnostic>;
 
+/// Open a plan file: a regular file, inside the plan directory once links
+/// are resolved. `Ok(Err(why))`: refused, and not opened.
+fn open_plan_file(root: &Path, path: &Path) -> Result<Result<std::fs::File, String>, LoadError> {
+    let link = path.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink());
+    let opened = if link {
+        fsx::ensure_inside(root, path).and_then(|()| fsx::open_regular(path))
+    } else {
+        fsx::open_regular(path)
+    };
+    match opened {
+        Ok(file) => Ok(Ok(file)),
+        Err(FileError::Outside(_)) => Ok(Err("is a link to a file outside the plan directory".into())),
+        Err(FileError::NotFound(_)) if link => Ok(Err("is a link to a file that does not exist".into())),
+        Err(FileError::NotRegular(_, kind)) => Ok(Err(format!("is not a regular file (it is {kind})"))),
+        Err(FileError::Io(p, e)) => Err(LoadError::Io(p, e)),
+        Err(e) => Err(LoadError::TooMany(e.to_string())),
+    }
+}
+
 fn read_one(
+    root: &Path,
     path: &Path,
     rel: &str,
     kind: SourceKind,
@@ -142,7 +167,20 @@ fn read_one(
     total: &mut u64,
 ) -> Result<(SourceFile, Option<LateDiagnostic>), LoadError> {
     let rejected = |rel: &str, text: String| SourceFile::new(rel, SourceKind::Rejected, text);
-    let file = std::fs::File::open(path).map_err(|e| LoadError::Io(path.to_path_buf(), e))?;
+    let file = match open_plan_file(root, path)? {
+        Ok(file) => file,
+        Err(why) => {
+            let rel_owned = rel.to_string();
+            return Ok((
+                rejected(rel, String::new()),
+                Some(Box::new(move |id| {
+                    Diagnostic::new(Code::SyntaxUnreadableFile, format!("`{rel_owned}` {why}"))
+                        .at(Span::new(id, 0, 0), "this file was not opened")
+                        .help("Herald reads only regular files inside the plan directory: copy the file here instead of linking it, remove it, or give it another extension.")
+                })),
+            ));
+        }
+    };
     let len = file.metadata().map_err(|e| LoadError::Io(path.to_path_buf(), e))?.len();
     if len > limits.max_file_bytes {
         let max = limits.max_file_bytes;

@@ -84,6 +84,7 @@ codes! {
     SyntaxEncoding => "syntax/encoding", Syntax, Error;
     SyntaxTooLarge => "syntax/too-large", Syntax, Error;
     SyntaxTooComplex => "syntax/too-complex", Syntax, Error;
+    SyntaxUnreadableFile => "syntax/unreadable-file", Syntax, Error;
 
     SchemaUnknownKey => "schema/unknown-key", Schema, Error;
     SchemaMissingKey => "schema/missing-key", Schema, Error;

@@ -5,7 +5,7 @@ use crate::output::{ColorChoice, fatal};
 use crate::plan::{self, Options, PlanDoc};
 use crate::state::{Provenance, State, lock::who};
 use herald_compiler::diagnostic::render_human;
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -42,7 +42,14 @@ fn parse_timeout(s: &str) -> Result<Duration, String> {
     })
 }
 
-pub fn run(args: Args, color: ColorChoice) -> Exit {
+pub fn run(mut args: Args, color: ColorChoice) -> Exit {
+    args.dir = match crate::cli::plan_dir(&args.dir) {
+        Ok(d) => d,
+        Err(reason) => {
+            fatal(reason);
+            return Exit::Unusable;
+        }
+    };
     match apply(&args, color) {
         Ok(exit) => exit,
         Err(reason) => {
@@ -117,7 +124,7 @@ fn apply(args: &Args, color: ColorChoice) -> Result<Exit, String> {
         out!("\nDo you want to perform these actions? Only 'yes' will be accepted: ");
         let _ = std::io::stdout().flush();
         let mut answer = String::new();
-        let _ = std::io::stdin().lock().read_line(&mut answer);
+        let _ = std::io::stdin().lock().take(1024).read_line(&mut answer);
         if answer.trim() != "yes" {
             outln!("Apply cancelled.");
             return Ok(Exit::Failure);
@@ -126,17 +133,11 @@ fn apply(args: &Args, color: ColorChoice) -> Result<Exit, String> {
     write(&args.dir, &doc, args.lock_timeout)
 }
 
-fn state_path(dir: &Path) -> Result<PathBuf, String> {
-    let (_, compilation) = crate::cli::compile_dir(dir)?;
-    Ok(dir.join(&compilation.plan.config.state.path))
-}
-
 fn write(dir: &Path, doc: &PlanDoc, timeout: Duration) -> Result<Exit, String> {
     let now = crate::clock::now()?;
-    let path = state_path(dir)?;
-    let mut state = State::open(&path, true)
-        .map_err(|e| e.to_string())?
-        .ok_or("cannot create the state")?;
+    let (_, compilation) = crate::cli::compile_dir(dir)?;
+    let path = crate::state::path(dir, &compilation.plan.config).map_err(|e| e.to_string())?;
+    let mut state = State::open_or_create(&path).map_err(|e| e.to_string())?;
     let guard = state
         .lock(
             "apply",

@@ -3,22 +3,29 @@
 
 use crate::contacts;
 use crate::exit::Exit;
+use crate::fsx;
 use crate::output::fatal;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
 pub struct Args {
     /// Where to create the plan (created if missing; must not hold a plan already).
     dir: PathBuf,
+    /// Replace the files of an existing plan with the scaffold's.
+    #[arg(long)]
+    force: bool,
 }
 
 const HERALD_TOML: &str = include_str!("scaffold/herald.toml");
 const PLAN_YAML: &str = include_str!("scaffold/plan.yaml");
 const WELCOME_MJML: &str = include_str!("scaffold/welcome.mjml");
 const GITIGNORE: &str = "# Herald's local state and lock\n.herald/\n";
+/// `[crm] path` of the scaffold's herald.toml.
+const CONTACTS: &str = "data/contacts.csv";
 
 pub fn run(args: Args) -> Exit {
-    match scaffold(&args.dir) {
+    match scaffold(&args.dir, args.force) {
         Ok(()) => {
             outln!("Created a Herald plan in {}.", args.dir.display());
             outln!("Next: `herald check {}`", args.dir.display());
@@ -31,14 +38,20 @@ pub fn run(args: Args) -> Exit {
     }
 }
 
-fn scaffold(dir: &Path) -> Result<(), String> {
-    let config = dir.join(herald_compiler::config::CONFIG_FILE);
-    if config.exists() {
-        return Err(format!(
-            "`{}` already holds a plan (herald.toml exists); choose an empty directory",
-            dir.display()
-        ));
-    }
+/// Write one file of the plan: atomically, inside `dir`, replacing an
+/// existing one only with `force`.
+fn write(
+    dir: &Path,
+    rel: &str,
+    force: bool,
+    fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), String> {
+    let path = dir.join(rel);
+    fsx::ensure_inside(dir, &path).map_err(|e| e.to_string())?;
+    fsx::write_atomic(&path, force, fill).map_err(|e| e.to_string())
+}
+
+fn scaffold(dir: &Path, force: bool) -> Result<(), String> {
     if dir.exists() && !dir.is_dir() {
         return Err(format!("`{}` exists and is not a directory", dir.display()));
     }
@@ -50,19 +63,32 @@ fn scaffold(dir: &Path) -> Result<(), String> {
         .filter(|n| !n.is_empty() && n != ".")
         .unwrap_or_else(|| "my-plan".to_string())
         .replace(['"', '\\'], "");
-    let write = |rel: &str, text: &str| -> Result<(), String> {
-        let path = dir.join(rel);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| format!("cannot create `{}`: {e}", parent.display()))?;
-        }
-        std::fs::write(&path, text).map_err(|e| format!("cannot write `{}`: {e}", path.display()))
-    };
-    write("herald.toml", &HERALD_TOML.replace("{{name}}", &name))?;
-    write("plan.yaml", PLAN_YAML)?;
-    write("templates/welcome.mjml", WELCOME_MJML)?;
-    write("herald.schema.json", &herald_compiler::schema::plan_file_json())?;
-    if !dir.join(".gitignore").exists() {
-        write(".gitignore", GITIGNORE)?;
+    let files = [
+        ("herald.toml", HERALD_TOML.replace("{{name}}", &name)),
+        ("plan.yaml", PLAN_YAML.to_string()),
+        ("templates/welcome.mjml", WELCOME_MJML.to_string()),
+        ("herald.schema.json", herald_compiler::schema::plan_file_json()),
+    ];
+    // Refuse before writing anything: a half-scaffolded plan helps no one.
+    let existing: Vec<&str> = files
+        .iter()
+        .map(|(rel, _)| *rel)
+        .chain([CONTACTS])
+        .filter(|rel| dir.join(rel).symlink_metadata().is_ok())
+        .collect();
+    if !existing.is_empty() && !force {
+        return Err(format!(
+            "`{}` already holds a plan or some of its files ({}); choose an empty directory, or pass `--force` to replace them",
+            dir.display(),
+            existing.join(", ")
+        ));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
+    for (rel, text) in &files {
+        write(dir, rel, force, |w| w.write_all(text.as_bytes()))?;
+    }
+    if dir.join(".gitignore").symlink_metadata().is_err() {
+        write(dir, ".gitignore", false, |w| w.write_all(GITIGNORE.as_bytes()))?;
     }
     let (_, compilation) = super::check::compile_dir(dir)?;
     if compilation.has_errors() {
@@ -75,8 +101,7 @@ fn scaffold(dir: &Path) -> Result<(), String> {
         as_of: chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap_or_default(),
         timezone: plan.config.timezone.name(),
     };
-    let mut csv = Vec::new();
-    contacts::write_csv(&plan.contact, &opts, &mut csv).map_err(|e| format!("cannot generate contacts: {e}"))?;
-    write(&plan.config.crm.path, &String::from_utf8_lossy(&csv))?;
-    Ok(())
+    write(dir, CONTACTS, force, |w| {
+        contacts::write_csv(&plan.contact, &opts, w).map_err(Into::into)
+    })
 }

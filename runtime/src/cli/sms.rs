@@ -3,11 +3,15 @@
 use crate::exit::Exit;
 use crate::output::fatal;
 use herald_compiler::sms::{self, Encoding};
-use std::io::Read;
+
+/// The most read from standard input: an SMS is at most a few kB, and 255
+/// segments is the longest concatenated message.
+const MAX_STDIN_BYTES: u64 = 1 << 20;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The text (`-` reads standard input, without its final line break; put `--` before a text starting with `-`).
+    /// The text; `-` alone reads standard input (without its final line break). A text may start with `-`: `herald sms "-10% ce soir"`.
+    #[arg(allow_hyphen_values = true)]
     text: String,
     /// Print one JSON object instead of a table.
     #[arg(long)]
@@ -16,11 +20,26 @@ pub struct Args {
 
 pub fn run(args: Args) -> Exit {
     let text = if args.text == "-" {
-        let mut s = String::new();
-        if let Err(e) = std::io::stdin().read_to_string(&mut s) {
-            fatal(format!("cannot read standard input as UTF-8 text: {e}"));
-            return Exit::Unusable;
-        }
+        let mut s = match crate::fsx::read_bounded(std::io::stdin(), MAX_STDIN_BYTES, std::path::Path::new("-")) {
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(s) => s,
+                Err(_) => {
+                    fatal("standard input is not UTF-8 text");
+                    return Exit::Unusable;
+                }
+            },
+            Err(crate::fsx::FileError::TooLarge(..)) => {
+                fatal(format!(
+                    "standard input is larger than {}: an SMS text is at most a few kB",
+                    crate::fsx::human_bytes(MAX_STDIN_BYTES)
+                ));
+                return Exit::Unusable;
+            }
+            Err(e) => {
+                fatal(format!("cannot read standard input: {e}"));
+                return Exit::Unusable;
+            }
+        };
         // The shell's final line break is not part of the message.
         if s.ends_with('\n') {
             s.pop();

@@ -6,7 +6,7 @@ pub mod markdown;
 pub mod text;
 
 use crate::crm::{self, CrmError};
-use crate::state::{Meta, State, StateError};
+use crate::state::{Access, Meta, State, StateError};
 use herald_compiler::diagnostic::{Code, Diagnostic, render_json};
 use herald_compiler::diff::{self, Change};
 use herald_compiler::forecast::{Forecast, Forecaster, Impact};
@@ -73,11 +73,29 @@ pub struct Guard {
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct ContactsRead {
+    /// The contacts file, as written in herald.toml.
+    pub file: String,
+    /// Valid contacts read.
     pub contacts: u64,
+    /// Rows rejected (never forecast).
     pub bad_rows: u64,
-    /// The first bad rows: line and reason (never the row's content).
-    pub errors: Vec<String>,
+    /// The first rejected rows: where and why, never the row's content.
+    pub errors: Vec<RejectedRow>,
     pub horizon_days: u64,
+}
+
+/// A rejected contact row.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RejectedRow {
+    pub row: u64,
+    pub column: String,
+    pub reason: String,
+}
+
+impl std::fmt::Display for RejectedRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "row {}, column `{}`: {}", self.row, self.column, self.reason)
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -168,10 +186,6 @@ pub struct Planned {
     pub diagnostics: Vec<Diagnostic>,
 }
 
-fn state_path(dir: &Path, plan: &Plan) -> std::path::PathBuf {
-    dir.join(&plan.config.state.path)
-}
-
 pub fn make(dir: &Path, options: &Options) -> Result<Planned, PlanFailure> {
     let (sources, compilation) = crate::cli::compile_dir(dir).map_err(PlanFailure)?;
     let plan = &compilation.plan;
@@ -179,7 +193,9 @@ pub fn make(dir: &Path, options: &Options) -> Result<Planned, PlanFailure> {
     let digest = ir::source_digest(&sources);
     let objects = ir::objects(plan);
 
-    let state = State::open(&state_path(dir, plan), false).map_err(|e| PlanFailure(e.to_string()))?;
+    // Read-only: planning never creates or writes the state.
+    let state_path = crate::state::path(dir, &plan.config)?;
+    let state = State::open_existing(&state_path, Access::Read)?;
     let (prior, deployed) = match &state {
         Some(s) => (
             s.meta().map_err(|e| PlanFailure(e.to_string()))?,
@@ -197,6 +213,7 @@ pub fn make(dir: &Path, options: &Options) -> Result<Planned, PlanFailure> {
 
     let errored = compilation.has_errors();
     let mut contacts = ContactsRead {
+        file: plan.config.crm.path.clone(),
         horizon_days: options.horizon_days,
         ..Default::default()
     };
@@ -224,7 +241,11 @@ pub fn make(dir: &Path, options: &Options) -> Result<Planned, PlanFailure> {
         contacts.errors = report
             .errors
             .iter()
-            .map(|e| format!("line {}: {}", e.line, e.message))
+            .map(|e| RejectedRow {
+                row: e.row,
+                column: e.problem.column.clone(),
+                reason: e.problem.reason.to_string(),
+            })
             .collect();
         Some(Forecaster::merge(parts))
     };
@@ -390,10 +411,15 @@ pub fn save(doc: &PlanDoc, path: &Path) -> Result<(), String> {
     std::fs::rename(&tmp, path).map_err(|e| format!("cannot write `{}`: {e}", path.display()))
 }
 
-/// Load and verify a saved plan.
+/// The largest saved plan read: plans hold bodies of messages, not contacts.
+pub const MAX_PLAN_FILE_BYTES: u64 = 64 << 20;
+
+/// Load and verify a saved plan (a regular file, at most [`MAX_PLAN_FILE_BYTES`]).
 pub fn load(path: &Path) -> Result<PlanDoc, String> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| format!("cannot read the plan file `{}`: {e}", path.display()))?;
+    let bytes =
+        crate::fsx::read_regular(path, MAX_PLAN_FILE_BYTES).map_err(|e| format!("cannot read the plan file: {e}"))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| format!("`{}` is not a Herald plan file (not UTF-8 text)", path.display()))?;
     let value: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| format!("`{}` is not a Herald plan file: {e}", path.display()))?;
     let version = value.get("format_version").and_then(|v| v.as_str()).unwrap_or("");

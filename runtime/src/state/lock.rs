@@ -58,9 +58,9 @@ pub fn who() -> String {
     let host = std::env::var("HOSTNAME")
         .ok()
         .or_else(|| {
-            std::fs::read_to_string("/etc/hostname")
+            crate::fsx::read_regular(std::path::Path::new("/etc/hostname"), 1024)
                 .ok()
-                .map(|s| s.trim().to_string())
+                .map(|s| String::from_utf8_lossy(&s).trim().to_string())
         })
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "localhost".into());

@@ -8,14 +8,19 @@
 //!   whose lineage or serial no longer match.
 //! - An apply is one transaction: killed at any point, the state is before or
 //!   after it, never between.
-//! - A state file Herald cannot read (damaged, not SQLite, written by a newer
-//!   Herald) is reported and never modified.
+//! - A state file Herald cannot read (empty, damaged, not SQLite, written by
+//!   a newer Herald) is reported and never modified.
+//! - Read-only commands (`plan`, `state list/show`) open it read-only: they
+//!   never create, migrate or write it.
+//! - A state is created whole: made and migrated in a temporary file, then
+//!   linked into place. A concurrent apply sees no state or a complete one.
 
 pub mod lock;
 mod schema;
 
 pub use lock::LockInfo;
 
+use crate::fsx;
 use herald_compiler::diff::{Change, Deployed};
 use herald_compiler::ir::Object;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -81,30 +86,89 @@ pub struct State {
     path: PathBuf,
 }
 
+/// What a command does with the state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Look only: never created, migrated or written.
+    Read,
+    /// Apply, release a lock: migrated if older, never created here.
+    Write,
+}
+
+/// Where the state of a plan is: `[state] path`, inside the plan directory
+/// unless it is absolute.
+pub fn path(dir: &Path, config: &herald_compiler::config::Config) -> Result<PathBuf, StateError> {
+    fsx::configured(dir, &config.state.path).map_err(|e| StateError::Db(e.to_string()))
+}
+
 impl State {
-    /// Open the state, creating it (with a new lineage) when `create` is set.
-    /// `Ok(None)`: no state yet and `create` is false.
-    pub fn open(path: &Path, create: bool) -> Result<Option<State>, StateError> {
-        if !path.exists() {
-            if !create {
-                return Ok(None);
-            }
-            if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent)
-                    .map_err(|e| StateError::Db(format!("cannot create `{}`: {e}", parent.display())))?;
-            }
+    /// The state if there is one (`Ok(None)` otherwise). A file that is not
+    /// a Herald state, an empty one included, is an error and left as it is.
+    pub fn open_existing(path: &Path, access: Access) -> Result<Option<State>, StateError> {
+        if path.symlink_metadata().is_err() {
+            return Ok(None);
         }
-        let conn = Connection::open(path).map_err(|e| StateError::Unreadable(path.to_path_buf(), e.to_string()))?;
+        let unreadable = |why: String| StateError::Unreadable(path.to_path_buf(), why);
+        // SQLite would block on a FIFO: only regular files are opened.
+        let meta = fsx::check_regular(path).map_err(|e| unreadable(e.to_string()))?;
+        if meta.len() == 0 {
+            return Err(unreadable("it is empty, so not a Herald state".into()));
+        }
+        use rusqlite::OpenFlags;
+        let flags = match access {
+            Access::Read => OpenFlags::SQLITE_OPEN_READ_ONLY,
+            Access::Write => OpenFlags::SQLITE_OPEN_READ_WRITE,
+        } | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(|e| unreadable(e.to_string()))?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         let mut state = State {
             conn,
             path: path.to_path_buf(),
         };
-        state.prepare()?;
+        state.prepare(access)?;
         Ok(Some(state))
     }
 
-    fn prepare(&mut self) -> Result<(), StateError> {
+    /// The state for an apply, created (empty, with no lineage yet) if
+    /// there is none.
+    pub fn open_or_create(path: &Path) -> Result<State, StateError> {
+        if path.symlink_metadata().is_err() {
+            Self::create(path)?;
+        }
+        Self::open_existing(path, Access::Write)?.ok_or_else(|| {
+            StateError::Db(format!(
+                "the state `{}` disappeared while it was opened",
+                path.display()
+            ))
+        })
+    }
+
+    /// Make a complete state in a temporary file beside `path` and link it
+    /// into place, unless another process did first (then theirs is kept).
+    fn create(path: &Path) -> Result<(), StateError> {
+        let io = |e: std::io::Error| StateError::Db(format!("cannot create the state `{}`: {e}", path.display()));
+        let parent = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        std::fs::create_dir_all(parent).map_err(io)?;
+        let tmp = tempfile::Builder::new()
+            .prefix(".state.")
+            .suffix(".tmp")
+            .tempfile_in(parent)
+            .map_err(io)?;
+        {
+            let mut conn = Connection::open(tmp.path())?;
+            schema::migrate(&mut conn)?;
+        }
+        match tmp.persist_noclobber(path) {
+            Ok(_) => Ok(()),
+            Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+            Err(e) => Err(io(e.error)),
+        }
+    }
+
+    fn prepare(&mut self, access: Access) -> Result<(), StateError> {
         let path = self.path.clone();
         let unreadable = |e: rusqlite::Error| StateError::Unreadable(path.clone(), e.to_string());
         let version: i64 = self
@@ -118,16 +182,28 @@ impl State {
                 r.get(0)
             })
             .map_err(unreadable)?;
-        if version == 0 && tables > 0 {
-            return Err(StateError::Unreadable(
-                path,
-                "it is an SQLite database but not a Herald state".into(),
-            ));
+        // Herald makes a state whole before it appears (see `create`): a
+        // file at version 0 was made by something else.
+        if version == 0 {
+            let why = if tables > 0 {
+                "it is an SQLite database but not a Herald state"
+            } else {
+                "it is an SQLite database without Herald's tables, so not a Herald state"
+            };
+            return Err(StateError::Unreadable(path, why.into()));
         }
         if version > schema::VERSION {
             return Err(StateError::TooNew(path, version));
         }
         if version < schema::VERSION {
+            if access == Access::Read {
+                return Err(StateError::Unreadable(
+                    path,
+                    format!(
+                        "it was written by an older Herald (schema {version}); the next `herald apply` upgrades it"
+                    ),
+                ));
+            }
             schema::migrate(&mut self.conn).map_err(|e| StateError::Db(e.to_string()))?;
         }
         Ok(())
@@ -324,5 +400,37 @@ impl State {
 
     pub(crate) fn conn(&self) -> &Connection {
         &self.conn
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Barrier};
+
+    /// Many first opens at once (as concurrent first applies do): every one
+    /// gets the same, complete state; none sees a half-made one.
+    #[test]
+    fn concurrent_creation_never_sees_a_half_made_state() {
+        for round in 0..150 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = Arc::new(dir.path().join(".herald/state.db"));
+            let start = Arc::new(Barrier::new(8));
+            let threads: Vec<_> = (0..8)
+                .map(|_| {
+                    let (path, start) = (Arc::clone(&path), Arc::clone(&start));
+                    std::thread::spawn(move || {
+                        start.wait();
+                        State::open_or_create(&path).map(|s| s.meta().is_ok())
+                    })
+                })
+                .collect();
+            for t in threads {
+                match t.join().unwrap() {
+                    Ok(opened) => assert!(opened),
+                    Err(e) => panic!("round {round}: {e}"),
+                }
+            }
+        }
     }
 }
