@@ -97,7 +97,10 @@ fn errors_exit_1_and_json_has_the_documented_shape() {
 
 #[test]
 fn github_format_annotates_files() {
-    let (code, out, _) = run(herald().args(["check", "--format", "github"]).arg(fixture("broken")));
+    // Run from the plan directory: paths are the plan's own.
+    let (code, out, _) = run(herald()
+        .args(["check", "--format", "github"])
+        .current_dir(fixture("broken")));
     assert_eq!(code, 1);
     let first = out.lines().next().unwrap();
     assert!(

@@ -1,7 +1,9 @@
 //! `--format github`: GitHub Actions workflow commands, one per line, so
-//! diagnostics appear as annotations on the pull request.
+//! diagnostics appear as annotations on the pull request. GitHub resolves
+//! `file=` against the repository root, where CI runs: the caller passes the
+//! plan directory's path from there as `base`.
 
-use super::{Diagnostic, Severity};
+use super::{Diagnostic, Redactor, Severity};
 use crate::source::SourceSet;
 use std::fmt::Write;
 
@@ -15,8 +17,12 @@ fn escape_property(s: &str) -> String {
     escape_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 
-pub fn render(diagnostics: &[Diagnostic], sources: &SourceSet) -> String {
+/// `base`: the plan directory relative to the working directory
+/// (`/`-separated, empty for the working directory itself).
+pub fn render(diagnostics: &[Diagnostic], sources: &SourceSet, base: &str) -> String {
     let mut out = String::new();
+    let redactor = Redactor::new(sources);
+    let base = base.trim_end_matches('/');
     for d in diagnostics {
         let command = match d.severity {
             Severity::Error => "error",
@@ -25,17 +31,23 @@ pub fn render(diagnostics: &[Diagnostic], sources: &SourceSet) -> String {
         let mut props = Vec::new();
         if let Some(primary) = &d.primary {
             let r = super::render_json::range(sources, primary.span);
-            props.push(format!("file={}", escape_property(sources.path(primary.span.file))));
+            let path = sources.path(primary.span.file);
+            let path = if base.is_empty() || base == "." {
+                path.to_string()
+            } else {
+                format!("{base}/{path}")
+            };
+            props.push(format!("file={}", escape_property(&path)));
             props.push(format!("line={}", r.start.line));
             props.push(format!("col={}", r.start.column));
             props.push(format!("endLine={}", r.end.line));
             props.push(format!("endColumn={}", r.end.column));
         }
         props.push(format!("title={}", escape_property(d.code.as_str())));
-        let mut message = d.message.clone();
+        let mut message = redactor.text(&d.message).into_owned();
         if let Some(help) = &d.help {
             message.push_str("\nhelp: ");
-            message.push_str(help);
+            message.push_str(&redactor.text(help));
         }
         let _ = writeln!(out, "::{command} {}::{}", props.join(","), escape_data(&message));
     }

@@ -44,7 +44,14 @@ pub fn compile_dir(
 }
 
 pub fn run(args: Args, color: ColorChoice) -> Exit {
-    let (sources, compilation) = match compile_dir(&args.dir) {
+    let dir = match super::plan_dir(&args.dir) {
+        Ok(d) => d,
+        Err(reason) => {
+            fatal(reason);
+            return Exit::Unusable;
+        }
+    };
+    let (sources, compilation) = match compile_dir(&dir) {
         Ok(x) => x,
         Err(reason) => {
             fatal(reason);
@@ -55,7 +62,11 @@ pub fn run(args: Args, color: ColorChoice) -> Exit {
     let (errors, warnings) = diagnostic::counts(diags);
     match args.format {
         Format::Json => outln!("{}", render_json::render(diags, &sources)),
-        Format::Github => out!("{}", render_github::render(diags, &sources)),
+        Format::Github => {
+            // Annotations need paths from the repository root, where CI runs.
+            let base = super::root::relative_to_cwd(&dir).unwrap_or_else(|| dir.display().to_string());
+            out!("{}", render_github::render(diags, &sources, &base))
+        }
         Format::Human => {
             let options = render_human::HumanOptions {
                 color: color.enabled_for_stdout(),

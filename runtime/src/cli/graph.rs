@@ -33,7 +33,14 @@ pub struct Args {
     view: View,
 }
 
-pub fn run(args: Args) -> Exit {
+pub fn run(mut args: Args) -> Exit {
+    args.dir = match crate::cli::plan_dir(&args.dir) {
+        Ok(d) => d,
+        Err(e) => {
+            fatal(e);
+            return Exit::Unusable;
+        }
+    };
     let (_, compilation) = match crate::cli::compile_dir(&args.dir) {
         Ok(x) => x,
         Err(e) => {

@@ -2,6 +2,7 @@
 
 mod check;
 pub use check::compile_dir;
+pub use root::plan_dir;
 mod apply;
 mod contacts;
 mod explain;
@@ -9,6 +10,7 @@ mod graph;
 mod init;
 mod plan;
 mod preview;
+mod root;
 mod schema;
 mod sms;
 mod state;

@@ -32,7 +32,14 @@ pub struct Args {
     pub horizon_days: u64,
 }
 
-pub fn run(args: Args, color: ColorChoice) -> Exit {
+pub fn run(mut args: Args, color: ColorChoice) -> Exit {
+    args.dir = match crate::cli::plan_dir(&args.dir) {
+        Ok(d) => d,
+        Err(reason) => {
+            fatal(reason);
+            return Exit::Unusable;
+        }
+    };
     let now = match crate::clock::now() {
         Ok(n) => n,
         Err(reason) => {

@@ -2,7 +2,7 @@
 
 use crate::exit::Exit;
 use crate::output::fatal;
-use crate::state::State;
+use crate::state::{Access, State};
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Subcommand)]
@@ -29,18 +29,26 @@ pub struct UnlockArgs {
     dir: PathBuf,
 }
 
-fn open(dir: &Path) -> Result<State, String> {
+fn open(dir: &Path, access: Access) -> Result<State, String> {
     let (_, compilation) = crate::cli::compile_dir(dir)?;
-    let path = dir.join(&compilation.plan.config.state.path);
-    State::open(&path, false)
+    let path = crate::state::path(dir, &compilation.plan.config).map_err(|e| e.to_string())?;
+    State::open_existing(&path, access)
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("no state yet at `{}`: nothing has been applied", path.display()))
 }
 
 pub fn run(cmd: Command) -> Exit {
+    let (Command::List { dir } | Command::Show { dir, .. }) = &cmd;
+    let dir = match crate::cli::plan_dir(dir) {
+        Ok(d) => d,
+        Err(reason) => {
+            fatal(reason);
+            return Exit::Unusable;
+        }
+    };
     let result = match cmd {
-        Command::List { dir } => list(&dir),
-        Command::Show { address, dir } => show(&dir, &address),
+        Command::List { .. } => list(&dir),
+        Command::Show { address, .. } => show(&dir, &address),
     };
     match result {
         Ok(e) => e,
@@ -52,7 +60,7 @@ pub fn run(cmd: Command) -> Exit {
 }
 
 fn list(dir: &Path) -> Result<Exit, String> {
-    let state = open(dir)?;
+    let state = open(dir, Access::Read)?;
     let meta = state.meta().map_err(|e| e.to_string())?;
     outln!(
         "# lineage {} · serial {}",
@@ -66,7 +74,7 @@ fn list(dir: &Path) -> Result<Exit, String> {
 }
 
 fn show(dir: &Path, address: &str) -> Result<Exit, String> {
-    let state = open(dir)?;
+    let state = open(dir, Access::Read)?;
     let deployed = state.deployed().map_err(|e| e.to_string())?;
     let Some(d) = deployed.get(address) else {
         let hint = herald_compiler::suggest::did_you_mean(address, deployed.keys().map(String::as_str))
@@ -94,7 +102,14 @@ fn show(dir: &Path, address: &str) -> Result<Exit, String> {
 }
 
 pub fn force_unlock(args: UnlockArgs) -> Exit {
-    let state = match open(&args.dir) {
+    let dir = match crate::cli::plan_dir(&args.dir) {
+        Ok(d) => d,
+        Err(reason) => {
+            fatal(reason);
+            return Exit::Unusable;
+        }
+    };
+    let state = match open(&dir, Access::Write) {
         Ok(s) => s,
         Err(e) => {
             fatal(e);
