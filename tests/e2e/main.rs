@@ -3,15 +3,20 @@
 mod bad_input;
 mod check;
 mod commands;
+mod contacts;
+mod files;
 mod lsp;
 #[path = "../support/lsp_client.rs"]
 mod lsp_client;
+mod lsp_frames;
 mod plan;
 mod preview;
 mod readme;
 mod reliability;
 mod schema_ls;
+mod secrets;
 mod sms_oracle;
+mod state_files;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -82,3 +87,43 @@ pub fn copy_dir(from: &Path, to: &Path) {
 }
 
 pub const CONFIG: &[u8] = b"[project]\nname = \"t\"\ntimezone = \"Europe/Paris\"\n";
+
+/// [`run`] for a command that might hang: killed after `secs` (a test
+/// failure), with standard input closed unless the command sets it.
+pub fn run_within(cmd: &mut Command, secs: u64) -> (i32, String, String) {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run herald");
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = stdout.read_to_end(&mut s);
+        s
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = stderr.read_to_end(&mut s);
+        s
+    });
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > std::time::Duration::from_secs(secs) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("herald did not finish within {secs} s: it hangs");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let out = String::from_utf8_lossy(&out.join().unwrap()).into_owned();
+    let err = String::from_utf8_lossy(&err.join().unwrap()).into_owned();
+    assert!(!err.contains("panicked"), "herald panicked:\n{err}");
+    (status.code().unwrap_or(-1), out, err)
+}

@@ -1,9 +1,12 @@
 //! `herald lsp`: the language server, over stdio. Synchronous like the
 //! compiler: one thread reads messages; a burst of edits is compiled once,
-//! when no message is waiting.
+//! when no message is waiting. The framing is Herald's own (`framing.rs`):
+//! a malformed frame is answered or logged, and the server goes on; it
+//! stops at `exit` or at the end of its input, and exits 0.
 
 mod convert;
 mod features;
+mod framing;
 mod project;
 mod uri;
 
@@ -19,19 +22,58 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub fn run() -> Exit {
-    let (connection, io_threads) = Connection::stdio();
+    let (to_client, outgoing) = crossbeam_channel::unbounded::<Message>();
+    let (incoming, from_client) = crossbeam_channel::bounded::<Message>(64);
+    let writer = std::thread::spawn(move || {
+        let mut stdout = std::io::stdout().lock();
+        for message in outgoing {
+            if message.write(&mut stdout).is_err() {
+                break; // the editor went away
+            }
+        }
+    });
+    let replies = to_client.clone();
+    // Not joined: it may be blocked on stdin after `exit`; the process ends.
+    std::thread::spawn(move || read_stdin(&incoming, &replies));
+    let connection = Connection {
+        sender: to_client,
+        receiver: from_client,
+    };
     let result = serve(&connection);
     drop(connection);
-    let joined = io_threads.join();
-    match (result, joined) {
-        (Ok(()), Ok(())) => Exit::Ok,
-        (Err(e), _) => {
+    let _ = writer.join();
+    match result {
+        Ok(()) => Exit::Ok,
+        Err(e) => {
             eprintln!("herald lsp: {e}");
             Exit::Failure
         }
-        (_, Err(e)) => {
-            eprintln!("herald lsp: {e}");
-            Exit::Failure
+    }
+}
+
+/// Frames from stdin to the server, until `exit` or the end of input;
+/// malformed ones are logged, and answered when they have an id.
+fn read_stdin(incoming: &crossbeam_channel::Sender<Message>, replies: &crossbeam_channel::Sender<Message>) {
+    let mut framer = framing::Framer::new(std::io::stdin().lock());
+    loop {
+        match framer.next() {
+            Ok(Some(framing::Event::Message(m))) => {
+                let exit = matches!(&m, Message::Notification(n) if n.method == notif::Exit::METHOD);
+                if incoming.send(m).is_err() || exit {
+                    return;
+                }
+            }
+            Ok(Some(framing::Event::Problem { log, reply })) => {
+                eprintln!("herald lsp: {log}");
+                if let Some(r) = reply {
+                    let _ = replies.send(r.into());
+                }
+            }
+            Ok(None) => return,
+            Err(e) => {
+                eprintln!("herald lsp: cannot read standard input: {e}");
+                return;
+            }
         }
     }
 }
@@ -57,15 +99,29 @@ fn capabilities() -> lsp::ServerCapabilities {
 
 fn serve(connection: &Connection) -> Result<(), String> {
     let caps = serde_json::to_value(capabilities()).map_err(|e| e.to_string())?;
-    connection.initialize(caps).map_err(|e| e.to_string())?;
+    match connection.initialize(caps) {
+        Ok(_) => {}
+        // The input ended before `initialize`: nothing to serve.
+        Err(e) if e.channel_is_disconnected() => return Ok(()),
+        Err(e) => return Err(e.to_string()),
+    }
     let mut server = Server::default();
+    let mut shut_down = false;
     for msg in &connection.receiver {
         match msg {
             Message::Request(request) => {
-                if connection.handle_shutdown(&request).map_err(|e| e.to_string())? {
-                    return Ok(());
-                }
-                let response = server.request(request);
+                let response = if request.method == req::Shutdown::METHOD {
+                    shut_down = true;
+                    Response::new_ok(request.id, ())
+                } else if shut_down {
+                    Response::new_err(
+                        request.id,
+                        lsp_server::ErrorCode::InvalidRequest as i32,
+                        "the server is shutting down".into(),
+                    )
+                } else {
+                    server.request(request)
+                };
                 connection.sender.send(response.into()).map_err(|e| e.to_string())?;
             }
             Message::Notification(n) => {
