@@ -47,7 +47,8 @@ def prepare():
         return
     shutil.rmtree(PLAN, ignore_errors=True)
     shutil.copytree(os.path.join(ROOT, "examples", "boutique-mode"), PLAN, ignore=shutil.ignore_patterns(".herald"))
-    subprocess.run([HERALD, "contacts", "generate", PLAN, "--count", str(COUNT), "--seed", "7"], check=True)
+    # --force: the copy holds the example's 2,000 contacts, replaced here.
+    subprocess.run([HERALD, "contacts", "generate", PLAN, "--count", str(COUNT), "--seed", "7", "--force"], check=True)
 
 
 def herald_plan():

@@ -236,9 +236,7 @@ pub enum Reason {
     /// A list item is wrong for this reason.
     Item(Box<Reason>),
     /// A later row with an id already seen (the first one is kept).
-    Duplicate {
-        first_row: u64,
-    },
+    Duplicate,
     /// The row itself cannot be split (wrong number of fields…).
     Malformed(String),
 }
@@ -259,9 +257,7 @@ impl std::fmt::Display for Reason {
             Reason::NotAConsentFlag => f.write_str("expected true or false"),
             Reason::NotUtf8 => f.write_str("not valid UTF-8; save the file as UTF-8"),
             Reason::Item(r) => write!(f, "an item is {r}"),
-            Reason::Duplicate { first_row } => {
-                write!(f, "duplicate id: row {first_row} has the same one (the first is kept)")
-            }
+            Reason::Duplicate => f.write_str("duplicate id: an earlier row has the same one (the first is kept)"),
             Reason::Malformed(m) => f.write_str(m),
         }
     }

@@ -199,11 +199,21 @@ pub fn write_atomic(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    // The mode a plain create would give (0666 less the umask), or the
+    // replaced file's: not tempfile's private 0600.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).map_or(0o666, |m| m.permissions().mode() & 0o7777);
     let mut tmp = tempfile::Builder::new()
         .prefix(&format!(".{name}."))
         .suffix(".tmp")
+        .permissions(std::fs::Permissions::from_mode(0o666))
         .tempfile_in(parent)
         .map_err(io(parent))?;
+    if mode != 0o666 {
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(mode))
+            .map_err(io(path))?;
+    }
     {
         let mut w = std::io::BufWriter::new(tmp.as_file_mut());
         fill(&mut w).map_err(io(path))?;
@@ -273,7 +283,17 @@ mod tests {
         assert!(failed.is_err());
         assert_eq!(std::fs::read(&f).unwrap(), b"one");
         assert_eq!(std::fs::read_dir(dir.path().join("sub")).unwrap().count(), 1);
+        // A replaced file keeps its mode; a new one gets the usual one.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o640)).unwrap();
         write_atomic(&f, true, |w| w.write_all(b"two")).unwrap();
         assert_eq!(std::fs::read(&f).unwrap(), b"two");
+        assert_eq!(std::fs::metadata(&f).unwrap().permissions().mode() & 0o777, 0o640);
+        let g = dir.path().join("sub/new.csv");
+        write_atomic(&g, false, |w| w.write_all(b"x")).unwrap();
+        let plain = dir.path().join("sub/plain.csv");
+        std::fs::write(&plain, "x").unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode();
+        assert_eq!(mode(&g), mode(&plain), "the mode of a plain create, not 0600");
     }
 }

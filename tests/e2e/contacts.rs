@@ -108,7 +108,11 @@ fn bad_rows_are_rejected_counted_and_never_echoed() {
             (4, "email", "not a valid email address"),
             (5, "phone", "not an E.164 phone number (such as +33612345678)"),
             (6, "first_name", "longer than its max_length of 20 characters"),
-            (7, "id", "duplicate id: row 2 has the same one (the first is kept)"),
+            (
+                7,
+                "id",
+                "duplicate id: an earlier row has the same one (the first is kept)"
+            ),
             (
                 8,
                 "signup_at",

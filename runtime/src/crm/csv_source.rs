@@ -97,11 +97,13 @@ fn id_of(layout: &Layout, record: &csv::ByteRecord) -> Option<String> {
 fn duplicate(layout: &Layout, record: &csv::ByteRecord, ids: &mut Ids) -> Option<RowError> {
     let id = record.get(layout.id_column())?.trim_ascii();
     let row = row_of(record.position());
-    let first_row = (!id.is_empty()).then(|| ids.first_seen(id, row)).flatten()?;
+    if id.is_empty() || !ids.seen_before(id) {
+        return None;
+    }
     Some(RowError {
         row,
         id: Some(String::from_utf8_lossy(id).into_owned()),
-        problem: RowProblem::new(ID_COLUMN, Reason::Duplicate { first_row }),
+        problem: RowProblem::new(ID_COLUMN, Reason::Duplicate),
     })
 }
 
@@ -385,7 +387,7 @@ mod tests {
             RowError {
                 row: 4_002,
                 id: Some("c0".into()),
-                problem: RowProblem::new("id", Reason::Duplicate { first_row: 2 })
+                problem: RowProblem::new("id", Reason::Duplicate)
             }
         );
         let mut visit = |_: &Contact| {};

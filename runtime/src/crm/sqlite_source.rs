@@ -82,9 +82,10 @@ impl ContactSource for SqliteSource {
             }
             let refs: Vec<&str> = cells.iter().map(String::as_str).collect();
             let id = refs.get(id_col).map(|s| s.trim()).filter(|s| !s.is_empty());
-            let problem = match id.and_then(|id| ids.first_seen(id.as_bytes(), line)) {
-                Some(first_row) => Err(RowProblem::new(ID_COLUMN, Reason::Duplicate { first_row })),
-                None => self.layout.parse_row(&refs),
+            let problem = if id.is_some_and(|id| ids.seen_before(id.as_bytes())) {
+                Err(RowProblem::new(ID_COLUMN, Reason::Duplicate))
+            } else {
+                self.layout.parse_row(&refs)
             };
             let go_on = match problem {
                 Ok(c) => {
