@@ -49,7 +49,7 @@ type Reader = csv::Reader<Bounded>;
 
 impl CsvSource {
     pub fn open(path: &Path, model: &ContactModel) -> Result<CsvSource, CrmError> {
-        let (mut reader, _) = reader(path)?;
+        let (mut reader, _, _) = reader(path)?;
         let header = reader
             .headers()
             .map_err(|e| CrmError::Header(format!("cannot read the header of `{}`: {e}", path.display())))?
@@ -68,8 +68,10 @@ impl CsvSource {
     }
 }
 
-fn reader(path: &Path) -> Result<(Reader, Rc<Cell<u64>>), CrmError> {
+/// The reader, the start of its current row (to update), and the file's size.
+fn reader(path: &Path) -> Result<(Reader, Rc<Cell<u64>>, u64), CrmError> {
     let file = fsx::open_regular(path)?;
+    let size = file.metadata().map_or(0, |m| m.len());
     let row_start = Rc::new(Cell::new(0));
     let bounded = Bounded {
         file,
@@ -80,7 +82,18 @@ fn reader(path: &Path) -> Result<(Reader, Rc<Cell<u64>>), CrmError> {
         .flexible(true)
         .buffer_capacity(READ_BUFFER)
         .from_reader(bounded);
-    Ok((reader, row_start))
+    Ok((reader, row_start, size))
+}
+
+/// After `SIZING_ROWS` rows, size the id set for the whole file (rows of an
+/// export are alike in length), so it does not grow by rehashing.
+const SIZING_ROWS: u64 = 1024;
+
+fn size_ids(ids: &mut Ids, reader: &Reader, size: u64) {
+    let read = reader.position().byte().max(1);
+    let rows = reader.position().record();
+    let estimate = (size as f64 / read as f64 * rows as f64 * 1.05).min(1e8);
+    ids.expect(estimate as usize);
 }
 
 /// The 1-based row of a record (the header is row 1).
@@ -113,7 +126,7 @@ impl ContactSource for CsvSource {
     }
 
     fn rows(&mut self, f: &mut dyn FnMut(Row) -> bool) -> Result<ScanReport, CrmError> {
-        let (mut reader, row_start) = reader(&self.path)?;
+        let (mut reader, row_start, size) = reader(&self.path)?;
         let mut report = ScanReport::default();
         let mut record = csv::ByteRecord::new();
         let mut contact = Contact::default();
@@ -128,6 +141,9 @@ impl ContactSource for CsvSource {
                 Err(e) => Err(self.broken(e)?),
             };
             row_start.set(reader.position().byte());
+            if reader.position().record() == SIZING_ROWS {
+                size_ids(&mut ids, &reader, size);
+            }
             let go_on = match outcome {
                 Ok(()) => {
                     report.contacts += 1;
@@ -152,7 +168,7 @@ impl ContactSource for CsvSource {
     /// records and visits them. Batches go back to the reader to be refilled,
     /// so their buffers are reused, and at most a few are in memory.
     fn scan_parallel(&mut self, visitors: &mut [&mut super::Visitor]) -> Result<ScanReport, CrmError> {
-        let (mut reader, row_start) = reader(&self.path)?;
+        let (mut reader, row_start, size) = reader(&self.path)?;
         let layout = &self.layout;
         let (empty_tx, empty_rx) = mpsc::channel::<Batch>();
         std::thread::scope(|scope| {
@@ -192,6 +208,9 @@ impl ContactSource for CsvSource {
                 }
                 let read = reader.read_byte_record(&mut batch.records[batch.used]);
                 row_start.set(reader.position().byte());
+                if reader.position().record() == SIZING_ROWS {
+                    size_ids(&mut ids, &reader, size);
+                }
                 match read {
                     Ok(false) => break,
                     Ok(true) => match duplicate(layout, &batch.records[batch.used], &mut ids) {
