@@ -12,6 +12,7 @@
 //! resolved to indices, literals typed, windows turned into instants), so
 //! evaluating one on a million contacts does no lookups by name.
 
+use crate::ast::values::Duration;
 use crate::contact::{Contact, FieldValue, Layout};
 use crate::expr::CmpOp;
 use crate::model::{Cond, CondKind, Operand, Plan, Value, ValueRef};
@@ -154,6 +155,14 @@ struct Builder<'a> {
 }
 
 impl Builder<'_> {
+    /// `now - d`, from the start of time when that is before it (a `now`
+    /// near chrono's limits): checked, never a panic.
+    fn since(&self, d: Duration) -> DateTime<Utc> {
+        self.now
+            .checked_sub_signed(d.as_chrono())
+            .unwrap_or(DateTime::<Utc>::MIN_UTC)
+    }
+
     fn reference(&self, r: &ValueRef) -> Ref {
         match r {
             ValueRef::Field(f) if f == crate::model::ID_FIELD => Ref::Id,
@@ -168,7 +177,7 @@ impl Builder<'_> {
             Operand::Value(v) => Arg::Value(literal(v)),
             Operand::Count { event, within } => Arg::Count {
                 event: event.clone(),
-                since: within.map(|d| self.now - d.as_chrono()),
+                since: within.map(|d| self.since(d)),
             },
         }
     }
@@ -191,12 +200,7 @@ impl Builder<'_> {
                 value,
                 duration,
                 negated,
-            } => Node::Within(
-                self.reference(value),
-                self.now - duration.as_chrono(),
-                self.now,
-                *negated,
-            ),
+            } => Node::Within(self.reference(value), self.since(*duration), self.now, *negated),
             CondKind::Flag { value } => Node::Flag(self.reference(value)),
             CondKind::Segment { name } => match self.segment_names.iter().position(|s| s == name) {
                 Some(i) => Node::Segment(i),

@@ -297,7 +297,8 @@ fn campaigns(cx: &mut RuleCx) {
             let t = list[i].1.send_at;
             let group: Vec<(&str, &crate::model::Campaign)> = list[i..]
                 .iter()
-                .take_while(|(_, c)| c.send_at < t + window)
+                // Checked: a window past the end of time holds every later campaign.
+                .take_while(|(_, c)| t.checked_add_signed(window).is_none_or(|end| c.send_at < end))
                 .copied()
                 .collect();
             if group.len() as u64 <= u64::from(rule.max) {
