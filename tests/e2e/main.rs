@@ -10,6 +10,7 @@ mod plan;
 mod preview;
 mod readme;
 mod reliability;
+mod saved_plans;
 mod schema_ls;
 mod sms_oracle;
 

@@ -35,7 +35,7 @@ fn first_plan_creates_everything_and_forecasts_without_personal_data() {
         "no emails or phone numbers in a plan"
     );
     let plan: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(plan["format_version"], "1.0");
+    assert_eq!(plan["format_version"], "1.1");
     assert_eq!(plan["prior_state"]["lineage"], serde_json::Value::Null);
     assert_eq!(plan["contacts"]["contacts"], 2000);
     assert_eq!(plan["summary"]["delete"], 0);
@@ -100,9 +100,12 @@ fn saved_plan_applies_once_then_is_stale() {
         out.contains("Apply complete!") && out.contains("State serial 1"),
         "{out}"
     );
-    let (code, _, err) = run(herald().arg("apply").arg(&file).arg("--dir").arg(dir.path()));
+    let (code, _, err) = run(herald().arg("apply").arg(&file));
     assert_eq!(code, 1);
-    assert!(err.contains("run `herald plan` again"), "{err}");
+    assert!(
+        err.contains("the state changed since") && err.contains("--out"),
+        "{err}"
+    );
     // State listing.
     let (code, out, _) = run(herald().args(["state", "list"]).arg(dir.path()));
     assert_eq!(code, 0);

@@ -23,7 +23,7 @@ use std::ffi::OsString;
     name = "herald",
     version,
     about = "Campaign-as-code for relationship marketing: check, plan and apply your relationship plan.",
-    after_help = "Exit codes: 0 success, 1 errors found (or the operation failed), 2 could not run (bad arguments, unreadable directory)."
+    after_help = "Exit codes: 0 success, 1 errors found (or the operation failed, or a guard failed), 2 could not run (bad arguments, a missing or unreadable file or directory).\nException: under `plan --detailed-exitcode`, 2 means \"changes present\" (as in terraform), so every error there, usage errors included, is 1."
 )]
 struct Cli {
     /// When to use colours in human output.

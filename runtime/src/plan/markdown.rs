@@ -43,7 +43,11 @@ pub fn render(doc: &PlanDoc) -> Vec<String> {
         .iter()
         .filter(|c| c.change.is_delete() || c.change.is_replace())
         .collect();
-    let failed: Vec<&super::Guard> = doc.guards.iter().filter(|g| g.status == "fail").collect();
+    let failed: Vec<&super::Guard> = doc
+        .guards
+        .iter()
+        .filter(|g| g.status != super::GuardStatus::Pass)
+        .collect();
     if !errors.is_empty() || !destructive.is_empty() || !failed.is_empty() {
         let _ = writeln!(head, "> [!WARNING]");
         for e in &errors {
@@ -57,7 +61,12 @@ pub fn render(doc: &PlanDoc) -> Vec<String> {
             );
         }
         for g in &failed {
-            let _ = writeln!(head, "> **Guard failed** `{}` — {}", g.code, g.message);
+            let how = if g.blocks() {
+                ""
+            } else {
+                " (accepted with `--accept-guard`)"
+            };
+            let _ = writeln!(head, "> **Guard failed**{how} `{}` — {}", g.code, g.message);
         }
         for c in &destructive {
             let what = if c.change.is_delete() {
@@ -86,7 +95,7 @@ pub fn render(doc: &PlanDoc) -> Vec<String> {
         );
         let _ = writeln!(table, "|---|---|--:|--:|---|---|--:|--:|--:|");
         for c in &changed {
-            let action = c.change.actions.join(", ");
+            let action = c.change.actions.to_string();
             let (aud, sends, chans, sup, def, seg, cost) = match &c.impact {
                 Some(i) => (
                     thousands(i.audience),
@@ -149,7 +158,7 @@ pub fn render(doc: &PlanDoc) -> Vec<String> {
             } else {
                 "~"
             };
-            let _ = writeln!(details, "{sym} {} ({})", ch.address, ch.actions.join(", "));
+            let _ = writeln!(details, "{sym} {} ({})", ch.address, ch.actions);
             for (path, f) in &ch.fields {
                 let b = f.before.as_ref().map_or("(none)".into(), |v| v.to_string());
                 let a = f.after.as_ref().map_or("(none)".into(), |v| v.to_string());
