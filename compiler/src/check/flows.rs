@@ -14,6 +14,25 @@ use crate::yaml::{Lenient, Sp};
 use chrono::NaiveTime;
 use std::collections::BTreeMap;
 
+fn metric_name(m: ast::Metric) -> String {
+    serde_json::to_value(m)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// Why a KPI target is out of range: rates are percentages (0 to 100, as
+/// marketers write them: `25` is 25 %), revenue an amount (0 or more).
+fn kpi_target_problem(metric: ast::Metric, target: f64) -> Option<String> {
+    if !target.is_finite() {
+        return Some("not a number".into());
+    }
+    if metric == ast::Metric::Revenue {
+        return (target < 0.0).then(|| format!("`{target}`, a negative amount"));
+    }
+    (!(0.0..=100.0).contains(&target)).then(|| format!("`{target}`, not a percentage between 0 and 100"))
+}
+
 pub fn programs(cx: &mut Ctx, docs: &Documents) -> BTreeMap<String, Program> {
     let mut out = BTreeMap::new();
     for decl in cx.unique(&docs.programs, "program") {
@@ -27,6 +46,27 @@ pub fn programs(cx: &mut Ctx, docs: &Documents) -> BTreeMap<String, Program> {
                 .at(d.objective.span, "empty")
                 .help("Say in one sentence what the program is for."),
             );
+        }
+        for k in &d.kpis {
+            if let Some(problem) = kpi_target_problem(k.metric.value, k.target.value) {
+                cx.diags.push(
+                    Diagnostic::new(
+                        Code::SchemaInvalidValue,
+                        format!(
+                            "the target of `{}` in program `{}` is {}",
+                            metric_name(k.metric.value),
+                            decl.name.value,
+                            problem
+                        ),
+                    )
+                    .at(k.target.span, "out of range")
+                    .help(if k.metric.value == ast::Metric::Revenue {
+                        "Write the revenue objective as an amount, such as `250000`."
+                    } else {
+                        "Rates are percentages: write `25` for 25 %, `0.3` for 0.3 %."
+                    }),
+                );
+            }
         }
         out.insert(
             decl.name.value.clone(),
