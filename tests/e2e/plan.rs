@@ -292,3 +292,18 @@ fn graph_draws_programs_scenarios_and_the_calendar() {
     assert_eq!(code, 0);
     insta::assert_snapshot!("graph_dot_garage_scenarios", dot);
 }
+
+#[test]
+fn an_experiment_below_its_minimum_sample_is_an_error_of_plan() {
+    // `experiment/sample-too-small` needs the real contacts: only `plan` can tell.
+    let dir = copy_example("boutique-mode");
+    edit(&dir.path().join("campaigns.yaml"), "min_sample: 50", "min_sample: 5000");
+    let (code, out, _) = run(herald().args(["plan", "--color=never"]).arg(dir.path()));
+    assert_eq!(code, 1, "{out}");
+    insta::assert_snapshot!("experiment_sample_too_small", out);
+    assert_eq!(
+        run(herald().args(["check"]).arg(dir.path())).0,
+        0,
+        "check cannot see it"
+    );
+}

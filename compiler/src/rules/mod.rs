@@ -6,7 +6,8 @@ pub mod bounds;
 mod consent;
 mod content;
 mod experiments;
-mod logic;
+/// Public so that its soundness is tested against the evaluator (tests/eval_vs_sqlite.rs).
+pub mod logic;
 mod pressure;
 mod sites;
 mod templates;
