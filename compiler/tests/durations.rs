@@ -172,3 +172,39 @@ fn windows_at_the_start_of_time_are_checked() {
     let compiled = evaluator.compile(&seg.condition);
     assert!(!evaluator.eval(&subject, &mut evaluator.memo(), &compiled));
 }
+
+/// Each wait is within 100 years, but thousands of them added up past the end
+/// of chrono's calendar (year 262143) and the forecast overflowed
+/// (`forecast.rs`, `at += d`): a scenario spans at most 100 years in total.
+#[test]
+fn thousands_of_long_waits_are_a_diagnostic_not_a_forecast_overflow() {
+    let scenario = |steps: &str| {
+        format!(
+            "scenarios:\n  s:\n    program: p\n    trigger: {{ date: last_purchase_at, every: year }}\n    audience: consent(email_marketing)\n    steps:\n{steps}      - send: news\n"
+        )
+    };
+    let c = compile_at(&scenario(&"      - wait: 36525d\n".repeat(8_000)), now());
+    assert_error(&c, Code::SchemaInvalidValue, "a scenario spans at most 36525d");
+    // Timeouts count, on the longest branch.
+    let branchy = "      - wait: 20000d\n      - wait:\n          until: opened(news)\n          timeout: 10000d\n          on_timeout:\n            - if: consent(email_marketing)\n              then: [ { wait: 7000d } ]\n              else: [ { wait: 1d } ]\n";
+    let c = compile_at(&scenario(branchy), now());
+    assert_error(&c, Code::SchemaInvalidValue, "a scenario spans at most");
+    // Exactly 100 years is fine, and forecasts.
+    let c = compile_at(&scenario("      - wait: 20000d\n      - wait: 16525d\n"), now());
+    assert!(
+        !c.has_errors(),
+        "{:#?}",
+        c.diagnostics.iter().filter(|d| d.is_error()).collect::<Vec<_>>()
+    );
+    let layout = Layout::new(
+        &c.plan.contact,
+        &["id", "email", "last_purchase_at", "consent_email_marketing"],
+    )
+    .unwrap();
+    let contact = layout
+        .parse_row(&["c1", "a@example.test", "2020-11-25T10:00:00Z", "true"])
+        .unwrap();
+    let mut f = herald_compiler::forecast::Forecaster::new(&c.plan, &layout, now(), 30);
+    f.add(&contact);
+    let _ = f.finish();
+}

@@ -250,6 +250,24 @@ pub fn scenarios(
             );
         }
         let steps = sc.steps(cx, &d.steps.value);
+        // Each wait is within 100 years; their sum must be too, so that every
+        // date a contact reaches in the scenario stays inside the calendar.
+        let span = longest_wait(&steps);
+        if span > ast::values::Duration::MAX.minutes() {
+            cx.diags.push(
+                Diagnostic::new(
+                    Code::SchemaInvalidValue,
+                    format!(
+                        "the steps of scenario `{}` wait {} in total on their longest path; a scenario spans at most {} (100 years)",
+                        decl.name.value,
+                        ast::values::Duration::from_minutes(span).map_or_else(|| format!("{}d", span / 1440), |d| d.to_string()),
+                        ast::values::Duration::MAX
+                    ),
+                )
+                .at(d.steps.span, "too long")
+                .help("Shorten the waits, or split the journey into scenarios triggered by dates or events."),
+            );
+        }
         if cx.diags.len() > before {
             continue;
         }
@@ -270,6 +288,24 @@ pub fn scenarios(
         }
     }
     out
+}
+
+/// The longest total of waits and timeouts along any path of `steps`, in minutes.
+fn longest_wait(steps: &[Step]) -> u64 {
+    let mut total = 0u64;
+    for s in steps {
+        let step = match s {
+            Step::Wait { duration, .. } => duration.minutes(),
+            // A timeout is waited in full before its branch runs.
+            Step::WaitUntil {
+                timeout, on_timeout, ..
+            } => timeout.minutes().saturating_add(longest_wait(on_timeout)),
+            Step::If { then, otherwise, .. } => longest_wait(then).max(longest_wait(otherwise)),
+            Step::Send { .. } | Step::Exit { .. } => 0,
+        };
+        total = total.saturating_add(step);
+    }
+    total
 }
 
 fn trigger<'m>(
