@@ -466,20 +466,15 @@ fn the_consent_prover_is_sound_against_the_evaluator() {
         let j = (k * 13 + 5) % conds.len();
         if logic::implies(plan, cond, conds[j]) {
             implications += 1;
-            for i in 0..contacts.len() {
-                assert!(
-                    !matching[k][i] || matching[j][i],
-                    "`{}` was proven to imply `{}`",
-                    audiences[k],
-                    audiences[j]
-                );
+            for (a, b) in matching[k].iter().zip(&matching[j]) {
+                assert!(!a || *b, "`{}` was proven to imply `{}`", audiences[k], audiences[j]);
             }
         }
         if logic::disjoint(plan, cond, conds[j]) {
             disjoint += 1;
-            for i in 0..contacts.len() {
+            for (a, b) in matching[k].iter().zip(&matching[j]) {
                 assert!(
-                    !(matching[k][i] && matching[j][i]),
+                    !(*a && *b),
                     "`{}` and `{}` were proven disjoint",
                     audiences[k],
                     audiences[j]
