@@ -158,3 +158,48 @@ pub const NO_CAMPAIGNS: &str = "No scheduled campaigns";
 pub fn monday_of(d: NaiveDate) -> NaiveDate {
     d - chrono::Days::new(u64::from(d.weekday().num_days_from_monday()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Calendar, Entry, Tick};
+    use chrono::NaiveDate;
+
+    fn at(y: i32, m: u32, d: u32) -> chrono::NaiveDateTime {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap().and_hms_opt(9, 0, 0).unwrap()
+    }
+
+    fn cal(days: &[(i32, u32, u32)], today: Option<chrono::NaiveDateTime>) -> Calendar {
+        let entries = days
+            .iter()
+            .enumerate()
+            .map(|(i, (y, m, d))| Entry {
+                name: format!("c{i}"),
+                program: "p".into(),
+                at: at(*y, *m, *d),
+                channels: Vec::new(),
+                experiment: false,
+            })
+            .collect();
+        Calendar { entries, today }
+    }
+
+    #[test]
+    fn ticks_grow_with_the_span_so_labels_never_repeat_or_crowd() {
+        assert_eq!(cal(&[(2026, 11, 27)], Some(at(2026, 11, 20))).tick(), Tick::Day);
+        assert_eq!(cal(&[(2026, 11, 27), (2026, 12, 15)], None).tick(), Tick::Week);
+        assert_eq!(cal(&[(2026, 11, 27)], Some(at(2026, 1, 2))).tick(), Tick::Month);
+    }
+
+    #[test]
+    fn weeks_start_on_monday_and_keep_the_week_of_today() {
+        let c = cal(
+            &[(2026, 11, 27), (2026, 11, 28), (2026, 12, 15)],
+            Some(at(2026, 11, 20)),
+        );
+        let weeks = c.weeks();
+        let mondays: Vec<String> = weeks.iter().map(|(m, _)| m.to_string()).collect();
+        assert_eq!(mondays, ["2026-11-16", "2026-11-23", "2026-12-14"]);
+        assert!(weeks[0].1.is_empty());
+        assert_eq!(weeks[1].1.len(), 2, "two days in the week of the 23rd");
+    }
+}

@@ -157,12 +157,14 @@ pub fn render(plan: &Plan, format: Format, view: View, today: Option<NaiveDateTi
     Ok(match (format, view) {
         (Format::Mermaid, View::All) => format!(
             "## Programs\n\n```mermaid\n{}```\n\n## Scenarios\n\n```mermaid\n{}```\n\n## Calendar\n\n```mermaid\n{}```\n",
-            mermaid::flow(&programs::flow(plan)),
-            mermaid::flow(&scenarios::flow(plan, None)),
+            mermaid::flow(&programs::flow(plan), mermaid::Layout::FramesStacked),
+            mermaid::flow(&scenarios::flow(plan, None), mermaid::Layout::FramesSideBySide),
             mermaid::calendar(&cal())
         ),
-        (Format::Mermaid, View::Programs) => mermaid::flow(&programs::flow(plan)),
-        (Format::Mermaid, View::Scenarios) => mermaid::flow(&scenarios::flow(plan, None)),
+        (Format::Mermaid, View::Programs) => mermaid::flow(&programs::flow(plan), mermaid::Layout::FramesStacked),
+        (Format::Mermaid, View::Scenarios) => {
+            mermaid::flow(&scenarios::flow(plan, None), mermaid::Layout::FramesSideBySide)
+        }
         (Format::Mermaid, View::Calendar) => mermaid::calendar(&cal()),
         (Format::Dot, View::All) => dot::all(&programs::flow(plan), &scenarios::flow(plan, None), &cal()),
         (Format::Dot, View::Programs) => dot::flow(&programs::flow(plan), dot::Direction::LeftRight),
@@ -176,7 +178,7 @@ pub fn render(plan: &Plan, format: Format, view: View, today: Option<NaiveDateTi
 pub fn scenario_mermaid(plan: &Plan, name: &str) -> Option<String> {
     plan.scenarios
         .contains_key(name)
-        .then(|| mermaid::flow(&scenarios::flow(plan, Some(name))))
+        .then(|| mermaid::flow(&scenarios::flow(plan, Some(name)), mermaid::Layout::FramesSideBySide))
 }
 
 #[cfg(test)]

@@ -222,7 +222,7 @@ fn program_panels(flow: &Flow) -> Result<Vec<Panel>, String> {
 fn calendar_panels(cal: &Calendar) -> Result<Vec<Panel>, String> {
     let today = cal.today.map(|t| t.date());
     let weeks = cal.weeks();
-    if weeks.is_empty() {
+    if cal.entries.is_empty() {
         let mut details = Vec::new();
         if let Some(t) = cal.today {
             details.push(format!("today is {}", day_label(t.date())));

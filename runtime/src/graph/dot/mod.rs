@@ -177,7 +177,7 @@ fn day_table(day: chrono::NaiveDate, entries: &[&super::calendar::Entry], today:
 /// invisible edges: no arrow suggests one campaign depends on another.
 fn calendar_body(o: &mut String, indent: &str, cal: &Calendar, prefix: &str) {
     let weeks = cal.weeks();
-    if weeks.is_empty() {
+    if cal.entries.is_empty() {
         let mut lines = vec![NO_CAMPAIGNS.to_string()];
         if let Some(t) = cal.today {
             lines.push(format!("today is {}", day_label(t.date())));

@@ -8,38 +8,36 @@ use super::{Cluster, Flow, Kind, Node, channel_colors};
 use herald_compiler::ast::values::Channel;
 use std::fmt::Write;
 
-/// The style of each kind of node, declared once per chart.
-fn class_defs(o: &mut String) {
-    let mut classes: Vec<(&str, String)> = vec![
-        ("trigger", "fill:#e5e7eb,stroke:#374151,color:#111827".into()),
-        (
-            "wait",
-            "fill:#ffffff,stroke:#6b7280,stroke-dasharray:4 3,color:#111827".into(),
-        ),
-        ("waituntil", "fill:#f5f3ff,stroke:#6d28d9,color:#111827".into()),
-        ("decision", "fill:#fffbeb,stroke:#92400e,color:#111827".into()),
-        ("exit", "fill:#fee2e2,stroke:#b91c1c,color:#111827".into()),
-        ("done", "fill:#374151,stroke:#374151,color:#ffffff".into()),
-        ("campaign", "fill:#ffffff,stroke:#111827,color:#111827".into()),
-        ("scenario", "fill:#ffffff,stroke:#111827,color:#111827".into()),
-        ("note", "fill:#ffffff,stroke:#6b7280,color:#111827".into()),
-    ];
-    for c in [
-        None,
-        Some(Channel::Email),
-        Some(Channel::Sms),
-        Some(Channel::Push),
-        Some(Channel::Call),
-    ] {
+/// The style of a kind of node (by its class name).
+fn class_style(class: &str) -> String {
+    let channel = |c| {
         let (fill, stroke) = channel_colors(c);
-        classes.push((
-            class_of_channel(c),
-            format!("fill:{fill},stroke:{stroke},color:#111827"),
-        ));
+        format!("fill:{fill},stroke:{stroke},stroke-width:2px,color:#111827")
+    };
+    match class {
+        "trigger" => "fill:#e5e7eb,stroke:#374151,color:#111827".into(),
+        "wait" => "fill:#ffffff,stroke:#6b7280,stroke-dasharray:4 3,color:#111827".into(),
+        "waituntil" => "fill:#f5f3ff,stroke:#6d28d9,color:#111827".into(),
+        "decision" => "fill:#fffbeb,stroke:#92400e,color:#111827".into(),
+        "exit" => "fill:#fee2e2,stroke:#b91c1c,color:#111827".into(),
+        "done" => "fill:#374151,stroke:#374151,color:#ffffff".into(),
+        "email" => channel(Some(Channel::Email)),
+        "sms" => channel(Some(Channel::Sms)),
+        "push" => channel(Some(Channel::Push)),
+        "call" => channel(Some(Channel::Call)),
+        "message" => channel(None),
+        _ => "fill:#ffffff,stroke:#111827,color:#111827".into(),
     }
-    for (name, style) in classes {
-        // Prefixed: some words (`call`, `end`…) are Mermaid keywords.
-        let _ = writeln!(o, "  classDef k{name} {style}");
+}
+
+/// Declare the style of each kind of node the chart uses, once. Class names
+/// are prefixed: some words (`call`, `end`…) are Mermaid keywords.
+fn class_defs<'a>(o: &mut String, nodes: impl Iterator<Item = &'a Node>) {
+    let mut used: Vec<&str> = nodes.map(|n| class(n.kind)).collect();
+    used.sort_unstable();
+    used.dedup();
+    for c in used {
+        let _ = writeln!(o, "  classDef k{c} {}", class_style(c));
     }
 }
 
@@ -126,12 +124,24 @@ fn title(lines: &[String]) -> String {
 /// wraps its own lines at [`super::WRAP`] characters, which fit in this.
 const HEADER: &str = "---\nconfig:\n  flowchart:\n    wrappingWidth: 360\n---\n";
 
-pub fn flow(f: &Flow) -> String {
-    // Top to bottom: unlinked frames (scenarios) then sit side by side, and
-    // inside each one the steps go down; left to right would stack the
-    // frames into one thin strip.
-    let mut o = format!("{HEADER}flowchart TB\n");
-    class_defs(&mut o);
+/// How the frames of a flowchart are laid out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// Unlinked frames (scenarios) side by side, each drawn top to bottom;
+    /// left to right would stack them into one thin strip.
+    FramesSideBySide,
+    /// Frames linked to shared nodes (programs to messages): frames one
+    /// under the other, links going right.
+    FramesStacked,
+}
+
+pub fn flow(f: &Flow, layout: Layout) -> String {
+    let dir = match layout {
+        Layout::FramesSideBySide => "TB",
+        Layout::FramesStacked => "LR",
+    };
+    let mut o = format!("{HEADER}flowchart {dir}\n");
+    class_defs(&mut o, f.clusters.iter().flat_map(|c| &c.nodes).chain(&f.nodes));
     for c in &f.clusters {
         cluster(&mut o, c);
     }
@@ -140,6 +150,7 @@ pub fn flow(f: &Flow) -> String {
     }
     edges(&mut o, "  ", &f.edges);
     if f.clusters.is_empty() && f.nodes.is_empty() {
+        let _ = writeln!(o, "  classDef knote {}", class_style("note"));
         node(
             &mut o,
             "  ",
@@ -162,7 +173,7 @@ pub fn calendar(cal: &Calendar) -> String {
     let mut o = String::new();
     if cal.entries.is_empty() {
         o.push_str("flowchart TB\n");
-        class_defs(&mut o);
+        let _ = writeln!(o, "  classDef knote {}", class_style("note"));
         let mut details = Vec::new();
         if let Some(t) = cal.today {
             details.push(format!("today is {}", super::calendar::day_label(t.date())));
