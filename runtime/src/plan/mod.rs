@@ -166,6 +166,8 @@ pub struct Planned {
     pub doc: PlanDoc,
     pub sources: SourceSet,
     pub diagnostics: Vec<Diagnostic>,
+    /// The checked plan (for the pictures of the pull-request comment).
+    pub plan: Plan,
 }
 
 fn state_path(dir: &Path, plan: &Plan) -> std::path::PathBuf {
@@ -332,6 +334,7 @@ pub fn make(dir: &Path, options: &Options) -> Result<Planned, PlanFailure> {
         doc,
         sources,
         diagnostics,
+        plan: compilation.plan,
     })
 }
 
