@@ -38,6 +38,11 @@ impl Entry {
     }
 }
 
+/// A day and its campaigns.
+pub type Day<'a> = (NaiveDate, Vec<&'a Entry>);
+/// A week (its Monday) and its days with campaigns.
+pub type Week<'a> = (NaiveDate, Vec<Day<'a>>);
+
 #[derive(Clone, Debug)]
 pub struct Calendar {
     /// Sorted by time, then name.
@@ -86,8 +91,8 @@ impl Calendar {
     }
 
     /// Entries grouped by day, in order.
-    pub fn by_day(&self) -> Vec<(NaiveDate, Vec<&Entry>)> {
-        let mut out: Vec<(NaiveDate, Vec<&Entry>)> = Vec::new();
+    pub fn by_day(&self) -> Vec<Day<'_>> {
+        let mut out: Vec<Day<'_>> = Vec::new();
         for e in &self.entries {
             match out.last_mut() {
                 Some((d, list)) if *d == e.at.date() => list.push(e),
@@ -99,9 +104,9 @@ impl Calendar {
 
     /// Days grouped by ISO week (Monday first), with today's week kept even
     /// when it has no campaign: the rows of a wall calendar.
-    pub fn weeks(&self) -> Vec<(NaiveDate, Vec<(NaiveDate, Vec<&Entry>)>)> {
+    pub fn weeks(&self) -> Vec<Week<'_>> {
         let monday = monday_of;
-        let mut weeks: Vec<(NaiveDate, Vec<(NaiveDate, Vec<&Entry>)>)> = Vec::new();
+        let mut weeks: Vec<Week<'_>> = Vec::new();
         for (day, list) in self.by_day() {
             let m = monday(day);
             match weeks.last_mut() {
