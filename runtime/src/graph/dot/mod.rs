@@ -266,6 +266,35 @@ pub fn all(programs: &Flow, scenarios: &Flow, cal: &Calendar) -> String {
     );
     calendar_body(&mut o, "    ", cal, "cal_");
     let _ = writeln!(o, "  }}");
+    // One frame under the other (side by side they make a strip): invisible
+    // edges from the bottom of each frame to the top of the next.
+    let firsts: Vec<String> = scenarios
+        .clusters
+        .iter()
+        .filter_map(|c| c.nodes.first())
+        .map(|n| {
+            if n.kind == Kind::Trigger {
+                format!("{}_dot", n.id)
+            } else {
+                n.id.clone()
+            }
+        })
+        .collect();
+    let lasts: Vec<&str> = scenarios
+        .clusters
+        .iter()
+        .filter_map(|c| c.nodes.last())
+        .map(|n| n.id.as_str())
+        .collect();
+    if let Some(bottom) = programs.nodes.first() {
+        for top in &firsts {
+            let _ = writeln!(o, "  {} -> {top} [style=invis];", bottom.id);
+        }
+    }
+    let calendar_top = if cal.entries.is_empty() { "cal_empty" } else { "cal_w0" };
+    for bottom in lasts {
+        let _ = writeln!(o, "  {bottom} -> {calendar_top} [style=invis];");
+    }
     o.push_str("}\n");
     o
 }
