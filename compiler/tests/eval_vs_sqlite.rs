@@ -304,7 +304,7 @@ fn evaluator_agrees_with_sqlite_on_random_conditions() {
         contacts.push(ct);
     }
 
-    let evaluator = Evaluator::new(plan, &layout, now());
+    let evaluator = Evaluator::new(plan, &layout);
     let mut checked = 0;
     for (k, text) in conditions.iter().enumerate() {
         let seg = &plan.segments[&format!("s{k}")];
@@ -323,6 +323,7 @@ fn evaluator_agrees_with_sqlite_on_random_conditions() {
                 memo.reset();
                 let s = Subject {
                     contact: ct,
+                    now: now(),
                     event: None,
                     history: &NoHistory,
                 };
