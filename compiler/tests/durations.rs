@@ -158,7 +158,7 @@ fn windows_at_the_start_of_time_are_checked() {
         panic!("{:#?}", c.diagnostics)
     };
     let layout = Layout::new(&c.plan.contact, &["id", "email", "last_purchase_at"]).unwrap();
-    let evaluator = Evaluator::new(&c.plan, &layout, start);
+    let evaluator = Evaluator::new(&c.plan, &layout);
     let contact = Contact {
         id: "c1".into(),
         fields: vec![None; layout.fields.len()],
@@ -166,6 +166,7 @@ fn windows_at_the_start_of_time_are_checked() {
     };
     let subject = Subject {
         contact: &contact,
+        now: start,
         event: None,
         history: &NoHistory,
     };

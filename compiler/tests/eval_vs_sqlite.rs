@@ -304,7 +304,7 @@ fn evaluator_agrees_with_sqlite_on_random_conditions() {
         contacts.push(ct);
     }
 
-    let evaluator = Evaluator::new(plan, &layout, now());
+    let evaluator = Evaluator::new(plan, &layout);
     let mut checked = 0;
     for (k, text) in conditions.iter().enumerate() {
         let seg = &plan.segments[&format!("s{k}")];
@@ -323,6 +323,7 @@ fn evaluator_agrees_with_sqlite_on_random_conditions() {
                 memo.reset();
                 let s = Subject {
                     contact: ct,
+                    now: now(),
                     event: None,
                     history: &NoHistory,
                 };
@@ -400,7 +401,7 @@ fn the_consent_prover_is_sound_against_the_evaluator() {
     let header: Vec<&str> = ["id", "s", "e", "n", "i", "b", "d", "t", "l", "consent_c1", "consent_c2"].to_vec();
     let layout = Layout::new(&plan.contact, &header).unwrap();
     let contacts: Vec<Contact> = (0..300).map(|k| contact(&mut r, k, &layout)).collect();
-    let evaluator = Evaluator::new(plan, &layout, now());
+    let evaluator = Evaluator::new(plan, &layout);
     let consent = |ct: &Contact, name: &str| ct.consents[layout.consent(name).unwrap()].given;
     let conds: Vec<&Cond> = (0..audiences.len())
         .map(|k| &plan.segments[&format!("a{k}")].condition)
@@ -417,6 +418,7 @@ fn the_consent_prover_is_sound_against_the_evaluator() {
                     memo.reset();
                     let s = Subject {
                         contact: ct,
+                        now: now(),
                         event: None,
                         history: &NoHistory,
                     };

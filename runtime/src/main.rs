@@ -26,6 +26,7 @@ mod clock;
 mod contacts;
 mod crm;
 mod exit;
+mod graph;
 mod loader;
 mod lsp;
 mod output;

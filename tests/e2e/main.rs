@@ -3,6 +3,7 @@
 mod bad_input;
 mod check;
 mod commands;
+mod graph;
 mod lsp;
 #[path = "../support/lsp_client.rs"]
 mod lsp_client;
@@ -10,6 +11,7 @@ mod plan;
 mod preview;
 mod readme;
 mod reliability;
+mod render;
 mod saved_plans;
 mod schema_ls;
 mod sms_oracle;

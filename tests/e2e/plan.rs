@@ -1,4 +1,4 @@
-//! `herald plan` / `apply` / `state` / `force-unlock` / `graph`, on copies of
+//! `herald plan` / `apply` / `state` / `force-unlock`, on copies of
 //! the examples, with real processes and a real SQLite state.
 
 use super::*;
@@ -279,20 +279,6 @@ fn sqlite_crm_gives_the_same_forecast_as_csv() {
         }
     }
 }
-
-#[test]
-fn graph_draws_programs_scenarios_and_the_calendar() {
-    let (code, out, _) = run(herald().args(["graph"]).arg(example("boutique-mode")));
-    assert_eq!(code, 0);
-    assert!(out.contains("```mermaid\nflowchart LR") && out.contains("gantt") && out.contains("flowchart TD"));
-    assert!(out.contains("-->|timeout|"), "wait-until branches are drawn");
-    let (code, dot, _) = run(herald()
-        .args(["graph", "--format", "dot", "--view", "scenarios"])
-        .arg(example("garage-services")));
-    assert_eq!(code, 0);
-    insta::assert_snapshot!("graph_dot_garage_scenarios", dot);
-}
-
 #[test]
 fn an_experiment_below_its_minimum_sample_is_an_error_of_plan() {
     // `experiment/sample-too-small` needs the real contacts: only `plan` can tell.

@@ -14,7 +14,7 @@ mod templates;
 mod timing;
 mod unused;
 
-pub use pressure::counts as pressure_counts;
+pub use pressure::{Solicitation, counts as pressure_counts, counts_send};
 pub use sites::{Origin, Site, sites};
 
 /// Worst-case bounds of templates for a contact model.

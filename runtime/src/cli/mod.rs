@@ -46,7 +46,7 @@ enum Command {
     State(state::Command),
     /// Release a lock left by an operation that died.
     ForceUnlock(state::UnlockArgs),
-    /// Draw programs, scenarios and the campaign calendar (Mermaid or DOT).
+    /// Draw programs, scenario flowcharts and the campaign calendar (Mermaid, DOT or SVG).
     Graph(graph::Args),
     /// Run the language server on stdin/stdout (for editors).
     Lsp,

@@ -94,7 +94,12 @@ pub fn run(args: Args, color: ColorChoice) -> Exit {
     match args.format {
         Format::Json => outln!("{}", serde_json::to_string_pretty(doc).unwrap_or_default()),
         Format::Markdown => {
-            for (i, part) in plan::markdown::render(doc).iter().enumerate() {
+            let pictures = if doc.errored {
+                Vec::new()
+            } else {
+                plan::markdown::pictures(doc, &planned.plan)
+            };
+            for (i, part) in plan::markdown::render(doc, &pictures).iter().enumerate() {
                 if i > 0 {
                     outln!("<!-- herald:split -->");
                 }

@@ -230,6 +230,8 @@ pub struct Planned {
     pub objects: BTreeMap<String, ir::Object>,
     /// Where the state is (from `[state] path`).
     pub state_path: PathBuf,
+    /// The checked plan (for the pictures of the pull-request comment).
+    pub plan: Plan,
 }
 
 fn state_path(dir: &Path, plan: &Plan) -> std::path::PathBuf {
@@ -398,6 +400,7 @@ pub fn make(dir: &Path, options: &Options) -> Result<Planned, PlanFailure> {
         diagnostics,
         objects,
         state_path: state_path(dir, plan),
+        plan: compilation.plan,
     })
 }
 
