@@ -218,7 +218,7 @@ fn same_plan(file: &Path, dir: &Path, saved: &PlanDoc, fresh: &PlanDoc) -> Resul
     }
     if fresh.prior_state != saved.prior_state {
         return Err(Stop::refused(format!(
-            "the state changed since `{}` was made (serial {} then, {} now); {again}",
+            "the saved plan `{}` is stale: the state changed since it was made (serial {} then, {} now); {again}",
             file.display(),
             saved.prior_state.serial,
             fresh.prior_state.serial
