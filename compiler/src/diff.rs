@@ -2,7 +2,7 @@
 //! `apply` would create, update, replace or delete. Deterministic: sorted by
 //! address, field changes by path.
 
-use crate::ir::Object;
+use crate::ir::{Object, ObjectKind};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 /// An object as recorded in the state.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Deployed {
-    pub kind: String,
+    pub kind: ObjectKind,
     pub name: String,
     pub version: u64,
     pub hash: String,
@@ -25,15 +25,69 @@ pub struct FieldChange {
     pub forces_replace: bool,
 }
 
+/// What applying a change does to one object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Action {
+    NoOp,
+    Create,
+    Update,
+    Delete,
+    /// A new version starts, the old one finishes its contacts in flight, then goes.
+    Replace,
+}
+
+impl Action {
+    /// The terraform-style list written in plan documents.
+    pub fn words(self) -> &'static [&'static str] {
+        match self {
+            Action::NoOp => &["no-op"],
+            Action::Create => &["create"],
+            Action::Update => &["update"],
+            Action::Delete => &["delete"],
+            Action::Replace => &["create", "delete"],
+        }
+    }
+}
+
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.words().join(", "))
+    }
+}
+
+impl Serialize for Action {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.words().serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Action {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let words: Vec<String> = Vec::deserialize(d)?;
+        let words: Vec<&str> = words.iter().map(String::as_str).collect();
+        Ok(match words.as_slice() {
+            ["no-op"] => Action::NoOp,
+            ["create"] => Action::Create,
+            ["update"] => Action::Update,
+            ["delete"] => Action::Delete,
+            ["create", "delete"] | ["delete", "create"] => Action::Replace,
+            other => {
+                return Err(serde::de::Error::custom(format!(
+                    "{other:?} is not a list of actions Herald knows"
+                )));
+            }
+        })
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Change {
     pub address: String,
-    pub kind: String,
+    pub kind: ObjectKind,
     pub name: String,
-    /// `["no-op"]`, `["create"]`, `["update"]`, `["delete"]`, or
-    /// `["create", "delete"]` (replace: the new version starts, the old one
-    /// finishes its contacts in flight, then goes).
-    pub actions: Vec<String>,
+    /// Written as `["no-op"]`, `["create"]`, `["update"]`, `["delete"]`, or
+    /// `["create", "delete"]` (replace).
+    pub actions: Action,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     pub fields: BTreeMap<String, FieldChange>,
@@ -45,19 +99,19 @@ pub struct Change {
 
 impl Change {
     pub fn is_noop(&self) -> bool {
-        self.actions == ["no-op"]
+        self.actions == Action::NoOp
     }
     pub fn is_create(&self) -> bool {
-        self.actions == ["create"]
+        self.actions == Action::Create
     }
     pub fn is_update(&self) -> bool {
-        self.actions == ["update"]
+        self.actions == Action::Update
     }
     pub fn is_delete(&self) -> bool {
-        self.actions == ["delete"]
+        self.actions == Action::Delete
     }
     pub fn is_replace(&self) -> bool {
-        self.actions.len() == 2
+        self.actions == Action::Replace
     }
 }
 
@@ -86,11 +140,11 @@ fn flatten(prefix: &str, v: &Value, out: &mut BTreeMap<String, Value>) {
 }
 
 /// Paths whose change needs a new version of the object.
-fn forces_replace(kind: &str, path: &str) -> bool {
-    kind == "scenario" && (path.starts_with("steps") || path.starts_with("trigger"))
+fn forces_replace(kind: ObjectKind, path: &str) -> bool {
+    kind == ObjectKind::Scenario && (path.starts_with("steps") || path.starts_with("trigger"))
 }
 
-fn change(kind: &str, name: &str, address: &str, before: Option<&Deployed>, after: Option<&Object>) -> Change {
+fn change(kind: ObjectKind, name: &str, address: &str, before: Option<&Deployed>, after: Option<&Object>) -> Change {
     let mut b = BTreeMap::new();
     let mut a = BTreeMap::new();
     if let Some(d) = before {
@@ -120,29 +174,26 @@ fn change(kind: &str, name: &str, address: &str, before: Option<&Deployed>, afte
             },
         );
     }
-    let (actions, reason): (Vec<&str>, Option<String>) = match (before, after) {
-        (None, Some(_)) => (vec!["create"], None),
-        (Some(_), None) => (vec!["delete"], Some("delete_because_not_in_configuration".into())),
-        (Some(d), Some(o)) if d.hash == o.hash => (vec!["no-op"], None),
-        (Some(_), Some(_)) if replace => (
-            vec!["create", "delete"],
-            Some("replace_because_steps_or_trigger_changed".into()),
-        ),
-        (Some(_), Some(_)) => (vec!["update"], None),
-        (None, None) => (vec!["no-op"], None),
+    let (actions, reason) = match (before, after) {
+        (None, Some(_)) => (Action::Create, None),
+        (Some(_), None) => (Action::Delete, Some("delete_because_not_in_configuration".into())),
+        (Some(d), Some(o)) if d.hash == o.hash => (Action::NoOp, None),
+        (Some(_), Some(_)) if replace => (Action::Replace, Some("replace_because_steps_or_trigger_changed".into())),
+        (Some(_), Some(_)) => (Action::Update, None),
+        (None, None) => (Action::NoOp, None),
     };
     let version_before = before.map(|d| d.version);
-    let version_after = match (before, actions.as_slice()) {
-        (_, ["delete"]) => None,
-        (Some(d), ["create", "delete"]) => Some(d.version + 1),
+    let version_after = match (before, actions) {
+        (_, Action::Delete) => None,
+        (Some(d), Action::Replace) => Some(d.version + 1),
         (Some(d), _) => Some(d.version),
         (None, _) => Some(1),
     };
     Change {
         address: address.to_string(),
-        kind: kind.to_string(),
+        kind,
         name: name.to_string(),
-        actions: actions.into_iter().map(String::from).collect(),
+        actions,
         reason,
         fields: if before.is_some() && after.is_some() {
             fields
@@ -161,11 +212,11 @@ pub fn diff(desired: &BTreeMap<String, Object>, deployed: &BTreeMap<String, Depl
     for addr in addresses {
         let (d, o) = (deployed.get(addr), desired.get(addr));
         let (kind, name) = match (o, d) {
-            (Some(o), _) => (o.kind.to_string(), o.name.clone()),
-            (None, Some(d)) => (d.kind.clone(), d.name.clone()),
+            (Some(o), _) => (o.kind, o.name.clone()),
+            (None, Some(d)) => (d.kind, d.name.clone()),
             (None, None) => continue,
         };
-        out.push(change(&kind, &name, addr, d, o));
+        out.push(change(kind, &name, addr, d, o));
     }
     out
 }
@@ -175,7 +226,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn obj(kind: &'static str, name: &str, body: Value) -> Object {
+    fn obj(kind: ObjectKind, name: &str, body: Value) -> Object {
         let hash = crate::ir::sha256_hex(body.to_string().as_bytes());
         Object {
             address: format!("{kind}s.{name}"),
@@ -188,7 +239,7 @@ mod tests {
 
     fn deployed(o: &Object, version: u64) -> Deployed {
         Deployed {
-            kind: o.kind.into(),
+            kind: o.kind,
             name: o.name.clone(),
             version,
             hash: o.hash.clone(),
@@ -199,28 +250,28 @@ mod tests {
     #[test]
     fn create_update_delete_replace_noop() {
         let seg_old = obj(
-            "segment",
+            ObjectKind::Segment,
             "vip",
             json!({"condition": {"op": "const", "value": true}, "description": "a"}),
         );
         let seg_new = obj(
-            "segment",
+            ObjectKind::Segment,
             "vip",
             json!({"condition": {"op": "const", "value": true}, "description": "b"}),
         );
         let sc_old = obj(
-            "scenario",
+            ObjectKind::Scenario,
             "w",
             json!({"steps": [{"step": "wait", "duration": "1d"}], "program": "p"}),
         );
         let sc_new = obj(
-            "scenario",
+            ObjectKind::Scenario,
             "w",
             json!({"steps": [{"step": "wait", "duration": "2d"}], "program": "p"}),
         );
-        let gone = obj("message", "old", json!({"purpose": "marketing"}));
-        let same = obj("program", "p", json!({"objective": "x"}));
-        let fresh = obj("campaign", "c", json!({"program": "p"}));
+        let gone = obj(ObjectKind::Message, "old", json!({"purpose": "marketing"}));
+        let same = obj(ObjectKind::Program, "p", json!({"objective": "x"}));
+        let fresh = obj(ObjectKind::Campaign, "c", json!({"program": "p"}));
         let desired: BTreeMap<String, Object> = [&seg_new, &sc_new, &same, &fresh]
             .iter()
             .map(|o| (o.address.clone(), (*o).clone()))
@@ -231,18 +282,46 @@ mod tests {
             .collect();
         let changes = diff(&desired, &state);
         let by: BTreeMap<&str, &Change> = changes.iter().map(|c| (c.address.as_str(), c)).collect();
-        assert_eq!(by["segments.vip"].actions, ["update"]);
+        assert_eq!(by["segments.vip"].actions, Action::Update);
         assert_eq!(by["segments.vip"].fields.len(), 1);
         assert_eq!(by["segments.vip"].unchanged_fields, 2);
-        assert_eq!(by["scenarios.w"].actions, ["create", "delete"]);
+        assert_eq!(by["scenarios.w"].actions, Action::Replace);
         assert_eq!(by["scenarios.w"].version_after, Some(4));
         assert!(by["scenarios.w"].fields["steps[0].duration"].forces_replace);
-        assert_eq!(by["messages.old"].actions, ["delete"]);
-        assert_eq!(by["programs.p"].actions, ["no-op"]);
-        assert_eq!(by["campaigns.c"].actions, ["create"]);
+        assert_eq!(by["messages.old"].actions, Action::Delete);
+        assert_eq!(by["programs.p"].actions, Action::NoOp);
+        assert_eq!(by["campaigns.c"].actions, Action::Create);
         let addresses: Vec<&str> = changes.iter().map(|c| c.address.as_str()).collect();
         let mut sorted = addresses.clone();
         sorted.sort_unstable();
         assert_eq!(addresses, sorted, "deterministic order");
+    }
+
+    #[test]
+    fn actions_keep_their_json_shape_and_refuse_unknown_lists() {
+        for a in [
+            Action::NoOp,
+            Action::Create,
+            Action::Update,
+            Action::Delete,
+            Action::Replace,
+        ] {
+            let json = serde_json::to_value(a).unwrap();
+            assert_eq!(serde_json::from_value::<Action>(json).unwrap(), a);
+        }
+        assert_eq!(
+            serde_json::to_value(Action::Replace).unwrap(),
+            json!(["create", "delete"])
+        );
+        for bad in [
+            json!(["create", "update"]),
+            json!([]),
+            json!(["teleport"]),
+            json!("create"),
+        ] {
+            assert!(serde_json::from_value::<Action>(bad.clone()).is_err(), "{bad}");
+        }
+        assert!(serde_json::from_value::<ObjectKind>(json!("widget")).is_err());
+        assert_eq!(serde_json::to_value(ObjectKind::Policies).unwrap(), json!("policies"));
     }
 }

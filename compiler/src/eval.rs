@@ -8,34 +8,38 @@
 //! - `opened`, `clicked` and `count` read the contact's engagement history;
 //!   without one (a forecast on CRM data alone) they are false / 0.
 //!
-//! Conditions are first compiled against a [`Layout`] and a moment (names
-//! resolved to indices, literals typed, windows turned into instants), so
-//! evaluating one on a million contacts does no lookups by name.
+//! Conditions are first compiled against a [`Layout`] (names resolved to
+//! indices, literals typed), so evaluating one on a million contacts does no
+//! lookups by name. The moment is given at evaluation ([`Subject::now`]): the
+//! step engine evaluates the same compiled condition at each simulated or
+//! real instant.
 
 use crate::contact::{Contact, FieldValue, Layout};
 use crate::expr::CmpOp;
 use crate::model::{Cond, CondKind, Operand, Plan, Value, ValueRef};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use std::cmp::Ordering;
 
-/// What happened to a contact before (events, opens, clicks). The forecast
-/// uses [`NoHistory`].
+/// What happened to a contact (events, opens, clicks), read as of a moment:
+/// a condition evaluated at `at` sees only what happened by then. The
+/// forecast uses [`NoHistory`].
 pub trait History {
-    fn opened(&self, message: &str) -> bool;
-    fn clicked(&self, message: &str) -> bool;
-    fn count(&self, event: &str, since: Option<DateTime<Utc>>) -> u64;
+    fn opened(&self, message: &str, at: DateTime<Utc>) -> bool;
+    fn clicked(&self, message: &str, at: DateTime<Utc>) -> bool;
+    /// Occurrences of `event` in `(since, at]` (`since: None`: ever).
+    fn count(&self, event: &str, since: Option<DateTime<Utc>>, at: DateTime<Utc>) -> u64;
 }
 
 pub struct NoHistory;
 
 impl History for NoHistory {
-    fn opened(&self, _: &str) -> bool {
+    fn opened(&self, _: &str, _: DateTime<Utc>) -> bool {
         false
     }
-    fn clicked(&self, _: &str) -> bool {
+    fn clicked(&self, _: &str, _: DateTime<Utc>) -> bool {
         false
     }
-    fn count(&self, _: &str, _: Option<DateTime<Utc>>) -> u64 {
+    fn count(&self, _: &str, _: Option<DateTime<Utc>>, _: DateTime<Utc>) -> u64 {
         0
     }
 }
@@ -55,7 +59,8 @@ enum Arg {
     Value(FieldValue),
     Count {
         event: String,
-        since: Option<DateTime<Utc>>,
+        /// The window before now (`None`: ever).
+        within: Option<TimeDelta>,
     },
 }
 
@@ -73,7 +78,8 @@ enum Node {
     InList(Ref, Vec<FieldValue>, bool),
     Contains(Ref, FieldValue, bool),
     IsSet(Ref, bool),
-    Within(Ref, DateTime<Utc>, DateTime<Utc>, bool),
+    /// In `[now - window, now]`.
+    Within(Ref, TimeDelta, bool),
     Flag(Ref),
     Segment(usize),
     Consent(Option<usize>),
@@ -84,6 +90,8 @@ enum Node {
 /// Everything a condition may read about one contact.
 pub struct Subject<'a> {
     pub contact: &'a Contact,
+    /// The moment the condition is evaluated at (`within`, `count(e, D)`).
+    pub now: DateTime<Utc>,
     /// Properties of the triggering event, if any.
     pub event: Option<&'a [(String, Option<FieldValue>)]>,
     pub history: &'a dyn History,
@@ -94,16 +102,21 @@ pub struct Evaluator {
     segments: Vec<Node>,
     segment_names: Vec<String>,
     layout: Layout,
-    now: DateTime<Utc>,
 }
 
-/// Segment membership of the current contact (segments are shared by many audiences).
-pub struct Memo(Vec<Option<bool>>);
+/// Segment membership of the current contact at one moment (segments are
+/// shared by many audiences). It forgets by itself when the moment changes;
+/// [`Memo::reset`] it for another contact.
+pub struct Memo {
+    at: Option<DateTime<Utc>>,
+    segments: Vec<Option<bool>>,
+}
 
 impl Memo {
     /// Forget the previous contact.
     pub fn reset(&mut self) {
-        self.0.iter_mut().for_each(|s| *s = None);
+        self.at = None;
+        self.segments.iter_mut().for_each(|s| *s = None);
     }
 }
 
@@ -149,7 +162,6 @@ fn holds(op: CmpOp, o: Ordering) -> bool {
 
 struct Builder<'a> {
     layout: &'a Layout,
-    now: DateTime<Utc>,
     segment_names: &'a [String],
 }
 
@@ -168,7 +180,7 @@ impl Builder<'_> {
             Operand::Value(v) => Arg::Value(literal(v)),
             Operand::Count { event, within } => Arg::Count {
                 event: event.clone(),
-                since: within.map(|d| self.now - d.as_chrono()),
+                within: within.map(|d| d.as_chrono()),
             },
         }
     }
@@ -191,12 +203,7 @@ impl Builder<'_> {
                 value,
                 duration,
                 negated,
-            } => Node::Within(
-                self.reference(value),
-                self.now - duration.as_chrono(),
-                self.now,
-                *negated,
-            ),
+            } => Node::Within(self.reference(value), duration.as_chrono(), *negated),
             CondKind::Flag { value } => Node::Flag(self.reference(value)),
             CondKind::Segment { name } => match self.segment_names.iter().position(|s| s == name) {
                 Some(i) => Node::Segment(i),
@@ -210,11 +217,10 @@ impl Builder<'_> {
 }
 
 impl Evaluator {
-    pub fn new(plan: &Plan, layout: &Layout, now: DateTime<Utc>) -> Evaluator {
+    pub fn new(plan: &Plan, layout: &Layout) -> Evaluator {
         let segment_names: Vec<String> = plan.segments.keys().cloned().collect();
         let b = Builder {
             layout,
-            now,
             segment_names: &segment_names,
         };
         let segments = plan.segments.values().map(|s| b.node(&s.condition)).collect();
@@ -222,25 +228,30 @@ impl Evaluator {
             segments,
             segment_names,
             layout: layout.clone(),
-            now,
         }
     }
 
-    /// Compile a condition of the plan (for the layout and moment of [`Evaluator::new`]).
+    /// Compile a condition of the plan (for the layout of [`Evaluator::new`]).
     pub fn compile(&self, c: &Cond) -> Compiled {
         let b = Builder {
             layout: &self.layout,
-            now: self.now,
             segment_names: &self.segment_names,
         };
         Compiled(b.node(c))
     }
 
     pub fn memo(&self) -> Memo {
-        Memo(vec![None; self.segments.len()])
+        Memo {
+            at: None,
+            segments: vec![None; self.segments.len()],
+        }
     }
 
     pub fn eval(&self, s: &Subject, memo: &mut Memo, c: &Compiled) -> bool {
+        if memo.at != Some(s.now) {
+            memo.segments.iter_mut().for_each(|x| *x = None);
+            memo.at = Some(s.now);
+        }
         self.node(s, memo, &c.0)
     }
 
@@ -264,7 +275,13 @@ impl Evaluator {
         match a {
             Arg::Ref(r) => self.value(s, r),
             Arg::Value(v) => Some(Cow::Borrowed(v)),
-            Arg::Count { event, since } => Some(Cow::Owned(FieldValue::Number(s.history.count(event, *since) as f64))),
+            Arg::Count { event, within } => {
+                // A window reaching before the first representable instant is "ever".
+                let since = within.and_then(|w| s.now.checked_sub_signed(w));
+                Some(Cow::Owned(FieldValue::Number(
+                    s.history.count(event, since, s.now) as f64
+                )))
+            }
         }
     }
 
@@ -289,28 +306,29 @@ impl Evaluator {
                 _ => false,
             },
             Node::IsSet(r, negated) => self.value(s, r).is_some() != *negated,
-            Node::Within(r, from, to, negated) => {
+            Node::Within(r, window, negated) => {
                 let at = match self.value(s, r).as_deref() {
                     Some(FieldValue::DateTime(d)) => *d,
                     Some(FieldValue::Date(d)) => midnight(*d),
                     _ => return false,
                 };
-                (at <= *to && at >= *from) != *negated
+                let from = s.now.checked_sub_signed(*window).unwrap_or(DateTime::<Utc>::MIN_UTC);
+                (at <= s.now && at >= from) != *negated
             }
             Node::Flag(r) => matches!(self.value(s, r).as_deref(), Some(FieldValue::Bool(true))),
             Node::Segment(i) => {
-                if let Some(known) = memo.0.get(*i).copied().flatten() {
+                if let Some(known) = memo.segments.get(*i).copied().flatten() {
                     return known;
                 }
                 let result = self.segments.get(*i).is_some_and(|seg| self.node(s, memo, seg));
-                if let Some(slot) = memo.0.get_mut(*i) {
+                if let Some(slot) = memo.segments.get_mut(*i) {
                     *slot = Some(result);
                 }
                 result
             }
             Node::Consent(i) => i.and_then(|i| s.contact.consents.get(i)).is_some_and(|c| c.given),
-            Node::Opened(m) => s.history.opened(m),
-            Node::Clicked(m) => s.history.clicked(m),
+            Node::Opened(m) => s.history.opened(m, s.now),
+            Node::Clicked(m) => s.history.clicked(m, s.now),
         }
     }
 }

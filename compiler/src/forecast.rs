@@ -1,24 +1,29 @@
 //! The forecast: who will receive what, on real contacts, streamed one
 //! contact at a time (the caller reads the CRM; this module only counts).
 //!
-//! Per contact, in time order (transactional before service before
-//! marketing at the same instant), every send the plan schedules — campaigns,
-//! and date-triggered scenarios entering within the horizon — goes through
-//! what the runtime will do: quiet hours defer it to the next allowed time in
-//! the contact's time zone, then consent and address are checked, then the
-//! pressure caps drop it if the contact already got `max` matching messages in
-//! the rolling window. Event-triggered scenarios depend on future events: the
-//! forecast counts the contacts eligible to enter them.
+//! It drives the step engine ([`crate::engine`]) over the horizon as the
+//! runner would with a clock stepping through it, on the CRM's data as it is
+//! now and with no engagement yet (nobody has opened anything): each
+//! campaign at its instant in the contact's time zone, each date-triggered
+//! scenario entered on its days within the horizon and run to the horizon's
+//! end. Then, per contact in time order (transactional before service before
+//! marketing at the same instant), every send goes through the engine's
+//! guards: quiet hours defer it, address, consent and pressure caps drop it.
+//! Event-triggered scenarios depend on future events: the forecast counts the
+//! contacts eligible to enter them.
 
-use crate::ast::values::{CalendarOffset, Channel, Purpose};
-use crate::calendar::{self, Window};
+use crate::ast::values::{Channel, Purpose};
 use crate::contact::{Contact, FieldValue, Layout};
-use crate::eval::{Compiled, Evaluator, Memo, NoHistory, Subject};
-use crate::model::{Delivery, Experiment, FieldType, Message, MessageContent, Plan, PressureRule, Step, Trigger};
+use crate::engine::{
+    self, Action, CampaignId, CampaignSend, ContactFacts, Content, Cx, Engine, Enrolment, Entry, Group, Origin,
+    Previous, Progress, Request, ScenarioId, Sent, Verdict,
+};
+use crate::eval::NoHistory;
+use crate::model::{Message, MessageContent, Plan, PressureRule, Trigger};
 use crate::rules::pressure_counts;
 use crate::sms;
 use crate::template::{Emit, Out};
-use chrono::{DateTime, Datelike, Days, Months, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Days, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -31,6 +36,13 @@ pub struct Suppressed {
     pub no_address: u64,
     /// Dropped by each pressure rule (`policies.pressure[i]`).
     pub pressure: BTreeMap<String, u64>,
+    /// Quiet hours would defer them past the expiry (72 hours).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub quiet_hours: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -76,54 +88,13 @@ pub struct Forecast {
     pub cost: f64,
 }
 
-/// A stable hash (FNV-1a), so experiment groups are the same every run.
-pub fn bucket(contact: &str, salt: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in salt.bytes().chain([0u8]).chain(contact.bytes()) {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
-}
-
-/// The experiment group of a contact: `None` for the holdout, `Some(Some(v))`
-/// for a variant of the test, `Some(None)` for the rest (the winner).
-pub fn assign<'e>(e: &'e Experiment, contact: &str, salt: &str) -> Option<Option<&'e str>> {
-    let b = bucket(contact, salt) % 10_000;
-    let holdout = u64::from(e.holdout) * 100;
-    if b < holdout {
-        return None;
-    }
-    let rest_space = 10_000 - holdout;
-    let test = u64::from(e.test_size.unwrap_or(100).min(100)) * rest_space / 100;
-    if b - holdout >= test {
-        return Some(None);
-    }
-    // Within the test group, by split.
-    let total: u64 = e.variants.iter().map(|v| u64::from(v.split)).sum::<u64>().max(1);
-    let pick = bucket(contact, &format!("{salt}/variant")) % total;
-    let mut acc = 0;
-    for v in &e.variants {
-        acc += u64::from(v.split);
-        if pick < acc {
-            return Some(Some(v.message.as_str()));
-        }
-    }
-    Some(e.variants.last().map(|v| v.message.as_str()))
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum OriginRef {
-    Campaign(usize),
-    Scenario(usize),
-}
-
+/// A send the contact's plan schedules, before the guards.
 struct Candidate<'p> {
     at: DateTime<Utc>,
-    origin: OriginRef,
+    due: DateTime<Utc>,
+    origin: Origin,
     message: &'p str,
     msg: &'p Message,
-    /// Counted in the origin's recipients (a campaign counts once per contact).
     priority: u8,
     deferred: bool,
 }
@@ -136,24 +107,17 @@ fn priority(p: Purpose) -> u8 {
     }
 }
 
+/// Entries into one scenario per contact, at most, within a horizon (a
+/// yearly trigger fires once a year; a bound keeps a huge horizon finite).
+const MAX_ENTRIES: usize = 400;
+
 pub struct Forecaster<'p> {
     plan: &'p Plan,
     layout: &'p Layout,
+    engine: Engine<'p>,
+    cx: Cx,
     now: DateTime<Utc>,
-    horizon: chrono::TimeDelta,
-    eval: Evaluator,
-    memo: Memo,
-    campaigns: Vec<(&'p str, &'p crate::model::Campaign)>,
-    scenarios: Vec<(&'p str, &'p crate::model::Scenario)>,
-    /// Conditions compiled once for the layout and `now`, by campaign and scenario.
-    campaign_audiences: Vec<Compiled>,
-    scenario_conds: Vec<ScenarioConds<'p>>,
-    windows: BTreeMap<Channel, Vec<Window>>,
-    tz_field: Option<usize>,
-    tz_cache: BTreeMap<String, Tz>,
-    email_field: Option<usize>,
-    phone_field: Option<usize>,
-    channel_consents: BTreeMap<Channel, Vec<usize>>,
+    end: DateTime<Utc>,
     cost_per_segment: f64,
     sms_plans: BTreeMap<&'p str, SmsPlan<'p>>,
     out: Forecast,
@@ -164,104 +128,19 @@ pub struct Forecaster<'p> {
     local_times: Vec<LocalTimes>,
     /// Reused for every contact.
     candidates: Vec<Candidate<'p>>,
-    /// What this contact got so far: (when, message, program, campaign tags).
-    delivered: Vec<(DateTime<Utc>, &'p Message, &'p str, &'p [String])>,
+    actions: Vec<Action<'p>>,
+    delivered: Vec<Sent<'p>>,
 }
 
 /// For one time zone: each campaign's send instant, and today's date.
 struct LocalTimes {
     tz: Tz,
-    campaign_at: Vec<DateTime<Utc>>,
+    campaign_at: Vec<Option<DateTime<Utc>>>,
     today: NaiveDate,
-}
-
-/// A scenario's conditions, compiled.
-struct ScenarioConds<'p> {
-    /// The trigger's date field in the layout.
-    trigger_field: Option<usize>,
-    audience: Option<Compiled>,
-    exit_when: Option<Compiled>,
-    steps: Vec<CStep<'p>>,
-}
-
-/// A step with its conditions compiled.
-enum CStep<'p> {
-    Send(&'p Delivery),
-    Wait(chrono::TimeDelta),
-    WaitUntil {
-        until: Compiled,
-        timeout: chrono::TimeDelta,
-        on_timeout: Vec<CStep<'p>>,
-    },
-    If {
-        condition: Compiled,
-        then: Vec<CStep<'p>>,
-        otherwise: Vec<CStep<'p>>,
-    },
-    Exit,
-}
-
-fn compile_steps<'p>(e: &Evaluator, steps: &'p [Step]) -> Vec<CStep<'p>> {
-    steps
-        .iter()
-        .map(|step| match step {
-            Step::Send { delivery, .. } => CStep::Send(delivery),
-            Step::Wait { duration, .. } => CStep::Wait(duration.as_chrono()),
-            Step::WaitUntil {
-                until,
-                timeout,
-                on_timeout,
-                ..
-            } => CStep::WaitUntil {
-                until: e.compile(until),
-                timeout: timeout.as_chrono(),
-                on_timeout: compile_steps(e, on_timeout),
-            },
-            Step::If {
-                condition,
-                then,
-                otherwise,
-                ..
-            } => CStep::If {
-                condition: e.compile(condition),
-                then: compile_steps(e, then),
-                otherwise: compile_steps(e, otherwise),
-            },
-            Step::Exit { .. } => CStep::Exit,
-        })
-        .collect()
-}
-
-/// How to count an SMS's segments for one contact.
-enum SmsPlan<'p> {
-    /// No variable: the same for everyone.
-    Fixed(u64),
-    /// Text and simple variables: assembled without the template engine.
-    Pieces(&'p [Out], bool),
-    /// Anything else: the worst case (from `check`).
-    Worst(u64),
 }
 
 impl<'p> Forecaster<'p> {
     pub fn new(plan: &'p Plan, layout: &'p Layout, now: DateTime<Utc>, horizon_days: u64) -> Self {
-        let mut windows = BTreeMap::new();
-        for c in [Channel::Email, Channel::Sms, Channel::Push, Channel::Call] {
-            windows.insert(c, calendar::windows_for(&plan.policies, c).0);
-        }
-        let field_of = |want: &FieldType| {
-            plan.contact
-                .address_field(match want {
-                    FieldType::Email => Channel::Email,
-                    _ => Channel::Sms,
-                })
-                .and_then(|f| layout.field(f))
-        };
-        let mut channel_consents: BTreeMap<Channel, Vec<usize>> = BTreeMap::new();
-        for (name, c) in &plan.contact.consents {
-            if let Some(i) = layout.consent(name) {
-                channel_consents.entry(c.channel).or_default().push(i);
-            }
-        }
         let mut sms_plans = BTreeMap::new();
         for (name, m) in &plan.messages {
             if let MessageContent::Sms {
@@ -284,38 +163,16 @@ impl<'p> Forecaster<'p> {
                 ..Impact::default()
             })
             .collect();
-        let eval = Evaluator::new(plan, layout, now);
-        let campaign_audiences = plan.campaigns.values().map(|c| eval.compile(&c.audience)).collect();
-        let scenario_conds = plan
-            .scenarios
-            .values()
-            .map(|s| ScenarioConds {
-                trigger_field: match &s.trigger {
-                    Trigger::Date { field, .. } => layout.field(field),
-                    Trigger::Event { .. } => None,
-                },
-                audience: s.audience.as_ref().map(|a| eval.compile(a)),
-                exit_when: s.exit_when.as_ref().map(|x| eval.compile(x)),
-                steps: compile_steps(&eval, &s.steps),
-            })
-            .collect();
+        let engine = Engine::new(plan, layout);
+        let horizon = chrono::TimeDelta::try_days(i64::try_from(horizon_days).unwrap_or(i64::MAX))
+            .unwrap_or(chrono::TimeDelta::MAX);
         Forecaster {
             plan,
             layout,
+            cx: engine.cx(),
+            engine,
             now,
-            horizon: chrono::TimeDelta::days(i64::try_from(horizon_days).unwrap_or(365)),
-            memo: eval.memo(),
-            eval,
-            campaign_audiences,
-            scenario_conds,
-            campaigns: plan.campaigns.iter().map(|(n, c)| (n.as_str(), c)).collect(),
-            scenarios: plan.scenarios.iter().map(|(n, s)| (n.as_str(), s)).collect(),
-            windows,
-            tz_field: plan.contact.timezone_field().and_then(|f| layout.field(f)),
-            tz_cache: BTreeMap::new(),
-            email_field: field_of(&FieldType::Email),
-            phone_field: field_of(&FieldType::Phone),
-            channel_consents,
+            end: now.checked_add_signed(horizon).unwrap_or(DateTime::<Utc>::MAX_UTC),
             cost_per_segment: plan.config.providers.sms.as_ref().map_or(0.0, |p| p.cost_per_segment),
             sms_plans,
             out,
@@ -323,6 +180,7 @@ impl<'p> Forecaster<'p> {
             scenario_impacts,
             local_times: Vec::new(),
             candidates: Vec::new(),
+            actions: Vec::new(),
             delivered: Vec::new(),
         }
     }
@@ -332,160 +190,37 @@ impl<'p> Forecaster<'p> {
         if let Some(i) = self.local_times.iter().position(|l| l.tz == tz) {
             return i;
         }
+        let engine = &self.engine;
         self.local_times.push(LocalTimes {
             tz,
-            campaign_at: self
-                .campaigns
-                .iter()
-                .map(|(_, c)| local_instant(tz, c.send_at))
+            campaign_at: (0..engine.campaign_count())
+                .map(|i| engine.campaign_instant(CampaignId(i), tz))
                 .collect(),
             today: self.now.with_timezone(&tz).date_naive(),
         });
         self.local_times.len() - 1
     }
 
-    fn tz(&mut self, c: &Contact) -> Tz {
-        let default = self.plan.config.timezone;
-        let Some(FieldValue::Text(name)) = self.tz_field.and_then(|i| c.fields.get(i)).and_then(Option::as_ref) else {
-            return default;
-        };
-        if let Some(tz) = self.tz_cache.get(name) {
-            return *tz;
-        }
-        let tz = name.parse::<Tz>().unwrap_or(default);
-        self.tz_cache.insert(name.clone(), tz);
-        tz
-    }
-
     /// Count one contact.
     pub fn add(&mut self, contact: &Contact) {
-        let plan = self.plan;
         self.out.contacts += 1;
-        self.memo.reset();
-        let tz = self.tz(contact);
+        self.cx.reset();
+        let tz = self.engine.tz(contact);
         let local = self.local_times(tz);
-        let subject = Subject {
+        let facts = ContactFacts {
             contact,
             event: None,
             history: &NoHistory,
         };
         let mut candidates = std::mem::take(&mut self.candidates);
         candidates.clear();
+        self.campaigns(&facts, local, &mut candidates);
+        self.scenarios(&facts, local, &mut candidates);
 
-        for (i, &(name, c)) in self.campaigns.iter().enumerate() {
-            let audience = &self.campaign_audiences[i];
-            if !self.eval.eval(&subject, &mut self.memo, audience) {
-                continue;
-            }
-            let Some(impact) = self.campaign_impacts.get_mut(i) else {
-                continue;
-            };
-            impact.audience += 1;
-            let message = match &c.delivery {
-                Delivery::Message(m) => m.as_str(),
-                Delivery::Experiment(e) => {
-                    let x = impact.experiment.get_or_insert_with(|| ExperimentImpact {
-                        min_sample: e.min_sample,
-                        ..Default::default()
-                    });
-                    match assign(e, &contact.id, name) {
-                        None => {
-                            x.holdout += 1;
-                            continue;
-                        }
-                        Some(Some(v)) => {
-                            match x.variants.get_mut(v) {
-                                Some(n) => *n += 1,
-                                None => {
-                                    x.variants.insert(v.to_string(), 1);
-                                }
-                            }
-                            v
-                        }
-                        Some(None) => {
-                            x.rest += 1;
-                            e.variants.first().map_or("", |v| v.message.as_str())
-                        }
-                    }
-                }
-            };
-            let Some(m) = plan.messages.get(message) else { continue };
-            let at = self.local_times[local].campaign_at[i];
-            candidates.push(Candidate {
-                at,
-                origin: OriginRef::Campaign(i),
-                message,
-                msg: m,
-                priority: priority(m.purpose),
-                deferred: false,
-            });
-        }
-
-        for (i, &(_, s)) in self.scenarios.iter().enumerate() {
-            let conds = &self.scenario_conds[i];
-            let eligible = conds
-                .audience
-                .as_ref()
-                .is_none_or(|a| self.eval.eval(&subject, &mut self.memo, a));
-            if !eligible {
-                continue;
-            }
-            let Some(impact) = self.scenario_impacts.get_mut(i) else {
-                continue;
-            };
-            impact.audience += 1;
-            let Trigger::Date { offset, at, yearly, .. } = &s.trigger else {
-                continue;
-            };
-            let Some(date) = conds
-                .trigger_field
-                .and_then(|f| contact.fields.get(f))
-                .and_then(Option::as_ref)
-                .and_then(|v| match v {
-                    FieldValue::Date(d) => Some(*d),
-                    FieldValue::DateTime(d) => Some(d.with_timezone(&tz).date_naive()),
-                    _ => None,
-                })
-            else {
-                continue;
-            };
-            let Some(entry) = entry_date(date, *offset, *yearly, self.local_times[local].today) else {
-                continue;
-            };
-            let when = local_instant(tz, entry.and_time(*at));
-            if when < self.now || when > self.now + self.horizon {
-                continue;
-            }
-            if conds
-                .exit_when
-                .as_ref()
-                .is_some_and(|x| self.eval.eval(&subject, &mut self.memo, x))
-            {
-                continue;
-            }
-            impact.entries = Some(impact.entries.unwrap_or(0) + 1);
-            let mut walker = Walker {
-                plan,
-                eval: &self.eval,
-                subject: &subject,
-                memo: &mut self.memo,
-                origin: OriginRef::Scenario(i),
-                out: &mut candidates,
-            };
-            walker.walk(&conds.steps, when);
-        }
-
-        // Quiet hours first (the runtime defers), then time order and priority.
+        // Quiet hours first (the runner defers), then time order and priority.
         for cand in &mut candidates {
-            let windows = self.windows.get(&cand.msg.channel()).map(Vec::as_slice).unwrap_or(&[]);
-            if windows.is_empty() {
-                continue;
-            }
-            let local = cand.at.with_timezone(&tz).naive_local();
-            if !calendar::allowed(windows, local) {
-                if let Some(next) = calendar::next_allowed(windows, local) {
-                    cand.at = local_instant(tz, next);
-                }
+            if let Some(next) = self.engine.quiet_until(cand.msg.channel(), tz, cand.at) {
+                cand.at = next;
                 cand.deferred = true;
             }
         }
@@ -497,94 +232,150 @@ impl<'p> Forecaster<'p> {
         self.candidates = candidates;
     }
 
-    fn impact(&mut self, origin: OriginRef) -> Option<&mut Impact> {
-        match origin {
-            OriginRef::Campaign(i) => self.campaign_impacts.get_mut(i),
-            OriginRef::Scenario(i) => self.scenario_impacts.get_mut(i),
+    /// Each campaign at its instant in the contact's zone (no later than the
+    /// expiry ago: the runner still sends those).
+    fn campaigns(&mut self, facts: &ContactFacts, local: usize, out: &mut Vec<Candidate<'p>>) {
+        let plan = self.plan;
+        for i in 0..self.engine.campaign_count() {
+            let Some(at) = self.local_times[local].campaign_at[i] else {
+                continue;
+            };
+            if engine::guard::EXPIRY
+                .checked_add(&(at - self.now))
+                .is_none_or(|late| late < chrono::TimeDelta::zero())
+            {
+                continue;
+            }
+            let Some(send) = self.engine.campaign(&mut self.cx, CampaignId(i), facts, at) else {
+                continue;
+            };
+            let Some(impact) = self.campaign_impacts.get_mut(i) else {
+                continue;
+            };
+            impact.audience += 1;
+            let (at, content, group) = match send {
+                CampaignSend::Holdout => {
+                    experiment(impact, plan, i).holdout += 1;
+                    continue;
+                }
+                CampaignSend::Send { at, content, group } => (at, content, group),
+            };
+            match group {
+                Some(Group::Test(v)) => *experiment(impact, plan, i).variants.entry(v.to_string()).or_default() += 1,
+                Some(Group::Rest) => experiment(impact, plan, i).rest += 1,
+                _ => {}
+            }
+            push(plan, out, at, Origin::Campaign(CampaignId(i)), content);
         }
     }
 
-    fn program_and_tags(&self, origin: OriginRef) -> (&'p str, &'p [String]) {
+    /// Date-triggered scenarios entered within the horizon, run to its end.
+    fn scenarios(&mut self, facts: &ContactFacts, local: usize, out: &mut Vec<Candidate<'p>>) {
+        let plan = self.plan;
+        for i in 0..self.engine.scenario_count() {
+            let id = ScenarioId(i);
+            if !self.engine.eligible(&mut self.cx, id, facts, self.now) {
+                continue;
+            }
+            let Some(impact) = self.scenario_impacts.get_mut(i) else {
+                continue;
+            };
+            impact.audience += 1;
+            if self.engine.trigger_event(id).is_some() {
+                continue;
+            }
+            let mut from = self.local_times[local].today;
+            let mut previous: Option<Previous> = None;
+            for _ in 0..MAX_ENTRIES {
+                let Some((day, at)) = self.engine.next_date_trigger(id, facts, from) else {
+                    break;
+                };
+                if at > self.end {
+                    break;
+                }
+                from = match day.checked_add_days(Days::new(1)) {
+                    Some(d) => d,
+                    None => break,
+                };
+                if at < self.now {
+                    continue;
+                }
+                if self.engine.entry(&mut self.cx, id, facts, previous, at) != Entry::Enter {
+                    continue;
+                }
+                if let Some(impact) = self.scenario_impacts.get_mut(i) {
+                    impact.entries = Some(impact.entries.unwrap_or(0) + 1);
+                }
+                let mut e = Enrolment::new(at, None);
+                self.actions.clear();
+                let progress = self
+                    .engine
+                    .advance(&mut self.cx, id, &mut e, facts, self.end, &mut self.actions);
+                previous = Some(Previous {
+                    entered_at: at,
+                    active: matches!(progress, Progress::Asleep { .. }),
+                });
+                for a in self.actions.drain(..) {
+                    match a {
+                        Action::Send { at, content, .. } => push(plan, out, at, Origin::Scenario(id), content),
+                        Action::Holdout { .. } => {}
+                    }
+                }
+            }
+        }
+    }
+
+    fn impact(&mut self, origin: Origin) -> Option<&mut Impact> {
         match origin {
-            OriginRef::Campaign(i) => self
-                .campaigns
-                .get(i)
-                .map_or(("", &[][..]), |(_, c)| (c.program.as_str(), &c.tags[..])),
-            OriginRef::Scenario(i) => self
-                .scenarios
-                .get(i)
-                .map_or(("", &[][..]), |(_, s)| (s.program.as_str(), &[][..])),
+            Origin::Campaign(i) => self.campaign_impacts.get_mut(i.0),
+            Origin::Scenario(i) => self.scenario_impacts.get_mut(i.0),
         }
     }
 
     fn deliver(&mut self, contact: &Contact, cand: Candidate<'p>) {
-        let plan = self.plan;
-        let m = cand.msg;
-        let channel = m.channel();
-        let has_address = match channel {
-            Channel::Email => self
-                .email_field
-                .and_then(|i| contact.fields.get(i))
-                .is_some_and(Option::is_some),
-            Channel::Sms | Channel::Call => self
-                .phone_field
-                .and_then(|i| contact.fields.get(i))
-                .is_some_and(Option::is_some),
-            Channel::Push => true,
-        };
-        let consent_ok = m.purpose != Purpose::Marketing
-            || self
-                .channel_consents
-                .get(&channel)
-                .is_some_and(|cs| cs.iter().any(|&i| contact.consents.get(i).is_some_and(|c| c.given)));
-        let (program, tags) = self.program_and_tags(cand.origin);
-        let mut capped_by: Option<usize> = None;
-        if has_address && consent_ok {
-            for (ri, rule) in plan.policies.pressure.iter().enumerate() {
-                if !pressure_counts(rule, m, program, tags) {
-                    continue;
-                }
-                let since = cand.at - rule.per.as_chrono();
-                let n = self
-                    .delivered
-                    .iter()
-                    .filter(|(t, msg, prog, tg)| *t > since && pressure_counts(rule, msg, prog, tg))
-                    .count();
-                if n as u64 >= u64::from(rule.max) {
-                    capped_by = Some(ri);
-                    break;
-                }
-            }
-        }
-        let segments = if channel == Channel::Sms {
+        let channel = cand.msg.channel();
+        let verdict = self.engine.decide(
+            contact,
+            &Request {
+                origin: cand.origin,
+                message: cand.message,
+                due: cand.due,
+            },
+            &self.delivered,
+            &[],
+            cand.at,
+        );
+        let segments = if channel == Channel::Sms && verdict == Verdict::Send {
             self.segments(contact, cand.message)
         } else {
             0
         };
+        let what = self.engine.solicitation(cand.origin, cand.msg);
         let Some(impact) = self.impact(cand.origin) else { return };
         if cand.deferred {
             impact.deferred_quiet_hours += 1;
         }
-        if !has_address {
-            impact.suppressed.no_address += 1;
-            return;
+        let drop = match verdict {
+            Verdict::Send => {
+                impact.recipients += 1;
+                *impact.by_channel.entry(channel).or_default() += 1;
+                impact.sms_segments += segments;
+                self.delivered.push(Sent { at: cand.at, what });
+                return;
+            }
+            Verdict::Drop(d) => d,
+            // Deferred candidates are decided at their deferred time, which
+            // quiet hours allow.
+            Verdict::Defer(_) => engine::Drop::QuietHours,
+        };
+        let s = &mut impact.suppressed;
+        match drop {
+            engine::Drop::NoAddress => s.no_address += 1,
+            engine::Drop::Consent => s.consent += 1,
+            engine::Drop::Pressure(ri) => *s.pressure.entry(format!("policies.pressure[{ri}]")).or_default() += 1,
+            engine::Drop::QuietHours | engine::Drop::Expired => s.quiet_hours += 1,
+            engine::Drop::Suppressed | engine::Drop::UnknownMessage => {}
         }
-        if !consent_ok {
-            impact.suppressed.consent += 1;
-            return;
-        }
-        if let Some(ri) = capped_by {
-            *impact
-                .suppressed
-                .pressure
-                .entry(format!("policies.pressure[{ri}]"))
-                .or_default() += 1;
-            return;
-        }
-        impact.recipients += 1;
-        *impact.by_channel.entry(channel).or_default() += 1;
-        impact.sms_segments += segments;
-        self.delivered.push((cand.at, m, program, tags));
     }
 
     fn segments(&self, contact: &Contact, message: &str) -> u64 {
@@ -640,12 +431,41 @@ impl<'p> Forecaster<'p> {
             out.sms_segments += i.sms_segments;
         }
         out.cost = cost(out.sms_segments);
-        let names = first.campaigns.iter().map(|(n, _)| n.to_string());
+        let names = first.plan.campaigns.keys().cloned();
         out.campaigns = names.zip(first.campaign_impacts).collect();
-        let names = first.scenarios.iter().map(|(n, _)| n.to_string());
+        let names = first.plan.scenarios.keys().cloned();
         out.scenarios = names.zip(first.scenario_impacts).collect();
         out
     }
+}
+
+/// The experiment counts of a campaign's impact.
+fn experiment<'i>(impact: &'i mut Impact, plan: &Plan, campaign: usize) -> &'i mut ExperimentImpact {
+    impact.experiment.get_or_insert_with(|| ExperimentImpact {
+        min_sample: match plan.campaigns.values().nth(campaign).map(|c| &c.delivery) {
+            Some(crate::model::Delivery::Experiment(e)) => e.min_sample,
+            _ => 0,
+        },
+        ..Default::default()
+    })
+}
+
+/// A send the engine scheduled, as a candidate. The winner of an experiment
+/// is not known before it runs: the forecast counts the first variant.
+fn push<'p>(plan: &'p Plan, out: &mut Vec<Candidate<'p>>, at: DateTime<Utc>, origin: Origin, content: Content<'p>) {
+    let message = content.message(|_| None);
+    let Some((name, msg)) = plan.messages.get_key_value(message) else {
+        return;
+    };
+    out.push(Candidate {
+        at,
+        due: at,
+        origin,
+        message: name,
+        msg,
+        priority: priority(msg.purpose),
+        deferred: false,
+    });
 }
 
 impl Impact {
@@ -658,6 +478,7 @@ impl Impact {
         }
         self.suppressed.consent += o.suppressed.consent;
         self.suppressed.no_address += o.suppressed.no_address;
+        self.suppressed.quiet_hours += o.suppressed.quiet_hours;
         for (r, n) in o.suppressed.pressure {
             *self.suppressed.pressure.entry(r).or_default() += n;
         }
@@ -680,109 +501,14 @@ impl Impact {
     }
 }
 
-/// Follows a scenario's steps for one contact, with what is known now (no
-/// engagement history: nobody has opened anything yet).
-struct Walker<'a, 'p> {
-    plan: &'p Plan,
-    eval: &'a Evaluator,
-    subject: &'a Subject<'a>,
-    memo: &'a mut Memo,
-    origin: OriginRef,
-    out: &'a mut Vec<Candidate<'p>>,
-}
-
-impl<'p> Walker<'_, 'p> {
-    /// The moment the steps end, or `None` at an `exit`.
-    fn walk(&mut self, steps: &[CStep<'p>], mut at: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        for step in steps {
-            match step {
-                CStep::Send(delivery) => {
-                    let message = match delivery {
-                        Delivery::Message(m) => m.as_str(),
-                        Delivery::Experiment(e) => match assign(e, &self.subject.contact.id, "scenario") {
-                            None => continue,
-                            Some(Some(v)) => v,
-                            Some(None) => e.variants.first().map_or("", |v| v.message.as_str()),
-                        },
-                    };
-                    let Some(msg) = self.plan.messages.get(message) else {
-                        continue;
-                    };
-                    self.out.push(Candidate {
-                        at,
-                        origin: self.origin,
-                        message,
-                        msg,
-                        priority: priority(msg.purpose),
-                        deferred: false,
-                    });
-                }
-                CStep::Wait(d) => at += *d,
-                CStep::WaitUntil {
-                    until,
-                    timeout,
-                    on_timeout,
-                } => {
-                    if !self.eval.eval(self.subject, self.memo, until) {
-                        at += *timeout;
-                        at = self.walk(on_timeout, at)?;
-                    }
-                }
-                CStep::If {
-                    condition,
-                    then,
-                    otherwise,
-                } => {
-                    let branch = if self.eval.eval(self.subject, self.memo, condition) {
-                        then
-                    } else {
-                        otherwise
-                    };
-                    at = self.walk(branch, at)?;
-                }
-                CStep::Exit => return None,
-            }
-        }
-        Some(at)
-    }
-}
-
-fn local_instant(tz: Tz, local: chrono::NaiveDateTime) -> DateTime<Utc> {
-    match tz.from_local_datetime(&local) {
-        chrono::LocalResult::Single(t) => t.with_timezone(&Utc),
-        chrono::LocalResult::Ambiguous(t, _) => t.with_timezone(&Utc),
-        // In a DST gap: an hour later exists.
-        chrono::LocalResult::None => tz
-            .from_local_datetime(&(local + chrono::TimeDelta::hours(1)))
-            .earliest()
-            .map_or_else(|| local.and_utc(), |t| t.with_timezone(&Utc)),
-    }
-}
-
-fn shift(d: NaiveDate, o: CalendarOffset) -> Option<NaiveDate> {
-    match o {
-        CalendarOffset::Days(n) if n >= 0 => d.checked_add_days(Days::new(n.unsigned_abs().into())),
-        CalendarOffset::Days(n) => d.checked_sub_days(Days::new(n.unsigned_abs().into())),
-        CalendarOffset::Months(n) if n >= 0 => d.checked_add_months(Months::new(n.unsigned_abs())),
-        CalendarOffset::Months(n) => d.checked_sub_months(Months::new(n.unsigned_abs())),
-    }
-}
-
-/// The next date the trigger fires on or after `today` (yearly), or its one date.
-pub fn entry_date(date: NaiveDate, offset: CalendarOffset, yearly: bool, today: NaiveDate) -> Option<NaiveDate> {
-    if !yearly {
-        return shift(date, offset);
-    }
-    // The anniversary in this year (29 February falls back to 28), shifted.
-    for year in [today.year(), today.year() + 1] {
-        let anniversary = NaiveDate::from_ymd_opt(year, date.month(), date.day())
-            .or_else(|| NaiveDate::from_ymd_opt(year, date.month(), 28))?;
-        let d = shift(anniversary, offset)?;
-        if d >= today {
-            return Some(d);
-        }
-    }
-    None
+/// How to count an SMS's segments for one contact.
+enum SmsPlan<'p> {
+    /// No variable: the same for everyone.
+    Fixed(u64),
+    /// Text and simple variables: assembled without the template engine.
+    Pieces(&'p [Out], bool),
+    /// Anything else: the worst case (from `check`).
+    Worst(u64),
 }
 
 fn sms_plan<'p>(plan: &'p Plan, text: &'p crate::model::Template, transliterate: bool) -> SmsPlan<'p> {

@@ -3,7 +3,7 @@
 
 use crate::model::Plan;
 use crate::source::SourceSet;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -11,10 +11,64 @@ use std::collections::BTreeMap;
 /// The version of the object format (and so of hashes); bump on breaking changes.
 pub const OBJECT_FORMAT: &str = "1";
 
+/// The kinds of deployable objects: a closed set. A plan file or a state row
+/// naming another kind is refused, never read as one of these.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ObjectKind {
+    Contact,
+    Policies,
+    Program,
+    Segment,
+    Message,
+    Campaign,
+    Scenario,
+}
+
+impl ObjectKind {
+    pub const ALL: [ObjectKind; 7] = [
+        ObjectKind::Contact,
+        ObjectKind::Policies,
+        ObjectKind::Program,
+        ObjectKind::Segment,
+        ObjectKind::Message,
+        ObjectKind::Campaign,
+        ObjectKind::Scenario,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ObjectKind::Contact => "contact",
+            ObjectKind::Policies => "policies",
+            ObjectKind::Program => "program",
+            ObjectKind::Segment => "segment",
+            ObjectKind::Message => "message",
+            ObjectKind::Campaign => "campaign",
+            ObjectKind::Scenario => "scenario",
+        }
+    }
+}
+
+impl std::fmt::Display for ObjectKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for ObjectKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        ObjectKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| format!("`{s}` is not a kind of Herald object"))
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Object {
     pub address: String,
-    pub kind: &'static str,
+    pub kind: ObjectKind,
     pub name: String,
     pub body: Value,
     pub hash: String,
@@ -30,7 +84,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     s
 }
 
-fn object<T: Serialize>(kind: &'static str, section: &str, name: &str, value: &T) -> Object {
+fn object<T: Serialize>(kind: ObjectKind, section: &str, name: &str, value: &T) -> Object {
     let body = serde_json::to_value(value).unwrap_or(Value::Null);
     let canonical = serde_json::to_string(&body).unwrap_or_default();
     let hash = sha256_hex(format!("{OBJECT_FORMAT}\n{kind}\n{canonical}").as_bytes());
@@ -54,22 +108,22 @@ pub fn objects(plan: &Plan) -> BTreeMap<String, Object> {
     let mut add = |o: Object| {
         out.insert(o.address.clone(), o);
     };
-    add(object("contact", "contact", "", &plan.contact));
-    add(object("policies", "policies", "", &plan.policies));
+    add(object(ObjectKind::Contact, "contact", "", &plan.contact));
+    add(object(ObjectKind::Policies, "policies", "", &plan.policies));
     for (n, x) in &plan.programs {
-        add(object("program", "programs", n, x));
+        add(object(ObjectKind::Program, "programs", n, x));
     }
     for (n, x) in &plan.segments {
-        add(object("segment", "segments", n, x));
+        add(object(ObjectKind::Segment, "segments", n, x));
     }
     for (n, x) in &plan.messages {
-        add(object("message", "messages", n, x));
+        add(object(ObjectKind::Message, "messages", n, x));
     }
     for (n, x) in &plan.campaigns {
-        add(object("campaign", "campaigns", n, x));
+        add(object(ObjectKind::Campaign, "campaigns", n, x));
     }
     for (n, x) in &plan.scenarios {
-        add(object("scenario", "scenarios", n, x));
+        add(object(ObjectKind::Scenario, "scenarios", n, x));
     }
     out
 }

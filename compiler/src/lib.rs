@@ -18,6 +18,7 @@ pub mod config;
 pub mod contact;
 pub mod diagnostic;
 pub mod diff;
+pub mod engine;
 pub mod eval;
 pub mod expr;
 pub mod forecast;

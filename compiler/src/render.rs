@@ -43,12 +43,13 @@ impl std::fmt::Display for RenderError {
 }
 
 fn one(env: &minijinja::Environment, part: &'static str, source: &str, ctx: &Value) -> Result<String, RenderError> {
-    env.template_from_str(source)
-        .and_then(|t| t.render(ctx))
-        .map_err(|e| RenderError {
-            part,
-            message: e.detail().map(str::to_string).unwrap_or_else(|| e.to_string()),
-        })
+    template::render(env, source, ctx).map_err(|e| RenderError {
+        part,
+        message: match e {
+            template::RenderFailure::Error(e) => e.detail().map(str::to_string).unwrap_or_else(|| e.to_string()),
+            other => other.to_string(),
+        },
+    })
 }
 
 /// Render a message with a context (`contact`, `event`, built-ins).

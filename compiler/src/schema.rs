@@ -64,7 +64,7 @@ const EXAMPLES: &[(&str, &str, &str)] = &[
     ("FieldDoc", "values", r#"[["standard", "silver", "gold"]]"#),
     ("GuardsDoc", "max_audience_growth_percent", "[50]"),
     ("GuardsDoc", "max_cost", "[2500]"),
-    ("KpiDoc", "target", "[0.12, 0.3]"),
+    ("KpiDoc", "target", "[25, 0.3, 250000]"),
     (
         "MessageDoc",
         "body",

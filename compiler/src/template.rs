@@ -78,6 +78,15 @@ fn truncate(value: String, length: usize, end: Option<String>) -> Result<String,
     Ok(value.chars().take(keep).collect::<String>() + &end)
 }
 
+/// The work one render may do, in minijinja fuel: about one fuel per
+/// instruction and per 64 bytes of data created, so it bounds both time and
+/// memory (~64 MB). A real message uses a few thousand.
+pub const FUEL: u64 = 1_000_000;
+
+/// The longest rendered template, in bytes. Emails over ~100 KB are clipped by
+/// mail clients already; nothing Herald sends comes near 1 MiB.
+pub const MAX_RENDERED_BYTES: usize = 1 << 20;
+
 /// The template environment used to check, preview and send messages.
 pub fn environment() -> Environment<'static> {
     let mut env = Environment::new();
@@ -85,12 +94,71 @@ pub fn environment() -> Environment<'static> {
     // A missing value is an error, never an empty string: the checker
     // requires `default(...)` on optional fields.
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    // Templates come from the plan: nested loops or `replace` amplification
+    // must end in an error, not hang `check` or the language server.
+    env.set_fuel(Some(FUEL));
     env
 }
 
-/// Render a template source against a context.
-pub fn render(env: &Environment, source: &str, ctx: &Value) -> Result<String, Error> {
-    env.render_str(source, ctx)
+/// Why a template could not be rendered.
+#[derive(Debug)]
+pub enum RenderFailure {
+    /// It used up its [`FUEL`] (too many steps or too much data).
+    OutOfFuel,
+    /// Its output is longer than [`MAX_RENDERED_BYTES`] (the length it reached).
+    TooLarge(usize),
+    /// Any other error (syntax, types, a filter's arguments, a missing value).
+    Error(Error),
+}
+
+impl RenderFailure {
+    /// Where in the source, when known.
+    pub fn range(&self) -> Option<std::ops::Range<usize>> {
+        match self {
+            RenderFailure::Error(e) => e.range(),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for RenderFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RenderFailure::OutOfFuel => write!(
+                f,
+                "it does more work than a message may (a budget of {FUEL} steps, \
+                 which also bounds the text it builds to about 64 MB)"
+            ),
+            RenderFailure::TooLarge(n) => write!(
+                f,
+                "it renders to {n} bytes or more; a message may render to at most {MAX_RENDERED_BYTES}"
+            ),
+            RenderFailure::Error(e) => match e.detail() {
+                Some(d) => f.write_str(d),
+                None => write!(f, "{}", e.kind()),
+            },
+        }
+    }
+}
+
+impl From<Error> for RenderFailure {
+    fn from(e: Error) -> Self {
+        if e.kind() == ErrorKind::OutOfFuel {
+            RenderFailure::OutOfFuel
+        } else {
+            RenderFailure::Error(e)
+        }
+    }
+}
+
+/// Render a template source against a context, within [`FUEL`] and
+/// [`MAX_RENDERED_BYTES`]. Every render of a message goes through here.
+pub fn render(env: &Environment, source: &str, ctx: &Value) -> Result<String, RenderFailure> {
+    let out = env.template_from_str(source)?.render(ctx)?;
+    if out.len() > MAX_RENDERED_BYTES {
+        return Err(RenderFailure::TooLarge(out.len()));
+    }
+    Ok(out)
 }
 
 /// A variable read by a template: `contact.first_name` is root `contact`, attr `first_name`.
@@ -619,5 +687,26 @@ mod tests {
                 assert_ne!(e.kind(), ErrorKind::UnknownFilter, "{f}");
             }
         }
+    }
+
+    #[test]
+    fn rendering_is_bounded_in_steps_and_size() {
+        let env = environment();
+        let ctx = minijinja::context! {};
+        // Two nested loops over 100,000-character strings hung `check` and the
+        // language server.
+        let big = "x".repeat(100_000);
+        let loops = format!("{{% for a in '{big}' %}}{{% for b in '{big}' %}}.{{% endfor %}}{{% endfor %}}");
+        assert!(matches!(render(&env, &loops, &ctx), Err(RenderFailure::OutOfFuel)));
+        // `replace` squaring a string reached 2 GB.
+        let amplify = "{% set a = 'aaaaaaaaaaaaaaaaaaaa' %}{% set b = a | replace('a', a) %}\
+                       {% set c = b | replace('a', b) %}{% set d = c | replace('a', c) %}{{ d | length }}";
+        assert!(matches!(render(&env, amplify, &ctx), Err(RenderFailure::OutOfFuel)));
+        // Cheap to compute, too long to send.
+        let long = render(&env, "{{ 'x' * 2000000 }}", &ctx);
+        assert!(matches!(long, Err(RenderFailure::TooLarge(n)) if n > MAX_RENDERED_BYTES));
+        // A message-sized render fits comfortably.
+        let ok = format!("{{% for i in range(200) %}}<p>{}</p>{{% endfor %}}", "y".repeat(400));
+        assert_eq!(render(&env, &ok, &ctx).unwrap().len(), 200 * 407);
     }
 }

@@ -9,8 +9,10 @@ use std::path::Path;
 
 const DEFAULT_CONFIG: &str = "[project]\nname = \"case\"\ntimezone = \"Europe/Paris\"\n";
 
-/// Codes whose cases need the runtime's file loader (binary files, bad UTF-8,
-/// links and FIFOs): they are snapshotted by the end-to-end tests in `tests/`.
+/// Codes whose cases need the runtime — its file loader (binary files, bad
+/// UTF-8, links and FIFOs) or the real contacts (`plan`): the end-to-end tests
+/// in `tests/` snapshot them, and `every_code_has_a_case` checks that a
+/// snapshot there shows each one.
 const COVERED_BY_E2E: &[Code] = &[
     Code::SyntaxEncoding,
     Code::SyntaxUnreadableFile,
@@ -144,8 +146,17 @@ fn every_code_has_a_case() {
         .into_iter()
         .map(|(n, _)| n.split('.').next().unwrap().to_string())
         .collect();
+    let e2e: Vec<String> = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/e2e/snapshots"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
     for code in Code::ALL {
         if COVERED_BY_E2E.contains(code) {
+            let shown = format!("[{code}]");
+            assert!(
+                e2e.iter().any(|snap| snap.contains(&shown)),
+                "no end-to-end snapshot shows {code}: add a test under tests/e2e that produces it"
+            );
             continue;
         }
         let want = code.as_str().replace('/', "__");

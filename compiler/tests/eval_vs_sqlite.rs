@@ -304,7 +304,7 @@ fn evaluator_agrees_with_sqlite_on_random_conditions() {
         contacts.push(ct);
     }
 
-    let evaluator = Evaluator::new(plan, &layout, now());
+    let evaluator = Evaluator::new(plan, &layout);
     let mut checked = 0;
     for (k, text) in conditions.iter().enumerate() {
         let seg = &plan.segments[&format!("s{k}")];
@@ -323,6 +323,7 @@ fn evaluator_agrees_with_sqlite_on_random_conditions() {
                 memo.reset();
                 let s = Subject {
                     contact: ct,
+                    now: now(),
                     event: None,
                     history: &NoHistory,
                 };
@@ -334,4 +335,159 @@ fn evaluator_agrees_with_sqlite_on_random_conditions() {
         checked += 1;
     }
     assert_eq!(checked, 1500);
+}
+
+/// Like `condition`, with consents and segments common enough that the
+/// prover has something to prove.
+fn consent_heavy(r: &mut Rng, depth: u32) -> String {
+    if depth == 0 || r.below(3) == 0 {
+        return match r.below(6) {
+            0 | 1 => format!("consent({})", r.pick(&["c1", "c2"])),
+            2 => format!("segment(p{})", r.below(6)),
+            _ => atom(r),
+        };
+    }
+    match r.below(4) {
+        0 => format!("not ({})", consent_heavy(r, depth - 1)),
+        1 => format!(
+            "({}) and ({})",
+            consent_heavy(r, depth - 1),
+            consent_heavy(r, depth - 1)
+        ),
+        2 => format!("({}) or ({})", consent_heavy(r, depth - 1), consent_heavy(r, depth - 1)),
+        _ => format!(
+            "consent({}) and ({})",
+            r.pick(&["c1", "c2"]),
+            consent_heavy(r, depth - 1)
+        ),
+    }
+}
+
+/// Property test of the consent prover (`rules::logic`) against the
+/// evaluator: whenever it says an audience guarantees a consent on a channel,
+/// no random contact matches the audience without one of the consents it
+/// named (none at all when it proved the audience empty). The same for the
+/// case-splitting prover on sets of facts, and for `implies` / `disjoint`.
+#[test]
+fn the_consent_prover_is_sound_against_the_evaluator() {
+    use herald_compiler::ast::values::Channel;
+    use herald_compiler::rules::logic;
+    let mut r = Rng::new(9);
+    let mut yaml = String::from(MODEL);
+    yaml.push_str("messages:\n  m: { channel: email, purpose: service, subject: s, preheader: p, body: b }\nsegments:\n  base: { where: 'n >= 1 or b' }\n");
+    // Named segments the audiences refer to (acyclic: p_i uses only atoms).
+    for i in 0..6 {
+        let mut c = consent_heavy(&mut r, 2);
+        for d in 0..6 {
+            c = c.replace(&format!("segment(p{d})"), "segment(base)");
+        }
+        yaml.push_str(&format!("  p{i}:\n    where: '{}'\n", c.replace('\'', "''")));
+    }
+    let audiences: Vec<String> = (0..1200).map(|_| consent_heavy(&mut r, 3)).collect();
+    for (k, a) in audiences.iter().enumerate() {
+        yaml.push_str(&format!("  a{k}:\n    where: '{}'\n", a.replace('\'', "''")));
+    }
+    let mut set = SourceSet::new();
+    set.add(SourceFile::new(
+        "herald.toml",
+        SourceKind::Config,
+        "[project]\nname='t'\ntimezone='UTC'\n",
+    ));
+    set.add(SourceFile::new("p.yaml", SourceKind::Yaml, yaml));
+    let c = herald_compiler::compile(&set, now(), &Default::default());
+    let errors: Vec<_> = c.diagnostics.iter().filter(|d| d.is_error()).collect();
+    assert!(errors.is_empty(), "{:#?}", &errors[..errors.len().min(3)]);
+    let plan = &c.plan;
+    let header: Vec<&str> = ["id", "s", "e", "n", "i", "b", "d", "t", "l", "consent_c1", "consent_c2"].to_vec();
+    let layout = Layout::new(&plan.contact, &header).unwrap();
+    let contacts: Vec<Contact> = (0..300).map(|k| contact(&mut r, k, &layout)).collect();
+    let evaluator = Evaluator::new(plan, &layout);
+    let consent = |ct: &Contact, name: &str| ct.consents[layout.consent(name).unwrap()].given;
+    let conds: Vec<&Cond> = (0..audiences.len())
+        .map(|k| &plan.segments[&format!("a{k}")].condition)
+        .collect();
+    // Who matches each audience.
+    let matching: Vec<Vec<bool>> = conds
+        .iter()
+        .map(|cond| {
+            let compiled = evaluator.compile(cond);
+            let mut memo = evaluator.memo();
+            contacts
+                .iter()
+                .map(|ct| {
+                    memo.reset();
+                    let s = Subject {
+                        contact: ct,
+                        now: now(),
+                        event: None,
+                        history: &NoHistory,
+                    };
+                    evaluator.eval(&s, &mut memo, &compiled)
+                })
+                .collect()
+        })
+        .collect();
+    let (mut proofs, mut fact_proofs, mut implications, mut disjoint) = (0, 0, 0, 0);
+    for (k, cond) in conds.iter().enumerate() {
+        for (channel, name) in [(Channel::Email, "c1"), (Channel::Sms, "c2")] {
+            for positive in [true, false] {
+                let Some(names) = logic::proves_consent(plan, cond, positive, channel) else {
+                    continue;
+                };
+                proofs += 1;
+                assert!(names.iter().all(|n| n == name), "{names:?} on {channel}");
+                for (ct, m) in contacts.iter().zip(&matching[k]) {
+                    if *m == positive {
+                        assert!(
+                            names.iter().any(|n| consent(ct, n)),
+                            "`{}` (positive: {positive}) was proven to imply consent({names:?}), but contact {} matches without it",
+                            audiences[k],
+                            ct.id
+                        );
+                    }
+                }
+            }
+            // Two facts together, with random polarities.
+            let j = (k * 7 + 3) % conds.len();
+            let (pk, pj) = (k % 2 == 0, k % 3 != 0);
+            if logic::facts_prove_consent(plan, &[(cond, pk), (conds[j], pj)], channel) {
+                fact_proofs += 1;
+                for (i, ct) in contacts.iter().enumerate() {
+                    if matching[k][i] == pk && matching[j][i] == pj {
+                        assert!(
+                            consent(ct, name),
+                            "facts `{}` ({pk}) and `{}` ({pj}) were proven to imply consent({name}), but contact {} has none",
+                            audiences[k],
+                            audiences[j],
+                            ct.id
+                        );
+                    }
+                }
+            }
+        }
+        let j = (k * 13 + 5) % conds.len();
+        if logic::implies(plan, cond, conds[j]) {
+            implications += 1;
+            for (a, b) in matching[k].iter().zip(&matching[j]) {
+                assert!(!a || *b, "`{}` was proven to imply `{}`", audiences[k], audiences[j]);
+            }
+        }
+        if logic::disjoint(plan, cond, conds[j]) {
+            disjoint += 1;
+            for (a, b) in matching[k].iter().zip(&matching[j]) {
+                assert!(
+                    !(*a && *b),
+                    "`{}` and `{}` were proven disjoint",
+                    audiences[k],
+                    audiences[j]
+                );
+            }
+        }
+    }
+    eprintln!("proofs {proofs}, fact proofs {fact_proofs}, implications {implications}, disjoint {disjoint}");
+    // The test means something only if the provers said yes often enough.
+    assert!(
+        proofs > 200 && fact_proofs > 100 && implications > 0 && disjoint > 0,
+        "proofs {proofs}, fact proofs {fact_proofs}, implications {implications}, disjoint {disjoint}"
+    );
 }

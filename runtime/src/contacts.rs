@@ -165,7 +165,13 @@ pub fn write_csv<W: Write>(model: &ContactModel, opts: &Options, out: W) -> csv:
 }
 
 fn past_date(rng: &mut Rng, as_of: NaiveDate, max_days: u64) -> NaiveDate {
-    as_of - Duration::days(rng.below(max_days) as i64)
+    shift(as_of, -(rng.below(max_days) as i64))
+}
+
+/// `as_of` moved by `days`, or `as_of` itself at the ends of the calendar
+/// (`HERALD_NOW` can be any date chrono reads): checked, never a panic.
+fn shift(as_of: NaiveDate, days: i64) -> NaiveDate {
+    as_of.checked_add_signed(Duration::days(days)).unwrap_or(as_of)
 }
 
 fn datetime(rng: &mut Rng, date: NaiveDate) -> String {
@@ -264,16 +270,16 @@ fn value(rng: &mut Rng, name: &str, ty: &FieldType, opts: &Options, person: (&st
                 .map(|d| d.to_string())
                 .unwrap_or_default()
         }
-        FieldType::Date if is_future(&n) => (opts.as_of + Duration::days(rng.below(365) as i64)).to_string(),
+        FieldType::Date if is_future(&n) => shift(opts.as_of, rng.below(365) as i64).to_string(),
         FieldType::Date => past_date(rng, opts.as_of, 3 * 365).to_string(),
         FieldType::Datetime if is_future(&n) => {
             let days = rng.below(365) as i64;
-            datetime(rng, opts.as_of + Duration::days(days))
+            datetime(rng, shift(opts.as_of, days))
         }
         FieldType::Datetime => {
             // Recent activity is more frequent than old activity.
             let days = (rng.unit() * rng.unit() * 730.0) as i64;
-            datetime(rng, opts.as_of - Duration::days(days))
+            datetime(rng, shift(opts.as_of, -days))
         }
         FieldType::Timezone => {
             if rng.chance(90) {
@@ -372,6 +378,36 @@ mod tests {
             assert!(rec[1].ends_with("@example.test"));
             assert!(rec[2].chars().count() <= 5);
             assert!(["IDF", "PACA"].contains(&&rec[3]));
+        }
+    }
+
+    #[test]
+    fn dates_at_the_ends_of_the_calendar_do_not_panic() {
+        let mut m = model();
+        for (name, ty) in [
+            ("renewal_on", FieldType::Date),
+            ("seen_on", FieldType::Date),
+            ("next_visit_at", FieldType::Datetime),
+            ("last_seen_at", FieldType::Datetime),
+        ] {
+            let field = Field {
+                ty,
+                optional: false,
+                max_length: None,
+                description: None,
+                span: Default::default(),
+            };
+            m.fields.insert(name.into(), field);
+        }
+        for as_of in [NaiveDate::MIN, NaiveDate::MAX] {
+            let opts = Options {
+                count: 20,
+                seed: 1,
+                as_of,
+                timezone: "Europe/Paris",
+            };
+            let mut out = Vec::new();
+            write_csv(&m, &opts, &mut out).unwrap();
         }
     }
 }

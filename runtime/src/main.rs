@@ -27,6 +27,7 @@ mod contacts;
 mod crm;
 mod exit;
 mod fsx;
+mod graph;
 mod loader;
 mod lsp;
 mod output;

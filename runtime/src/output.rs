@@ -27,3 +27,44 @@ impl ColorChoice {
 pub fn fatal(message: impl std::fmt::Display) {
     eprintln!("error: {message}");
 }
+
+/// Write `bytes` to `path` through a temporary file in the same directory
+/// renamed into place, so a reader never sees half a file. An existing file
+/// is replaced only with `force`, and never when it is not a regular file.
+pub fn write_file(path: &std::path::Path, bytes: &[u8], force: bool) -> Result<(), String> {
+    use std::io::Write as _;
+    let shown = path.display();
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if !m.file_type().is_file() => {
+            return Err(format!(
+                "`{shown}` exists and is not a regular file; choose another path"
+            ));
+        }
+        Ok(_) if !force => {
+            return Err(format!("`{shown}` already exists; add `--force` to replace it"));
+        }
+        _ => {}
+    }
+    let name = path
+        .file_name()
+        .ok_or_else(|| format!("`{shown}` is not a file path"))?
+        .to_string_lossy();
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()
+    };
+    if let Err(e) = write() {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(format!("cannot write `{shown}`: {e}"));
+    }
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        format!("cannot write `{shown}`: {e}")
+    })
+}

@@ -5,6 +5,7 @@ mod check;
 mod commands;
 mod contacts;
 mod files;
+mod graph;
 mod lsp;
 #[path = "../support/lsp_client.rs"]
 mod lsp_client;
@@ -13,6 +14,8 @@ mod plan;
 mod preview;
 mod readme;
 mod reliability;
+mod render;
+mod saved_plans;
 mod schema_ls;
 mod secrets;
 mod sms_oracle;

@@ -1,4 +1,4 @@
-//! `herald plan` / `apply` / `state` / `force-unlock` / `graph`, on copies of
+//! `herald plan` / `apply` / `state` / `force-unlock`, on copies of
 //! the examples, with real processes and a real SQLite state.
 
 use super::*;
@@ -35,7 +35,7 @@ fn first_plan_creates_everything_and_forecasts_without_personal_data() {
         "no emails or phone numbers in a plan"
     );
     let plan: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(plan["format_version"], "1.0");
+    assert_eq!(plan["format_version"], "1.1");
     assert_eq!(plan["prior_state"]["lineage"], serde_json::Value::Null);
     assert_eq!(plan["contacts"]["contacts"], 2000);
     assert_eq!(plan["summary"]["delete"], 0);
@@ -100,9 +100,12 @@ fn saved_plan_applies_once_then_is_stale() {
         out.contains("Apply complete!") && out.contains("State serial 1"),
         "{out}"
     );
-    let (code, _, err) = run(herald().arg("apply").arg(&file).arg("--dir").arg(dir.path()));
+    let (code, _, err) = run(herald().arg("apply").arg(&file));
     assert_eq!(code, 1);
-    assert!(err.contains("run `herald plan` again"), "{err}");
+    assert!(
+        err.contains("the state changed since") && err.contains("--out"),
+        "{err}"
+    );
     // State listing.
     let (code, out, _) = run(herald().args(["state", "list"]).arg(dir.path()));
     assert_eq!(code, 0);
@@ -280,16 +283,17 @@ fn sqlite_crm_gives_the_same_forecast_as_csv() {
         }
     }
 }
-
 #[test]
-fn graph_draws_programs_scenarios_and_the_calendar() {
-    let (code, out, _) = run(herald().args(["graph"]).arg(example("boutique-mode")));
-    assert_eq!(code, 0);
-    assert!(out.contains("```mermaid\nflowchart LR") && out.contains("gantt") && out.contains("flowchart TD"));
-    assert!(out.contains("-->|timeout|"), "wait-until branches are drawn");
-    let (code, dot, _) = run(herald()
-        .args(["graph", "--format", "dot", "--view", "scenarios"])
-        .arg(example("garage-services")));
-    assert_eq!(code, 0);
-    insta::assert_snapshot!("graph_dot_garage_scenarios", dot);
+fn an_experiment_below_its_minimum_sample_is_an_error_of_plan() {
+    // `experiment/sample-too-small` needs the real contacts: only `plan` can tell.
+    let dir = copy_example("boutique-mode");
+    edit(&dir.path().join("campaigns.yaml"), "min_sample: 50", "min_sample: 5000");
+    let (code, out, _) = run(herald().args(["plan", "--color=never"]).arg(dir.path()));
+    assert_eq!(code, 1, "{out}");
+    insta::assert_snapshot!("experiment_sample_too_small", out);
+    assert_eq!(
+        run(herald().args(["check"]).arg(dir.path())).0,
+        0,
+        "check cannot see it"
+    );
 }

@@ -33,12 +33,19 @@ fn lock_row(plan_dir: &Path) -> Option<String> {
     conn.query_row("SELECT id FROM locks", [], |r| r.get(0)).ok()
 }
 
-/// An apply that pauses inside its transaction (test hook), started in the background.
+/// The file the test hook creates once the apply is inside its transaction.
+fn marker(dir: &Path) -> PathBuf {
+    dir.with_extension("in-transaction")
+}
+
+/// An apply that pauses inside its transaction (test hook), started in the
+/// background; it creates `marker(dir)` from inside the transaction.
 fn slow_apply(dir: &Path, pause_ms: u64) -> Child {
     herald()
-        .args(["apply", "--auto-approve", "--dir"])
+        .args(["apply", "--auto-approve"])
         .arg(dir)
         .env("HERALD_TEST_APPLY_PAUSE_MS", pause_ms.to_string())
+        .env("HERALD_TEST_APPLY_MARKER", marker(dir))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -100,9 +107,8 @@ fn killed_in_the_middle_of_an_apply_the_state_is_before_it() {
     )
     .unwrap();
     let mut first = slow_apply(&dir, 10_000);
-    wait_for(|| lock_row(&dir).is_some());
-    // Inside the transaction now (the pause follows the lock); kill -9.
-    std::thread::sleep(Duration::from_millis(800));
+    // The child signals from inside the transaction: kill -9 then, not before.
+    wait_for(|| marker(&dir).exists());
     first.kill().unwrap();
     first.wait().unwrap();
     assert_eq!(
@@ -159,9 +165,10 @@ fn a_damaged_state_is_reported_and_left_untouched() {
     std::fs::create_dir_all(dir.join(".herald")).unwrap();
     let garbage = b"this is not a database, but somebody's notes\n".repeat(100);
     std::fs::write(dir.join(".herald/state.db"), &garbage).unwrap();
-    for args in [vec!["plan"], vec!["apply", "--auto-approve", "--dir"]] {
+    for args in [vec!["plan"], vec!["apply", "--auto-approve"]] {
         let (code, _, err) = run(herald().args(&args).arg(&dir));
-        assert_eq!(code, 1, "{args:?}");
+        // An input Herald cannot read: the command could not run.
+        assert_eq!(code, 2, "{args:?}");
         assert!(
             err.contains("cannot be read") && err.contains("left untouched"),
             "{err}"
@@ -179,6 +186,6 @@ fn a_state_from_a_newer_herald_is_refused() {
     conn.pragma_update(None, "user_version", 99).unwrap();
     drop(conn);
     let (code, _, err) = run(herald().arg("plan").arg(&dir));
-    assert_eq!(code, 1);
+    assert_eq!(code, 2);
     assert!(err.contains("newer Herald"), "{err}");
 }

@@ -63,7 +63,8 @@ pub enum Metric {
 pub struct KpiDoc {
     /// What is measured.
     pub metric: Sp<Metric>,
-    /// The objective: a percentage for rates (25 means 25 %), an amount for revenue.
+    /// The objective: for rates a percentage from 0 to 100 (25 means 25 %, 0.3 means 0.3 %),
+    /// for revenue an amount (0 or more).
     pub target: Sp<f64>,
 }
 

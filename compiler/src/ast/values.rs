@@ -34,27 +34,33 @@ macro_rules! text_value {
     };
 }
 
-/// A length of time: `15m`, `2h`, `7d`, `2w`. Stored in minutes.
+/// A length of time: `15m`, `2h`, `7d`, `2w`. Stored in minutes, at most
+/// [`Duration::MAX`] (100 years): no plan needs longer, and the bound keeps
+/// every date computed from a duration inside the calendar.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Duration {
     minutes: u64,
 }
 
+/// 100 years of 365.25 days, in days.
+pub const MAX_DURATION_DAYS: u64 = 36_525;
+
 impl Duration {
     pub const ZERO: Duration = Duration { minutes: 0 };
+    /// The longest duration accepted: 100 years (`36525d`).
+    pub const MAX: Duration = Duration {
+        minutes: MAX_DURATION_DAYS * 24 * 60,
+    };
 
-    pub fn from_minutes(minutes: u64) -> Self {
-        Duration { minutes }
-    }
-    pub fn from_days(days: u64) -> Self {
-        Duration {
-            minutes: days.saturating_mul(24 * 60),
-        }
+    /// `None` beyond [`Duration::MAX`].
+    pub fn from_minutes(minutes: u64) -> Option<Self> {
+        (minutes <= Self::MAX.minutes).then_some(Duration { minutes })
     }
     pub fn minutes(self) -> u64 {
         self.minutes
     }
     pub fn as_chrono(self) -> chrono::TimeDelta {
+        // Exact: MAX minutes is far inside TimeDelta's range.
         chrono::TimeDelta::try_minutes(i64::try_from(self.minutes).unwrap_or(i64::MAX))
             .unwrap_or(chrono::TimeDelta::MAX)
     }
@@ -70,17 +76,25 @@ impl FromStr for Duration {
         let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
         let (num, unit) = s.split_at(split);
         let bad = || format!("`{s}` is not a duration: {DURATION_HELP}");
-        let n: u64 = num.parse().map_err(|_| bad())?;
-        let per = match unit {
+        let per: u64 = match unit {
             "m" => 1,
             "h" => 60,
             "d" => 24 * 60,
             "w" => 7 * 24 * 60,
             _ => return Err(bad()),
         };
-        n.checked_mul(per)
-            .map(Duration::from_minutes)
-            .ok_or_else(|| format!("`{s}` is too long a duration"))
+        if num.is_empty() {
+            return Err(bad());
+        }
+        // Digits too many for a u64 are a duration too long, not a zero.
+        let too_long = || {
+            format!(
+                "`{s}` is too long a duration: the longest is {} (100 years)",
+                Duration::MAX
+            )
+        };
+        let n: u64 = num.parse().map_err(|_| too_long())?;
+        n.checked_mul(per).and_then(Duration::from_minutes).ok_or_else(too_long)
     }
 }
 
@@ -109,13 +123,17 @@ impl JsonSchema for Duration {
         json_schema!({
             "type": "string",
             "pattern": "^[0-9]+(m|h|d|w)$",
-            "description": "A duration: a number and a unit, m (minutes), h (hours), d (days) or w (weeks).",
+            "description": "A duration: a number and a unit, m (minutes), h (hours), d (days) or w (weeks); at most 100 years (36525d).",
             "examples": ["15m", "2h", "7d", "2w"]
         })
     }
 }
 
-/// A calendar offset from a date: `-7d`, `2w`, `12mo`, `1y`.
+/// 100 years, in months: the bound of a [`CalendarOffset`] either way.
+pub const MAX_OFFSET_MONTHS: u32 = 1_200;
+
+/// A calendar offset from a date: `-7d`, `2w`, `12mo`, `1y`; at most 100 years
+/// either way.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum CalendarOffset {
     Days(i32),
@@ -138,16 +156,25 @@ impl FromStr for CalendarOffset {
         };
         let split = body.find(|c: char| !c.is_ascii_digit()).unwrap_or(body.len());
         let (num, unit) = body.split_at(split);
-        let n: i32 = num.parse().map_err(|_| bad())?;
-        let n = n.checked_mul(sign).ok_or_else(bad)?;
-        let big = || format!("`{t}` is too large an offset");
-        match unit {
-            "d" => Ok(CalendarOffset::Days(n)),
-            "w" => n.checked_mul(7).map(CalendarOffset::Days).ok_or_else(big),
-            "mo" => Ok(CalendarOffset::Months(n)),
-            "y" => n.checked_mul(12).map(CalendarOffset::Months).ok_or_else(big),
-            _ => Err(bad()),
+        if num.is_empty() || !["d", "w", "mo", "y"].contains(&unit) {
+            return Err(bad());
         }
+        let big = || {
+            format!("`{t}` is too large an offset: the largest is 100 years either way (`36525d`, `1200mo`, `100y`)")
+        };
+        let n: i32 = num.parse().map_err(|_| big())?;
+        let n = n.checked_mul(sign).ok_or_else(big)?;
+        let offset = match unit {
+            "d" => CalendarOffset::Days(n),
+            "w" => CalendarOffset::Days(n.checked_mul(7).ok_or_else(big)?),
+            "mo" => CalendarOffset::Months(n),
+            _ => CalendarOffset::Months(n.checked_mul(12).ok_or_else(big)?),
+        };
+        let within = match offset {
+            CalendarOffset::Days(d) => u64::from(d.unsigned_abs()) <= MAX_DURATION_DAYS,
+            CalendarOffset::Months(m) => m.unsigned_abs() <= MAX_OFFSET_MONTHS,
+        };
+        if within { Ok(offset) } else { Err(big()) }
     }
 }
 
@@ -171,7 +198,7 @@ impl JsonSchema for CalendarOffset {
         json_schema!({
             "type": "string",
             "pattern": "^[-+]?[0-9]+(d|w|mo|y)$",
-            "description": "An offset from a date: a number (negative for before) and a unit, d, w, mo (months) or y (years).",
+            "description": "An offset from a date: a number (negative for before) and a unit, d, w, mo (months) or y (years); at most 100 years either way.",
             "examples": ["-7d", "180d", "12mo", "1y"]
         })
     }
@@ -393,6 +420,32 @@ mod tests {
         assert!("d".parse::<Duration>().is_err());
         assert!("-1d".parse::<Duration>().is_err());
         assert!("99999999999999999999w".parse::<Duration>().is_err());
+    }
+
+    #[test]
+    fn durations_are_bounded_to_100_years() {
+        assert_eq!("36525d".parse::<Duration>(), Ok(Duration::MAX));
+        assert_eq!(Duration::MAX.to_string(), "36525d");
+        for long in ["36526d", "97000000d", "5218w", "52596001m"] {
+            let e = long.parse::<Duration>().unwrap_err();
+            assert!(e.contains("too long a duration") && e.contains("36525d"), "{long}: {e}");
+        }
+        // Used to wrap to `0m` in conditions.
+        let e = "18446744073709551616m".parse::<Duration>().unwrap_err();
+        assert!(e.contains("too long"), "{e}");
+        assert_eq!(Duration::from_minutes(Duration::MAX.minutes() + 1), None);
+        // The largest duration is exact in chrono.
+        assert_eq!(Duration::MAX.as_chrono(), chrono::TimeDelta::days(36_525));
+    }
+
+    #[test]
+    fn calendar_offsets_are_bounded_to_100_years() {
+        assert_eq!("-100y".parse::<CalendarOffset>(), Ok(CalendarOffset::Months(-1200)));
+        assert_eq!("36525d".parse::<CalendarOffset>(), Ok(CalendarOffset::Days(36_525)));
+        for far in ["101y", "-1201mo", "36526d", "5218w", "99999999999d", "-2147483648d"] {
+            let e = far.parse::<CalendarOffset>().unwrap_err();
+            assert!(e.contains("too large an offset"), "{far}: {e}");
+        }
     }
 
     #[test]

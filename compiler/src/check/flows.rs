@@ -14,6 +14,25 @@ use crate::yaml::{Lenient, Sp};
 use chrono::NaiveTime;
 use std::collections::BTreeMap;
 
+fn metric_name(m: ast::Metric) -> String {
+    serde_json::to_value(m)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// Why a KPI target is out of range: rates are percentages (0 to 100, as
+/// marketers write them: `25` is 25 %), revenue an amount (0 or more).
+fn kpi_target_problem(metric: ast::Metric, target: f64) -> Option<String> {
+    if !target.is_finite() {
+        return Some("not a number".into());
+    }
+    if metric == ast::Metric::Revenue {
+        return (target < 0.0).then(|| format!("`{target}`, a negative amount"));
+    }
+    (!(0.0..=100.0).contains(&target)).then(|| format!("`{target}`, not a percentage between 0 and 100"))
+}
+
 pub fn programs(cx: &mut Ctx, docs: &Documents) -> BTreeMap<String, Program> {
     let mut out = BTreeMap::new();
     for decl in cx.unique(&docs.programs, "program") {
@@ -27,6 +46,27 @@ pub fn programs(cx: &mut Ctx, docs: &Documents) -> BTreeMap<String, Program> {
                 .at(d.objective.span, "empty")
                 .help("Say in one sentence what the program is for."),
             );
+        }
+        for k in &d.kpis {
+            if let Some(problem) = kpi_target_problem(k.metric.value, k.target.value) {
+                cx.diags.push(
+                    Diagnostic::new(
+                        Code::SchemaInvalidValue,
+                        format!(
+                            "the target of `{}` in program `{}` is {}",
+                            metric_name(k.metric.value),
+                            decl.name.value,
+                            problem
+                        ),
+                    )
+                    .at(k.target.span, "out of range")
+                    .help(if k.metric.value == ast::Metric::Revenue {
+                        "Write the revenue objective as an amount, such as `250000`."
+                    } else {
+                        "Rates are percentages: write `25` for 25 %, `0.3` for 0.3 %."
+                    }),
+                );
+            }
         }
         out.insert(
             decl.name.value.clone(),
@@ -210,6 +250,24 @@ pub fn scenarios(
             );
         }
         let steps = sc.steps(cx, &d.steps.value);
+        // Each wait is within 100 years; their sum must be too, so that every
+        // date a contact reaches in the scenario stays inside the calendar.
+        let span = longest_wait(&steps);
+        if span > ast::values::Duration::MAX.minutes() {
+            cx.diags.push(
+                Diagnostic::new(
+                    Code::SchemaInvalidValue,
+                    format!(
+                        "the steps of scenario `{}` wait {} in total on their longest path; a scenario spans at most {} (100 years)",
+                        decl.name.value,
+                        ast::values::Duration::from_minutes(span).map_or_else(|| format!("{}d", span / 1440), |d| d.to_string()),
+                        ast::values::Duration::MAX
+                    ),
+                )
+                .at(d.steps.span, "too long")
+                .help("Shorten the waits, or split the journey into scenarios triggered by dates or events."),
+            );
+        }
         if cx.diags.len() > before {
             continue;
         }
@@ -230,6 +288,24 @@ pub fn scenarios(
         }
     }
     out
+}
+
+/// The longest total of waits and timeouts along any path of `steps`, in minutes.
+fn longest_wait(steps: &[Step]) -> u64 {
+    let mut total = 0u64;
+    for s in steps {
+        let step = match s {
+            Step::Wait { duration, .. } => duration.minutes(),
+            // A timeout is waited in full before its branch runs.
+            Step::WaitUntil {
+                timeout, on_timeout, ..
+            } => timeout.minutes().saturating_add(longest_wait(on_timeout)),
+            Step::If { then, otherwise, .. } => longest_wait(then).max(longest_wait(otherwise)),
+            Step::Send { .. } | Step::Exit { .. } => 0,
+        };
+        total = total.saturating_add(step);
+    }
+    total
 }
 
 fn trigger<'m>(

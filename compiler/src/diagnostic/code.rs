@@ -153,6 +153,7 @@ codes! {
     TemplateOptionalWithoutDefault => "template/optional-without-default", Template, Error;
     TemplateUnknownFilter => "template/unknown-filter", Template, Error;
     TemplateRenderFailed => "template/render-failed", Template, Error;
+    TemplateOverBudget => "template/over-budget", Template, Error;
     TemplateMjml => "template/mjml", Template, Error;
 
     ExperimentSplitSum => "experiment/split-sum", Experiment, Error;

@@ -1,6 +1,7 @@
 //! pest grammar → [`Expr`], with errors that point at the offending token.
 
 use super::ast::{Arg, CmpOp, Expr, ExprKind, Ident, Literal};
+use crate::ast::values::Duration;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::source::{FileId, Span};
 use crate::suggest;
@@ -62,11 +63,28 @@ pub fn parse_condition(text: &str, map: &ScalarMap, file: FileId) -> Result<Expr
     }
     check_nesting(&ctx)?;
     let mut pairs = ConditionParser::parse(Rule::condition, text).map_err(|e| syntax_error(&ctx, &e))?;
+    check_durations(&ctx, &pairs)?;
     let condition = pairs.next().and_then(|p| p.into_inner().next());
     match condition {
         Some(or_expr) => Ok(build_or(&ctx, or_expr)),
         None => Err(Diagnostic::new(Code::SyntaxExpression, "empty condition").at(ctx.span(0, text.len()), "")),
     }
+}
+
+/// Every duration token is within [`Duration::MAX`]: the tree builder then reads
+/// each one without a fallback.
+fn check_durations(ctx: &Ctx, pairs: &pest::iterators::Pairs<Rule>) -> Result<(), Diagnostic> {
+    for p in pairs.clone().flatten().filter(|p| p.as_rule() == Rule::duration) {
+        if let Err(message) = p.as_str().parse::<Duration>() {
+            return Err(Diagnostic::new(Code::SyntaxExpression, message)
+                .at(ctx.pair_span(&p), "too long")
+                .help(format!(
+                    "Durations go up to {} (100 years): write a shorter one.",
+                    Duration::MAX
+                )));
+        }
+    }
+    Ok(())
 }
 
 fn check_nesting(ctx: &Ctx) -> Result<(), Diagnostic> {
@@ -335,7 +353,7 @@ fn build_predicate(ctx: &Ctx, pair: Pair<Rule>) -> Expr {
                 .iter()
                 .find(|p| p.as_rule() == Rule::duration)
                 .and_then(|p| p.as_str().parse().ok())
-                .unwrap_or(crate::ast::values::Duration::ZERO);
+                .unwrap_or(Duration::ZERO);
             ExprKind::Within {
                 operand: Box::new(lhs),
                 duration,
@@ -373,10 +391,7 @@ fn build_operand(ctx: &Ctx, pair: Pair<Rule>) -> Expr {
             });
             let args = inner
                 .map(|p| match p.as_rule() {
-                    Rule::duration => Arg::Duration(
-                        p.as_str().parse().unwrap_or(crate::ast::values::Duration::ZERO),
-                        ctx.pair_span(&p),
-                    ),
+                    Rule::duration => Arg::Duration(p.as_str().parse().unwrap_or(Duration::ZERO), ctx.pair_span(&p)),
                     _ => Arg::Name(ident(ctx, &p)),
                 })
                 .collect();
@@ -395,9 +410,7 @@ fn build_operand(ctx: &Ctx, pair: Pair<Rule>) -> Expr {
         }
         Rule::number => ExprKind::Literal(Literal::Number(pair.as_str().parse().unwrap_or(0.0))),
         Rule::boolean => ExprKind::Literal(Literal::Bool(pair.as_str() == "true")),
-        Rule::duration => ExprKind::Literal(Literal::Duration(
-            pair.as_str().parse().unwrap_or(crate::ast::values::Duration::ZERO),
-        )),
+        Rule::duration => ExprKind::Literal(Literal::Duration(pair.as_str().parse().unwrap_or(Duration::ZERO))),
         Rule::date => match NaiveDate::parse_from_str(pair.as_str(), "%Y-%m-%d") {
             Ok(d) => ExprKind::Literal(Literal::Date(d)),
             Err(_) => ExprKind::Literal(Literal::String(pair.as_str().to_string())),
@@ -542,5 +555,20 @@ mod tests {
         let text = format!("{}a{}", "not ".repeat(5_000), "");
         // `not not not …` recurses too; it must not overflow the stack either.
         let _ = parse(&text);
+    }
+
+    #[test]
+    fn durations_beyond_100_years_are_errors_not_zero() {
+        for text in [
+            "last_purchase_at within 97000000d",
+            "count(purchase, 97000000d) > 1",
+            // Once silently `0m`.
+            "last_purchase_at not within 18446744073709551616m",
+        ] {
+            let e = parse(text).unwrap_err();
+            assert_eq!(e.code, Code::SyntaxExpression, "{text}");
+            assert!(e.message.contains("too long a duration"), "{text}: {}", e.message);
+        }
+        assert!(parse("last_purchase_at within 36525d").is_ok());
     }
 }

@@ -6,14 +6,15 @@ pub mod bounds;
 mod consent;
 mod content;
 mod experiments;
-mod logic;
+/// Public so that its soundness is tested against the evaluator (tests/eval_vs_sqlite.rs).
+pub mod logic;
 mod pressure;
 mod sites;
 mod templates;
 mod timing;
 mod unused;
 
-pub use pressure::counts as pressure_counts;
+pub use pressure::{Solicitation, counts as pressure_counts, counts_send};
 pub use sites::{Origin, Site, sites};
 
 /// Worst-case bounds of templates for a contact model.

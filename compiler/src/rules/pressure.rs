@@ -10,7 +10,7 @@
 use super::RuleCx;
 use super::logic::{disjoint, implies};
 use crate::ast::Reentry;
-use crate::ast::values::Purpose;
+use crate::ast::values::{Channel, Purpose};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::model::{Delivery, Message, PressureRule, Scenario, Step};
 use crate::source::Span;
@@ -28,19 +28,46 @@ pub fn check(cx: &mut RuleCx) {
 
 /// Whether a rule counts a message sent in `program` with extra `tags`.
 pub fn counts(rule: &PressureRule, message: &Message, program: &str, tags: &[String]) -> bool {
-    if rule.channel.is_some_and(|c| c != message.channel()) {
+    counts_send(
+        rule,
+        &Solicitation {
+            channel: message.channel(),
+            purpose: message.purpose,
+            program,
+            message_tags: &message.tags,
+            origin_tags: tags,
+        },
+    )
+}
+
+/// What a pressure rule looks at in a send: enough to count sends of older
+/// plan versions, whose messages may be gone.
+#[derive(Clone, Copy, Debug)]
+pub struct Solicitation<'a> {
+    pub channel: Channel,
+    pub purpose: Purpose,
+    pub program: &'a str,
+    pub message_tags: &'a [String],
+    /// The campaign's tags (scenarios have none).
+    pub origin_tags: &'a [String],
+}
+
+/// Whether a rule counts a send: its channel, purpose (marketing when the
+/// rule names none), program and tag all match.
+pub fn counts_send(rule: &PressureRule, s: &Solicitation) -> bool {
+    if rule.channel.is_some_and(|c| c != s.channel) {
         return false;
     }
     let purpose_ok = match rule.purpose {
-        Some(p) => message.purpose == p,
-        None => message.purpose == Purpose::Marketing,
+        Some(p) => s.purpose == p,
+        None => s.purpose == Purpose::Marketing,
     };
     purpose_ok
-        && rule.program.as_ref().is_none_or(|p| p == program)
+        && rule.program.as_ref().is_none_or(|p| p == s.program)
         && rule
             .tag
             .as_ref()
-            .is_none_or(|t| message.tags.contains(t) || tags.contains(t))
+            .is_none_or(|t| s.message_tags.contains(t) || s.origin_tags.contains(t))
 }
 
 /// "email marketing messages", "messages tagged `black_friday`"…
@@ -297,7 +324,8 @@ fn campaigns(cx: &mut RuleCx) {
             let t = list[i].1.send_at;
             let group: Vec<(&str, &crate::model::Campaign)> = list[i..]
                 .iter()
-                .take_while(|(_, c)| c.send_at < t + window)
+                // Checked: a window past the end of time holds every later campaign.
+                .take_while(|(_, c)| t.checked_add_signed(window).is_none_or(|end| c.send_at < end))
                 .copied()
                 .collect();
             if group.len() as u64 <= u64::from(rule.max) {

@@ -73,11 +73,22 @@ pub fn check(cx: &mut RuleCx, sites: &[Site]) {
                 mjml(cx, name, t);
             }
             if cx.diags.len() == before
-                && let Err(e) = env.template_from_str(&t.source).and_then(|tpl| tpl.render(&ctx))
+                && let Err(e) = template::render(&env, &t.source, &ctx)
             {
                 let (start, end) = e.range().map_or((0, t.source.len()), |r| (r.start, r.end));
                 let span = cx.template_span(t, start, end);
-                let detail = e.detail().map(str::to_string).unwrap_or_else(|| e.kind().to_string());
+                if !matches!(e, template::RenderFailure::Error(_)) {
+                    cx.diags.push(
+                        Diagnostic::new(
+                            Code::TemplateOverBudget,
+                            format!("the {key} of message `{name}` is too costly to render: {e}"),
+                        )
+                        .at(span, "over the rendering budget with a worst-case contact")
+                        .help("Loop over less, build shorter text (`replace`, `*`, `~`), or split the message."),
+                    );
+                    continue;
+                }
+                let detail = e.to_string();
                 cx.diags.push(
                     Diagnostic::new(
                         Code::TemplateRenderFailed,

@@ -25,7 +25,7 @@ use std::ffi::OsString;
     name = "herald",
     version,
     about = "Campaign-as-code for relationship marketing: check, plan and apply your relationship plan.",
-    after_help = "Exit codes: 0 success, 1 errors found (or the operation failed), 2 could not run (bad arguments, unreadable directory)."
+    after_help = "Exit codes: 0 success, 1 errors found (or the operation failed, or a guard failed), 2 could not run (bad arguments, a missing or unreadable file or directory).\nException: under `plan --detailed-exitcode`, 2 means \"changes present\" (as in terraform), so every error there, usage errors included, is 1."
 )]
 struct Cli {
     /// When to use colours in human output.
@@ -48,7 +48,7 @@ enum Command {
     State(state::Command),
     /// Release a lock left by an operation that died.
     ForceUnlock(state::UnlockArgs),
-    /// Draw programs, scenarios and the campaign calendar (Mermaid or DOT).
+    /// Draw programs, scenario flowcharts and the campaign calendar (Mermaid, DOT or SVG).
     Graph(graph::Args),
     /// Run the language server on stdin/stdout (for editors).
     Lsp,

@@ -1,6 +1,9 @@
 //! The plan as a pull-request comment: a hidden marker (so CI updates one
-//! comment), warnings and deletions first, a summary table, the details
-//! folded. Split into parts under 60 kB (GitHub's limit is 65,536).
+//! comment), warnings and deletions first, a summary table, a Mermaid
+//! flowchart of each created or changed scenario (GitHub draws them), the
+//! details folded. Split into parts under 60 kB (GitHub's limit is 65,536
+//! characters); when the comment would need more than one part, the
+//! flowcharts are left out first, and the comment says so.
 
 use super::PlanDoc;
 use super::text::{impact_line, money, thousands};
@@ -8,8 +11,66 @@ use std::fmt::Write;
 
 pub const MAX_PART_BYTES: usize = 60_000;
 
+/// The flowchart of a created or changed scenario, for the comment.
+pub struct Picture {
+    pub address: String,
+    pub action: String,
+    pub mermaid: String,
+}
+
+/// The flowcharts of the scenarios this plan creates, updates or replaces.
+pub fn pictures(doc: &PlanDoc, plan: &herald_compiler::model::Plan) -> Vec<Picture> {
+    doc.changes
+        .iter()
+        .filter(|c| {
+            c.change.kind == herald_compiler::ir::ObjectKind::Scenario
+                && (c.change.is_create() || c.change.is_update() || c.change.is_replace())
+        })
+        .filter_map(|c| {
+            Some(Picture {
+                address: c.change.address.clone(),
+                action: c.change.actions.to_string(),
+                mermaid: crate::graph::scenario_mermaid(plan, &c.change.name)?,
+            })
+        })
+        .collect()
+}
+
+fn pictures_section(pictures: &[Picture], left_out: usize) -> String {
+    let mut o = String::new();
+    if pictures.is_empty() && left_out == 0 {
+        return o;
+    }
+    let _ = writeln!(
+        o,
+        "#### Scenarios created or changed
+"
+    );
+    for p in pictures {
+        let _ = writeln!(
+            o,
+            "<details open><summary><code>{}</code> ({})</summary>
+
+```mermaid
+{}```
+
+</details>
+",
+            p.address, p.action, p.mermaid
+        );
+    }
+    if left_out > 0 {
+        let _ = writeln!(
+            o,
+            "_{left_out} flowchart{} left out to keep this comment within GitHub's size limit; `herald graph --view scenarios` draws them._\n",
+            if left_out == 1 { "" } else { "s" }
+        );
+    }
+    o
+}
+
 /// The comment, in one or more parts.
-pub fn render(doc: &PlanDoc) -> Vec<String> {
+pub fn render(doc: &PlanDoc, pictures: &[Picture]) -> Vec<String> {
     let s = &doc.summary;
     let cur = &s.currency;
     let marker = format!("<!-- herald:plan project={} -->", doc.project);
@@ -62,7 +123,11 @@ pub fn render(doc: &PlanDoc) -> Vec<String> {
         .iter()
         .filter(|c| c.change.is_delete() || c.change.is_replace())
         .collect();
-    let failed: Vec<&super::Guard> = doc.guards.iter().filter(|g| g.status == "fail").collect();
+    let failed: Vec<&super::Guard> = doc
+        .guards
+        .iter()
+        .filter(|g| g.status != super::GuardStatus::Pass)
+        .collect();
     if !errors.is_empty() || !destructive.is_empty() || !failed.is_empty() {
         let _ = writeln!(head, "> [!WARNING]");
         for e in &errors {
@@ -76,7 +141,12 @@ pub fn render(doc: &PlanDoc) -> Vec<String> {
             );
         }
         for g in &failed {
-            let _ = writeln!(head, "> **Guard failed** `{}` — {}", g.code, g.message);
+            let how = if g.blocks() {
+                ""
+            } else {
+                " (accepted with `--accept-guard`)"
+            };
+            let _ = writeln!(head, "> **Guard failed**{how} `{}` — {}", g.code, g.message);
         }
         for c in &destructive {
             let what = if c.change.is_delete() {
@@ -105,7 +175,7 @@ pub fn render(doc: &PlanDoc) -> Vec<String> {
         );
         let _ = writeln!(table, "|---|---|--:|--:|---|---|--:|--:|--:|");
         for c in &changed {
-            let action = c.change.actions.join(", ");
+            let action = c.change.actions.to_string();
             let (aud, sends, chans, sup, def, seg, cost) = match &c.impact {
                 Some(i) => (
                     thousands(i.audience),
@@ -179,7 +249,7 @@ pub fn render(doc: &PlanDoc) -> Vec<String> {
             } else {
                 "~"
             };
-            let _ = writeln!(details, "{sym} {} ({})", ch.address, ch.actions.join(", "));
+            let _ = writeln!(details, "{sym} {} ({})", ch.address, ch.actions);
             for (path, f) in &ch.fields {
                 let b = f.before.as_ref().map_or("(none)".into(), |v| v.to_string());
                 let a = f.after.as_ref().map_or("(none)".into(), |v| v.to_string());
@@ -192,6 +262,18 @@ pub fn render(doc: &PlanDoc) -> Vec<String> {
         }
         let _ = writeln!(details, "```\n\n</details>");
     }
+
+    // Pictures go first when the comment is too long: keep as many as fit
+    // in one part with everything else, in plan order.
+    let fixed = head.len() + table.len() + details.len();
+    let mut shown = pictures.len();
+    while shown > 0 && fixed + pictures_section(&pictures[..shown], pictures.len() - shown).len() > MAX_PART_BYTES {
+        shown -= 1;
+    }
+    let table = format!(
+        "{table}{}",
+        pictures_section(&pictures[..shown], pictures.len() - shown)
+    );
 
     // Split: the head and table stay in the first part; details are cut at
     // line breaks, closing and reopening the diff fence across parts.

@@ -6,17 +6,22 @@ pub mod markdown;
 pub mod text;
 
 use crate::crm::{self, CrmError};
+use crate::exit::Stop;
 use crate::state::{Access, Meta, State, StateError};
 use herald_compiler::diagnostic::{Code, Diagnostic, render_json};
 use herald_compiler::diff::{self, Change};
 use herald_compiler::forecast::{Forecast, Forecaster, Impact};
-use herald_compiler::ir::{self, Object};
+use herald_compiler::ir::{self, ObjectKind};
 use herald_compiler::{SourceSet, model::Plan};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
-use std::path::Path;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 
-pub const FORMAT_VERSION: &str = "1.0";
+/// 1.1: `plan_dir`, guard status `accepted`.
+pub const FORMAT_VERSION: &str = "1.1";
+
+/// The longest forecast horizon (`--horizon-days`): ten years.
+pub const MAX_HORIZON_DAYS: u64 = 3_660;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Source {
@@ -64,11 +69,64 @@ impl Summary {
     }
 }
 
+/// The guards of `policies.guards`: a closed set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum GuardCode {
+    #[serde(rename = "guard/max-cost")]
+    MaxCost,
+    #[serde(rename = "guard/audience-growth")]
+    AudienceGrowth,
+}
+
+impl GuardCode {
+    pub const ALL: [GuardCode; 2] = [GuardCode::MaxCost, GuardCode::AudienceGrowth];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GuardCode::MaxCost => "guard/max-cost",
+            GuardCode::AudienceGrowth => "guard/audience-growth",
+        }
+    }
+}
+
+impl std::fmt::Display for GuardCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for GuardCode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        GuardCode::ALL.into_iter().find(|c| c.as_str() == s).ok_or_else(|| {
+            let all: Vec<&str> = GuardCode::ALL.iter().map(|c| c.as_str()).collect();
+            format!("`{s}` is not a guard; the guards are {}", all.join(", "))
+        })
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GuardStatus {
+    Pass,
+    /// Failed: the plan cannot be applied.
+    Fail,
+    /// Failed, and accepted deliberately with `--accept-guard CODE`.
+    Accepted,
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Guard {
-    pub code: String,
-    pub status: String,
+    pub code: GuardCode,
+    pub status: GuardStatus,
     pub message: String,
+}
+
+impl Guard {
+    /// Failed and not accepted: the plan cannot be applied.
+    pub fn blocks(&self) -> bool {
+        self.status == GuardStatus::Fail
+    }
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -100,7 +158,8 @@ impl std::fmt::Display for RejectedRow {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct StoredObject {
-    pub kind: String,
+    /// An unknown kind makes the file unreadable, never another kind.
+    pub kind: ObjectKind,
     pub name: String,
     pub hash: String,
     pub body: serde_json::Value,
@@ -122,44 +181,43 @@ pub struct PlanDoc {
     pub contacts: ContactsRead,
     pub diagnostics: Vec<serde_json::Value>,
     pub guards: Vec<Guard>,
-    /// The objects `apply` will write (by address).
+    /// The objects the sources compiled to (by address). `apply` compiles the
+    /// sources again and refuses unless it gets exactly these (hashes); it
+    /// writes what it compiled, never what it read here.
     pub objects: BTreeMap<String, StoredObject>,
+    /// Saved plans: the plan directory, relative to the directory holding the
+    /// plan file (so the two can be moved together). `None` until saved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_dir: Option<String>,
     /// Digest of everything above: a saved plan that was edited is refused.
     #[serde(default)]
     pub digest: String,
 }
 
 impl PlanDoc {
+    /// sha256 of the document with `digest` empty, as compact JSON with
+    /// sorted keys. It detects accidents (a truncated or hand-edited file);
+    /// it is no seal: `apply` trusts nothing in the file and compiles again.
     pub fn compute_digest(&self) -> String {
         let mut copy = self.clone();
         copy.digest = String::new();
-        ir::sha256_hex(serde_json::to_string(&copy).unwrap_or_default().as_bytes())
+        let canonical = serde_json::to_value(&copy)
+            .and_then(|v| serde_json::to_string(&v))
+            .unwrap_or_default();
+        ir::sha256_hex(canonical.as_bytes())
     }
 
-    pub fn objects(&self) -> BTreeMap<String, Object> {
-        self.objects
+    /// Failed guards that were not accepted.
+    pub fn blocking_guards(&self) -> impl Iterator<Item = &Guard> {
+        self.guards.iter().filter(|g| g.blocks())
+    }
+
+    /// Guards that failed and were accepted.
+    pub fn accepted_guards(&self) -> Vec<GuardCode> {
+        self.guards
             .iter()
-            .map(|(a, o)| {
-                let kind: &'static str = match o.kind.as_str() {
-                    "contact" => "contact",
-                    "policies" => "policies",
-                    "program" => "program",
-                    "segment" => "segment",
-                    "message" => "message",
-                    "campaign" => "campaign",
-                    _ => "scenario",
-                };
-                (
-                    a.clone(),
-                    Object {
-                        address: a.clone(),
-                        kind,
-                        name: o.name.clone(),
-                        body: o.body.clone(),
-                        hash: o.hash.clone(),
-                    },
-                )
-            })
+            .filter(|g| g.status == GuardStatus::Accepted)
+            .map(|g| g.code)
             .collect()
     }
 
@@ -175,15 +233,23 @@ impl PlanDoc {
 pub struct Options {
     pub horizon_days: u64,
     pub now: chrono::DateTime<chrono::Utc>,
+    /// Guards that may fail: `--accept-guard CODE`.
+    pub accepted: BTreeSet<GuardCode>,
 }
 
-/// Why a plan could not be made at all (exit 1, one line).
+/// Why a plan could not be made at all (one line; the command could not run).
 pub struct PlanFailure(pub String);
 
 pub struct Planned {
     pub doc: PlanDoc,
     pub sources: SourceSet,
     pub diagnostics: Vec<Diagnostic>,
+    /// The objects the sources compiled to: what `apply` writes.
+    pub objects: BTreeMap<String, ir::Object>,
+    /// Where the state is (from `[state] path`).
+    pub state_path: PathBuf,
+    /// The checked plan (for the pictures of the pull-request comment).
+    pub plan: Plan,
 }
 
 pub fn make(dir: &Path, options: &Options) -> Result<Planned, PlanFailure> {
@@ -274,18 +340,17 @@ pub fn make(dir: &Path, options: &Options) -> Result<Planned, PlanFailure> {
 
     let mut planned = Vec::new();
     for c in changes {
-        let impact = forecast.as_ref().and_then(|f| match c.kind.as_str() {
-            "campaign" => f.campaigns.get(&c.name).cloned(),
-            "scenario" => f.scenarios.get(&c.name).cloned(),
+        let impact = forecast.as_ref().and_then(|f| match c.kind {
+            ObjectKind::Campaign => f.campaigns.get(&c.name).cloned(),
+            ObjectKind::Scenario => f.scenarios.get(&c.name).cloned(),
             _ => None,
         });
-        let in_flight = match (
-            &state,
-            c.is_replace() || c.is_delete(),
-            c.kind.as_str(),
-            c.version_before,
-        ) {
-            (Some(s), true, "scenario", Some(v)) => Some(s.in_flight(&c.address, v).unwrap_or(0)),
+        let in_flight = match (&state, c.is_replace() || c.is_delete(), c.kind, c.version_before) {
+            // Fail closed: a state that cannot say who is in flight stops the plan.
+            (Some(s), true, ObjectKind::Scenario, Some(v)) => Some(
+                s.in_flight(&c.address, v)
+                    .map_err(|e| PlanFailure(format!("cannot count the contacts in flight of `{}`: {e}", c.address)))?,
+            ),
             _ => None,
         };
         planned.push(PlannedChange {
@@ -313,7 +378,7 @@ pub fn make(dir: &Path, options: &Options) -> Result<Planned, PlanFailure> {
         summary.sms_segments = f.sms_segments;
         summary.cost = f.cost;
     }
-    let guards = guards(plan, state.as_ref(), &planned, &summary);
+    let guards = guards(plan, state.as_ref(), &planned, &summary, &options.accepted);
     let json_diags: Vec<serde_json::Value> = diagnostics
         .iter()
         .map(|d| serde_json::to_value(render_json::one(d, &sources)).unwrap_or_default())
@@ -322,7 +387,7 @@ pub fn make(dir: &Path, options: &Options) -> Result<Planned, PlanFailure> {
         format_version: FORMAT_VERSION.into(),
         herald_version: env!("CARGO_PKG_VERSION").into(),
         project: plan.config.project_name.clone(),
-        applyable: !has_errors && guards.iter().all(|g| g.status != "fail"),
+        applyable: !has_errors && !guards.iter().any(Guard::blocks),
         complete: forecast.is_some(),
         errored: has_errors,
         source: Source { digest },
@@ -333,19 +398,20 @@ pub fn make(dir: &Path, options: &Options) -> Result<Planned, PlanFailure> {
         diagnostics: json_diags,
         guards,
         objects: objects
-            .into_iter()
+            .iter()
             .map(|(a, o)| {
                 (
-                    a,
+                    a.clone(),
                     StoredObject {
-                        kind: o.kind.to_string(),
-                        name: o.name,
-                        hash: o.hash,
-                        body: o.body,
+                        kind: o.kind,
+                        name: o.name.clone(),
+                        hash: o.hash.clone(),
+                        body: o.body.clone(),
                     },
                 )
             })
             .collect(),
+        plan_dir: None,
         digest: String::new(),
     };
     doc.digest = doc.compute_digest();
@@ -353,6 +419,9 @@ pub fn make(dir: &Path, options: &Options) -> Result<Planned, PlanFailure> {
         doc,
         sources,
         diagnostics,
+        objects,
+        state_path,
+        plan: compilation.plan,
     })
 }
 
@@ -361,24 +430,49 @@ fn crm_failure(e: &CrmError) -> String {
 }
 
 /// `policies.guards`: refuse an apply whose audience or cost grows too much.
-fn guards(plan: &Plan, state: Option<&State>, changes: &[PlannedChange], summary: &Summary) -> Vec<Guard> {
+/// They fail closed: what cannot be checked fails.
+fn guards(
+    plan: &Plan,
+    state: Option<&State>,
+    changes: &[PlannedChange],
+    summary: &Summary,
+    accepted: &BTreeSet<GuardCode>,
+) -> Vec<Guard> {
     let mut out = Vec::new();
+    let mut push = |code: GuardCode, pass: bool, message: String| {
+        let status = match (pass, accepted.contains(&code)) {
+            (true, _) => GuardStatus::Pass,
+            (false, true) => GuardStatus::Accepted,
+            (false, false) => GuardStatus::Fail,
+        };
+        out.push(Guard { code, status, message });
+    };
     if let Some(max) = plan.policies.guard_max_cost {
         let pass = summary.cost <= max;
-        out.push(Guard {
-            code: "guard/max-cost".into(),
-            status: if pass { "pass" } else { "fail" }.into(),
-            message: format!(
+        push(
+            GuardCode::MaxCost,
+            pass,
+            format!(
                 "forecast SMS cost {:.2} {} {} the bound of {:.2}",
                 summary.cost,
                 summary.currency,
                 if pass { "is within" } else { "exceeds" },
                 max
             ),
-        });
+        );
     }
     if let (Some(pct), Some(state)) = (plan.policies.guard_max_audience_growth_percent, state) {
-        let before = state.audiences().unwrap_or_default();
+        let before = match state.audiences() {
+            Ok(b) => b,
+            Err(e) => {
+                push(
+                    GuardCode::AudienceGrowth,
+                    false,
+                    format!("cannot read the audiences recorded in the state ({e}), so their growth cannot be checked"),
+                );
+                return out;
+            }
+        };
         for c in changes {
             let (Some(impact), Some(prev)) = (&c.impact, before.get(&c.change.address)) else {
                 continue;
@@ -388,14 +482,14 @@ fn guards(plan: &Plan, state: Option<&State>, changes: &[PlannedChange], summary
             }
             let growth = (impact.audience as f64 - *prev as f64) / *prev as f64 * 100.0;
             if growth > f64::from(pct) {
-                out.push(Guard {
-                    code: "guard/audience-growth".into(),
-                    status: "fail".into(),
-                    message: format!(
+                push(
+                    GuardCode::AudienceGrowth,
+                    false,
+                    format!(
                         "audience of {} grows {growth:.0}% ({prev} → {}), more than {pct}%",
                         c.change.address, impact.audience
                     ),
-                });
+                );
             }
         }
     }
@@ -414,30 +508,74 @@ pub fn save(doc: &PlanDoc, path: &Path) -> Result<(), String> {
 /// The largest saved plan read: plans hold bodies of messages, not contacts.
 pub const MAX_PLAN_FILE_BYTES: u64 = 64 << 20;
 
-/// Load and verify a saved plan (a regular file, at most [`MAX_PLAN_FILE_BYTES`]).
-pub fn load(path: &Path) -> Result<PlanDoc, String> {
-    let bytes =
-        crate::fsx::read_regular(path, MAX_PLAN_FILE_BYTES).map_err(|e| format!("cannot read the plan file: {e}"))?;
-    let text = String::from_utf8(bytes)
-        .map_err(|_| format!("`{}` is not a Herald plan file (not UTF-8 text)", path.display()))?;
-    let value: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| format!("`{}` is not a Herald plan file: {e}", path.display()))?;
+/// Load a saved plan (a regular file, at most [`MAX_PLAN_FILE_BYTES`]) and
+/// check that it is well-formed. Its content is not trusted: `apply`
+/// compiles the sources again and compares.
+pub fn load(path: &Path) -> Result<PlanDoc, Stop> {
+    let bytes = crate::fsx::read_regular(path, MAX_PLAN_FILE_BYTES)
+        .map_err(|e| Stop::unusable(format!("cannot read the plan file: {e}")))?;
+    let text = String::from_utf8(bytes).map_err(|_| {
+        Stop::unusable(format!(
+            "`{}` is not a Herald plan file (not UTF-8 text)",
+            path.display()
+        ))
+    })?;
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| Stop::unusable(format!("`{}` is not a Herald plan file: {e}", path.display())))?;
     let version = value.get("format_version").and_then(|v| v.as_str()).unwrap_or("");
     if version.split('.').next() != FORMAT_VERSION.split('.').next() {
-        return Err(format!(
+        return Err(Stop::unusable(format!(
             "`{}` has plan format {version:?}; this Herald reads format {FORMAT_VERSION}: make the plan again with this version",
             path.display()
-        ));
+        )));
     }
-    let doc: PlanDoc =
-        serde_json::from_value(value).map_err(|e| format!("`{}` is not a valid plan file: {e}", path.display()))?;
+    let doc: PlanDoc = serde_json::from_value(value)
+        .map_err(|e| Stop::unusable(format!("`{}` is not a valid plan file: {e}", path.display())))?;
     if doc.digest != doc.compute_digest() {
-        return Err(format!(
+        return Err(Stop::refused(format!(
             "`{}` was modified after it was made (its digest does not match); make the plan again",
             path.display()
-        ));
+        )));
     }
     Ok(doc)
+}
+
+/// `dir` written relative to the directory holding `file`, with `/`
+/// separators: what a saved plan records as `plan_dir`.
+pub fn relative_dir(file: &Path, dir: &Path) -> Result<String, String> {
+    let absolute = |p: &Path| std::fs::canonicalize(p).map_err(|e| format!("cannot resolve `{}`: {e}", p.display()));
+    let base = absolute(match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    })?;
+    let target = absolute(dir)?;
+    let (b, t): (Vec<_>, Vec<_>) = (base.components().collect(), target.components().collect());
+    let common = b.iter().zip(&t).take_while(|(x, y)| x == y).count();
+    let mut parts: Vec<String> = vec!["..".to_string(); b.len() - common];
+    for c in &t[common..] {
+        let part = c
+            .as_os_str()
+            .to_str()
+            .ok_or_else(|| format!("the plan directory `{}` is not a UTF-8 path", target.display()))?;
+        parts.push(part.to_string());
+    }
+    Ok(if parts.is_empty() { ".".into() } else { parts.join("/") })
+}
+
+/// The plan directory a saved plan records, resolved from where the plan file is.
+pub fn recorded_dir(file: &Path, doc: &PlanDoc) -> Result<PathBuf, Stop> {
+    let Some(rel) = &doc.plan_dir else {
+        return Err(Stop::unusable(format!(
+            "`{}` does not record its plan directory; make it again with `herald plan DIR --out {}`",
+            file.display(),
+            file.display()
+        )));
+    };
+    let base = match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    Ok(base.join(rel))
 }
 
 impl From<StateError> for PlanFailure {

@@ -301,10 +301,10 @@ pub fn render(doc: &PlanDoc, color: bool) -> String {
         out.push('\n');
     }
     for g in &doc.guards {
-        let mark = if g.status == "fail" {
-            st.red("✗ guard failed:")
-        } else {
-            st.green("✓ guard:")
+        let mark = match g.status {
+            super::GuardStatus::Fail => st.red("✗ guard failed:"),
+            super::GuardStatus::Accepted => st.yellow("! guard failed, accepted:"),
+            super::GuardStatus::Pass => st.green("✓ guard:"),
         };
         let _ = writeln!(out, "{mark} {} ({})", g.message, g.code);
     }

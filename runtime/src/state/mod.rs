@@ -79,6 +79,20 @@ pub struct Provenance<'a> {
     pub who: &'a str,
     pub plan_digest: &'a str,
     pub at: chrono::DateTime<chrono::Utc>,
+    /// Guards that failed and were accepted with `--accept-guard`.
+    pub accepted_guards: &'a [String],
+}
+
+/// One committed apply, as `herald state history` shows it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct ApplyRecord {
+    pub serial: u64,
+    pub applied_at: String,
+    pub who: String,
+    pub plan_digest: String,
+    /// Object counts: `create`, `update`, `replace`, `delete`.
+    pub summary: BTreeMap<String, u64>,
+    pub accepted_guards: Vec<String>,
 }
 
 pub struct State {
@@ -239,7 +253,9 @@ impl State {
             Ok((
                 r.get::<_, String>(0)?,
                 Deployed {
-                    kind: r.get(1)?,
+                    kind: r.get::<_, String>(1)?.parse().map_err(|e: String| {
+                        rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, e.into())
+                    })?,
                     name: r.get(2)?,
                     version: r.get::<_, i64>(3)? as u64,
                     hash: r.get(4)?,
@@ -360,7 +376,7 @@ impl State {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
                  ON CONFLICT(address) DO UPDATE SET kind = ?2, name = ?3, version = ?4, hash = ?5, body = ?6,
                    applied_serial = ?7, applied_at = ?8, last_audience = ?9",
-                params![c.address, o.kind, o.name, version, o.hash, body, next as i64, now, audience],
+                params![c.address, o.kind.as_str(), o.name, version, o.hash, body, next as i64, now, audience],
             )?;
             tx.execute(
                 "INSERT INTO object_versions (address, version, hash, body, created_serial)
@@ -383,12 +399,17 @@ impl State {
             "replace": changes.iter().filter(|c| c.is_replace()).count(),
             "delete": changes.iter().filter(|c| c.is_delete()).count(),
         });
+        let accepted = serde_json::to_string(by.accepted_guards).unwrap_or_else(|_| "[]".into());
         tx.execute(
-            "INSERT INTO applies (serial, applied_at, who, plan_digest, summary) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![next as i64, now, by.who, by.plan_digest, summary.to_string()],
+            "INSERT INTO applies (serial, applied_at, who, plan_digest, summary, accepted_guards) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![next as i64, now, by.who, by.plan_digest, summary.to_string(), accepted],
         )?;
-        // A pause point for the crash test: the transaction is open, nothing is committed.
+        // A pause point for the crash test: the transaction is open, nothing is
+        // committed. The marker file tells the test that this point is reached.
         if let Some(ms) = std::env::var_os("HERALD_TEST_APPLY_PAUSE_MS").and_then(|v| v.to_str()?.parse::<u64>().ok()) {
+            if let Some(marker) = std::env::var_os("HERALD_TEST_APPLY_MARKER") {
+                let _ = std::fs::write(marker, b"in transaction\n");
+            }
             std::thread::sleep(std::time::Duration::from_millis(ms));
         }
         tx.commit()?;
@@ -396,6 +417,26 @@ impl State {
             lineage: Some(lineage),
             serial: next,
         })
+    }
+
+    /// Every committed apply, oldest first.
+    pub fn history(&self) -> Result<Vec<ApplyRecord>, StateError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT serial, applied_at, who, plan_digest, summary, accepted_guards FROM applies ORDER BY serial",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            let summary: String = r.get(4)?;
+            let accepted: String = r.get(5)?;
+            Ok(ApplyRecord {
+                serial: r.get::<_, i64>(0)? as u64,
+                applied_at: r.get(1)?,
+                who: r.get(2)?,
+                plan_digest: r.get(3)?,
+                summary: serde_json::from_str(&summary).unwrap_or_default(),
+                accepted_guards: serde_json::from_str(&accepted).unwrap_or_default(),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     pub(crate) fn conn(&self) -> &Connection {
@@ -432,5 +473,29 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_version_1_state_migrates_and_keeps_its_history() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(schema::MIGRATIONS[0]).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+            conn.execute(
+                "INSERT INTO applies (serial, applied_at, who, plan_digest, summary) VALUES (1, 't', 'ann', 'sha256:ab', '{\"create\":2}')",
+                [],
+            )
+            .unwrap();
+        }
+        let state = State::open_existing(&path, Access::Write).unwrap().unwrap();
+        let history = state.history().unwrap();
+        assert_eq!(history.len(), 1);
+        assert_eq!(history[0].who, "ann");
+        assert_eq!(history[0].summary["create"], 2);
+        assert!(history[0].accepted_guards.is_empty());
+        let version: i64 = state.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(version, schema::VERSION);
     }
 }

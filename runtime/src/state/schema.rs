@@ -4,9 +4,9 @@
 
 use rusqlite::Connection;
 
-pub const VERSION: i64 = 1;
+pub const VERSION: i64 = 2;
 
-const MIGRATIONS: &[&str] = &[
+pub(super) const MIGRATIONS: &[&str] = &[
     // 1: deployed objects, versions, locks, applies; runtime tables.
     "
     CREATE TABLE meta (
@@ -73,6 +73,10 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX send_ledger_contact ON send_ledger (contact_id, sent_at);
     ",
+    // 2: the guards each apply accepted (`--accept-guard`), a JSON array of codes.
+    "
+    ALTER TABLE applies ADD COLUMN accepted_guards TEXT NOT NULL DEFAULT '[]';
+    ",
 ];
 
 /// Bring the database to `VERSION`, in one write transaction. The version is
@@ -91,4 +95,12 @@ pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     }
     tx.pragma_update(None, "user_version", VERSION)?;
     tx.commit()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn one_migration_per_version() {
+        assert_eq!(super::MIGRATIONS.len() as i64, super::VERSION);
+    }
 }

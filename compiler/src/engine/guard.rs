@@ -1,0 +1,202 @@
+//! The guards of a send, at the moment it is due, on the contact's current
+//! data: what the forecast counts and what the runner enforces.
+//!
+//! In order: a send more than [`EXPIRY`] late is dropped; quiet hours defer
+//! it to the channel's next allowed time in the contact's time zone (dropped
+//! if that is past the expiry); then it is dropped without an address for
+//! the channel, without consent (marketing only), when the channel is
+//! suppressed for the contact (bounces, complaints), or when a pressure cap
+//! is reached — each rule counting the contact's earlier sends in its
+//! rolling window `(at - per, at]`.
+
+use super::campaign::CampaignId;
+use super::scenario::ScenarioId;
+use super::{Engine, later, local_instant};
+use crate::ast::values::{Channel, Purpose};
+use crate::calendar;
+use crate::contact::Contact;
+use crate::model::Message;
+use crate::rules::{Solicitation, counts_send};
+use chrono::{DateTime, TimeDelta, Utc};
+use chrono_tz::Tz;
+
+/// How late a send may go out (its quiet-hours deferral included): three
+/// days covers a Saturday evening deferred to Monday morning.
+pub const EXPIRY: TimeDelta = TimeDelta::hours(72);
+
+/// What a send comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Origin {
+    Campaign(CampaignId),
+    Scenario(ScenarioId),
+}
+
+/// A send to decide on.
+#[derive(Clone, Copy, Debug)]
+pub struct Request<'a> {
+    pub origin: Origin,
+    pub message: &'a str,
+    /// When it was first due (before any deferral).
+    pub due: DateTime<Utc>,
+}
+
+/// An earlier send of the contact, as pressure rules see it.
+#[derive(Clone, Copy, Debug)]
+pub struct Sent<'a> {
+    pub at: DateTime<Utc>,
+    pub what: Solicitation<'a>,
+}
+
+/// Why a send does not go out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Drop {
+    /// The message is not in the plan (a damaged state).
+    UnknownMessage,
+    /// More than [`EXPIRY`] late.
+    Expired,
+    /// Quiet hours would defer it past the expiry.
+    QuietHours,
+    NoAddress,
+    Consent,
+    Suppressed,
+    /// `policies.pressure[i]` is reached.
+    Pressure(usize),
+}
+
+impl Drop {
+    /// A stable code, as recorded in the send ledger.
+    pub fn code(&self) -> String {
+        match self {
+            Drop::UnknownMessage => "unknown-message".into(),
+            Drop::Expired => "expired".into(),
+            Drop::QuietHours => "quiet-hours".into(),
+            Drop::NoAddress => "no-address".into(),
+            Drop::Consent => "consent".into(),
+            Drop::Suppressed => "suppressed".into(),
+            Drop::Pressure(i) => format!("pressure:policies.pressure[{i}]"),
+        }
+    }
+}
+
+/// What to do with a send now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Send,
+    /// Quiet hours: decide again at this instant.
+    Defer(DateTime<Utc>),
+    Drop(Drop),
+}
+
+impl<'p> Engine<'p> {
+    /// The program and the extra tags of an origin.
+    fn origin_scope(&self, origin: Origin) -> (&'p str, &'p [String]) {
+        match origin {
+            Origin::Campaign(id) => self
+                .campaigns
+                .get(id.0)
+                .map_or(("", &[][..]), |c| (c.campaign.program.as_str(), &c.campaign.tags[..])),
+            Origin::Scenario(id) => self
+                .scenarios
+                .get(id.0)
+                .map_or(("", &[][..]), |s| (s.scenario.program.as_str(), &[][..])),
+        }
+    }
+
+    /// A send of `message` from `origin`, as pressure rules see it.
+    pub fn solicitation(&self, origin: Origin, message: &'p Message) -> Solicitation<'p> {
+        let (program, origin_tags) = self.origin_scope(origin);
+        Solicitation {
+            channel: message.channel(),
+            purpose: message.purpose,
+            program,
+            message_tags: &message.tags,
+            origin_tags,
+        }
+    }
+
+    /// When a send at `at` may go out instead, if `at` is inside quiet hours
+    /// for the channel in the zone.
+    pub fn quiet_until(&self, channel: Channel, tz: Tz, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let windows = self.windows.get(&channel).map(Vec::as_slice).unwrap_or(&[]);
+        let local = at.with_timezone(&tz).naive_local();
+        if calendar::allowed(windows, local) {
+            return None;
+        }
+        // No allowed time within a year (windows on no day): never.
+        Some(calendar::next_allowed(windows, local).map_or(DateTime::<Utc>::MAX_UTC, |next| local_instant(tz, next)))
+    }
+
+    /// Whether the contact has an address for the channel (push goes to the
+    /// contact's devices, which the provider knows).
+    pub fn has_address(&self, contact: &Contact, channel: Channel) -> bool {
+        let field = match channel {
+            Channel::Email => self.email_field,
+            Channel::Sms | Channel::Call => self.phone_field,
+            Channel::Push => return true,
+        };
+        field.and_then(|i| contact.fields.get(i)).is_some_and(Option::is_some)
+    }
+
+    /// Whether the contact has given a consent on the channel.
+    pub fn has_consent(&self, contact: &Contact, channel: Channel) -> bool {
+        self.channel_consents
+            .get(&channel)
+            .is_some_and(|cs| cs.iter().any(|&i| contact.consents.get(i).is_some_and(|c| c.given)))
+    }
+
+    /// Decide a send at `now`. `log` holds the contact's earlier sends (any
+    /// order); `suppressed` the channels the contact may not be sent on.
+    pub fn decide(
+        &self,
+        contact: &Contact,
+        req: &Request,
+        log: &[Sent],
+        suppressed: &[Channel],
+        now: DateTime<Utc>,
+    ) -> Verdict {
+        let Some(message) = self.plan.messages.get(req.message) else {
+            return Verdict::Drop(Drop::UnknownMessage);
+        };
+        let channel = message.channel();
+        let expires = later(req.due, EXPIRY);
+        if now > expires {
+            return Verdict::Drop(Drop::Expired);
+        }
+        if let Some(next) = self.quiet_until(channel, self.tz(contact), now) {
+            return Verdict::Drop(Drop::QuietHours).or_defer(next, expires);
+        }
+        if !self.has_address(contact, channel) {
+            return Verdict::Drop(Drop::NoAddress);
+        }
+        if message.purpose == Purpose::Marketing && !self.has_consent(contact, channel) {
+            return Verdict::Drop(Drop::Consent);
+        }
+        if suppressed.contains(&channel) {
+            return Verdict::Drop(Drop::Suppressed);
+        }
+        let this = self.solicitation(req.origin, message);
+        for (i, rule) in self.plan.policies.pressure.iter().enumerate() {
+            if !counts_send(rule, &this) {
+                continue;
+            }
+            let since = now
+                .checked_sub_signed(rule.per.as_chrono())
+                .unwrap_or(DateTime::<Utc>::MIN_UTC);
+            let n = log
+                .iter()
+                .filter(|s| s.at > since && s.at <= now && counts_send(rule, &s.what))
+                .count();
+            if n as u64 >= u64::from(rule.max) {
+                return Verdict::Drop(Drop::Pressure(i));
+            }
+        }
+        Verdict::Send
+    }
+}
+
+impl Verdict {
+    /// Defer to `next` unless that is past `expires` (then `self`).
+    fn or_defer(self, next: DateTime<Utc>, expires: DateTime<Utc>) -> Verdict {
+        if next > expires { self } else { Verdict::Defer(next) }
+    }
+}
