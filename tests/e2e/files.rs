@@ -123,14 +123,14 @@ fn contacts_that_are_not_a_regular_file_inside_the_plan_are_refused() {
             _ => symlink("/dev/zero", &csv).unwrap(),
         }
         let (code, out, err) = run_within(herald().arg("plan").arg(&dir), 20);
-        assert_eq!(code, 1, "{what}: {out}{err}");
+        assert_eq!(code, 2, "could not run: {what}: {out}{err}");
         assert!(err.contains(expected) && err.contains("contacts.csv"), "{what}: {err}");
     }
     // `/dev/zero` written in herald.toml: a clear error, not endless memory.
     let _ = std::fs::remove_file(&csv);
     set_toml(&dir, "path = \"data/contacts.csv\"", "path = \"/dev/zero\"");
     let (code, _, err) = run_within(herald().arg("plan").arg(&dir), 20);
-    assert_eq!(code, 1);
+    assert_eq!(code, 2, "could not run");
     assert!(err.contains("`/dev/zero` is not a regular file"), "{err}");
     // An absolute path to a regular file is a deliberate choice: it is read.
     set_toml(
@@ -144,7 +144,7 @@ fn contacts_that_are_not_a_regular_file_inside_the_plan_are_refused() {
     std::fs::copy(&elsewhere, dir.join("../outside.csv")).unwrap();
     set_toml(&dir, &elsewhere.display().to_string(), "../outside.csv");
     let (code, _, err) = run_within(herald().arg("plan").arg(&dir), 20);
-    assert_eq!(code, 1);
+    assert_eq!(code, 2, "could not run");
     assert!(err.contains("outside the plan directory"), "{err}");
 }
 

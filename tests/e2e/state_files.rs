@@ -39,7 +39,7 @@ fn read_only_commands_never_create_or_write_the_state() {
     }
     // apply refuses it too, rather than starting a new lineage over it.
     let (code, _, err) = run(herald().args(["apply", "--auto-approve", "--dir"]).arg(&dir));
-    assert_eq!(code, 1);
+    assert_eq!(code, 2, "a state Herald cannot read: could not run");
     assert!(err.contains("is empty"), "{err}");
     assert_eq!(std::fs::metadata(&state).unwrap().len(), 0);
 

@@ -96,7 +96,7 @@ fn target(args: &Args) -> Result<Target, Stop> {
     }
     if !meta.is_file() {
         return Err(Stop::unusable(format!(
-            "`{}` is neither a plan file nor a directory",
+            "`{}` is not a regular file: give a plan saved by `herald plan DIR --out FILE`, or a plan directory",
             path.display()
         )));
     }
