@@ -5,37 +5,45 @@
 //! `compiler/clippy.toml`, enforce it). The runtime reads the files and passes
 //! them in a [`SourceSet`], together with `now`.
 //!
-//! Stages: [`load`] (TOML + YAML with spans) → [`expr`] (conditions, pest) →
-//! [`check`] (names, types, templates) → [`model::Plan`].
+//! The folders are the layers, each using only those before it:
+//!
+//! 1. [`front`] — the front end: sources ([`source`]), YAML with spans
+//!    ([`yaml`]), the documents as written ([`ast`]), `herald.toml`
+//!    ([`config`]), loading ([`load`]) and the condition language ([`expr`]).
+//! 2. [`check`] — names, types and templates into the checked [`model::Plan`],
+//!    then the rules on it ([`rules`]: consent, pressure, timing, content…).
+//! 3. [`engine`] — the step engine: what campaigns and scenarios do to a
+//!    contact ([`contact`], conditions in [`eval`], rendering in [`render`]),
+//!    and the [`forecast`] that drives it over the CRM.
+//! 4. [`deploy`] — the deployable objects ([`ir`]) and their diff against the
+//!    deployed state ([`diff`]).
+//!
+//! [`domain`] holds the knowledge every layer shares: the calendar of holidays
+//! and sending windows, SMS encoding, the template language. [`diagnostic`]
+//! and [`model`] are the types between the layers.
 
 #![deny(clippy::disallowed_methods, clippy::disallowed_types)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
-pub mod ast;
-pub mod calendar;
 pub mod check;
-pub mod config;
-pub mod contact;
+pub mod deploy;
 pub mod diagnostic;
-pub mod diff;
+pub mod domain;
 pub mod engine;
-pub mod eval;
-pub mod expr;
-pub mod forecast;
-pub mod ir;
-pub mod load;
+pub mod front;
 pub mod model;
-pub mod render;
 pub mod rng;
-pub mod rules;
 pub mod schema;
-pub mod secrets;
-pub mod sms;
-pub mod source;
 pub mod suggest;
 pub mod symbols;
-pub mod template;
-pub mod yaml;
+
+// The modules of each layer by their short names (the public API, and
+// `crate::…` paths inside the compiler).
+pub use check::rules;
+pub use deploy::{diff, ir};
+pub use domain::{calendar, sms, template};
+pub use engine::{contact, eval, forecast, render};
+pub use front::{ast, config, expr, load, secrets, source, yaml};
 
 use chrono::{DateTime, Utc};
 pub use diagnostic::{Code, Diagnostic, Severity};

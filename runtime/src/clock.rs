@@ -15,3 +15,14 @@ pub fn now() -> Result<DateTime<Utc>, String> {
             }),
     }
 }
+
+/// Milliseconds since the Unix epoch on the machine's clock, never pinned:
+/// leases, retries and webhook timestamps run on real time even when
+/// `HERALD_NOW` pins the business clock (so a test can pin the day and still
+/// recover from a killed runner at once).
+#[allow(clippy::disallowed_methods)] // the one place that reads the machine's clock
+pub fn real_unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}

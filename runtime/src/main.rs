@@ -32,6 +32,9 @@ mod loader;
 mod lsp;
 mod output;
 mod plan;
+mod project;
+mod providers;
+mod run;
 mod state;
 
 fn main() -> std::process::ExitCode {

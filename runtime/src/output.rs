@@ -28,6 +28,25 @@ pub fn fatal(message: impl std::fmt::Display) {
     eprintln!("error: {message}");
 }
 
+/// Structured logs on stderr for long-running commands (`herald run`):
+/// `HERALD_LOG` filters them (`info` by default; `debug`, `warn`…),
+/// `HERALD_LOG_FORMAT=json` prints one JSON object per line. Logs carry
+/// counts, keys and contact ids, never an address or a value from a contact.
+pub fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("HERALD_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let json = std::env::var("HERALD_LOG_FORMAT").is_ok_and(|v| v == "json");
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()));
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
 /// Write `bytes` to `path` through a temporary file in the same directory
 /// renamed into place, so a reader never sees half a file. An existing file
 /// is replaced only with `force`, and never when it is not a regular file.

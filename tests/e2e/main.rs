@@ -6,15 +6,19 @@ mod commands;
 mod contacts;
 mod files;
 mod graph;
+#[path = "../support/http_mock.rs"]
+mod http_mock;
 mod lsp;
 #[path = "../support/lsp_client.rs"]
 mod lsp_client;
 mod lsp_frames;
 mod plan;
 mod preview;
+mod providers;
 mod readme;
 mod reliability;
 mod render;
+mod run;
 mod saved_plans;
 mod schema_ls;
 mod secrets;

@@ -1,12 +1,14 @@
 //! Stages 2–4: resolve names, type-check expressions and templates, and build
 //! the checked [`Plan`]. Declarations with errors are left out of the plan;
 //! everything else is still checked, so one run reports every problem.
+//! Stage 5, [`rules`], checks the practice on the checked plan.
 
 mod contact;
 mod cycles;
 mod flows;
 mod messages;
 mod policies;
+pub mod rules;
 pub mod typeck;
 
 use crate::ast::{Decl, Documents};

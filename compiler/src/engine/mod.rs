@@ -13,13 +13,21 @@
 //!   cap (counted from the contact's earlier sends), or sent.
 //! - [`experiment`]: the stable experiment groups and the winner.
 //!
+//! - [`contact`] types a CRM row against the contact model; [`eval`] is the
+//!   semantics of conditions on it; [`render`] a message for it.
+//! - [`forecast`] drives the engine over the CRM for `herald plan`.
+//!
 //! Time: every instant is UTC; wall-clock times (a campaign's `send_at`, a
 //! date trigger's `at`, quiet hours) are read in the contact's time zone.
 
 pub mod campaign;
+pub mod contact;
 pub mod cursor;
+pub mod eval;
 pub mod experiment;
+pub mod forecast;
 pub mod guard;
+pub mod render;
 pub mod scenario;
 
 pub use campaign::{CampaignId, CampaignSend};
@@ -263,6 +271,41 @@ impl<'p> Engine<'p> {
 
     pub fn scenario_id(&self, name: &str) -> Option<ScenarioId> {
         self.scenarios.iter().position(|s| s.name == name).map(ScenarioId)
+    }
+
+    /// The campaign or scenario at an address (`campaigns.x`, `scenarios.y`).
+    pub fn origin(&self, address: &str) -> Option<Origin> {
+        if let Some(name) = address.strip_prefix("campaigns.") {
+            return self.campaign_id(name).map(Origin::Campaign);
+        }
+        address
+            .strip_prefix("scenarios.")
+            .and_then(|name| self.scenario_id(name))
+            .map(Origin::Scenario)
+    }
+
+    /// Whether any condition of the plan reads contact history.
+    pub fn reads_history(&self) -> bool {
+        fn steps(e: &Evaluator, s: &[CStep]) -> bool {
+            s.iter().any(|s| match s {
+                CStep::WaitUntil { until, on_timeout, .. } => e.reads_history(until) || steps(e, on_timeout),
+                CStep::If {
+                    condition,
+                    then,
+                    otherwise,
+                } => e.reads_history(condition) || steps(e, then) || steps(e, otherwise),
+                _ => false,
+            })
+        }
+        let e = &self.eval;
+        self.campaigns.iter().any(|c| e.reads_history(&c.audience))
+            || self.scenarios.iter().any(|s| {
+                [&s.trigger_where, &s.audience, &s.exit_when]
+                    .into_iter()
+                    .flatten()
+                    .any(|c| e.reads_history(c))
+                    || steps(e, &s.steps)
+            })
     }
 
     pub fn campaign_name(&self, id: CampaignId) -> &'p str {

@@ -78,7 +78,9 @@ fn target(args: &Args) -> Result<Target, Stop> {
     let path = match &args.dir {
         // `apply --dir DIR` (no PATH): the directory.
         Some(dir) if args.path == Path::new(".") => {
-            return Ok(Target::Directory(crate::cli::plan_dir(dir).map_err(Stop::unusable)?));
+            return Ok(Target::Directory(
+                crate::project::plan_dir(dir).map_err(Stop::unusable)?,
+            ));
         }
         _ => &args.path,
     };
@@ -92,7 +94,9 @@ fn target(args: &Args) -> Result<Target, Stop> {
         if args.dir.is_some() {
             return Err(Stop::unusable("give the plan directory once: as PATH, or with --dir"));
         }
-        return Ok(Target::Directory(crate::cli::plan_dir(path).map_err(Stop::unusable)?));
+        return Ok(Target::Directory(
+            crate::project::plan_dir(path).map_err(Stop::unusable)?,
+        ));
     }
     if !meta.is_file() {
         return Err(Stop::unusable(format!(
@@ -266,6 +270,7 @@ fn write(planned: &Planned, digest: &str, timeout: Duration) -> Result<Exit, Sto
             who: &who(),
             plan_digest: digest,
             at: now,
+            sources: &planned.sources,
             accepted_guards: &accepted,
         },
     );

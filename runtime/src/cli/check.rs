@@ -1,8 +1,8 @@
 //! `herald check [DIR] [--format human|json|github]`
 
 use crate::exit::Exit;
-use crate::loader::{self, Limits};
 use crate::output::{ColorChoice, fatal};
+use crate::project::compile_dir;
 use herald_compiler::diagnostic::{self, render_github, render_human, render_json};
 use std::path::PathBuf;
 
@@ -30,21 +30,8 @@ pub struct Args {
     warnings_as_errors: bool,
 }
 
-/// Load and compile a plan directory; `Err` is a one-line reason (exit 2).
-pub fn compile_dir(
-    dir: &std::path::Path,
-) -> Result<(herald_compiler::SourceSet, herald_compiler::Compilation), String> {
-    let loaded = loader::load_plan_dir(dir, &Limits::default()).map_err(|e| e.to_string())?;
-    let mut compilation = herald_compiler::compile(&loaded.sources, crate::clock::now()?, &Default::default());
-    if !loaded.diagnostics.is_empty() {
-        compilation.diagnostics.extend(loaded.diagnostics);
-        diagnostic::sort(&mut compilation.diagnostics, &loaded.sources);
-    }
-    Ok((loaded.sources, compilation))
-}
-
 pub fn run(args: Args, color: ColorChoice) -> Exit {
-    let dir = match super::plan_dir(&args.dir) {
+    let dir = match crate::project::plan_dir(&args.dir) {
         Ok(d) => d,
         Err(reason) => {
             fatal(reason);
@@ -64,7 +51,7 @@ pub fn run(args: Args, color: ColorChoice) -> Exit {
         Format::Json => outln!("{}", render_json::render(diags, &sources)),
         Format::Github => {
             // Annotations need paths from the repository root, where CI runs.
-            let base = super::root::relative_to_cwd(&dir).unwrap_or_else(|| dir.display().to_string());
+            let base = crate::project::relative_to_cwd(&dir).unwrap_or_else(|| dir.display().to_string());
             out!("{}", render_github::render(diags, &sources, &base))
         }
         Format::Human => {

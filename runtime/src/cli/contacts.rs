@@ -43,14 +43,14 @@ pub fn run(cmd: Command) -> Exit {
 }
 
 fn generate(mut args: GenerateArgs) -> Exit {
-    args.dir = match super::plan_dir(&args.dir) {
+    args.dir = match crate::project::plan_dir(&args.dir) {
         Ok(d) => d,
         Err(reason) => {
             fatal(reason);
             return Exit::Unusable;
         }
     };
-    let (_, compilation) = match super::check::compile_dir(&args.dir) {
+    let (_, compilation) = match crate::project::compile_dir(&args.dir) {
         Ok(x) => x,
         Err(reason) => {
             fatal(reason);

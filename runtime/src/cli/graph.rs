@@ -22,14 +22,14 @@ pub struct Args {
 }
 
 pub fn run(mut args: Args) -> Exit {
-    args.dir = match crate::cli::plan_dir(&args.dir) {
+    args.dir = match crate::project::plan_dir(&args.dir) {
         Ok(d) => d,
         Err(e) => {
             fatal(e);
             return Exit::Unusable;
         }
     };
-    let (_, compilation) = match crate::cli::compile_dir(&args.dir) {
+    let (_, compilation) = match crate::project::compile_dir(&args.dir) {
         Ok(x) => x,
         Err(e) => {
             fatal(e);

@@ -90,7 +90,7 @@ fn scaffold(dir: &Path, force: bool) -> Result<(), String> {
     if dir.join(".gitignore").symlink_metadata().is_err() {
         write(dir, ".gitignore", false, |w| w.write_all(GITIGNORE.as_bytes()))?;
     }
-    let (_, compilation) = super::check::compile_dir(dir)?;
+    let (_, compilation) = crate::project::compile_dir(dir)?;
     if compilation.has_errors() {
         return Err("the scaffolded plan does not pass `herald check`; this is a bug in Herald".into());
     }

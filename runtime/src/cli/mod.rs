@@ -1,16 +1,13 @@
 //! Command-line interface: one module per command.
 
-mod check;
-pub use check::compile_dir;
-pub use root::plan_dir;
 mod apply;
+mod check;
 mod contacts;
 mod explain;
 mod graph;
 mod init;
 mod plan;
 mod preview;
-mod root;
 mod schema;
 mod sms;
 mod state;
@@ -65,6 +62,19 @@ enum Command {
     /// Work with the plan's contacts.
     #[command(subcommand)]
     Contacts(contacts::Command),
+    /// Send what is deployed: campaigns, scenarios, events, timers (`--once`: what is due now, then exit).
+    Run(crate::run::Args),
+    /// Events for the runner.
+    #[command(subcommand)]
+    Event(crate::run::EventCommand),
+    /// Pause a deployed campaign or scenario (a running runner honours it within a second).
+    Pause(crate::run::ControlArgs),
+    /// Resume a paused campaign or scenario (`--all`: everything, and after `herald stop`).
+    Resume(crate::run::ControlArgs),
+    /// Stop a running `herald run` after the pass in progress.
+    Stop(crate::run::ControlArgs),
+    /// List the send ledger: what went out, was dropped and why, or is in doubt (contact ids only).
+    Sends(crate::run::SendsArgs),
 }
 
 pub fn run(args: impl IntoIterator<Item = OsString>) -> Exit {
@@ -99,5 +109,11 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Exit {
         Command::Sms(args) => sms::run(args),
         Command::Preview(args) => preview::run(args),
         Command::Contacts(cmd) => contacts::run(cmd),
+        Command::Run(args) => crate::run::run(args),
+        Command::Event(cmd) => crate::run::event(cmd),
+        Command::Pause(args) => crate::run::control(crate::run::Control::Pause, args),
+        Command::Resume(args) => crate::run::control(crate::run::Control::Resume, args),
+        Command::Stop(args) => crate::run::control(crate::run::Control::Stop, args),
+        Command::Sends(args) => crate::run::sends(args),
     }
 }

@@ -58,7 +58,7 @@ pub fn run(mut args: Args, color: ColorChoice) -> Exit {
     } else {
         Exit::Unusable
     };
-    args.dir = match crate::cli::plan_dir(&args.dir) {
+    args.dir = match crate::project::plan_dir(&args.dir) {
         Ok(d) => d,
         Err(reason) => {
             fatal(reason);

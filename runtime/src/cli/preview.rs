@@ -27,7 +27,7 @@ pub struct Args {
 }
 
 pub fn run(mut args: Args) -> Exit {
-    args.dir = match super::plan_dir(&args.dir) {
+    args.dir = match crate::project::plan_dir(&args.dir) {
         Ok(d) => d,
         Err(reason) => {
             fatal(reason);
@@ -44,7 +44,7 @@ pub fn run(mut args: Args) -> Exit {
 }
 
 fn preview(args: &Args) -> Result<(), (Exit, String)> {
-    let (_, compilation) = super::check::compile_dir(&args.dir).map_err(|r| (Exit::Unusable, r))?;
+    let (_, compilation) = crate::project::compile_dir(&args.dir).map_err(|r| (Exit::Unusable, r))?;
     if compilation.has_errors() {
         return Err((
             Exit::Failure,

@@ -36,7 +36,7 @@ pub struct UnlockArgs {
 /// The state of a plan directory. A missing or unreadable directory is "could
 /// not run"; no state yet, or one Herald cannot read, is a failure.
 fn open(dir: &Path, access: Access) -> Result<State, Stop> {
-    let (_, compilation) = crate::cli::compile_dir(dir).map_err(Stop::unusable)?;
+    let (_, compilation) = crate::project::compile_dir(dir).map_err(Stop::unusable)?;
     let path = crate::state::path(dir, &compilation.plan.config).map_err(|e| Stop::unusable(e.to_string()))?;
     State::open_existing(&path, access)
         .map_err(|e| Stop::refused(e.to_string()))?
@@ -54,7 +54,7 @@ fn failed(e: impl std::fmt::Display) -> Stop {
 
 pub fn run(cmd: Command) -> Exit {
     let (Command::List { dir } | Command::Show { dir, .. } | Command::History { dir }) = &cmd;
-    let dir = match crate::cli::plan_dir(dir) {
+    let dir = match crate::project::plan_dir(dir) {
         Ok(d) => d,
         Err(reason) => return finish(Err(Stop::unusable(reason))),
     };
@@ -140,7 +140,7 @@ pub fn force_unlock(args: UnlockArgs) -> Exit {
 }
 
 fn unlock(args: &UnlockArgs) -> Result<Exit, Stop> {
-    let dir = crate::cli::plan_dir(&args.dir).map_err(Stop::unusable)?;
+    let dir = crate::project::plan_dir(&args.dir).map_err(Stop::unusable)?;
     let state = open(&dir, Access::Write)?;
     if state.force_unlock(&args.id).map_err(failed)? {
         outln!("Released lock {}.", args.id);

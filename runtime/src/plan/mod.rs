@@ -253,7 +253,7 @@ pub struct Planned {
 }
 
 pub fn make(dir: &Path, options: &Options) -> Result<Planned, PlanFailure> {
-    let (sources, compilation) = crate::cli::compile_dir(dir).map_err(PlanFailure)?;
+    let (sources, compilation) = crate::project::compile_dir(dir).map_err(PlanFailure)?;
     let plan = &compilation.plan;
     let mut diagnostics = compilation.diagnostics.clone();
     let digest = ir::source_digest(&sources);

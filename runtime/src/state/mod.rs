@@ -16,6 +16,7 @@
 //!   linked into place. A concurrent apply sees no state or a complete one.
 
 pub mod lock;
+pub mod run;
 mod schema;
 
 pub use lock::LockInfo;
@@ -79,6 +80,9 @@ pub struct Provenance<'a> {
     pub who: &'a str,
     pub plan_digest: &'a str,
     pub at: chrono::DateTime<chrono::Utc>,
+    /// The sources the objects were compiled from (`herald run` compiles
+    /// these), and their digest.
+    pub sources: &'a herald_compiler::SourceSet,
     /// Guards that failed and were accepted with `--accept-guard`.
     pub accepted_guards: &'a [String],
 }
@@ -399,10 +403,20 @@ impl State {
             "replace": changes.iter().filter(|c| c.is_replace()).count(),
             "delete": changes.iter().filter(|c| c.is_delete()).count(),
         });
+        let source_digest = herald_compiler::ir::source_digest(by.sources);
+        let files: Vec<(&str, &str)> = by
+            .sources
+            .iter()
+            .map(|(_, f)| (f.path.as_str(), f.text.as_str()))
+            .collect();
+        tx.execute(
+            "INSERT OR IGNORE INTO snapshots (digest, files) VALUES (?1, ?2)",
+            params![source_digest, serde_json::to_string(&files).unwrap_or_default()],
+        )?;
         let accepted = serde_json::to_string(by.accepted_guards).unwrap_or_else(|_| "[]".into());
         tx.execute(
-            "INSERT INTO applies (serial, applied_at, who, plan_digest, summary, accepted_guards) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![next as i64, now, by.who, by.plan_digest, summary.to_string(), accepted],
+            "INSERT INTO applies (serial, applied_at, who, plan_digest, summary, accepted_guards, source_digest) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![next as i64, now, by.who, by.plan_digest, summary.to_string(), accepted, source_digest],
         )?;
         // A pause point for the crash test: the transaction is open, nothing is
         // committed. The marker file tells the test that this point is reached.

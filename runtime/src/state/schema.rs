@@ -1,10 +1,9 @@
 //! Versioned migrations of the state database (`PRAGMA user_version`).
-//! The tables of `herald run` (enrolments, timers, ledger) exist from the
-//! start so the layout is settled; PostgreSQL will get the same tables.
+//! PostgreSQL will get the same tables.
 
 use rusqlite::Connection;
 
-pub const VERSION: i64 = 2;
+pub const VERSION: i64 = 3;
 
 pub(super) const MIGRATIONS: &[&str] = &[
     // 1: deployed objects, versions, locks, applies; runtime tables.
@@ -76,6 +75,113 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // 2: the guards each apply accepted (`--accept-guard`), a JSON array of codes.
     "
     ALTER TABLE applies ADD COLUMN accepted_guards TEXT NOT NULL DEFAULT '[]';
+    ",
+    // 3: herald run. The placeholder tables of 1 were never written.
+    "
+    DROP TABLE enrolments;
+    DROP TABLE send_ledger;
+    -- What each apply deployed, as sources: the runner compiles these, never
+    -- the working tree, and in-flight contacts finish their version's.
+    ALTER TABLE applies ADD COLUMN source_digest TEXT;
+    CREATE TABLE snapshots (
+        digest TEXT PRIMARY KEY,
+        files  TEXT NOT NULL
+    );
+    CREATE TABLE run_meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    -- `herald pause ADDRESS` (or `*` for `herald stop`).
+    CREATE TABLE controls (
+        address   TEXT PRIMARY KEY,
+        action    TEXT NOT NULL CHECK (action IN ('pause', 'stop')),
+        at        TEXT NOT NULL,
+        who       TEXT NOT NULL
+    );
+    CREATE TABLE events (
+        id          INTEGER PRIMARY KEY,
+        contact_id  TEXT NOT NULL,
+        name        TEXT NOT NULL,
+        at          TEXT NOT NULL,
+        props       TEXT NOT NULL,
+        source      TEXT NOT NULL,
+        dedupe_key  TEXT UNIQUE,
+        processed   INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX events_pending ON events (processed, id);
+    CREATE INDEX events_contact ON events (contact_id, name, at);
+    -- Opens, clicks, bounces, unsubscribes, complaints of sends.
+    CREATE TABLE engagement (
+        id          INTEGER PRIMARY KEY,
+        send_key    TEXT NOT NULL,
+        contact_id  TEXT NOT NULL,
+        message     TEXT NOT NULL,
+        kind        TEXT NOT NULL,
+        at          TEXT NOT NULL
+    );
+    CREATE INDEX engagement_contact ON engagement (contact_id, message, kind);
+    CREATE TABLE suppressions (
+        contact_id  TEXT NOT NULL,
+        channel     TEXT NOT NULL,
+        reason      TEXT NOT NULL,
+        at          TEXT NOT NULL,
+        PRIMARY KEY (contact_id, channel)
+    );
+    CREATE TABLE enrolments (
+        id          INTEGER PRIMARY KEY,
+        scenario    TEXT NOT NULL,
+        version     INTEGER NOT NULL,
+        contact_id  TEXT NOT NULL,
+        occurrence  TEXT NOT NULL,
+        entered_at  TEXT NOT NULL,
+        status      TEXT NOT NULL CHECK (status IN ('active', 'completed', 'exited')),
+        cursor      TEXT NOT NULL,
+        since       TEXT NOT NULL,
+        wake_at     TEXT,
+        listening   INTEGER NOT NULL DEFAULT 0,
+        event       TEXT,
+        exit_reason TEXT,
+        UNIQUE (scenario, contact_id, occurrence)
+    );
+    CREATE INDEX enrolments_due ON enrolments (status, wake_at);
+    CREATE INDEX enrolments_contact ON enrolments (contact_id, scenario, entered_at);
+    -- The send ledger and outbox: one row per send, keyed for idempotency.
+    CREATE TABLE sends (
+        key         TEXT PRIMARY KEY,
+        object      TEXT NOT NULL,
+        version     INTEGER NOT NULL,
+        contact_id  TEXT NOT NULL,
+        occurrence  TEXT NOT NULL,
+        message     TEXT NOT NULL,
+        channel     TEXT NOT NULL,
+        purpose     TEXT NOT NULL,
+        program     TEXT NOT NULL,
+        tags        TEXT NOT NULL,
+        priority    INTEGER NOT NULL,
+        due_at      TEXT NOT NULL,
+        not_before  TEXT NOT NULL,
+        status      TEXT NOT NULL CHECK (status IN ('queued', 'sending', 'sent', 'failed', 'in_doubt', 'dropped')),
+        reason      TEXT,
+        attempts    INTEGER NOT NULL DEFAULT 0,
+        sent_at     TEXT,
+        provider_id TEXT,
+        lease_owner TEXT,
+        lease_until INTEGER,
+        event       TEXT,
+        updated_at  TEXT NOT NULL
+    );
+    CREATE INDEX sends_due ON sends (status, not_before);
+    CREATE INDEX sends_contact ON sends (contact_id, sent_at);
+    CREATE INDEX sends_object ON sends (object, status);
+    -- How far the runner has looked at each campaign and date-triggered
+    -- scenario version: instants up to `scanned_until` are done.
+    CREATE TABLE progress (
+        address       TEXT NOT NULL,
+        version       INTEGER NOT NULL,
+        scanned_until TEXT NOT NULL,
+        completed     INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (address, version)
+    );
     ",
 ];
 

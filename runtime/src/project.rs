@@ -1,8 +1,10 @@
-//! Which plan a command works on. Every command that takes a plan DIR finds
-//! it the same way as the language server: DIR if it holds herald.toml,
-//! else its nearest ancestor that does (said on stderr). Without one, a
-//! one-line error: nothing below DIR is read (it may be a whole repository,
-//! `node_modules` included).
+//! A plan directory: finding it, reading and compiling its sources. Used by
+//! the commands, the plan, the runner and the language server alike.
+//!
+//! Every command that takes a plan DIR finds it the same way as the language
+//! server: DIR if it holds herald.toml, else its nearest ancestor that does
+//! (said on stderr). Without one, a one-line error: nothing below DIR is read
+//! (it may be a whole repository, `node_modules` included).
 
 use herald_compiler::config::CONFIG_FILE;
 use std::path::{Component, Path, PathBuf};
@@ -59,4 +61,15 @@ pub fn relative_to_cwd(path: &Path) -> Option<String> {
     } else {
         parts.join("/")
     })
+}
+
+/// Load and compile a plan directory; `Err` is a one-line reason (exit 2).
+pub fn compile_dir(dir: &Path) -> Result<(herald_compiler::SourceSet, herald_compiler::Compilation), String> {
+    let loaded = crate::loader::load_plan_dir(dir, &crate::loader::Limits::default()).map_err(|e| e.to_string())?;
+    let mut compilation = herald_compiler::compile(&loaded.sources, crate::clock::now()?, &Default::default());
+    if !loaded.diagnostics.is_empty() {
+        compilation.diagnostics.extend(loaded.diagnostics);
+        herald_compiler::diagnostic::sort(&mut compilation.diagnostics, &loaded.sources);
+    }
+    Ok((loaded.sources, compilation))
 }

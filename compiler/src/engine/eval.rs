@@ -240,6 +240,31 @@ impl Evaluator {
         Compiled(b.node(c))
     }
 
+    /// Whether a condition reads the contact's history (`count`, `opened`,
+    /// `clicked`), directly or through a segment: drivers load it only then.
+    pub fn reads_history(&self, c: &Compiled) -> bool {
+        self.node_reads_history(&c.0, 0)
+    }
+
+    fn node_reads_history(&self, n: &Node, depth: usize) -> bool {
+        // Segments cannot refer to each other in a cycle (`check`), so the
+        // depth is bounded by their number; the guard is for damaged input.
+        if depth > self.segments.len() + 64 {
+            return false;
+        }
+        match n {
+            Node::Opened(_) | Node::Clicked(_) => true,
+            Node::Compare(a, _, b) => matches!(a, Arg::Count { .. }) || matches!(b, Arg::Count { .. }),
+            Node::And(xs) | Node::Or(xs) => xs.iter().any(|x| self.node_reads_history(x, depth + 1)),
+            Node::Not(x) => self.node_reads_history(x, depth + 1),
+            Node::Segment(i) => self
+                .segments
+                .get(*i)
+                .is_some_and(|s| self.node_reads_history(s, depth + 1)),
+            _ => false,
+        }
+    }
+
     pub fn memo(&self) -> Memo {
         Memo {
             at: None,

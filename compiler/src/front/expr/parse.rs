@@ -12,7 +12,7 @@ use pest::iterators::Pair;
 use pest_derive::Parser;
 
 #[derive(Parser)]
-#[grammar = "expr/grammar.pest"]
+#[grammar = "front/expr/grammar.pest"]
 struct ConditionParser;
 
 /// Longest condition accepted, in bytes.

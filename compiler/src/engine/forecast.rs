@@ -297,7 +297,9 @@ impl<'p> Forecaster<'p> {
                     Some(d) => d,
                     None => break,
                 };
-                if at < self.now {
+                // Strictly after now: the runner enters triggers that come
+                // after the plan is applied.
+                if at <= self.now {
                     continue;
                 }
                 if self.engine.entry(&mut self.cx, id, facts, previous, at) != Entry::Enter {

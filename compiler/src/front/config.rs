@@ -29,6 +29,23 @@ struct ConfigDoc {
     /// Sending providers per channel.
     #[serde(default)]
     providers: ProvidersDoc,
+    /// `herald run`: the events endpoint, links, workers.
+    #[serde(default)]
+    run: RunDoc,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct RunDoc {
+    /// Address of the events endpoint (`POST /v1/events`), default `127.0.0.1:8470`.
+    listen: Option<String>,
+    /// Bearer token that event senders present, as `env:NAME` (required to serve events).
+    #[schemars(with = "Option<String>")]
+    token: Option<Spanned<String>>,
+    /// Public base URL of this runner, for unsubscribe links (default `http://LISTEN`).
+    public_url: Option<String>,
+    /// Sends in parallel (default 4).
+    workers: Option<u32>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -90,14 +107,16 @@ struct ProvidersDoc {
     email: Option<EmailProviderDoc>,
     sms: Option<SmsProviderDoc>,
     push: Option<PushProviderDoc>,
+    call: Option<CallProviderDoc>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct EmailProviderDoc {
-    /// `smtp`.
+    /// `smtp`, or `file` (each email written as a `.eml` file to `dir`).
     kind: EmailProviderKind,
-    host: String,
+    /// SMTP server host name (required for `smtp`).
+    host: Option<String>,
     port: Option<u16>,
     /// `env:NAME`.
     #[schemars(with = "Option<String>")]
@@ -109,12 +128,19 @@ struct EmailProviderDoc {
     from: String,
     /// `starttls` (default), `tls` or `none`.
     tls: Option<SmtpTls>,
+    /// `file`: the outbox directory, relative to the plan directory (default `.herald/outbox`).
+    dir: Option<String>,
+    /// At most this many messages per second.
+    rate: Option<f64>,
+    /// Seconds to wait for the provider (default 20).
+    timeout: Option<f64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EmailProviderKind {
     Smtp,
+    File,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
@@ -129,7 +155,8 @@ pub enum SmtpTls {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct SmsProviderDoc {
-    /// `twilio` or `http` (a generic JSON endpoint).
+    /// `twilio`, `http` (a generic JSON endpoint that takes an idempotency
+    /// key), or `file` (each SMS written as JSON to `dir`).
     kind: SmsProviderKind,
     /// API base URL (default: the provider's).
     base_url: Option<String>,
@@ -143,6 +170,12 @@ struct SmsProviderDoc {
     from: Option<String>,
     /// Price of one SMS segment, in the project currency.
     cost_per_segment: Option<f64>,
+    /// `file`: the outbox directory (default `.herald/outbox`).
+    dir: Option<String>,
+    /// At most this many messages per second.
+    rate: Option<f64>,
+    /// Seconds to wait for the provider (default 20).
+    timeout: Option<f64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
@@ -150,17 +183,57 @@ struct SmsProviderDoc {
 pub enum SmsProviderKind {
     Twilio,
     Http,
+    File,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct PushProviderDoc {
-    /// `fcm` or `http`.
+    /// `fcm` (Firebase Cloud Messaging HTTP v1), `http` (a webhook signed
+    /// with HMAC-SHA256), or `file`.
     kind: PushProviderKind,
+    /// API base URL (`fcm`: default `https://fcm.googleapis.com`; `http`: the webhook URL).
     base_url: Option<String>,
-    /// Service credentials, as `env:NAME`.
+    /// `fcm`: an OAuth 2 access token; `http`: the signing secret. As `env:NAME`.
     #[schemars(with = "Option<String>")]
     credentials: Option<Spanned<String>>,
+    /// `fcm`: the Firebase project id.
+    project_id: Option<String>,
+    /// The contact field holding the device token (default `push_token`).
+    token_field: Option<String>,
+    /// `file`: the outbox directory (default `.herald/outbox`).
+    dir: Option<String>,
+    /// At most this many messages per second.
+    rate: Option<f64>,
+    /// Seconds to wait for the provider (default 20).
+    timeout: Option<f64>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct CallProviderDoc {
+    /// `webhook` (one signed request per call to the call centre), `csv`
+    /// (one call list per calling window, in `dir`), or `file`.
+    kind: CallProviderKind,
+    /// `webhook`: the call centre's URL.
+    url: Option<String>,
+    /// `webhook`: the signing secret, as `env:NAME`.
+    #[schemars(with = "Option<String>")]
+    secret: Option<Spanned<String>>,
+    /// `csv` and `file`: the directory (default `.herald/outbox`).
+    dir: Option<String>,
+    /// At most this many calls handed over per second.
+    rate: Option<f64>,
+    /// Seconds to wait for the call centre (default 20).
+    timeout: Option<f64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CallProviderKind {
+    Webhook,
+    Csv,
+    File,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
@@ -168,6 +241,7 @@ struct PushProviderDoc {
 pub enum PushProviderKind {
     Fcm,
     Http,
+    File,
 }
 
 /// A credential to read from the environment at run time. Only the variable
@@ -187,7 +261,31 @@ pub struct Config {
     pub state: StateConfig,
     pub crm: CrmConfig,
     pub providers: Providers,
+    pub run: RunConfig,
 }
+
+/// `[run]`.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunConfig {
+    pub listen: String,
+    pub token: Option<SecretRef>,
+    pub public_url: Option<String>,
+    pub workers: u32,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        RunConfig {
+            listen: "127.0.0.1:8470".into(),
+            token: None,
+            public_url: None,
+            workers: 4,
+        }
+    }
+}
+
+/// Where the `file` providers write, by default.
+pub const DEFAULT_OUTBOX: &str = ".herald/outbox";
 
 fn ser_tz<S: serde::Serializer>(tz: &Tz, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(tz.name())
@@ -212,6 +310,7 @@ pub struct Providers {
     pub email: Option<EmailProvider>,
     pub sms: Option<SmsProvider>,
     pub push: Option<PushProvider>,
+    pub call: Option<CallProvider>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -223,6 +322,9 @@ pub struct EmailProvider {
     pub password: Option<SecretRef>,
     pub from: String,
     pub tls: SmtpTls,
+    pub dir: String,
+    pub rate: Option<f64>,
+    pub timeout: std::time::Duration,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -233,6 +335,9 @@ pub struct SmsProvider {
     pub auth_token: Option<SecretRef>,
     pub from: Option<String>,
     pub cost_per_segment: f64,
+    pub dir: String,
+    pub rate: Option<f64>,
+    pub timeout: std::time::Duration,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -240,6 +345,21 @@ pub struct PushProvider {
     pub kind: PushProviderKind,
     pub base_url: Option<String>,
     pub credentials: Option<SecretRef>,
+    pub project_id: Option<String>,
+    pub token_field: String,
+    pub dir: String,
+    pub rate: Option<f64>,
+    pub timeout: std::time::Duration,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct CallProvider {
+    pub kind: CallProviderKind,
+    pub url: Option<String>,
+    pub secret: Option<SecretRef>,
+    pub dir: String,
+    pub rate: Option<f64>,
+    pub timeout: std::time::Duration,
 }
 
 impl Config {
@@ -261,6 +381,7 @@ impl Config {
                 table: "contacts".into(),
             },
             providers: Providers::default(),
+            run: RunConfig::default(),
         }
     }
 }
@@ -333,14 +454,22 @@ pub fn load(id: FileId, file: &SourceFile, diags: &mut Vec<Diagnostic>) -> Optio
         }
     };
     let state_url = secret(doc.state.url, "url");
+    let outbox = |d: Option<String>| d.unwrap_or_else(|| DEFAULT_OUTBOX.into());
+    // Between 100 ms and 5 minutes; 20 s when not written or not a number.
+    let timeout = |t: Option<f64>| {
+        std::time::Duration::from_secs_f64(t.filter(|t| t.is_finite()).unwrap_or(20.0).clamp(0.1, 300.0))
+    };
     let email = doc.providers.email.map(|p| EmailProvider {
         kind: p.kind,
-        host: p.host,
+        host: p.host.unwrap_or_default(),
         port: p.port.unwrap_or(587),
         username: secret(p.username, "username"),
         password: secret(p.password, "password"),
         from: p.from,
         tls: p.tls.unwrap_or_default(),
+        dir: outbox(p.dir),
+        rate: p.rate,
+        timeout: timeout(p.timeout),
     });
     let sms = doc.providers.sms.map(|p| SmsProvider {
         kind: p.kind,
@@ -349,12 +478,34 @@ pub fn load(id: FileId, file: &SourceFile, diags: &mut Vec<Diagnostic>) -> Optio
         auth_token: secret(p.auth_token, "auth_token"),
         from: p.from,
         cost_per_segment: p.cost_per_segment.unwrap_or(0.0),
+        dir: outbox(p.dir),
+        rate: p.rate,
+        timeout: timeout(p.timeout),
     });
     let push = doc.providers.push.map(|p| PushProvider {
         kind: p.kind,
         base_url: p.base_url,
         credentials: secret(p.credentials, "credentials"),
+        project_id: p.project_id,
+        token_field: p.token_field.unwrap_or_else(|| "push_token".into()),
+        dir: outbox(p.dir),
+        rate: p.rate,
+        timeout: timeout(p.timeout),
     });
+    let call = doc.providers.call.map(|p| CallProvider {
+        kind: p.kind,
+        url: p.url,
+        secret: secret(p.secret, "secret"),
+        dir: outbox(p.dir),
+        rate: p.rate,
+        timeout: timeout(p.timeout),
+    });
+    let run = RunConfig {
+        listen: doc.run.listen.unwrap_or_else(|| RunConfig::default().listen),
+        token: secret(doc.run.token, "token"),
+        public_url: doc.run.public_url,
+        workers: doc.run.workers.unwrap_or(4).clamp(1, 64),
+    };
 
     let tz_span = span(id, doc.project.timezone.span());
     let tz_name = doc.project.timezone.into_inner();
@@ -400,6 +551,10 @@ pub fn load(id: FileId, file: &SourceFile, diags: &mut Vec<Diagnostic>) -> Optio
             .help("Remove `backend` (or write `backend = \"sqlite\"`): the state is an SQLite file, `.herald/state.db` by default."),
         );
     }
+    // A credential refused above (written inline) is not "missing" too.
+    if diags.len() == before {
+        required_settings(id, file, &email, &sms, &push, &call, diags);
+    }
     let config = Config {
         project_name: doc.project.name,
         timezone,
@@ -414,9 +569,94 @@ pub fn load(id: FileId, file: &SourceFile, diags: &mut Vec<Diagnostic>) -> Optio
             path: doc.crm.path.unwrap_or_else(|| "data/contacts.csv".into()),
             table: doc.crm.table.unwrap_or_else(|| "contacts".into()),
         },
-        providers: Providers { email, sms, push },
+        providers: Providers { email, sms, push, call },
+        run,
     };
     (diags.len() == before).then_some(config)
+}
+
+/// The span of a `[section]` header, for settings missing from it.
+fn section_span(id: FileId, file: &SourceFile, section: &str) -> Span {
+    // At the start of a line: not a commented-out example of the section.
+    let header = format!("[{section}]");
+    let mut at = 0;
+    for line in file.text.split_inclusive('\n') {
+        if line.trim_start().starts_with(&header) {
+            let start = at + (line.len() - line.trim_start().len());
+            return Span::new(id, start, start + header.len());
+        }
+        at += line.len();
+    }
+    Span::new(id, 0, 0)
+}
+
+/// Each provider kind's required settings.
+fn required_settings(
+    id: FileId,
+    file: &SourceFile,
+    email: &Option<EmailProvider>,
+    sms: &Option<SmsProvider>,
+    push: &Option<PushProvider>,
+    call: &Option<CallProvider>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let mut missing: Vec<(&str, &str, &str)> = Vec::new();
+    if let Some(e) = email
+        && e.kind == EmailProviderKind::Smtp
+        && e.host.trim().is_empty()
+    {
+        missing.push(("providers.email", "smtp", "host = \"smtp.example.com\""));
+    }
+    if let Some(p) = sms {
+        match p.kind {
+            SmsProviderKind::Twilio if p.account_sid.is_none() => {
+                missing.push(("providers.sms", "twilio", "account_sid = \"env:TWILIO_ACCOUNT_SID\""))
+            }
+            SmsProviderKind::Twilio if p.auth_token.is_none() => {
+                missing.push(("providers.sms", "twilio", "auth_token = \"env:TWILIO_AUTH_TOKEN\""))
+            }
+            SmsProviderKind::Http if p.base_url.is_none() => missing.push((
+                "providers.sms",
+                "http",
+                "base_url = \"https://sms.example.com/v1/messages\"",
+            )),
+            _ => {}
+        }
+    }
+    if let Some(p) = push {
+        match p.kind {
+            PushProviderKind::Fcm if p.project_id.is_none() => {
+                missing.push(("providers.push", "fcm", "project_id = \"my-firebase-project\""))
+            }
+            PushProviderKind::Fcm if p.credentials.is_none() => {
+                missing.push(("providers.push", "fcm", "credentials = \"env:FCM_ACCESS_TOKEN\""))
+            }
+            PushProviderKind::Http if p.base_url.is_none() => {
+                missing.push(("providers.push", "http", "base_url = \"https://push.example.com/hook\""))
+            }
+            _ => {}
+        }
+    }
+    if let Some(c) = call
+        && c.kind == CallProviderKind::Webhook
+    {
+        if c.url.is_none() {
+            missing.push(("providers.call", "webhook", "url = \"https://calls.example.com/hook\""));
+        } else if c.secret.is_none() {
+            missing.push(("providers.call", "webhook", "secret = \"env:CALLS_SECRET\""));
+        }
+    }
+    for (section, kind, example) in missing {
+        let key = example.split(' ').next().unwrap_or(example);
+        diags.push(
+            Diagnostic::new(
+                Code::ConfigInvalid,
+                format!("the `{kind}` provider of `[{section}]` needs `{key}`"),
+            )
+            .at(section_span(id, file, section), format!("`{key}` is missing"))
+            .help(format!("Add `{example}` under `[{section}]`.")),
+        );
+    }
 }
 
 /// A credential written in the file (its value is never echoed).
@@ -564,8 +804,45 @@ mod tests {
     }
 
     #[test]
+    fn each_provider_kind_says_what_it_needs() {
+        let base = "[project]\nname = \"x\"\ntimezone = \"UTC\"\n# [providers.sms] (an example)\n";
+        for (section, want) in [
+            (
+                "[providers.email]\nkind = \"smtp\"\nfrom = \"a@b.test\"\n",
+                "needs `host`",
+            ),
+            (
+                "[providers.sms]\nkind = \"twilio\"\nauth_token = \"env:T\"\n",
+                "needs `account_sid`",
+            ),
+            ("[providers.sms]\nkind = \"http\"\n", "needs `base_url`"),
+            (
+                "[providers.push]\nkind = \"fcm\"\ncredentials = \"env:T\"\n",
+                "needs `project_id`",
+            ),
+            (
+                "[providers.call]\nkind = \"webhook\"\nurl = \"https://x.test\"\n",
+                "needs `secret`",
+            ),
+        ] {
+            let text = format!("{base}{section}");
+            let (c, d) = load_str(&text);
+            assert!(c.is_none(), "{section}");
+            assert!(d[0].message.contains(want), "{section}: {d:?}");
+            // It points at the real header, not the commented one.
+            let at = d[0].primary.as_ref().unwrap().span.start as usize;
+            assert_eq!(&text[at..at + 11], "[providers.", "{section}");
+            assert!(at > base.len() - 1, "{section}");
+        }
+        let (c, d) = load_str(&format!(
+            "{base}[providers.email]\nkind = \"file\"\nfrom = \"a@b.test\"\n"
+        ));
+        assert!(c.is_some() && d.is_empty(), "{d:?}");
+    }
+
+    #[test]
     fn env_secrets_are_kept_as_names() {
-        let text = "[project]\nname = \"x\"\ntimezone = \"UTC\"\n[providers.sms]\nkind = \"twilio\"\nauth_token = \"env:TWILIO_TOKEN\"\n";
+        let text = "[project]\nname = \"x\"\ntimezone = \"UTC\"\n[providers.sms]\nkind = \"twilio\"\naccount_sid = \"env:TWILIO_SID\"\nauth_token = \"env:TWILIO_TOKEN\"\n";
         let (c, d) = load_str(text);
         assert!(d.is_empty(), "{d:?}");
         let sms = c.unwrap().providers.sms.unwrap();

@@ -1,0 +1,124 @@
+//! The embedded default: every message written to an outbox directory —
+//! `email/KEY.eml` (the full MIME message), `sms/KEY.json`, `push/KEY.json`,
+//! `call/KEY.json`. No server needed, so `herald run --once` works on a fresh
+//! clone; the files are what a provider would have received.
+//!
+//! Idempotent: a message's file is named by its key, written to a temporary
+//! file and renamed into place, so a retry after a crash finds it there.
+
+use super::{Body, Outcome, Outgoing, Provider, mime};
+use std::path::PathBuf;
+
+pub struct FileOutbox {
+    dir: PathBuf,
+    kind: FileKind,
+}
+
+enum FileKind {
+    Email { domain: String, from: String },
+    Sms,
+    Push,
+    Call,
+}
+
+impl FileOutbox {
+    pub fn new(dir: PathBuf, domain: String, from: String) -> FileOutbox {
+        FileOutbox {
+            dir: dir.join("email"),
+            kind: FileKind::Email { domain, from },
+        }
+    }
+
+    pub fn sms(dir: PathBuf) -> FileOutbox {
+        FileOutbox {
+            dir: dir.join("sms"),
+            kind: FileKind::Sms,
+        }
+    }
+
+    pub fn push(dir: PathBuf) -> FileOutbox {
+        FileOutbox {
+            dir: dir.join("push"),
+            kind: FileKind::Push,
+        }
+    }
+
+    pub fn call(dir: PathBuf) -> FileOutbox {
+        FileOutbox {
+            dir: dir.join("call"),
+            kind: FileKind::Call,
+        }
+    }
+
+    fn content(&self, m: &Outgoing) -> Result<(Vec<u8>, &'static str), String> {
+        Ok(match (&self.kind, &m.body) {
+            (FileKind::Email { domain, from }, Body::Email { .. }) => {
+                (mime::email(m, from, domain)?.formatted(), "eml")
+            }
+            (FileKind::Sms, Body::Sms { sender, text }) => {
+                let a = herald_compiler::sms::analyze(text);
+                let v = serde_json::json!({
+                    "key": m.key, "contact_id": m.contact_id, "to": m.to, "from": sender,
+                    "text": text, "encoding": a.encoding.as_str(), "segments": a.segments,
+                });
+                (pretty(&v), "json")
+            }
+            (FileKind::Push, Body::Push { title, body, url }) => {
+                let v = serde_json::json!({
+                    "key": m.key, "contact_id": m.contact_id, "token": m.to,
+                    "title": title, "body": body, "url": url,
+                });
+                (pretty(&v), "json")
+            }
+            (FileKind::Call, Body::Call { script, window }) => {
+                let v = serde_json::json!({
+                    "key": m.key, "contact_id": m.contact_id, "phone": m.to,
+                    "window": window, "script": script,
+                });
+                (pretty(&v), "json")
+            }
+            _ => return Err("a message of another channel".into()),
+        })
+    }
+}
+
+fn pretty(v: &serde_json::Value) -> Vec<u8> {
+    let mut s = serde_json::to_vec_pretty(v).unwrap_or_default();
+    s.push(b'\n');
+    s
+}
+
+impl Provider for FileOutbox {
+    fn kind(&self) -> &'static str {
+        "file"
+    }
+
+    fn idempotent(&self) -> bool {
+        true
+    }
+
+    fn send(&self, m: &Outgoing) -> Outcome {
+        let (bytes, ext) = match self.content(m) {
+            Ok(c) => c,
+            Err(reason) => return Outcome::Failed { reason },
+        };
+        let path = self.dir.join(format!("{}.{ext}", m.key));
+        if path.exists() {
+            return Outcome::Sent { provider_id: None };
+        }
+        if let Err(e) = std::fs::create_dir_all(&self.dir) {
+            return Outcome::Retry {
+                after: None,
+                reason: format!("outbox directory cannot be created ({})", e.kind()),
+            };
+        }
+        match crate::output::write_file(&path, &bytes, false) {
+            Ok(()) => Outcome::Sent { provider_id: None },
+            // A full disk or a permission problem: keep the send, try later.
+            Err(_) => Outcome::Retry {
+                after: None,
+                reason: "outbox write failed".into(),
+            },
+        }
+    }
+}

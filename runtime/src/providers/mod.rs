@@ -1,0 +1,250 @@
+//! Sending providers, over their real protocols: SMTP (lettre), Twilio's
+//! Messages API, a generic HTTP SMS endpoint, FCM HTTP v1 push, signed
+//! webhooks, call lists, and the `file` outbox that needs no server.
+//!
+//! A provider answers one question per message: sent, retry later, failed
+//! for good, or in doubt (it may have been sent: the connection broke after
+//! the request went out). Providers that take an idempotency key can be
+//! retried when in doubt; the others cannot, and the runner reports them.
+//!
+//! Nothing a provider returns is logged or stored as text: a provider's
+//! error body may echo the recipient's address. Outcomes carry codes.
+
+mod call;
+mod file;
+mod http;
+mod mime;
+mod pace;
+mod smtp;
+
+pub use pace::{Pacer, backoff, sleep_until};
+
+use herald_compiler::ast::values::Channel;
+use herald_compiler::config::{
+    CallProviderKind, Config, EmailProviderKind, PushProviderKind, SecretRef, SmsProviderKind,
+};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+/// A message ready to go: rendered, addressed, keyed.
+#[derive(Clone, Debug)]
+pub struct Outgoing {
+    /// The permanent idempotency key of the send.
+    pub key: String,
+    pub contact_id: String,
+    /// Email address, E.164 phone number or device token.
+    pub to: String,
+    pub body: Body,
+}
+
+#[derive(Clone, Debug)]
+pub enum Body {
+    Email {
+        subject: String,
+        preheader: Option<String>,
+        html: String,
+        text: String,
+        /// RFC 8058 one-click unsubscribe (marketing).
+        unsubscribe_url: Option<String>,
+    },
+    Sms {
+        sender: Option<String>,
+        text: String,
+    },
+    Push {
+        title: String,
+        body: String,
+        url: Option<String>,
+    },
+    Call {
+        script: String,
+        /// The calling window the call belongs to (`2026-11-27T10`), for call lists.
+        window: String,
+    },
+}
+
+/// What happened to one message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Sent {
+        provider_id: Option<String>,
+    },
+    /// Not sent; try again (after the provider's `Retry-After`, if it said).
+    Retry {
+        after: Option<Duration>,
+        reason: String,
+    },
+    /// Refused for good (an invalid number, a 4xx).
+    Failed {
+        reason: String,
+    },
+    /// Maybe sent: the outcome is unknown.
+    InDoubt {
+        reason: String,
+    },
+}
+
+pub trait Provider: Send + Sync {
+    /// `smtp`, `twilio`… (for reports).
+    fn kind(&self) -> &'static str;
+    /// Whether sending the same key twice delivers once (so a send in doubt
+    /// can be retried with its key).
+    fn idempotent(&self) -> bool;
+    fn send(&self, m: &Outgoing) -> Outcome;
+}
+
+/// Credentials read from the environment when the runner starts.
+#[derive(Default)]
+pub struct Secrets(BTreeMap<String, String>);
+
+impl Secrets {
+    /// Read every credential the configuration names. Missing variables are
+    /// all reported at once, by name (never a value).
+    pub fn resolve(config: &Config) -> Result<Secrets, String> {
+        let mut refs: Vec<(&SecretRef, &str)> = Vec::new();
+        let p = &config.providers;
+        if let Some(e) = &p.email
+            && e.kind == EmailProviderKind::Smtp
+        {
+            refs.extend(e.username.iter().map(|s| (s, "[providers.email] username")));
+            refs.extend(e.password.iter().map(|s| (s, "[providers.email] password")));
+        }
+        if let Some(s) = &p.sms
+            && s.kind != SmsProviderKind::File
+        {
+            refs.extend(s.account_sid.iter().map(|r| (r, "[providers.sms] account_sid")));
+            refs.extend(s.auth_token.iter().map(|r| (r, "[providers.sms] auth_token")));
+        }
+        if let Some(s) = &p.push
+            && s.kind != PushProviderKind::File
+        {
+            refs.extend(s.credentials.iter().map(|r| (r, "[providers.push] credentials")));
+        }
+        if let Some(c) = &p.call
+            && c.kind == CallProviderKind::Webhook
+        {
+            refs.extend(c.secret.iter().map(|r| (r, "[providers.call] secret")));
+        }
+        let mut out = BTreeMap::new();
+        let mut missing = Vec::new();
+        for (r, what) in refs {
+            match std::env::var(&r.env) {
+                Ok(v) if !v.is_empty() => {
+                    out.insert(r.env.clone(), v);
+                }
+                _ => missing.push(format!("{} (for {what})", r.env)),
+            }
+        }
+        if missing.is_empty() {
+            Ok(Secrets(out))
+        } else {
+            Err(format!(
+                "these environment variables are not set: {}; set them, or configure a `file` provider to write messages to an outbox instead",
+                missing.join(", ")
+            ))
+        }
+    }
+
+    fn get(&self, r: &Option<SecretRef>) -> Option<String> {
+        r.as_ref().and_then(|r| self.0.get(&r.env).cloned())
+    }
+}
+
+/// One provider per channel, as configured; channels without one use the
+/// `file` outbox (the embedded default).
+pub struct Providers {
+    by_channel: BTreeMap<Channel, Box<dyn Provider>>,
+    pacers: BTreeMap<Channel, Pacer>,
+}
+
+impl Providers {
+    pub fn build(config: &Config, dir: &Path, secrets: &Secrets) -> Result<Providers, String> {
+        let p = &config.providers;
+        let outbox = |d: &str| dir.join(d);
+        let default_outbox = outbox(herald_compiler::config::DEFAULT_OUTBOX);
+        let mut by_channel: BTreeMap<Channel, Box<dyn Provider>> = BTreeMap::new();
+        let mut pacers = BTreeMap::new();
+        let email: Box<dyn Provider> = match &p.email {
+            Some(e) if e.kind == EmailProviderKind::Smtp => Box::new(smtp::Smtp::new(e, secrets)?),
+            Some(e) => Box::new(file::FileOutbox::new(
+                outbox(&e.dir),
+                mime::domain_of(&e.from),
+                e.from.clone(),
+            )),
+            None => Box::new(file::FileOutbox::new(
+                default_outbox.clone(),
+                "herald.invalid".into(),
+                "Herald <herald@herald.invalid>".into(),
+            )),
+        };
+        by_channel.insert(Channel::Email, email);
+        let sms: Box<dyn Provider> = match &p.sms {
+            Some(s) if s.kind == SmsProviderKind::Twilio => Box::new(http::Twilio::new(
+                http::client(s.timeout)?,
+                s,
+                secrets.get(&s.account_sid).unwrap_or_default(),
+                secrets.get(&s.auth_token).unwrap_or_default(),
+            )),
+            Some(s) if s.kind == SmsProviderKind::Http => Box::new(http::HttpSms::new(
+                http::client(s.timeout)?,
+                s,
+                secrets.get(&s.auth_token),
+            )),
+            Some(s) => Box::new(file::FileOutbox::sms(outbox(&s.dir))),
+            None => Box::new(file::FileOutbox::sms(default_outbox.clone())),
+        };
+        by_channel.insert(Channel::Sms, sms);
+        let push: Box<dyn Provider> = match &p.push {
+            Some(s) if s.kind == PushProviderKind::Fcm => Box::new(http::Fcm::new(
+                http::client(s.timeout)?,
+                s,
+                secrets.get(&s.credentials).unwrap_or_default(),
+            )),
+            Some(s) if s.kind == PushProviderKind::Http => Box::new(http::Webhook::new(
+                http::client(s.timeout)?,
+                "http",
+                s.base_url.clone().unwrap_or_default(),
+                secrets.get(&s.credentials).unwrap_or_default(),
+            )),
+            Some(s) => Box::new(file::FileOutbox::push(outbox(&s.dir))),
+            None => Box::new(file::FileOutbox::push(default_outbox.clone())),
+        };
+        by_channel.insert(Channel::Push, push);
+        let call: Box<dyn Provider> = match &p.call {
+            Some(c) if c.kind == CallProviderKind::Webhook => Box::new(http::Webhook::new(
+                http::client(c.timeout)?,
+                "webhook",
+                c.url.clone().unwrap_or_default(),
+                secrets.get(&c.secret).unwrap_or_default(),
+            )),
+            Some(c) if c.kind == CallProviderKind::Csv => Box::new(call::CallLists::new(outbox(&c.dir))),
+            Some(c) => Box::new(file::FileOutbox::call(outbox(&c.dir))),
+            None => Box::new(file::FileOutbox::call(default_outbox)),
+        };
+        by_channel.insert(Channel::Call, call);
+        let rates = [
+            (Channel::Email, p.email.as_ref().and_then(|e| e.rate)),
+            (Channel::Sms, p.sms.as_ref().and_then(|e| e.rate)),
+            (Channel::Push, p.push.as_ref().and_then(|e| e.rate)),
+            (Channel::Call, p.call.as_ref().and_then(|e| e.rate)),
+        ];
+        for (c, rate) in rates {
+            pacers.insert(c, Pacer::new(rate));
+        }
+        Ok(Providers { by_channel, pacers })
+    }
+
+    pub fn for_channel(&self, c: Channel) -> Option<(&dyn Provider, &Pacer)> {
+        Some((self.by_channel.get(&c)?.as_ref(), self.pacers.get(&c)?))
+    }
+
+    /// `email: smtp, sms: twilio…`, for the start-up line.
+    pub fn describe(&self) -> String {
+        self.by_channel
+            .iter()
+            .map(|(c, p)| format!("{c}: {}", p.kind()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}

@@ -1,0 +1,148 @@
+//! A send of the ledger, made ready for its provider: the message rendered
+//! for the contact (the compiler's renderer, the one `preview` uses), the
+//! address, and the links that identify the send (unsubscribe, preferences).
+
+use crate::providers::{Body, Outgoing};
+use crate::state::run::SendRow;
+use herald_compiler::ast::values::{Channel, Purpose};
+use herald_compiler::contact::{self, Contact, FieldValue, Layout};
+use herald_compiler::model::Plan;
+use herald_compiler::render::{self, Rendered};
+use hmac::{KeyInit, Mac};
+
+/// Signed links to the runner's public pages for one send.
+pub struct Links {
+    pub base: String,
+    pub secret: String,
+}
+
+impl Links {
+    /// `KEY.SIGNATURE`: the send's key, and an HMAC of it, so a link cannot
+    /// be forged to unsubscribe someone else.
+    pub fn token(&self, key: &str) -> String {
+        format!("{key}.{}", self.signature(key))
+    }
+
+    fn signature(&self, key: &str) -> String {
+        let mut mac =
+            <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(self.secret.as_bytes()).unwrap_or_else(|_| {
+                <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(&[0]).expect("HMAC takes any key")
+            });
+        mac.update(key.as_bytes());
+        mac.finalize().into_bytes()[..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    /// The key of a valid token.
+    pub fn verify<'t>(&self, token: &'t str) -> Option<&'t str> {
+        let (key, sig) = token.split_once('.')?;
+        // Compared in constant time: the signature is a secret's output.
+        let want = self.signature(key);
+        (want.len() == sig.len() && want.bytes().zip(sig.bytes()).fold(0u8, |a, (x, y)| a | (x ^ y)) == 0)
+            .then_some(key)
+    }
+
+    pub fn url(&self, page: &str, key: &str) -> String {
+        format!("{}/{page}/{}", self.base.trim_end_matches('/'), self.token(key))
+    }
+}
+
+/// The contact's address for a channel: the model's email or phone field,
+/// the push token field.
+fn address(plan: &Plan, layout: &Layout, c: &Contact, channel: Channel) -> Option<String> {
+    let field = match channel {
+        Channel::Email | Channel::Sms | Channel::Call => plan.contact.address_field(channel)?.to_string(),
+        Channel::Push => plan
+            .config
+            .providers
+            .push
+            .as_ref()
+            .map_or_else(|| "push_token".to_string(), |p| p.token_field.clone()),
+    };
+    match c.fields.get(layout.field(&field)?)?.as_ref()? {
+        FieldValue::Text(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        _ => None,
+    }
+}
+
+/// Why a send cannot be made ready (recorded as its failure reason).
+pub fn compose(
+    plan: &Plan,
+    layout: &Layout,
+    contact: &Contact,
+    row: &SendRow,
+    links: &Links,
+    window: String,
+) -> Result<Outgoing, String> {
+    let message = plan
+        .messages
+        .get(&row.message)
+        .ok_or_else(|| format!("message `{}` is not in the deployed plan", row.message))?;
+    let to = address(plan, layout, contact, row.channel).ok_or_else(|| "no-address".to_string())?;
+    let event: serde_json::Value = row
+        .event
+        .as_deref()
+        .and_then(|e| serde_json::from_str(e).ok())
+        .unwrap_or(serde_json::Value::Null);
+    let unsubscribe = links.url("u", &row.key);
+    let ctx = minijinja::context! {
+        contact => contact::contact_value(layout, contact),
+        event => minijinja::Value::from(minijinja::value::Serde(&event)),
+        unsubscribe_url => unsubscribe.clone(),
+        preferences_url => links.url("p", &row.key),
+        view_online_url => links.url("v", &row.key),
+    };
+    // The renderer's messages name the part and the template problem, never a value.
+    let rendered = render::render(message, &ctx).map_err(|e| format!("render: {e}"))?;
+    let body = match rendered {
+        Rendered::Email {
+            subject,
+            preheader,
+            html,
+            text,
+        } => Body::Email {
+            subject,
+            preheader,
+            html,
+            text,
+            unsubscribe_url: (message.purpose == Purpose::Marketing).then_some(unsubscribe),
+        },
+        Rendered::Sms { text, .. } => Body::Sms {
+            sender: match &message.content {
+                herald_compiler::model::MessageContent::Sms { sender, .. } => sender.clone(),
+                _ => None,
+            },
+            text,
+        },
+        Rendered::Push { title, body, url } => Body::Push { title, body, url },
+        Rendered::Call { script } => Body::Call { script, window },
+    };
+    Ok(Outgoing {
+        key: row.key.clone(),
+        contact_id: contact.id.clone(),
+        to,
+        body,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_tokens_verify_and_cannot_be_forged() {
+        let links = Links {
+            base: "https://h.example.test/".into(),
+            secret: "s".into(),
+        };
+        let t = links.token("abc");
+        assert_eq!(links.verify(&t), Some("abc"));
+        assert_eq!(links.verify("abd.0000"), None);
+        let forged = t.replacen("abc", "abd", 1);
+        assert_eq!(links.verify(&forged), None);
+        assert_eq!(links.verify("no-dot"), None);
+        assert!(links.url("u", "abc").starts_with("https://h.example.test/u/abc."));
+    }
+}

@@ -1,0 +1,1103 @@
+//! One pass of the runner at a business instant `now`: everything due by
+//! then is done, through the step engine, with every step in the ledger.
+//!
+//! The pass streams the CRM once (contacts are never all in memory) and, for
+//! each contact with something due, in order:
+//! 1. events received for it enter event-triggered scenarios;
+//! 2. campaigns whose instant in its time zone has come queue its send;
+//! 3. date-triggered scenarios whose day and time have come enrol it;
+//! 4. its enrolments advance (waits end, `wait until` sees new facts);
+//! 5. its due sends go through the guards on its current data: sent,
+//!    deferred by quiet hours, or dropped with a reason.
+//!
+//! Exactly once: a send is a ledger row with a permanent key before anything
+//! else happens; it is marked `sending` and committed before the provider
+//! sees it; its outcome is recorded after. Killed between the two, the row
+//! stays `sending` with an expired lease: the next pass retries it with the
+//! same key on a provider that takes one, and marks it in doubt otherwise.
+
+use super::compose::{Links, compose};
+use super::deployed::{Deployed, Engines, send_key};
+use super::history::RunHistory;
+use super::workers::{Done, Job, Workers};
+use crate::crm;
+use crate::providers::{Outcome, backoff};
+use crate::state::run::{EnrolmentRow, EnrolmentStatus, EventRow, RunStore, SendRow, SendStatus, SqliteRunStore};
+use chrono::{DateTime, Days, TimeDelta, Utc};
+use herald_compiler::contact::{Contact, Layout};
+use herald_compiler::engine::guard::EXPIRY;
+use herald_compiler::engine::{
+    Action, CampaignSend, ContactFacts, Content, Cursor, Cx, Drop, Engine, Enrolment, Entry, EventProps, ExitReason,
+    Origin, Previous, Progress, Request, ScenarioId, Sent, Verdict,
+};
+use herald_compiler::model::{Plan, Trigger};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// How long a runner's claim on the state and on a send lasts without being
+/// renewed (real clock). A runner killed with `kill -9` blocks the next one
+/// for at most this long.
+pub const LEASE: Duration = Duration::from_secs(15);
+
+/// Attempts before a send that keeps failing to go out is given up.
+const MAX_ATTEMPTS: u32 = 12;
+
+/// Commit at least this often (sends are handed over only once committed).
+const FLUSH_EVERY: Duration = Duration::from_millis(200);
+const FLUSH_OPS: usize = 256;
+
+/// What a pass did.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct Report {
+    pub at: DateTime<Utc>,
+    pub contacts: u64,
+    pub bad_rows: u64,
+    pub events: u64,
+    /// Events for contacts the CRM does not have.
+    pub unknown_contacts: u64,
+    pub entered: u64,
+    pub completed: u64,
+    pub exited: u64,
+    pub queued: u64,
+    pub sent: u64,
+    pub deferred: u64,
+    pub dropped: BTreeMap<String, u64>,
+    pub failed: u64,
+    pub in_doubt: u64,
+    /// Sends that will be retried by a later pass.
+    pub retrying: u64,
+    pub paused: Vec<String>,
+    pub stopped: bool,
+    /// The next instant something is due (a wait, a deferred send, a campaign…).
+    pub next_due: Option<DateTime<Utc>>,
+}
+
+impl Report {
+    /// Whether the pass entered, queued, sent or dropped anything.
+    pub fn did_something(&self) -> bool {
+        self.entered
+            + self.queued
+            + self.sent
+            + self.deferred
+            + self.failed
+            + self.in_doubt
+            + self.exited
+            + self.completed
+            > 0
+            || !self.dropped.is_empty()
+            || self.stopped
+    }
+
+    /// Add another pass's counts (for `--until`'s total).
+    pub fn add(&mut self, o: &Report) {
+        self.contacts = self.contacts.max(o.contacts);
+        self.events += o.events;
+        self.unknown_contacts += o.unknown_contacts;
+        self.entered += o.entered;
+        self.completed += o.completed;
+        self.exited += o.exited;
+        self.queued += o.queued;
+        self.sent += o.sent;
+        self.deferred += o.deferred;
+        self.failed += o.failed;
+        self.in_doubt += o.in_doubt;
+        self.retrying = o.retrying;
+        for (k, n) in &o.dropped {
+            *self.dropped.entry(k.clone()).or_default() += n;
+        }
+        self.stopped |= o.stopped;
+        self.next_due = o.next_due;
+    }
+
+    fn due(&mut self, t: DateTime<Utc>) {
+        if self.next_due.is_none_or(|n| t < n) {
+            self.next_due = Some(t);
+        }
+    }
+
+    fn drop(&mut self, reason: &str) {
+        *self
+            .dropped
+            .entry(reason.split(':').next().unwrap_or(reason).to_string())
+            .or_default() += 1;
+    }
+}
+
+pub struct Runner {
+    pub dir: std::path::PathBuf,
+    pub store: SqliteRunStore,
+    pub owner: String,
+    pub stop: Arc<AtomicBool>,
+    pub workers: Workers,
+    pub links: Links,
+    pub deployed: Deployed,
+}
+
+/// A campaign or date-triggered scenario looked at in this pass: instants in
+/// `(from, now]` are due.
+struct Window {
+    address: String,
+    version: u64,
+    from: DateTime<Utc>,
+}
+
+impl Runner {
+    /// Renew the runner's lease; `false` when another runner holds the state.
+    pub fn lease(&mut self) -> Result<bool, String> {
+        let ttl = i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX);
+        self.store
+            .lease_runner(&self.owner, crate::clock::real_unix_ms(), ttl, &runner_is_dead)
+            .map_err(|e| e.to_string())
+    }
+
+    /// One pass at `now`.
+    pub fn pass(&mut self, now: DateTime<Utc>, on_progress: &mut dyn FnMut(u64)) -> Result<Report, String> {
+        let mut report = Report {
+            at: now,
+            ..Report::default()
+        };
+        if !self.lease()? {
+            return Err(format!(
+                "another `herald run` is working on this state (its lease lasts {} s after it stops renewing it); stop it first, or wait",
+                LEASE.as_secs()
+            ));
+        }
+        self.recover(&mut report).map_err(|e| e.to_string())?;
+        let (paused, stop) = self.store.controls().map_err(|e| e.to_string())?;
+        report.paused = paused.iter().cloned().collect();
+        if stop {
+            report.stopped = true;
+            return Ok(report);
+        }
+        let current = self.deployed.current(&self.store, now)?;
+        let mut source = crm::open(&current.config.crm, &self.dir, &current.contact).map_err(|e| e.to_string())?;
+        let layout = source.layout().clone();
+        let plans = self.deployed.in_flight(&self.store, now)?;
+        let mut stats = BTreeMap::new();
+        for (name, c) in &current.campaigns {
+            if matches!(c.delivery, herald_compiler::model::Delivery::Experiment(_)) {
+                let address = format!("campaigns.{name}");
+                stats.insert(
+                    address.clone(),
+                    self.store.variant_stats(&address).map_err(|e| e.to_string())?,
+                );
+            }
+        }
+        for name in current.scenarios.keys() {
+            let address = format!("scenarios.{name}");
+            stats.insert(
+                address.clone(),
+                self.store.variant_stats(&address).map_err(|e| e.to_string())?,
+            );
+        }
+        let engines = Engines::new(&current, &plans, &layout, self.deployed.versions(), stats);
+
+        let now_ms = crate::clock::real_unix_ms();
+        let st = &self.store;
+        let due_sends = st.contacts_with_due_sends(now, now_ms).map_err(|e| e.to_string())?;
+        let due_enrolments = st.contacts_with_due_enrolments(now).map_err(|e| e.to_string())?;
+        let mut events: BTreeMap<String, Vec<EventRow>> = BTreeMap::new();
+        for e in st.pending_events(100_000).map_err(|e| e.to_string())? {
+            events.entry(e.contact_id.clone()).or_default().push(e);
+        }
+        let known_zones = self.zones(&current)?;
+        let (campaigns, dates) = self.windows(&current, &engines, &paused, &known_zones, now)?;
+        let full = !campaigns.is_empty() || !dates.is_empty();
+
+        let mut pass = Pass {
+            owner: &self.owner,
+            store: &mut self.store,
+            workers: &mut self.workers,
+            links: &self.links,
+            stop: &self.stop,
+            engines: &engines,
+            layout: &layout,
+            paused,
+            now,
+            now_ms,
+            cx: engines.current.cx(),
+            report,
+            campaigns,
+            dates,
+            events,
+            ops: 0,
+            last_flush: Instant::now(),
+            last_control: Instant::now(),
+            ready: Vec::new(),
+            error: None,
+            zones: Vec::new(),
+            due_sends: &due_sends,
+            due_enrolments: &due_enrolments,
+            touched: false,
+        };
+        pass.store.begin().map_err(|e| e.to_string())?;
+        let mut seen = 0u64;
+        let scan = if full || !due_sends.is_empty() || !due_enrolments.is_empty() || !pass.events.is_empty() {
+            Some(source.scan(&mut |c: &Contact| {
+                seen += 1;
+                if seen.is_multiple_of(1000) {
+                    on_progress(seen);
+                }
+                let wanted = full
+                    || pass.due_sends.contains(&c.id)
+                    || pass.due_enrolments.contains(&c.id)
+                    || pass.events.contains_key(&c.id);
+                if wanted && let Err(e) = pass.contact(c) {
+                    pass.error = Some(e);
+                    return false;
+                }
+                pass.maybe_flush();
+                !(pass.error.is_some() || pass.stop.load(Ordering::Relaxed))
+            }))
+        } else {
+            None
+        };
+        on_progress(seen);
+        if let Some(e) = pass.error.take() {
+            let _ = pass.finish();
+            return Err(e);
+        }
+        let scan = match scan {
+            Some(r) => Some(r.map_err(|e| format!("{e} (the runner reads the contacts of `[crm]` in herald.toml)"))?),
+            None => None,
+        };
+        // Events of contacts the CRM does not have: recorded, never acted on.
+        let orphans: Vec<i64> = pass.events.values().flatten().map(|e| e.id).collect();
+        pass.report.unknown_contacts += orphans.len() as u64;
+        pass.store.mark_events_processed(&orphans).map_err(|e| e.to_string())?;
+        let stopped = pass.stop.load(Ordering::Relaxed);
+        if !stopped {
+            pass.close_windows()?;
+        }
+        pass.next_scheduled(&current);
+        let seen: Vec<String> = pass.zones.iter().map(|z| z.name().to_string()).collect();
+        let mut report = pass.finish()?;
+        if full && !seen.is_empty() {
+            self.store
+                .set_meta("zones", &serde_json::to_string(&seen).unwrap_or_default())
+                .map_err(|e| e.to_string())?;
+        }
+        report.stopped |= stopped;
+        if let Some(s) = scan {
+            report.contacts = s.contacts;
+            report.bad_rows = s.bad_rows;
+        }
+        // What is due later, from the ledger and the timers.
+        if let Some(t) = self.next_timer(now)? {
+            report.due(t);
+        }
+        self.store
+            .set_meta("last_pass", &crate::state::run::ts(now))
+            .map_err(|e| e.to_string())?;
+        Ok(report)
+    }
+
+    /// Sends left `sending` by a runner that died: retried with their key
+    /// where the provider takes one, in doubt otherwise.
+    fn recover(&mut self, report: &mut Report) -> Result<(), crate::state::StateError> {
+        let abandoned = self.store.abandoned_sends(&self.owner)?;
+        if abandoned.is_empty() {
+            return Ok(());
+        }
+        self.store.begin()?;
+        for s in abandoned {
+            let idempotent = self.workers.idempotent(s.channel);
+            if idempotent {
+                self.store
+                    .requeue_send(&s.key, s.not_before, None, Some("retried after a crash"))?;
+            } else {
+                self.store.finish_send(
+                    &s.key,
+                    SendStatus::InDoubt,
+                    Some("runner stopped while sending"),
+                    None,
+                    None,
+                )?;
+                report.in_doubt += 1;
+            }
+        }
+        self.store.commit()
+    }
+
+    /// The campaigns and date-triggered scenarios with instants in this pass.
+    /// The time zones of the contacts seen by the last full scan, and the
+    /// project's. Empty before any scan: then every window is scanned.
+    fn zones(&self, plan: &Plan) -> Result<Vec<chrono_tz::Tz>, String> {
+        let Some(text) = self.store.meta("zones").map_err(|e| e.to_string())? else {
+            return Ok(Vec::new());
+        };
+        let names: Vec<String> = serde_json::from_str(&text).unwrap_or_default();
+        let mut zones: Vec<chrono_tz::Tz> = names.iter().filter_map(|n| n.parse().ok()).collect();
+        if !zones.contains(&plan.config.timezone) {
+            zones.push(plan.config.timezone);
+        }
+        Ok(zones)
+    }
+
+    /// The campaigns and date-triggered scenarios with instants in this pass,
+    /// in the zones known. A window with no instant in them is left for a
+    /// later pass (not marked scanned): a contact of a zone not seen yet is
+    /// entered late, never skipped.
+    fn windows(
+        &self,
+        plan: &Plan,
+        engines: &Engines,
+        paused: &BTreeSet<String>,
+        zones: &[chrono_tz::Tz],
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<Window>, Vec<Window>), String> {
+        let mut campaigns = Vec::new();
+        let mut dates = Vec::new();
+        let st = &self.store;
+        for (name, c) in &plan.campaigns {
+            let address = format!("campaigns.{name}");
+            if paused.contains(&address) {
+                continue;
+            }
+            let version = engines.version(&address);
+            let from = match st.progress(&address, version).map_err(|e| e.to_string())? {
+                Some((_, true)) => continue,
+                Some((t, false)) => t,
+                // A campaign applied late still goes out within the expiry.
+                None => st
+                    .version_applied_at(&address, version)
+                    .map_err(|e| e.to_string())?
+                    .unwrap_or(now)
+                    .checked_sub_signed(EXPIRY)
+                    .unwrap_or(now),
+            };
+            // Instants in every zone lie within a day around `send_at` read as UTC.
+            let earliest = c.send_at.and_utc() - TimeDelta::hours(15);
+            if now <= from || now < earliest {
+                continue;
+            }
+            let in_window = |tz: &chrono_tz::Tz| {
+                let t = herald_compiler::engine::local_instant(*tz, c.send_at);
+                t > from && t <= now
+            };
+            if !zones.is_empty() && !zones.iter().any(in_window) && now < c.send_at.and_utc() + TimeDelta::hours(15) {
+                continue;
+            }
+            campaigns.push(Window { address, version, from });
+        }
+        for (name, s) in &plan.scenarios {
+            if !matches!(s.trigger, Trigger::Date { .. }) {
+                continue;
+            }
+            let address = format!("scenarios.{name}");
+            if paused.contains(&address) {
+                continue;
+            }
+            let version = engines.version(&address);
+            let from = match st.progress(&address, version).map_err(|e| e.to_string())? {
+                Some((t, _)) => t,
+                // From the moment it was deployed: earlier days are not re-run.
+                None => st
+                    .version_applied_at(&address, version)
+                    .map_err(|e| e.to_string())?
+                    .unwrap_or(now),
+            };
+            let Trigger::Date { at, .. } = &s.trigger else { continue };
+            let due = zones.is_empty()
+                || zones.iter().any(|tz| {
+                    // The trigger's local time on each day of the window.
+                    let first = from.with_timezone(tz).date_naive();
+                    let last = now.with_timezone(tz).date_naive();
+                    first.iter_days().take_while(|d| *d <= last).take(400).any(|d| {
+                        let t = herald_compiler::engine::local_instant(*tz, d.and_time(*at));
+                        t > from && t <= now
+                    })
+                });
+            if now > from && due {
+                dates.push(Window { address, version, from });
+            }
+        }
+        Ok((campaigns, dates))
+    }
+
+    fn next_timer(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, String> {
+        self.store.next_wake(now).map_err(|e| e.to_string())
+    }
+}
+
+/// A runner id is `user@host:PID:NONCE`. One of this machine whose process
+/// is gone died without releasing its lease (`kill -9`, a crash). Where
+/// processes cannot be looked up (no `/proc`), a holder is never presumed
+/// dead: its lease expires on its own.
+pub fn runner_is_dead(owner: &str) -> bool {
+    let mut parts = owner.rsplitn(3, ':');
+    let (Some(_nonce), Some(pid), Some(who)) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    if who != crate::state::lock::who() || !Path::new("/proc/self").exists() {
+        return false;
+    }
+    pid.parse::<u32>()
+        .is_ok_and(|pid| pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists())
+}
+
+/// The state of one pass.
+struct Pass<'a, 'p> {
+    owner: &'a str,
+    store: &'a mut SqliteRunStore,
+    workers: &'a mut Workers,
+    links: &'a Links,
+    stop: &'a AtomicBool,
+    engines: &'a Engines<'p>,
+    layout: &'a Layout,
+    paused: BTreeSet<String>,
+    now: DateTime<Utc>,
+    now_ms: i64,
+    cx: Cx,
+    report: Report,
+    campaigns: Vec<Window>,
+    dates: Vec<Window>,
+    events: BTreeMap<String, Vec<EventRow>>,
+    /// Writes since the last commit.
+    ops: usize,
+    last_flush: Instant,
+    last_control: Instant,
+    /// Claimed sends, handed to the workers at the next commit.
+    ready: Vec<Job>,
+    error: Option<String>,
+    /// Time zones seen (for the next campaign instants).
+    zones: Vec<chrono_tz::Tz>,
+    due_sends: &'a BTreeSet<String>,
+    due_enrolments: &'a BTreeSet<String>,
+    /// The current contact got an enrolment or a send in this pass.
+    touched: bool,
+}
+
+fn db(e: crate::state::StateError) -> String {
+    e.to_string()
+}
+
+impl<'p> Pass<'_, 'p> {
+    /// Everything due for one contact.
+    fn contact(&mut self, c: &Contact) -> Result<(), String> {
+        let engine = &self.engines.current;
+        self.cx.reset();
+        let tz = engine.tz(c);
+        if !self.zones.contains(&tz) {
+            self.zones.push(tz);
+        }
+        let history = if self.engines.needs_history {
+            RunHistory::load(&*self.store, &c.id).map_err(db)?
+        } else {
+            RunHistory::default()
+        };
+        let facts = ContactFacts {
+            contact: c,
+            event: None,
+            history: &history,
+        };
+        self.touched = false;
+        let had_events = match self.events.remove(&c.id) {
+            Some(events) => {
+                self.events_of(c, &facts, &events)?;
+                true
+            }
+            None => false,
+        };
+        self.campaigns_of(c, &facts, tz)?;
+        self.dates_of(c, &facts)?;
+        // The state is read only for contacts with something there.
+        if self.touched || had_events || self.due_enrolments.contains(&c.id) {
+            self.enrolments_of(c, &facts)?;
+        }
+        if self.touched || self.due_sends.contains(&c.id) {
+            self.sends_of(c, tz)?;
+        }
+        Ok(())
+    }
+
+    /// Events enter the scenarios they trigger. An event for a paused
+    /// scenario waits (unprocessed) until it is resumed; entering is
+    /// idempotent (one enrolment per event), so the others are not entered twice.
+    fn events_of(&mut self, c: &Contact, facts: &ContactFacts, events: &[EventRow]) -> Result<(), String> {
+        let engine = &self.engines.current;
+        let mut done = Vec::new();
+        for ev in events {
+            self.report.events += 1;
+            let mut held = false;
+            for i in 0..engine.scenario_count() {
+                let id = ScenarioId(i);
+                if engine.trigger_event(id) != Some(ev.name.as_str()) {
+                    continue;
+                }
+                let address = format!("scenarios.{}", engine.scenario_name(id));
+                if self.paused.contains(&address) {
+                    held = true;
+                    continue;
+                }
+                let props = super::events::typed_props(engine.plan, &ev.name, &ev.props);
+                let with_event = ContactFacts {
+                    event: Some(&props),
+                    ..*facts
+                };
+                let previous = self.previous(&address, &c.id)?;
+                if engine.entry(&mut self.cx, id, &with_event, previous, ev.at) == Entry::Enter {
+                    self.enrol(&address, c, &format!("event:{}", ev.id), ev.at, Some(ev.props.clone()))?;
+                }
+            }
+            if !held {
+                done.push(ev.id);
+            }
+        }
+        self.store.mark_events_processed(&done).map_err(db)?;
+        self.ops += done.len();
+        Ok(())
+    }
+
+    fn previous(&self, address: &str, contact: &str) -> Result<Option<Previous>, String> {
+        Ok(self
+            .store
+            .latest_enrolment(address, contact)
+            .map_err(db)?
+            .map(|e| Previous {
+                entered_at: e.entered_at,
+                active: e.status == EnrolmentStatus::Active,
+            }))
+    }
+
+    fn enrol(
+        &mut self,
+        address: &str,
+        c: &Contact,
+        occurrence: &str,
+        at: DateTime<Utc>,
+        event: Option<String>,
+    ) -> Result<(), String> {
+        let row = EnrolmentRow {
+            id: 0,
+            scenario: address.to_string(),
+            version: self.engines.version(address),
+            contact_id: c.id.clone(),
+            occurrence: occurrence.to_string(),
+            entered_at: at,
+            status: EnrolmentStatus::Active,
+            cursor: Cursor::start().to_string(),
+            since: at,
+            wake_at: None,
+            listening: false,
+            event,
+            exit_reason: None,
+        };
+        if self.store.enrol(&row).map_err(db)?.is_some() {
+            self.report.entered += 1;
+            self.ops += 1;
+            self.touched = true;
+        }
+        Ok(())
+    }
+
+    fn campaigns_of(&mut self, c: &Contact, facts: &ContactFacts, tz: chrono_tz::Tz) -> Result<(), String> {
+        let engine = &self.engines.current;
+        for w in 0..self.campaigns.len() {
+            let (address, version, from) = {
+                let w = &self.campaigns[w];
+                (w.address.clone(), w.version, w.from)
+            };
+            let Some(id) = engine.campaign_id(address.trim_start_matches("campaigns.")) else {
+                continue;
+            };
+            let Some(at) = engine.campaign_instant(id, tz) else {
+                continue;
+            };
+            if at <= from || at > self.now {
+                continue;
+            }
+            let key = send_key(&address, version, &c.id, "once");
+            if self.store.send_exists(&key).map_err(db)? {
+                continue;
+            }
+            match engine.campaign(&mut self.cx, id, facts, at) {
+                None => {}
+                Some(CampaignSend::Holdout) => {
+                    let content = Content::Message("");
+                    let mut row = self.row(
+                        engine,
+                        Origin::Campaign(id),
+                        &address,
+                        version,
+                        c,
+                        "once",
+                        at,
+                        content,
+                        None,
+                    );
+                    row.status = SendStatus::Dropped;
+                    row.reason = Some("holdout".into());
+                    self.queue(row)?;
+                }
+                Some(CampaignSend::Send { at, content, .. }) => {
+                    let row = self.row(
+                        engine,
+                        Origin::Campaign(id),
+                        &address,
+                        version,
+                        c,
+                        "once",
+                        at,
+                        content,
+                        None,
+                    );
+                    self.queue(row)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn dates_of(&mut self, c: &Contact, facts: &ContactFacts) -> Result<(), String> {
+        let engine = &self.engines.current;
+        let tz = engine.tz(c);
+        for w in 0..self.dates.len() {
+            let (address, from) = (self.dates[w].address.clone(), self.dates[w].from);
+            let Some(id) = engine.scenario_id(address.trim_start_matches("scenarios.")) else {
+                continue;
+            };
+            let mut day = from.with_timezone(&tz).date_naive();
+            // Every trigger day in the window (a runner down for days catches up).
+            for _ in 0..400 {
+                let Some((d, at)) = engine.next_date_trigger(id, facts, day) else {
+                    break;
+                };
+                if at > self.now {
+                    self.report.due(at);
+                    break;
+                }
+                if at > from {
+                    let previous = self.previous(&address, &c.id)?;
+                    if engine.entry(&mut self.cx, id, facts, previous, at) == Entry::Enter {
+                        self.enrol(&address, c, &format!("date:{d}"), at, None)?;
+                    }
+                }
+                match d.checked_add_days(Days::new(1)) {
+                    Some(next) => day = next,
+                    None => break,
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn enrolments_of(&mut self, c: &Contact, facts: &ContactFacts) -> Result<(), String> {
+        let rows = self.store.active_enrolments(&c.id).map_err(db)?;
+        for mut row in rows {
+            if self.paused.contains(&row.scenario) {
+                continue;
+            }
+            if row.wake_at.is_some_and(|w| w > self.now) && !row.listening {
+                continue;
+            }
+            let Some(engine) = self.engines.for_version(&row.scenario, row.version) else {
+                row.status = EnrolmentStatus::Exited;
+                row.exit_reason = Some("version-gone".into());
+                self.store.update_enrolment(&row).map_err(db)?;
+                continue;
+            };
+            let Some(id) = engine.scenario_id(row.scenario.trim_start_matches("scenarios.")) else {
+                continue;
+            };
+            let props: Option<EventProps> = row.event.as_deref().and_then(|e| {
+                engine
+                    .trigger_event(id)
+                    .map(|name| super::events::typed_props(engine.plan, name, e))
+            });
+            let Ok(cursor) = row.cursor.parse::<Cursor>() else {
+                row.status = EnrolmentStatus::Exited;
+                row.exit_reason = Some(ExitReason::Lost.code());
+                self.store.update_enrolment(&row).map_err(db)?;
+                continue;
+            };
+            let mut enrolment = Enrolment {
+                entered_at: row.entered_at,
+                cursor,
+                since: row.since,
+                event: props,
+            };
+            let mut actions = Vec::new();
+            let progress = engine.advance(&mut self.cx, id, &mut enrolment, facts, self.now, &mut actions);
+            for a in actions {
+                let (at, step, content) = match a {
+                    Action::Send { at, step, content } => (at, step, Some(content)),
+                    Action::Holdout { at, step } => (at, step, None),
+                };
+                let occurrence = format!("{}/{step}", row.occurrence);
+                let mut send = self.row(
+                    engine,
+                    Origin::Scenario(id),
+                    &row.scenario,
+                    row.version,
+                    c,
+                    &occurrence,
+                    at,
+                    content.unwrap_or(Content::Message("")),
+                    row.event.clone(),
+                );
+                if content.is_none() {
+                    send.status = SendStatus::Dropped;
+                    send.reason = Some("holdout".into());
+                }
+                self.queue(send)?;
+            }
+            row.cursor = enrolment.cursor.to_string();
+            row.since = enrolment.since;
+            match progress {
+                Progress::Asleep { until, listening } => {
+                    row.wake_at = Some(until);
+                    row.listening = listening;
+                    self.report.due(until);
+                }
+                Progress::Completed { .. } => {
+                    row.status = EnrolmentStatus::Completed;
+                    row.wake_at = None;
+                    row.listening = false;
+                    self.report.completed += 1;
+                }
+                Progress::Exited { reason, .. } => {
+                    row.status = EnrolmentStatus::Exited;
+                    row.wake_at = None;
+                    row.listening = false;
+                    row.exit_reason = Some(reason.code());
+                    if reason == ExitReason::Lost {
+                        tracing::warn!(scenario = %row.scenario, contact = %row.contact_id, "an enrolment's position does not fit its scenario version; it was ended");
+                    }
+                    self.report.exited += 1;
+                }
+            }
+            self.store.update_enrolment(&row).map_err(db)?;
+            self.ops += 1;
+        }
+        Ok(())
+    }
+
+    /// A ledger row for a send of `origin` to `c`.
+    #[allow(clippy::too_many_arguments)]
+    fn row(
+        &self,
+        engine: &Engine<'p>,
+        origin: Origin,
+        address: &str,
+        version: u64,
+        c: &Contact,
+        occurrence: &str,
+        at: DateTime<Utc>,
+        content: Content<'p>,
+        event: Option<String>,
+    ) -> SendRow {
+        let message = content.message(|x| self.engines.winner(address, x));
+        let (channel, purpose, tags, priority) = match engine.plan.messages.get(message) {
+            Some(m) => {
+                let s = engine.solicitation(origin, m);
+                let mut tags: Vec<String> = s.message_tags.to_vec();
+                tags.extend(s.origin_tags.iter().cloned());
+                (m.channel(), m.purpose, tags, super::deployed::priority(m.purpose))
+            }
+            None => (
+                herald_compiler::ast::values::Channel::Email,
+                herald_compiler::ast::values::Purpose::Marketing,
+                Vec::new(),
+                2,
+            ),
+        };
+        let program = match origin {
+            Origin::Campaign(id) => engine
+                .plan
+                .campaigns
+                .get(engine.campaign_name(id))
+                .map(|x| x.program.clone()),
+            Origin::Scenario(id) => engine
+                .plan
+                .scenarios
+                .get(engine.scenario_name(id))
+                .map(|x| x.program.clone()),
+        }
+        .unwrap_or_default();
+        SendRow {
+            key: send_key(address, version, &c.id, occurrence),
+            object: address.to_string(),
+            version,
+            contact_id: c.id.clone(),
+            occurrence: occurrence.to_string(),
+            message: message.to_string(),
+            channel,
+            purpose,
+            program,
+            tags,
+            priority,
+            due_at: at,
+            not_before: at,
+            status: SendStatus::Queued,
+            reason: None,
+            attempts: 0,
+            sent_at: None,
+            provider_id: None,
+            event,
+        }
+    }
+
+    fn queue(&mut self, row: SendRow) -> Result<(), String> {
+        if self.store.queue_send(&row).map_err(db)? {
+            self.ops += 1;
+            self.touched = true;
+            if row.status == SendStatus::Dropped {
+                self.report.drop(row.reason.as_deref().unwrap_or("dropped"));
+            } else {
+                self.report.queued += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// The contact's due sends, through the guards.
+    fn sends_of(&mut self, c: &Contact, tz: chrono_tz::Tz) -> Result<(), String> {
+        let due = self.store.due_sends(&c.id, self.now, self.now_ms).map_err(db)?;
+        if due.is_empty() {
+            return Ok(());
+        }
+        let suppressed = self.store.suppressed(&c.id).map_err(db)?;
+        for row in due {
+            if self.paused.contains(&row.object) {
+                continue;
+            }
+            if row.attempts >= MAX_ATTEMPTS {
+                self.store
+                    .finish_send(
+                        &row.key,
+                        SendStatus::Failed,
+                        Some("gave up after repeated failures"),
+                        None,
+                        None,
+                    )
+                    .map_err(db)?;
+                self.report.failed += 1;
+                continue;
+            }
+            let Some(engine) = self.engines.for_version(&row.object, row.version) else {
+                self.store.drop_send(&row.key, "version-gone").map_err(db)?;
+                self.report.drop("version-gone");
+                continue;
+            };
+            let origin = match engine.origin(&row.object) {
+                Some(o) => o,
+                None => {
+                    self.store.drop_send(&row.key, "version-gone").map_err(db)?;
+                    self.report.drop("version-gone");
+                    continue;
+                }
+            };
+            // The contact's earlier sends within the longest cap window.
+            let window = engine.plan.policies.pressure.iter().map(|r| r.per.as_chrono()).max();
+            let log_rows = match window {
+                Some(w) => self
+                    .store
+                    .sent_since(
+                        &c.id,
+                        self.now.checked_sub_signed(w).unwrap_or(DateTime::<Utc>::MIN_UTC),
+                    )
+                    .map_err(db)?,
+                None => Vec::new(),
+            };
+            let log: Vec<Sent> = log_rows.iter().filter_map(super::deployed::sent).collect();
+            let verdict = engine.decide(
+                c,
+                &Request {
+                    origin,
+                    message: &row.message,
+                    due: row.due_at,
+                },
+                &log,
+                &suppressed,
+                self.now,
+            );
+            self.ops += 1;
+            match verdict {
+                Verdict::Send => {
+                    let window_id = self.now.with_timezone(&tz).format("%Y-%m-%dT%H").to_string();
+                    match compose(engine.plan, self.layout, c, &row, self.links, window_id) {
+                        Ok(outgoing) => {
+                            let lease = self.now_ms + i64::try_from(LEASE.as_millis()).unwrap_or(0) * 4;
+                            // Pressure counts the send at the instant it went out.
+                            self.store
+                                .claim_send(&row.key, self.owner, lease, self.now)
+                                .map_err(db)?;
+                            self.ready.push(Job {
+                                outgoing,
+                                channel: row.channel,
+                            });
+                        }
+                        Err(reason) if reason == "no-address" => {
+                            self.store.drop_send(&row.key, "no-address").map_err(db)?;
+                            self.report.drop("no-address");
+                        }
+                        Err(reason) => {
+                            self.store
+                                .finish_send(&row.key, SendStatus::Failed, Some(&reason), None, None)
+                                .map_err(db)?;
+                            self.report.failed += 1;
+                        }
+                    }
+                }
+                Verdict::Defer(t) => {
+                    self.store
+                        .requeue_send(&row.key, t, None, Some("quiet-hours"))
+                        .map_err(db)?;
+                    self.report.deferred += 1;
+                    self.report.due(t);
+                }
+                Verdict::Drop(d) => {
+                    let code = d.code();
+                    self.store.drop_send(&row.key, &code).map_err(db)?;
+                    self.report.drop(&code);
+                    if d == Drop::UnknownMessage {
+                        tracing::warn!(send = %row.key, "a queued send names a message the deployed plan lacks");
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Commit when enough was written (or time passed), then hand the
+    /// claimed sends over and record what the workers finished.
+    fn maybe_flush(&mut self) {
+        let due = self.ops >= FLUSH_OPS
+            || self.ready.len() >= super::workers::batch(self.workers.workers())
+            || self.last_flush.elapsed() >= FLUSH_EVERY;
+        if due && let Err(e) = self.flush() {
+            self.error = Some(e);
+        }
+        if self.last_control.elapsed() >= Duration::from_millis(500) {
+            self.last_control = Instant::now();
+            match self.store.controls() {
+                Ok((paused, stop)) => {
+                    self.paused = paused;
+                    if stop {
+                        self.stop.store(true, Ordering::Relaxed);
+                    }
+                }
+                Err(e) => self.error = Some(e.to_string()),
+            }
+        }
+    }
+
+    fn flush(&mut self) -> Result<(), String> {
+        self.store.commit().map_err(db)?;
+        for job in self.ready.drain(..) {
+            self.workers.submit(job);
+        }
+        let done = self.workers.poll();
+        self.store.begin().map_err(db)?;
+        for d in done {
+            self.record(d)?;
+        }
+        self.ops = 0;
+        self.last_flush = Instant::now();
+        Ok(())
+    }
+
+    fn record(&mut self, d: Done) -> Result<(), String> {
+        let st = &mut *self.store;
+        match d.outcome {
+            Outcome::Sent { provider_id } => {
+                st.finish_send(&d.key, SendStatus::Sent, None, provider_id.as_deref(), None)
+                    .map_err(db)?;
+                self.report.sent += 1;
+            }
+            Outcome::Failed { reason } => {
+                st.finish_send(&d.key, SendStatus::Failed, Some(&reason), None, None)
+                    .map_err(db)?;
+                self.report.failed += 1;
+            }
+            Outcome::InDoubt { reason } => {
+                st.finish_send(&d.key, SendStatus::InDoubt, Some(&reason), None, None)
+                    .map_err(db)?;
+                self.report.in_doubt += 1;
+            }
+            Outcome::Retry { after, reason } => {
+                // Back to the ledger, held on the real clock; due at once on
+                // the business clock.
+                let hold = after.unwrap_or_else(|| backoff(d.retries + 1, &d.key));
+                let hold_ms = crate::clock::real_unix_ms() + i64::try_from(hold.as_millis()).unwrap_or(i64::MAX / 2);
+                st.requeue_send(&d.key, self.now, Some(hold_ms), Some(&reason))
+                    .map_err(db)?;
+                self.report.retrying += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Mark the campaigns and date scenarios scanned up to now; a campaign
+    /// whose instant has passed in every zone is complete.
+    fn close_windows(&mut self) -> Result<(), String> {
+        let now = self.now;
+        for w in &self.campaigns {
+            let name = w.address.trim_start_matches("campaigns.");
+            let last = self
+                .engines
+                .current
+                .plan
+                .campaigns
+                .get(name)
+                .map_or(now, |c| c.send_at.and_utc() + TimeDelta::hours(15));
+            self.store
+                .set_progress(&w.address, w.version, now, now >= last)
+                .map_err(db)?;
+        }
+        for w in &self.dates {
+            self.store.set_progress(&w.address, w.version, now, false).map_err(db)?;
+        }
+        Ok(())
+    }
+
+    /// The next campaign instants, and the next date-trigger times, after
+    /// now in the zones seen (and the project's): when to look again.
+    fn next_scheduled(&mut self, plan: &Plan) {
+        let engine = &self.engines.current;
+        if !self.zones.contains(&plan.config.timezone) {
+            self.zones.push(plan.config.timezone);
+        }
+        for name in plan.campaigns.keys() {
+            let Some(id) = engine.campaign_id(name) else { continue };
+            for tz in &self.zones {
+                if let Some(at) = engine.campaign_instant(id, *tz)
+                    && at > self.now
+                {
+                    self.report.due(at);
+                }
+            }
+        }
+        for s in plan.scenarios.values() {
+            let Trigger::Date { at, .. } = &s.trigger else { continue };
+            for tz in &self.zones {
+                let today = self.now.with_timezone(tz).date_naive();
+                for day in [Some(today), today.checked_add_days(Days::new(1))]
+                    .into_iter()
+                    .flatten()
+                {
+                    let t = herald_compiler::engine::local_instant(*tz, day.and_time(*at));
+                    if t > self.now {
+                        self.report.due(t);
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Commit, wait for the workers, record their outcomes.
+    fn finish(mut self) -> Result<Report, String> {
+        self.flush()?;
+        let done = self.workers.wait_all();
+        for d in done {
+            self.record(d)?;
+        }
+        self.store.commit().map_err(db)?;
+        Ok(self.report)
+    }
+}

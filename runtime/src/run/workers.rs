@@ -1,0 +1,192 @@
+//! The workers that talk to providers: a few threads, each taking ready
+//! messages from a bounded queue (so the runner never claims far more than
+//! is being sent) and reporting outcomes back.
+//!
+//! A message that the provider asks to retry is retried here a few times,
+//! with back-off on the real clock; after that it goes back to the ledger
+//! and a later pass takes it again.
+
+use crate::providers::{Outcome, Outgoing, Providers, backoff};
+use herald_compiler::ast::values::Channel;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, Sender, SyncSender, TryRecvError, channel, sync_channel};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+/// Retries in the worker before the message goes back to the ledger.
+const INLINE_RETRIES: u32 = 4;
+
+/// How many claimed sends wait for the workers, at most (and how many are
+/// claimed in one commit): two per worker.
+pub fn batch(workers: u32) -> usize {
+    (workers as usize * 2).clamp(4, 64)
+}
+
+pub struct Job {
+    pub outgoing: Outgoing,
+    pub channel: Channel,
+}
+
+pub struct Done {
+    pub key: String,
+    pub outcome: Outcome,
+    /// Retries made in the worker.
+    pub retries: u32,
+}
+
+pub struct Workers {
+    providers: Arc<Providers>,
+    jobs: Option<SyncSender<Job>>,
+    done: Receiver<Done>,
+    handles: Vec<JoinHandle<()>>,
+    outstanding: usize,
+}
+
+impl Workers {
+    pub fn start(n: u32, providers: Arc<Providers>, stop: Arc<AtomicBool>) -> Workers {
+        // A short queue: what is claimed but not yet handed to a provider is
+        // what a crash would leave in doubt.
+        let (jobs_tx, jobs_rx) = sync_channel::<Job>(batch(n));
+        let jobs_rx = Arc::new(std::sync::Mutex::new(jobs_rx));
+        let (done_tx, done) = channel();
+        let handles = (0..n.max(1))
+            .map(|i| {
+                let jobs = Arc::clone(&jobs_rx);
+                let done = done_tx.clone();
+                let providers = Arc::clone(&providers);
+                let stop = Arc::clone(&stop);
+                std::thread::Builder::new()
+                    .name(format!("herald-send-{i}"))
+                    .spawn(move || work(&jobs, &done, &providers, &stop))
+                    .expect("a thread can be started")
+            })
+            .collect();
+        Workers {
+            providers,
+            jobs: Some(jobs_tx),
+            done,
+            handles,
+            outstanding: 0,
+        }
+    }
+
+    /// Hand a message to the workers (waits while the queue is full).
+    pub fn submit(&mut self, job: Job) {
+        if let Some(tx) = &self.jobs
+            && tx.send(job).is_ok()
+        {
+            self.outstanding += 1;
+        }
+    }
+
+    /// Outcomes reported so far.
+    pub fn poll(&mut self) -> Vec<Done> {
+        let mut out = Vec::new();
+        loop {
+            match self.done.try_recv() {
+                Ok(d) => {
+                    self.outstanding -= 1;
+                    out.push(d);
+                }
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => return out,
+            }
+        }
+    }
+
+    /// Wait for every message handed over.
+    pub fn wait_all(&mut self) -> Vec<Done> {
+        let mut out = Vec::new();
+        while self.outstanding > 0 {
+            match self.done.recv() {
+                Ok(d) => {
+                    self.outstanding -= 1;
+                    out.push(d);
+                }
+                Err(_) => break,
+            }
+        }
+        out
+    }
+
+    pub fn workers(&self) -> u32 {
+        self.handles.len() as u32
+    }
+
+    /// Whether the channel's provider takes an idempotency key.
+    pub fn idempotent(&self, c: Channel) -> bool {
+        self.providers.for_channel(c).is_some_and(|(p, _)| p.idempotent())
+    }
+}
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        self.jobs = None;
+        for h in self.handles.drain(..) {
+            let _ = h.join();
+        }
+    }
+}
+
+fn work(jobs: &std::sync::Mutex<Receiver<Job>>, done: &Sender<Done>, providers: &Providers, stop: &AtomicBool) {
+    loop {
+        let job = {
+            let rx = jobs.lock().unwrap_or_else(|e| e.into_inner());
+            rx.recv()
+        };
+        let Ok(job) = job else { return };
+        let key = job.outgoing.key.clone();
+        let (outcome, retries) = send(&job, providers, stop);
+        if done.send(Done { key, outcome, retries }).is_err() {
+            return;
+        }
+    }
+}
+
+fn send(job: &Job, providers: &Providers, stop: &AtomicBool) -> (Outcome, u32) {
+    let Some((provider, pacer)) = providers.for_channel(job.channel) else {
+        return (
+            Outcome::Failed {
+                reason: format!("no provider for {}", job.channel),
+            },
+            0,
+        );
+    };
+    let mut retries = 0;
+    loop {
+        if !pacer.wait(stop) {
+            return (
+                Outcome::Retry {
+                    after: None,
+                    reason: "stopped before sending".into(),
+                },
+                retries,
+            );
+        }
+        let outcome = match provider.send(&job.outgoing) {
+            // With an idempotency key, not knowing is a reason to try again.
+            Outcome::InDoubt { reason } if provider.idempotent() => Outcome::Retry { after: None, reason },
+            o => o,
+        };
+        match outcome {
+            Outcome::Retry { after, reason } if retries < INLINE_RETRIES && !stop.load(Ordering::Relaxed) => {
+                let wait = after.unwrap_or_else(|| backoff(retries, &job.outgoing.key));
+                // Long waits (a provider's Retry-After) go back to the ledger.
+                if wait > std::time::Duration::from_secs(10) {
+                    return (
+                        Outcome::Retry {
+                            after: Some(wait),
+                            reason,
+                        },
+                        retries,
+                    );
+                }
+                if !crate::providers::sleep_until(Instant::now() + wait, stop) {
+                    return (Outcome::Retry { after: None, reason }, retries);
+                }
+                retries += 1;
+            }
+            o => return (o, retries),
+        }
+    }
+}

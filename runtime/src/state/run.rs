@@ -1,0 +1,1071 @@
+//! What `herald run` keeps in the state: the deployed sources, events,
+//! engagement, suppressions, enrolments and the send ledger (the outbox).
+//!
+//! Everything the runner does goes through [`RunStore`], so a PostgreSQL
+//! backend can slot in beside SQLite. Work is claimed the way `FOR UPDATE
+//! SKIP LOCKED` with leases would claim it: a row being sent carries its
+//! lease owner and expiry (on the real clock), and a runner only takes rows
+//! whose lease has expired.
+//!
+//! Instants are stored as RFC 3339 UTC text with milliseconds (fixed width,
+//! so text order is time order).
+
+use super::StateError;
+use chrono::{DateTime, SecondsFormat, Utc};
+use herald_compiler::ast::values::{Channel, Purpose};
+use rusqlite::{Connection, OptionalExtension, params};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// An instant as stored.
+pub fn ts(t: DateTime<Utc>) -> String {
+    // Year 9999 at most: the text stays fixed-width (sortable).
+    let max = DateTime::parse_from_rfc3339("9999-12-31T23:59:59Z")
+        .map(|d| d.to_utc())
+        .unwrap_or(t);
+    t.min(max).to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+pub fn parse_ts(s: &str) -> Result<DateTime<Utc>, StateError> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|d| d.to_utc())
+        .map_err(|e| StateError::Db(format!("a stored time `{s}` is not RFC 3339 ({e})")))
+}
+
+/// Where a send is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SendStatus {
+    /// Waiting for its time (or for quiet hours to end, or for a retry).
+    Queued,
+    /// Claimed by a runner and handed to the provider.
+    Sending,
+    Sent,
+    /// The provider refused it for good.
+    Failed,
+    /// Handed to a provider that takes no idempotency key, and the outcome
+    /// is unknown (the runner died, or the connection broke): never resent
+    /// on its own; `herald sends --in-doubt` lists them.
+    InDoubt,
+    /// A guard dropped it (the reason says which).
+    Dropped,
+}
+
+impl SendStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SendStatus::Queued => "queued",
+            SendStatus::Sending => "sending",
+            SendStatus::Sent => "sent",
+            SendStatus::Failed => "failed",
+            SendStatus::InDoubt => "in_doubt",
+            SendStatus::Dropped => "dropped",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<SendStatus, StateError> {
+        Ok(match s {
+            "queued" => SendStatus::Queued,
+            "sending" => SendStatus::Sending,
+            "sent" => SendStatus::Sent,
+            "failed" => SendStatus::Failed,
+            "in_doubt" => SendStatus::InDoubt,
+            "dropped" => SendStatus::Dropped,
+            other => return Err(StateError::Db(format!("unknown send status `{other}`"))),
+        })
+    }
+}
+
+/// One row of the send ledger.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SendRow {
+    pub key: String,
+    /// The campaign or scenario (`campaigns.black_friday`).
+    pub object: String,
+    pub version: u64,
+    pub contact_id: String,
+    /// Which time this object sends to this contact (`once`, or a scenario's
+    /// entry and step).
+    pub occurrence: String,
+    pub message: String,
+    pub channel: Channel,
+    pub purpose: Purpose,
+    pub program: String,
+    /// The message's and the campaign's tags (pressure rules read them).
+    pub tags: Vec<String>,
+    pub priority: u8,
+    pub due_at: DateTime<Utc>,
+    pub not_before: DateTime<Utc>,
+    pub status: SendStatus,
+    pub reason: Option<String>,
+    pub attempts: u32,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub provider_id: Option<String>,
+    /// The triggering event's properties (JSON), for templates.
+    pub event: Option<String>,
+}
+
+/// An enrolment as stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EnrolmentRow {
+    pub id: i64,
+    pub scenario: String,
+    pub version: u64,
+    pub contact_id: String,
+    pub occurrence: String,
+    pub entered_at: DateTime<Utc>,
+    pub status: EnrolmentStatus,
+    pub cursor: String,
+    pub since: DateTime<Utc>,
+    pub wake_at: Option<DateTime<Utc>>,
+    pub listening: bool,
+    /// The triggering event's properties (JSON).
+    pub event: Option<String>,
+    pub exit_reason: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EnrolmentStatus {
+    Active,
+    Completed,
+    Exited,
+}
+
+impl EnrolmentStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            EnrolmentStatus::Active => "active",
+            EnrolmentStatus::Completed => "completed",
+            EnrolmentStatus::Exited => "exited",
+        }
+    }
+
+    fn parse(s: &str) -> Result<EnrolmentStatus, StateError> {
+        Ok(match s {
+            "active" => EnrolmentStatus::Active,
+            "completed" => EnrolmentStatus::Completed,
+            "exited" => EnrolmentStatus::Exited,
+            other => return Err(StateError::Db(format!("unknown enrolment status `{other}`"))),
+        })
+    }
+}
+
+/// An event received for a contact.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EventRow {
+    pub id: i64,
+    pub contact_id: String,
+    pub name: String,
+    pub at: DateTime<Utc>,
+    /// JSON object of the event's properties.
+    pub props: String,
+}
+
+/// What a contact did, for conditions (`count`, `opened`, `clicked`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ContactHistory {
+    /// (event, at)
+    pub events: Vec<(String, DateTime<Utc>)>,
+    /// (message, kind, at), kind `opened` or `clicked`.
+    pub engagement: Vec<(String, String, DateTime<Utc>)>,
+}
+
+/// A filter for `herald sends`.
+#[derive(Clone, Debug, Default)]
+pub struct SendFilter {
+    pub contact: Option<String>,
+    pub object: Option<String>,
+    pub status: Option<SendStatus>,
+    pub limit: usize,
+}
+
+/// Counts of sends by status (for reports).
+pub type StatusCounts = BTreeMap<String, u64>;
+
+/// The runner's view of the state. One implementation per backend.
+pub trait RunStore {
+    /// Start a write transaction (every write until `commit` is atomic).
+    fn begin(&mut self) -> Result<(), StateError>;
+    fn commit(&mut self) -> Result<(), StateError>;
+
+    // The deployed plan.
+    fn snapshot(&self, digest: &str) -> Result<Option<Vec<(String, String)>>, StateError>;
+    /// The current serial and the digest of its sources.
+    fn current_apply(&self) -> Result<Option<(u64, String)>, StateError>;
+    /// The source digest under which a version of an object was last deployed.
+    fn version_digest(&self, address: &str, version: u64) -> Result<Option<String>, StateError>;
+    /// Deployed objects: address → (version, applied serial).
+    fn deployed_versions(&self) -> Result<Vec<(String, u64)>, StateError>;
+    /// When the serial that created this object version was applied.
+    fn version_applied_at(&self, address: &str, version: u64) -> Result<Option<DateTime<Utc>>, StateError>;
+
+    // Runner bookkeeping.
+    fn meta(&self, key: &str) -> Result<Option<String>, StateError>;
+    fn set_meta(&mut self, key: &str, value: &str) -> Result<(), StateError>;
+    /// Take or renew the runner lease (one runner per SQLite state). `false`:
+    /// another runner holds an unexpired lease and `dead` does not say it
+    /// died (a runner killed with `kill -9` on this machine is taken over at once).
+    fn lease_runner(
+        &mut self,
+        owner: &str,
+        now_ms: i64,
+        ttl_ms: i64,
+        dead: &dyn Fn(&str) -> bool,
+    ) -> Result<bool, StateError>;
+    fn release_runner(&mut self, owner: &str) -> Result<(), StateError>;
+    /// Paused addresses, and whether a stop was requested.
+    fn controls(&self) -> Result<(BTreeSet<String>, bool), StateError>;
+    fn set_control(
+        &mut self,
+        address: &str,
+        action: Option<&str>,
+        at: DateTime<Utc>,
+        who: &str,
+    ) -> Result<bool, StateError>;
+    /// How far a campaign or date-triggered scenario version was scanned,
+    /// and whether it is complete (a campaign whose every instant passed).
+    fn progress(&self, address: &str, version: u64) -> Result<Option<(DateTime<Utc>, bool)>, StateError>;
+    fn set_progress(
+        &mut self,
+        address: &str,
+        version: u64,
+        until: DateTime<Utc>,
+        completed: bool,
+    ) -> Result<(), StateError>;
+
+    // Events and history.
+    /// Record an event; `None` when its dedupe key was seen before.
+    fn insert_event(
+        &mut self,
+        contact_id: &str,
+        name: &str,
+        at: DateTime<Utc>,
+        props: &str,
+        source: &str,
+        dedupe_key: Option<&str>,
+    ) -> Result<Option<i64>, StateError>;
+    fn pending_events(&self, limit: usize) -> Result<Vec<EventRow>, StateError>;
+    fn mark_events_processed(&mut self, ids: &[i64]) -> Result<(), StateError>;
+    fn history(&self, contact_id: &str) -> Result<ContactHistory, StateError>;
+    fn record_engagement(
+        &mut self,
+        send_key: &str,
+        kind: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Option<(String, String)>, StateError>;
+    fn suppressed(&self, contact_id: &str) -> Result<Vec<Channel>, StateError>;
+    fn suppress(
+        &mut self,
+        contact_id: &str,
+        channel: Channel,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StateError>;
+
+    // Enrolments.
+    /// `None` when the contact already has this occurrence.
+    fn enrol(&mut self, row: &EnrolmentRow) -> Result<Option<i64>, StateError>;
+    fn latest_enrolment(&self, scenario: &str, contact_id: &str) -> Result<Option<EnrolmentRow>, StateError>;
+    fn active_enrolments(&self, contact_id: &str) -> Result<Vec<EnrolmentRow>, StateError>;
+    fn update_enrolment(&mut self, row: &EnrolmentRow) -> Result<(), StateError>;
+    /// Contacts with an enrolment due by `now` (or listening for new facts).
+    fn contacts_with_due_enrolments(&self, now: DateTime<Utc>) -> Result<BTreeSet<String>, StateError>;
+    /// Versions of scenarios with contacts still in them: (address, version).
+    fn active_versions(&self) -> Result<Vec<(String, u64)>, StateError>;
+
+    // The send ledger.
+    /// Insert a send; `false` when its key exists (it was queued before).
+    fn queue_send(&mut self, row: &SendRow) -> Result<bool, StateError>;
+    fn send_exists(&self, key: &str) -> Result<bool, StateError>;
+    /// Queued sends of a contact that are due by `now` (and, for retries,
+    /// whose hold on the real clock `now_ms` has passed), in time and priority order.
+    fn due_sends(&self, contact_id: &str, now: DateTime<Utc>, now_ms: i64) -> Result<Vec<SendRow>, StateError>;
+    fn contacts_with_due_sends(&self, now: DateTime<Utc>, now_ms: i64) -> Result<BTreeSet<String>, StateError>;
+    /// Sends of a contact that went out (or may have) after `since`.
+    fn sent_since(&self, contact_id: &str, since: DateTime<Utc>) -> Result<Vec<SendRow>, StateError>;
+    /// Claim a send for the provider: `sending`, leased to `owner`.
+    fn claim_send(&mut self, key: &str, owner: &str, lease_until_ms: i64, at: DateTime<Utc>) -> Result<(), StateError>;
+    fn finish_send(
+        &mut self,
+        key: &str,
+        status: SendStatus,
+        reason: Option<&str>,
+        provider_id: Option<&str>,
+        sent_at: Option<DateTime<Utc>>,
+    ) -> Result<(), StateError>;
+    /// Back to `queued`: due again at `not_before`, and not before `hold_ms`
+    /// on the real clock (retries back off on the real clock).
+    fn requeue_send(
+        &mut self,
+        key: &str,
+        not_before: DateTime<Utc>,
+        hold_ms: Option<i64>,
+        reason: Option<&str>,
+    ) -> Result<(), StateError>;
+    fn drop_send(&mut self, key: &str, reason: &str) -> Result<(), StateError>;
+    /// Sends left `sending` by another runner (the caller holds the runner
+    /// lease, so that runner is gone).
+    fn abandoned_sends(&self, owner: &str) -> Result<Vec<SendRow>, StateError>;
+    /// The next instant a queued send or a sleeping enrolment is due after `now`.
+    fn next_wake(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, StateError>;
+    /// Sends and engagement of each message an object sent (experiment results).
+    fn variant_stats(
+        &self,
+        object: &str,
+    ) -> Result<BTreeMap<String, herald_compiler::engine::experiment::VariantStats>, StateError>;
+    fn list_sends(&self, filter: &SendFilter) -> Result<Vec<SendRow>, StateError>;
+    fn send(&self, key: &str) -> Result<Option<SendRow>, StateError>;
+    fn send_counts(&self, object: Option<&str>) -> Result<StatusCounts, StateError>;
+}
+
+/// The SQLite implementation.
+pub struct SqliteRunStore {
+    conn: Connection,
+    in_tx: bool,
+}
+
+impl SqliteRunStore {
+    /// Open the state for running (it must exist and be migrated: open it
+    /// with [`super::State::open`] first). WAL lets the events endpoint and
+    /// `herald event send` write while the runner works.
+    pub fn open(path: &Path) -> Result<SqliteRunStore, StateError> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        // A send marked `sending` must survive a power cut, not just a crash.
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        Ok(SqliteRunStore { conn, in_tx: false })
+    }
+}
+
+fn send_row(r: &rusqlite::Row) -> rusqlite::Result<SendRowRaw> {
+    Ok(SendRowRaw {
+        key: r.get(0)?,
+        object: r.get(1)?,
+        version: r.get(2)?,
+        contact_id: r.get(3)?,
+        occurrence: r.get(4)?,
+        message: r.get(5)?,
+        channel: r.get(6)?,
+        purpose: r.get(7)?,
+        program: r.get(8)?,
+        tags: r.get(9)?,
+        priority: r.get(10)?,
+        due_at: r.get(11)?,
+        not_before: r.get(12)?,
+        status: r.get(13)?,
+        reason: r.get(14)?,
+        attempts: r.get(15)?,
+        sent_at: r.get(16)?,
+        provider_id: r.get(17)?,
+        event: r.get(18)?,
+    })
+}
+
+const SEND_COLUMNS: &str = "key, object, version, contact_id, occurrence, message, channel, purpose, program, tags, priority, due_at, not_before, status, reason, attempts, sent_at, provider_id, event";
+
+/// A send row as SQLite gives it, before typing.
+struct SendRowRaw {
+    key: String,
+    object: String,
+    version: i64,
+    contact_id: String,
+    occurrence: String,
+    message: String,
+    channel: String,
+    purpose: String,
+    program: String,
+    tags: String,
+    priority: i64,
+    due_at: String,
+    not_before: String,
+    status: String,
+    reason: Option<String>,
+    attempts: i64,
+    sent_at: Option<String>,
+    provider_id: Option<String>,
+    event: Option<String>,
+}
+
+fn channel(s: &str) -> Result<Channel, StateError> {
+    Channel::ALL
+        .into_iter()
+        .find(|c| c.as_str() == s)
+        .ok_or_else(|| StateError::Db(format!("unknown channel `{s}`")))
+}
+
+fn purpose(s: &str) -> Result<Purpose, StateError> {
+    [Purpose::Marketing, Purpose::Transactional, Purpose::Service]
+        .into_iter()
+        .find(|p| p.as_str() == s)
+        .ok_or_else(|| StateError::Db(format!("unknown purpose `{s}`")))
+}
+
+impl SendRowRaw {
+    fn typed(self) -> Result<SendRow, StateError> {
+        Ok(SendRow {
+            key: self.key,
+            object: self.object,
+            version: self.version as u64,
+            contact_id: self.contact_id,
+            occurrence: self.occurrence,
+            message: self.message,
+            channel: channel(&self.channel)?,
+            purpose: purpose(&self.purpose)?,
+            program: self.program,
+            tags: serde_json::from_str(&self.tags).unwrap_or_default(),
+            priority: u8::try_from(self.priority).unwrap_or(u8::MAX),
+            due_at: parse_ts(&self.due_at)?,
+            not_before: parse_ts(&self.not_before)?,
+            status: SendStatus::parse(&self.status)?,
+            reason: self.reason,
+            attempts: u32::try_from(self.attempts).unwrap_or(u32::MAX),
+            sent_at: self.sent_at.as_deref().map(parse_ts).transpose()?,
+            provider_id: self.provider_id,
+            event: self.event,
+        })
+    }
+}
+
+fn sends(stmt: &mut rusqlite::Statement, params: impl rusqlite::Params) -> Result<Vec<SendRow>, StateError> {
+    let rows = stmt.query_map(params, send_row)?;
+    let mut out = Vec::new();
+    for r in rows {
+        out.push(r?.typed()?);
+    }
+    Ok(out)
+}
+
+const ENROLMENT_COLUMNS: &str = "id, scenario, version, contact_id, occurrence, entered_at, status, cursor, since, wake_at, listening, event, exit_reason";
+
+fn enrolments(stmt: &mut rusqlite::Statement, params: impl rusqlite::Params) -> Result<Vec<EnrolmentRow>, StateError> {
+    let rows = stmt.query_map(params, |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, i64>(2)?,
+            r.get::<_, String>(3)?,
+            r.get::<_, String>(4)?,
+            r.get::<_, String>(5)?,
+            r.get::<_, String>(6)?,
+            r.get::<_, String>(7)?,
+            r.get::<_, String>(8)?,
+            r.get::<_, Option<String>>(9)?,
+            r.get::<_, bool>(10)?,
+            r.get::<_, Option<String>>(11)?,
+            r.get::<_, Option<String>>(12)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for r in rows {
+        let (
+            id,
+            scenario,
+            version,
+            contact_id,
+            occurrence,
+            entered_at,
+            status,
+            cursor,
+            since,
+            wake_at,
+            listening,
+            event,
+            exit_reason,
+        ) = r?;
+        out.push(EnrolmentRow {
+            id,
+            scenario,
+            version: version as u64,
+            contact_id,
+            occurrence,
+            entered_at: parse_ts(&entered_at)?,
+            status: EnrolmentStatus::parse(&status)?,
+            cursor,
+            since: parse_ts(&since)?,
+            wake_at: wake_at.as_deref().map(parse_ts).transpose()?,
+            listening,
+            event,
+            exit_reason,
+        });
+    }
+    Ok(out)
+}
+
+impl RunStore for SqliteRunStore {
+    fn begin(&mut self) -> Result<(), StateError> {
+        if !self.in_tx {
+            self.conn.execute_batch("BEGIN IMMEDIATE")?;
+            self.in_tx = true;
+        }
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<(), StateError> {
+        if self.in_tx {
+            self.conn.execute_batch("COMMIT")?;
+            self.in_tx = false;
+        }
+        Ok(())
+    }
+
+    fn snapshot(&self, digest: &str) -> Result<Option<Vec<(String, String)>>, StateError> {
+        let files: Option<String> = self
+            .conn
+            .query_row("SELECT files FROM snapshots WHERE digest = ?1", [digest], |r| r.get(0))
+            .optional()?;
+        files
+            .map(|f| serde_json::from_str(&f).map_err(|e| StateError::Db(format!("a stored snapshot is damaged: {e}"))))
+            .transpose()
+    }
+
+    fn current_apply(&self) -> Result<Option<(u64, String)>, StateError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT serial, source_digest FROM applies WHERE source_digest IS NOT NULL ORDER BY serial DESC LIMIT 1",
+                [],
+                |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?)),
+            )
+            .optional()?)
+    }
+
+    fn version_digest(&self, address: &str, version: u64) -> Result<Option<String>, StateError> {
+        // The last apply while this version was deployed.
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT a.source_digest FROM object_versions v JOIN applies a
+                   ON a.serial >= v.created_serial AND (v.retired_serial IS NULL OR a.serial < v.retired_serial)
+                 WHERE v.address = ?1 AND v.version = ?2 AND a.source_digest IS NOT NULL
+                 ORDER BY a.serial DESC LIMIT 1",
+                params![address, version as i64],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    fn deployed_versions(&self) -> Result<Vec<(String, u64)>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT address, version FROM objects ORDER BY address")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn version_applied_at(&self, address: &str, version: u64) -> Result<Option<DateTime<Utc>>, StateError> {
+        let at: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT a.applied_at FROM object_versions v JOIN applies a ON a.serial = v.created_serial
+                 WHERE v.address = ?1 AND v.version = ?2",
+                params![address, version as i64],
+                |r| r.get(0),
+            )
+            .optional()?;
+        at.as_deref().map(parse_ts).transpose()
+    }
+
+    fn meta(&self, key: &str) -> Result<Option<String>, StateError> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM run_meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?)
+    }
+
+    fn set_meta(&mut self, key: &str, value: &str) -> Result<(), StateError> {
+        self.conn.execute(
+            "INSERT INTO run_meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+
+    fn lease_runner(
+        &mut self,
+        owner: &str,
+        now_ms: i64,
+        ttl_ms: i64,
+        dead: &dyn Fn(&str) -> bool,
+    ) -> Result<bool, StateError> {
+        let held: Option<String> = self
+            .conn
+            .query_row("SELECT value FROM run_meta WHERE key = 'runner'", [], |r| r.get(0))
+            .optional()?;
+        if let Some(h) = held
+            && let Some((who, until)) = h.rsplit_once('|')
+            && who != owner
+            && until.parse::<i64>().is_ok_and(|u| u > now_ms)
+            && !dead(who)
+        {
+            return Ok(false);
+        }
+        self.set_meta("runner", &format!("{owner}|{}", now_ms.saturating_add(ttl_ms)))?;
+        Ok(true)
+    }
+
+    fn release_runner(&mut self, owner: &str) -> Result<(), StateError> {
+        self.conn.execute(
+            "DELETE FROM run_meta WHERE key = 'runner' AND value LIKE ?1",
+            [format!("{owner}|%")],
+        )?;
+        Ok(())
+    }
+
+    fn controls(&self) -> Result<(BTreeSet<String>, bool), StateError> {
+        let mut stmt = self.conn.prepare("SELECT address, action FROM controls")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        let mut paused = BTreeSet::new();
+        let mut stop = false;
+        for r in rows {
+            let (address, action) = r?;
+            if action == "stop" {
+                stop = true;
+            } else {
+                paused.insert(address);
+            }
+        }
+        Ok((paused, stop))
+    }
+
+    fn set_control(
+        &mut self,
+        address: &str,
+        action: Option<&str>,
+        at: DateTime<Utc>,
+        who: &str,
+    ) -> Result<bool, StateError> {
+        let n = match action {
+            Some(a) => self.conn.execute(
+                "INSERT INTO controls (address, action, at, who) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(address) DO UPDATE SET action = ?2, at = ?3, who = ?4",
+                params![address, a, ts(at), who],
+            )?,
+            None => self
+                .conn
+                .execute("DELETE FROM controls WHERE address = ?1", [address])?,
+        };
+        Ok(n > 0)
+    }
+
+    fn progress(&self, address: &str, version: u64) -> Result<Option<(DateTime<Utc>, bool)>, StateError> {
+        let row: Option<(String, bool)> = self
+            .conn
+            .query_row(
+                "SELECT scanned_until, completed FROM progress WHERE address = ?1 AND version = ?2",
+                params![address, version as i64],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        row.map(|(t, c)| Ok((parse_ts(&t)?, c))).transpose()
+    }
+
+    fn set_progress(
+        &mut self,
+        address: &str,
+        version: u64,
+        until: DateTime<Utc>,
+        completed: bool,
+    ) -> Result<(), StateError> {
+        self.conn.execute(
+            "INSERT INTO progress (address, version, scanned_until, completed) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(address, version) DO UPDATE SET scanned_until = ?3, completed = ?4",
+            params![address, version as i64, ts(until), completed],
+        )?;
+        Ok(())
+    }
+
+    fn insert_event(
+        &mut self,
+        contact_id: &str,
+        name: &str,
+        at: DateTime<Utc>,
+        props: &str,
+        source: &str,
+        dedupe_key: Option<&str>,
+    ) -> Result<Option<i64>, StateError> {
+        let n = self.conn.execute(
+            "INSERT OR IGNORE INTO events (contact_id, name, at, props, source, dedupe_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![contact_id, name, ts(at), props, source, dedupe_key],
+        )?;
+        Ok((n > 0).then(|| self.conn.last_insert_rowid()))
+    }
+
+    fn pending_events(&self, limit: usize) -> Result<Vec<EventRow>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, contact_id, name, at, props FROM events WHERE processed = 0 ORDER BY id LIMIT ?1")?;
+        let rows = stmt.query_map([limit as i64], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for r in rows {
+            let (id, contact_id, name, at, props) = r?;
+            out.push(EventRow {
+                id,
+                contact_id,
+                name,
+                at: parse_ts(&at)?,
+                props,
+            });
+        }
+        Ok(out)
+    }
+
+    fn mark_events_processed(&mut self, ids: &[i64]) -> Result<(), StateError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("UPDATE events SET processed = 1 WHERE id = ?1")?;
+        for id in ids {
+            stmt.execute([id])?;
+        }
+        Ok(())
+    }
+
+    fn history(&self, contact_id: &str) -> Result<ContactHistory, StateError> {
+        let mut h = ContactHistory::default();
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT name, at FROM events WHERE contact_id = ?1 ORDER BY at")?;
+        for r in stmt.query_map([contact_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))? {
+            let (name, at) = r?;
+            h.events.push((name, parse_ts(&at)?));
+        }
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT message, kind, at FROM engagement WHERE contact_id = ?1 ORDER BY at")?;
+        for r in stmt.query_map([contact_id], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
+        })? {
+            let (message, kind, at) = r?;
+            h.engagement.push((message, kind, parse_ts(&at)?));
+        }
+        Ok(h)
+    }
+
+    fn record_engagement(
+        &mut self,
+        send_key: &str,
+        kind: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Option<(String, String)>, StateError> {
+        let found: Option<(String, String)> = self
+            .conn
+            .query_row(
+                "SELECT contact_id, message FROM sends WHERE key = ?1",
+                [send_key],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let Some((contact, message)) = found else {
+            return Ok(None);
+        };
+        self.conn.execute(
+            "INSERT INTO engagement (send_key, contact_id, message, kind, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![send_key, contact, message, kind, ts(at)],
+        )?;
+        // Enrolments waiting for new facts (`wait until`, `exit_when`) are
+        // looked at again at once.
+        self.conn.execute(
+            "UPDATE enrolments SET wake_at = ?2 WHERE contact_id = ?1 AND status = 'active' AND listening = 1",
+            params![contact, ts(at)],
+        )?;
+        Ok(Some((contact, message)))
+    }
+
+    fn suppressed(&self, contact_id: &str) -> Result<Vec<Channel>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT channel FROM suppressions WHERE contact_id = ?1")?;
+        let rows = stmt.query_map([contact_id], |r| r.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        for r in rows {
+            out.push(channel(&r?)?);
+        }
+        Ok(out)
+    }
+
+    fn suppress(&mut self, contact_id: &str, ch: Channel, reason: &str, at: DateTime<Utc>) -> Result<(), StateError> {
+        self.conn.execute(
+            "INSERT OR IGNORE INTO suppressions (contact_id, channel, reason, at) VALUES (?1, ?2, ?3, ?4)",
+            params![contact_id, ch.as_str(), reason, ts(at)],
+        )?;
+        Ok(())
+    }
+
+    fn enrol(&mut self, e: &EnrolmentRow) -> Result<Option<i64>, StateError> {
+        let n = self.conn.execute(
+            "INSERT OR IGNORE INTO enrolments (scenario, version, contact_id, occurrence, entered_at, status, cursor, since, wake_at, listening, event, exit_reason)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            params![
+                e.scenario,
+                e.version as i64,
+                e.contact_id,
+                e.occurrence,
+                ts(e.entered_at),
+                e.status.as_str(),
+                e.cursor,
+                ts(e.since),
+                e.wake_at.map(ts),
+                e.listening,
+                e.event,
+                e.exit_reason
+            ],
+        )?;
+        Ok((n > 0).then(|| self.conn.last_insert_rowid()))
+    }
+
+    fn latest_enrolment(&self, scenario: &str, contact_id: &str) -> Result<Option<EnrolmentRow>, StateError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {ENROLMENT_COLUMNS} FROM enrolments WHERE scenario = ?1 AND contact_id = ?2 ORDER BY entered_at DESC, id DESC LIMIT 1"
+        ))?;
+        Ok(enrolments(&mut stmt, params![scenario, contact_id])?.pop())
+    }
+
+    fn active_enrolments(&self, contact_id: &str) -> Result<Vec<EnrolmentRow>, StateError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {ENROLMENT_COLUMNS} FROM enrolments WHERE contact_id = ?1 AND status = 'active' ORDER BY id"
+        ))?;
+        enrolments(&mut stmt, [contact_id])
+    }
+
+    fn update_enrolment(&mut self, e: &EnrolmentRow) -> Result<(), StateError> {
+        self.conn.execute(
+            "UPDATE enrolments SET status = ?2, cursor = ?3, since = ?4, wake_at = ?5, listening = ?6, exit_reason = ?7 WHERE id = ?1",
+            params![
+                e.id,
+                e.status.as_str(),
+                e.cursor,
+                ts(e.since),
+                e.wake_at.map(ts),
+                e.listening,
+                e.exit_reason
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn contacts_with_due_enrolments(&self, now: DateTime<Utc>) -> Result<BTreeSet<String>, StateError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT DISTINCT contact_id FROM enrolments WHERE status = 'active' AND (wake_at IS NULL OR wake_at <= ?1)",
+        )?;
+        let rows = stmt.query_map([ts(now)], |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn active_versions(&self) -> Result<Vec<(String, u64)>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT DISTINCT scenario, version FROM enrolments WHERE status = 'active'")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn queue_send(&mut self, s: &SendRow) -> Result<bool, StateError> {
+        let n = self.conn.prepare_cached(
+            "INSERT OR IGNORE INTO sends (key, object, version, contact_id, occurrence, message, channel, purpose, program, tags, priority, due_at, not_before, status, reason, attempts, sent_at, provider_id, event, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?12)",
+        )?
+        .execute(params![
+            s.key,
+            s.object,
+            s.version as i64,
+            s.contact_id,
+            s.occurrence,
+            s.message,
+            s.channel.as_str(),
+            s.purpose.as_str(),
+            s.program,
+            serde_json::to_string(&s.tags).unwrap_or_else(|_| "[]".into()),
+            i64::from(s.priority),
+            ts(s.due_at),
+            ts(s.not_before),
+            s.status.as_str(),
+            s.reason,
+            i64::from(s.attempts),
+            s.sent_at.map(ts),
+            s.provider_id,
+            s.event,
+        ])?;
+        Ok(n > 0)
+    }
+
+    fn send_exists(&self, key: &str) -> Result<bool, StateError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT 1 FROM sends WHERE key = ?1")?
+            .query_row([key], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
+    fn due_sends(&self, contact_id: &str, now: DateTime<Utc>, now_ms: i64) -> Result<Vec<SendRow>, StateError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {SEND_COLUMNS} FROM sends WHERE contact_id = ?1 AND status = 'queued' AND not_before <= ?2
+               AND (lease_until IS NULL OR lease_until <= ?3) ORDER BY not_before, priority, key"
+        ))?;
+        sends(&mut stmt, params![contact_id, ts(now), now_ms])
+    }
+
+    fn contacts_with_due_sends(&self, now: DateTime<Utc>, now_ms: i64) -> Result<BTreeSet<String>, StateError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT DISTINCT contact_id FROM sends WHERE status = 'queued' AND not_before <= ?1
+               AND (lease_until IS NULL OR lease_until <= ?2)",
+        )?;
+        let rows = stmt.query_map(params![ts(now), now_ms], |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn sent_since(&self, contact_id: &str, since: DateTime<Utc>) -> Result<Vec<SendRow>, StateError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {SEND_COLUMNS} FROM sends WHERE contact_id = ?1 AND status IN ('sending', 'sent', 'in_doubt') AND sent_at > ?2"
+        ))?;
+        sends(&mut stmt, params![contact_id, ts(since)])
+    }
+
+    fn claim_send(&mut self, key: &str, owner: &str, lease_until_ms: i64, at: DateTime<Utc>) -> Result<(), StateError> {
+        self.conn
+            .prepare_cached(
+                "UPDATE sends SET status = 'sending', lease_owner = ?2, lease_until = ?3, sent_at = ?4, attempts = attempts + 1, updated_at = ?4 WHERE key = ?1",
+            )?
+            .execute(params![key, owner, lease_until_ms, ts(at)])?;
+        Ok(())
+    }
+
+    fn finish_send(
+        &mut self,
+        key: &str,
+        status: SendStatus,
+        reason: Option<&str>,
+        provider_id: Option<&str>,
+        sent_at: Option<DateTime<Utc>>,
+    ) -> Result<(), StateError> {
+        self.conn
+            .prepare_cached(
+                "UPDATE sends SET status = ?2, reason = ?3, provider_id = coalesce(?4, provider_id), sent_at = coalesce(?5, sent_at), lease_owner = NULL, lease_until = NULL WHERE key = ?1",
+            )?
+            .execute(params![key, status.as_str(), reason, provider_id, sent_at.map(ts)])?;
+        Ok(())
+    }
+
+    fn requeue_send(
+        &mut self,
+        key: &str,
+        not_before: DateTime<Utc>,
+        hold_ms: Option<i64>,
+        reason: Option<&str>,
+    ) -> Result<(), StateError> {
+        self.conn
+            .prepare_cached(
+                "UPDATE sends SET status = 'queued', not_before = ?2, reason = ?3, sent_at = NULL, lease_owner = NULL, lease_until = ?4 WHERE key = ?1",
+            )?
+            .execute(params![key, ts(not_before), reason, hold_ms])?;
+        Ok(())
+    }
+
+    fn drop_send(&mut self, key: &str, reason: &str) -> Result<(), StateError> {
+        self.conn
+            .prepare_cached("UPDATE sends SET status = 'dropped', reason = ?2, lease_owner = NULL, lease_until = NULL WHERE key = ?1")?
+            .execute(params![key, reason])?;
+        Ok(())
+    }
+
+    fn abandoned_sends(&self, owner: &str) -> Result<Vec<SendRow>, StateError> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {SEND_COLUMNS} FROM sends WHERE status = 'sending' AND (lease_owner IS NULL OR lease_owner != ?1)"
+        ))?;
+        sends(&mut stmt, [owner])
+    }
+
+    fn next_wake(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, StateError> {
+        let t: Option<String> = self.conn.query_row(
+            "SELECT min(t) FROM (
+               SELECT min(not_before) AS t FROM sends WHERE status = 'queued' AND not_before > ?1
+               UNION ALL
+               SELECT min(wake_at) AS t FROM enrolments WHERE status = 'active' AND wake_at > ?1)",
+            [ts(now)],
+            |r| r.get(0),
+        )?;
+        t.as_deref().map(parse_ts).transpose()
+    }
+
+    fn variant_stats(
+        &self,
+        object: &str,
+    ) -> Result<BTreeMap<String, herald_compiler::engine::experiment::VariantStats>, StateError> {
+        let mut out: BTreeMap<String, herald_compiler::engine::experiment::VariantStats> = BTreeMap::new();
+        let mut stmt = self.conn.prepare(
+            "SELECT message, count(*) FROM sends WHERE object = ?1 AND status IN ('sent', 'in_doubt') GROUP BY message",
+        )?;
+        for r in stmt.query_map([object], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
+            let (m, n) = r?;
+            out.entry(m).or_default().sent = n as u64;
+        }
+        let mut stmt = self.conn.prepare(
+            "SELECT s.message, e.kind, count(DISTINCT e.send_key) FROM engagement e JOIN sends s ON s.key = e.send_key
+             WHERE s.object = ?1 GROUP BY s.message, e.kind",
+        )?;
+        for r in stmt.query_map([object], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?))
+        })? {
+            let (m, kind, n) = r?;
+            let v = out.entry(m).or_default();
+            match kind.as_str() {
+                "opened" => v.opened = n as u64,
+                "clicked" => v.clicked = n as u64,
+                "converted" => v.converted = n as u64,
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+
+    fn send(&self, key: &str) -> Result<Option<SendRow>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!("SELECT {SEND_COLUMNS} FROM sends WHERE key = ?1"))?;
+        Ok(sends(&mut stmt, [key])?.pop())
+    }
+
+    fn list_sends(&self, f: &SendFilter) -> Result<Vec<SendRow>, StateError> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {SEND_COLUMNS} FROM sends
+             WHERE (?1 IS NULL OR contact_id = ?1) AND (?2 IS NULL OR object = ?2) AND (?3 IS NULL OR status = ?3)
+             ORDER BY due_at, key LIMIT ?4"
+        ))?;
+        sends(
+            &mut stmt,
+            params![
+                f.contact,
+                f.object,
+                f.status.map(SendStatus::as_str),
+                i64::try_from(f.limit).unwrap_or(i64::MAX)
+            ],
+        )
+    }
+
+    fn send_counts(&self, object: Option<&str>) -> Result<StatusCounts, StateError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT status, coalesce(reason, ''), count(*) FROM sends WHERE (?1 IS NULL OR object = ?1) GROUP BY status, reason",
+        )?;
+        let rows = stmt.query_map([object], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?))
+        })?;
+        let mut out = StatusCounts::new();
+        for r in rows {
+            let (status, reason, n) = r?;
+            let key = if status == "dropped" && !reason.is_empty() {
+                format!("dropped:{}", reason.split(':').next().unwrap_or(&reason))
+            } else {
+                status
+            };
+            *out.entry(key).or_default() += n as u64;
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,782 @@
+//! `herald run` against real protocols: a real SMTP server on loopback
+//! (aiosmtpd, installed by scripts/test), and HTTP servers written here for
+//! the SMS APIs (Twilio's Messages API and a generic gateway), which cannot
+//! be reached from the tests — they follow the providers' published request
+//! and response shapes. Then crashes (`kill -9`) and faults.
+
+use super::http_mock::{MockServer, Reply, twilio_reply};
+use super::*;
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::{Child, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Black Friday, at 10:00 in Paris: two campaigns of one plan.
+const SEND_AT: &str = "2026-11-27T10:00";
+/// A minute after the campaigns' instant.
+const RUN_AT: &str = "2026-11-27T09:01:00Z";
+
+const PLAN: &str = r#"
+contact:
+  fields:
+    email: { type: email, optional: true }
+    phone: { type: phone, optional: true }
+    first_name: { type: string, optional: true, max_length: 20 }
+  consents:
+    email_marketing: { channel: email }
+    sms_marketing: { channel: sms }
+programs:
+  promotions: { objective: "Sell during Black Friday." }
+messages:
+  bf_email:
+    channel: email
+    purpose: marketing
+    subject: "Black Friday : -30 %"
+    preheader: "Sur tout le site, jusqu'à dimanche"
+    body: '<html><body><p>Bonjour {{ contact.first_name | default("") }}, -30 % sur tout.</p><p><a href="{{ unsubscribe_url }}">Se désinscrire</a></p></body></html>'
+  bf_sms:
+    channel: sms
+    purpose: marketing
+    sender: Boutique
+    text: "Boutique: -30% sur tout jusqu'a dimanche. STOP au 36111"
+campaigns:
+  bf_email:
+    program: promotions
+    audience: consent(email_marketing) and email is set
+    message: bf_email
+    send_at: SEND_AT
+  bf_sms:
+    program: promotions
+    audience: consent(sms_marketing) and phone is set
+    message: bf_sms
+    send_at: SEND_AT
+"#;
+
+/// A plan directory with `contacts` generated contacts and these providers.
+fn campaign_plan(contacts: u64, providers: &str) -> tempfile::TempDir {
+    let config = format!("{}\n{providers}\n", String::from_utf8_lossy(CONFIG));
+    let dir = plan(&[
+        ("herald.toml", config.as_bytes()),
+        ("plan.yaml", PLAN.replace("SEND_AT", SEND_AT).as_bytes()),
+    ]);
+    let (code, _, err) = run(herald()
+        .args(["contacts", "generate", "--count", &contacts.to_string(), "--seed", "7"])
+        .arg(dir.path()));
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = run(herald().args(["apply", "--auto-approve", "--dir"]).arg(dir.path()));
+    assert_eq!(code, 0, "{err}");
+    dir
+}
+
+/// Forecast recipients of each campaign (the plan of an applied plan shows no
+/// changes, so read them from a fresh copy's plan).
+fn expected(dir: &Path) -> BTreeMap<String, u64> {
+    let copy = tempfile::tempdir().unwrap();
+    for f in ["herald.toml", "plan.yaml"] {
+        std::fs::copy(dir.join(f), copy.path().join(f)).unwrap();
+    }
+    std::fs::create_dir_all(copy.path().join("data")).unwrap();
+    std::fs::copy(dir.join("data/contacts.csv"), copy.path().join("data/contacts.csv")).unwrap();
+    let (code, out, err) = run(herald().args(["plan", "--format", "json"]).arg(copy.path()));
+    assert_eq!(code, 0, "{err}");
+    let plan: serde_json::Value = serde_json::from_str(&out).unwrap();
+    plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| Some((c["address"].as_str()?.to_string(), c["impact"]["recipients"].as_u64()?)))
+        .collect()
+}
+
+fn ledger(dir: &Path) -> Vec<serde_json::Value> {
+    let (code, out, err) = run(herald()
+        .args(["sends", "--format", "json", "--limit", "100000"])
+        .arg(dir));
+    assert_eq!(code, 0, "{err}");
+    serde_json::from_str(&out).unwrap()
+}
+
+fn run_once(dir: &Path, env: &[(&str, &str)]) -> serde_json::Value {
+    let mut cmd = herald();
+    cmd.env("HERALD_NOW", RUN_AT)
+        .args(["run", "--once", "--format", "json"])
+        .arg(dir);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let (code, out, err) = run(&mut cmd);
+    assert_eq!(code, 0, "{err}");
+    serde_json::from_str(out.lines().last().unwrap_or("")).unwrap_or_else(|e| panic!("{e}: {out} {err}"))
+}
+
+/// aiosmtpd, writing what it receives to a Maildir.
+struct Smtp {
+    child: Child,
+    port: u16,
+    maildir: tempfile::TempDir,
+}
+
+impl Smtp {
+    fn start() -> Smtp {
+        let python = std::env::var("HERALD_TEST_PYTHON")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| repo().join("target/test-venv/bin/python"));
+        assert!(
+            python.exists(),
+            "the SMTP tests need aiosmtpd: run scripts/test (it makes target/test-venv), or set HERALD_TEST_PYTHON"
+        );
+        let port = free_port();
+        let maildir = tempfile::tempdir().unwrap();
+        let child = std::process::Command::new(python)
+            .args([
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                &format!("127.0.0.1:{port}"),
+                "-c",
+                "aiosmtpd.handlers.Mailbox",
+            ])
+            // A path that does not exist yet: Python's Maildir creates its
+            // subdirectories only then.
+            .arg(maildir.path().join("mail"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start aiosmtpd");
+        let start = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(start.elapsed() < Duration::from_secs(20), "aiosmtpd did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Smtp { child, port, maildir }
+    }
+
+    /// Every message received, raw.
+    fn messages(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for sub in ["new", "cur"] {
+            for e in std::fs::read_dir(self.maildir.path().join("mail").join(sub))
+                .into_iter()
+                .flatten()
+            {
+                out.push(std::fs::read_to_string(e.unwrap().path()).unwrap());
+            }
+        }
+        out
+    }
+}
+
+impl Drop for Smtp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn header<'a>(raw: &'a str, name: &str) -> Option<&'a str> {
+    let head = raw.split("\n\n").next().unwrap_or(raw);
+    head.lines()
+        .find(|l| {
+            l.to_ascii_lowercase()
+                .starts_with(&format!("{}:", name.to_ascii_lowercase()))
+        })
+        .map(|l| l[name.len() + 1..].trim())
+}
+
+fn smtp_providers(port: u16) -> String {
+    format!(
+        "[providers.email]\nkind = \"smtp\"\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\nfrom = \"Boutique <news@boutique.example.test>\"\n"
+    )
+}
+
+#[test]
+fn email_over_smtp_has_both_parts_one_click_unsubscribe_and_a_message_id_from_the_key() {
+    let smtp = Smtp::start();
+    let dir = campaign_plan(
+        60,
+        &format!("{}\n[providers.sms]\nkind = \"file\"\n", smtp_providers(smtp.port)),
+    );
+    let want = expected(dir.path());
+    let r = run_once(dir.path(), &[]);
+    assert_eq!(r["failed"], 0, "{r}");
+    let received = smtp.messages();
+    assert_eq!(received.len() as u64, want["campaigns.bf_email"], "{r}");
+    let keys: BTreeSet<String> = ledger(dir.path())
+        .iter()
+        .filter(|s| s["channel"] == "email" && s["status"] == "sent")
+        .map(|s| s["key"].as_str().unwrap().to_string())
+        .collect();
+    for raw in &received {
+        let id = header(raw, "Message-ID").unwrap();
+        let key = id.trim_matches(['<', '>']).split('@').next().unwrap();
+        assert!(keys.contains(key), "the Message-ID is the send's key: {id}");
+        let unsubscribe = header(raw, "List-Unsubscribe").unwrap();
+        assert!(
+            unsubscribe.starts_with("<http://") && unsubscribe.contains("/u/"),
+            "{unsubscribe}"
+        );
+        assert_eq!(header(raw, "List-Unsubscribe-Post"), Some("List-Unsubscribe=One-Click"));
+        assert!(raw.contains("multipart/alternative"));
+        let text = raw.find("Content-Type: text/plain").unwrap();
+        let html = raw.find("Content-Type: text/html").unwrap();
+        assert!(text < html, "text part first, HTML last");
+    }
+    // Run again: nothing more.
+    run_once(dir.path(), &[]);
+    assert_eq!(smtp.messages().len(), received.len());
+}
+
+#[test]
+fn twilio_requests_have_the_documented_shape_and_errors_keep_only_their_code() {
+    let server = MockServer::start(|r, _| {
+        // One contact's number is refused as invalid, as Twilio does.
+        if r.form().get("To").is_some_and(|t| t.ends_with('7')) {
+            return Reply::Status(
+                400,
+                vec![],
+                r#"{"code": 21211, "message": "The 'To' number +33639980007 is not a valid phone number.", "more_info": "https://www.twilio.com/docs/errors/21211", "status": 400}"#.into(),
+            );
+        }
+        twilio_reply(r, "AC123", "tok")
+    });
+    let providers = format!(
+        "[providers.sms]\nkind = \"twilio\"\nbase_url = \"{}\"\naccount_sid = \"env:T_SID\"\nauth_token = \"env:T_TOKEN\"\nfrom = \"+33700000000\"\n",
+        server.url()
+    );
+    let dir = campaign_plan(60, &providers);
+    let want = expected(dir.path());
+    let r = run_once(dir.path(), &[("T_SID", "AC123"), ("T_TOKEN", "tok")]);
+    let requests = server.requests();
+    assert_eq!(requests.len() as u64, want["campaigns.bf_sms"], "{r}");
+    for q in &requests {
+        assert_eq!(q.path, "/2010-04-01/Accounts/AC123/Messages.json");
+        assert!(
+            q.header("content-type")
+                .unwrap()
+                .starts_with("application/x-www-form-urlencoded")
+        );
+        let f = q.form();
+        assert!(f["To"].starts_with("+336"));
+        assert_eq!(f["From"], "Boutique", "the message's sender ID");
+        assert!(f["Body"].starts_with("Boutique: -30%"));
+    }
+    let rows = ledger(dir.path());
+    let sms: Vec<_> = rows.iter().filter(|s| s["channel"] == "sms").collect();
+    let failed: Vec<_> = sms.iter().filter(|s| s["status"] == "failed").collect();
+    let sent = sms.iter().filter(|s| s["status"] == "sent").count();
+    assert_eq!(failed.len() as u64, r["failed"].as_u64().unwrap());
+    assert_eq!(sent + failed.len(), requests.len());
+    for f in &failed {
+        let reason = f["reason"].as_str().unwrap();
+        assert_eq!(reason, "twilio: HTTP 400 (error 21211)");
+    }
+    // Nothing the API said about a number is kept or shown.
+    let listing = run(herald().args(["sends"]).arg(dir.path())).1;
+    assert!(
+        !listing.contains("+336") && !listing.contains("not a valid phone"),
+        "{listing}"
+    );
+}
+
+/// A generic SMS gateway that honours `Idempotency-Key`: a key seen before
+/// gets its first answer again and is not delivered twice.
+struct Gateway {
+    server: MockServer,
+    delivered: Arc<Mutex<BTreeMap<String, u64>>>,
+}
+
+fn gateway(fault: impl Fn(u64) -> Option<Reply> + Send + Sync + 'static) -> Gateway {
+    let delivered: Arc<Mutex<BTreeMap<String, u64>>> = Arc::default();
+    let d = Arc::clone(&delivered);
+    let server = MockServer::start(move |r, n| {
+        let Some(key) = r.header("idempotency-key").map(str::to_string) else {
+            return Reply::Status(400, vec![], r#"{"code": "missing_key"}"#.into());
+        };
+        // Faults before the gateway looks at the message: nothing delivered.
+        if let Some(reply) = fault(n) {
+            if let Reply::Hang(_) = reply {
+                // A timeout after the message was taken: delivered, answer lost.
+                d.lock().unwrap().entry(key).or_insert(1);
+            }
+            return reply;
+        }
+        let mut delivered = d.lock().unwrap();
+        let first = !delivered.contains_key(&key);
+        delivered.entry(key.clone()).or_insert(1);
+        let status = if first { 201 } else { 200 };
+        Reply::Status(status, vec![], format!(r#"{{"id": "msg-{key}"}}"#))
+    });
+    Gateway { server, delivered }
+}
+
+fn http_providers(url: &str) -> String {
+    format!(
+        "[providers.sms]\nkind = \"http\"\nbase_url = \"{url}/v1/messages\"\nauth_token = \"env:GW_TOKEN\"\ntimeout = 0.5\n"
+    )
+}
+
+#[test]
+fn faults_on_a_fifth_of_sms_requests_lose_nothing_and_duplicate_nothing() {
+    // 20 % of requests fail: 500, 429 with Retry-After, or a timeout after
+    // the gateway took the message.
+    let g = gateway(|n| match n % 15 {
+        0 => Some(Reply::Status(500, vec![], "{}".into())),
+        5 => Some(Reply::Status(
+            429,
+            vec![("Retry-After".into(), "1".into())],
+            "{}".into(),
+        )),
+        10 => Some(Reply::Hang(Duration::from_millis(900))),
+        _ => None,
+    });
+    let dir = campaign_plan(300, &http_providers(&g.server.url()));
+    let want = expected(dir.path())["campaigns.bf_sms"];
+    let env = [("GW_TOKEN", "t")];
+    let mut r = run_once(dir.path(), &env);
+    // Sends put back to the ledger are held on the real clock; later passes take them.
+    for _ in 0..30 {
+        if r["retrying"] == 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        r = run_once(dir.path(), &env);
+    }
+    let delivered = g.delivered.lock().unwrap().clone();
+    assert_eq!(delivered.len() as u64, want, "zero lost");
+    assert!(delivered.values().all(|n| *n == 1));
+    let rows = ledger(dir.path());
+    let sms: Vec<_> = rows.iter().filter(|s| s["channel"] == "sms").collect();
+    assert_eq!(sms.len() as u64, want);
+    assert!(sms.iter().all(|s| s["status"] == "sent"), "every send ends sent");
+    let requests = g.server.requests();
+    assert!(requests.len() as u64 > want, "faults made the runner retry");
+    // Every request for one send carried the same key.
+    let per_key: BTreeSet<&str> = requests.iter().filter_map(|q| q.header("idempotency-key")).collect();
+    assert_eq!(per_key.len() as u64, want);
+}
+
+/// Kill `herald run` with SIGKILL after `ms` milliseconds.
+fn run_and_kill(dir: &Path, env: &[(&str, &str)], ms: u64) {
+    let mut cmd = herald();
+    cmd.env("HERALD_NOW", RUN_AT)
+        .args(["run", "--once"])
+        .arg(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(ms));
+    let _ = child.kill(); // SIGKILL
+    let _ = child.wait();
+}
+
+/// Sends claimed and not finished: what a kill left in flight.
+fn in_flight(dir: &Path) -> u64 {
+    let db = rusqlite::Connection::open(dir.join(".herald/state.db")).unwrap();
+    db.query_row("SELECT count(*) FROM sends WHERE status = 'sending'", [], |r| {
+        r.get::<_, i64>(0)
+    })
+    .unwrap() as u64
+}
+
+#[test]
+fn kill_9_at_random_moments_never_sends_twice_and_loses_nothing_with_keys() {
+    let smtp = Smtp::start();
+    let g = gateway(|_| None);
+    let providers = format!("{}\n{}", smtp_providers(smtp.port), http_providers(&g.server.url()));
+    let dir = campaign_plan(5000, &providers);
+    let want = expected(dir.path());
+    let env = [("GW_TOKEN", "t")];
+    // Deterministic "random" moments, spread over a pass.
+    let seed = AtomicU64::new(0x9e37_79b9_7f4a_7c15);
+    let next = || {
+        let x = seed.fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed);
+        (x ^ (x >> 29)).wrapping_mul(0xbf58_476d_1ce4_e5b9) >> 33
+    };
+    let mut in_flight_at_kills = 0;
+    for _ in 0..20 {
+        run_and_kill(dir.path(), &env, 150 + next() % 900);
+        in_flight_at_kills += in_flight(dir.path());
+    }
+    let r = run_once(dir.path(), &env);
+    assert_eq!(r["stopped"], false);
+    // The kills hit the campaign while it was being sent.
+    let total = want["campaigns.bf_email"] + want["campaigns.bf_sms"];
+    let last = r["sent"].as_u64().unwrap();
+    eprintln!("in flight at the kills: {in_flight_at_kills}; sent by the last run: {last} of {total}");
+    assert!(in_flight_at_kills > 0, "no kill caught a send in flight");
+    assert!(last < total, "the kills should have left part of the work done");
+
+    // SMTP: no Message-ID twice; every recipient got one, or is in doubt.
+    let received = smtp.messages();
+    let ids: Vec<&str> = received.iter().filter_map(|m| header(m, "Message-ID")).collect();
+    let unique: BTreeSet<&str> = ids.iter().copied().collect();
+    assert_eq!(ids.len(), unique.len(), "an email was sent twice");
+    let rows = ledger(dir.path());
+    let emails: Vec<_> = rows.iter().filter(|s| s["channel"] == "email").collect();
+    assert_eq!(emails.len() as u64, want["campaigns.bf_email"]);
+    let in_doubt = emails.iter().filter(|s| s["status"] == "in_doubt").count() as u64;
+    let sent = emails.iter().filter(|s| s["status"] == "sent").count() as u64;
+    assert_eq!(
+        sent + in_doubt,
+        want["campaigns.bf_email"],
+        "each email is sent or in doubt"
+    );
+    assert!(received.len() as u64 >= sent && received.len() as u64 <= sent + in_doubt);
+    assert!(
+        in_doubt <= in_flight_at_kills,
+        "in doubt {in_doubt} > in flight at the kills {in_flight_at_kills}"
+    );
+    // The idempotent gateway: nothing lost, nothing twice.
+    let delivered = g.delivered.lock().unwrap().clone();
+    assert_eq!(delivered.len() as u64, want["campaigns.bf_sms"], "zero lost");
+    let sms_sent = rows
+        .iter()
+        .filter(|s| s["channel"] == "sms" && s["status"] == "sent")
+        .count() as u64;
+    assert_eq!(sms_sent, want["campaigns.bf_sms"]);
+    // `herald sends --in-doubt` lists exactly those.
+    let (_, out, _) = run(herald()
+        .args(["sends", "--in-doubt", "--format", "json", "--limit", "100000"])
+        .arg(dir.path()));
+    let listed: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    assert_eq!(listed.len() as u64, in_doubt);
+}
+
+#[test]
+fn one_click_unsubscribe_stops_the_channel_for_the_next_campaign() {
+    let dir = campaign_plan(
+        30,
+        "[providers.email]\nkind = \"file\"\nfrom = \"Boutique <news@boutique.example.test>\"\n",
+    );
+    // A second email campaign, the day after.
+    let plan = std::fs::read_to_string(dir.path().join("plan.yaml")).unwrap();
+    std::fs::write(
+        dir.path().join("plan.yaml"),
+        format!(
+            "{plan}  bf_email_2:\n    program: promotions\n    audience: consent(email_marketing) and email is set\n    message: bf_email\n    send_at: 2026-11-28T10:00\n"
+        ),
+    )
+    .unwrap();
+    assert_eq!(
+        run(herald().args(["apply", "--auto-approve", "--dir"]).arg(dir.path())).0,
+        0
+    );
+    run_once(dir.path(), &[]);
+    let outbox = dir.path().join(".herald/outbox/email");
+    let first = std::fs::read_dir(&outbox).unwrap().next().unwrap().unwrap().path();
+    let raw = std::fs::read_to_string(&first).unwrap();
+    let link = header(&raw, "List-Unsubscribe").unwrap().trim_matches(['<', '>']);
+    let path = &link[link.find("/u/").unwrap()..];
+    let key = first.file_stem().unwrap().to_str().unwrap().to_string();
+    let contact = ledger(dir.path())
+        .into_iter()
+        .find(|s| s["key"] == key.as_str())
+        .unwrap()["contact_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let runner = super::run::Runner::start(dir.path(), "t");
+    // A forged token is refused; the real one works, as RFC 8058 posts it.
+    let client = super::run::client();
+    let forged = client
+        .post(format!("{}/u/{key}.0000", runner.url))
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .unwrap();
+    assert_eq!(forged.status().as_u16(), 404);
+    let page = client.get(format!("{}{path}", runner.url)).send().unwrap();
+    assert_eq!(page.status().as_u16(), 200, "the link opens a confirmation page");
+    // The same token opens the message as sent ("view online").
+    let view = client
+        .get(format!("{}{}", runner.url, path.replacen("/u/", "/v/", 1)))
+        .send()
+        .unwrap();
+    assert_eq!(view.status().as_u16(), 200);
+    assert!(view.text().unwrap().contains("-30 % sur tout"));
+    let done = client
+        .post(format!("{}{path}", runner.url))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .unwrap();
+    assert_eq!(done.status().as_u16(), 200);
+    drop(runner);
+
+    let mut cmd = herald();
+    cmd.env("HERALD_NOW", "2026-11-28T09:01:00Z")
+        .args(["run", "--once", "--format", "json"])
+        .arg(dir.path());
+    let (code, out, err) = run(&mut cmd);
+    assert_eq!(code, 0, "{err}");
+    let r: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(r["dropped"]["suppressed"], 1, "{r}");
+    let second: Vec<_> = ledger(dir.path())
+        .into_iter()
+        .filter(|s| s["object"] == "campaigns.bf_email_2" && s["contact_id"] == contact.as_str())
+        .collect();
+    assert_eq!(second.len(), 1);
+    assert_eq!(second[0]["status"], "dropped");
+    assert_eq!(second[0]["reason"], "suppressed");
+}
+
+fn twilio_providers(url: &str) -> String {
+    format!(
+        "[providers.sms]\nkind = \"twilio\"\nbase_url = \"{url}\"\naccount_sid = \"env:T_SID\"\nauth_token = \"env:T_TOKEN\"\ntimeout = 0.5\n"
+    )
+}
+
+const TWILIO_ENV: [(&str, &str); 2] = [("T_SID", "AC123"), ("T_TOKEN", "tok")];
+
+/// Contact id → phone, from the generated contacts.
+fn phones(dir: &Path) -> BTreeMap<String, String> {
+    let mut r = csv::Reader::from_path(dir.join("data/contacts.csv")).unwrap();
+    let headers = r.headers().unwrap().clone();
+    let (id, phone) = (
+        headers.iter().position(|h| h == "id").unwrap(),
+        headers.iter().position(|h| h == "phone").unwrap(),
+    );
+    r.records()
+        .map(|rec| {
+            let rec = rec.unwrap();
+            (rec[id].to_string(), rec[phone].to_string())
+        })
+        .collect()
+}
+
+/// Each accepted Twilio request, by recipient.
+fn twilio_accepted(server: &MockServer) -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::new();
+    for q in server.requests() {
+        *out.entry(q.form()["To"].clone()).or_default() += 1;
+    }
+    out
+}
+
+#[test]
+fn twilio_500s_and_429s_are_retried_and_its_timeouts_stay_in_doubt() {
+    // Twilio takes no idempotency key: a request that timed out may have
+    // been delivered, so it is never sent again on its own.
+    let served = Arc::new(Mutex::new(BTreeMap::<String, u64>::new()));
+    let s = Arc::clone(&served);
+    let server = MockServer::start(move |r, n| {
+        let reply = match n % 10 {
+            0 => return Reply::Status(500, vec![], r#"{"code": 20500, "status": 500}"#.into()),
+            3 => {
+                return Reply::Status(
+                    429,
+                    vec![("Retry-After".into(), "1".into())],
+                    r#"{"code": 20429}"#.into(),
+                );
+            }
+            6 => Reply::Hang(Duration::from_millis(800)),
+            _ => twilio_reply(r, "AC123", "tok"),
+        };
+        // Taken (answered or not): the message is on its way.
+        *s.lock().unwrap().entry(r.form()["To"].clone()).or_default() += 1;
+        reply
+    });
+    let dir = campaign_plan(200, &twilio_providers(&server.url()));
+    let want = expected(dir.path())["campaigns.bf_sms"];
+    let mut r = run_once(dir.path(), &TWILIO_ENV);
+    for _ in 0..30 {
+        if r["retrying"] == 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        r = run_once(dir.path(), &TWILIO_ENV);
+    }
+    let delivered = served.lock().unwrap().clone();
+    let rows = ledger(dir.path());
+    let sms: Vec<_> = rows.iter().filter(|s| s["channel"] == "sms").collect();
+    let sent = sms.iter().filter(|s| s["status"] == "sent").count() as u64;
+    let in_doubt = sms.iter().filter(|s| s["status"] == "in_doubt").count() as u64;
+    assert_eq!(sent + in_doubt, want, "every send is sent or in doubt");
+    assert!(in_doubt > 0, "timeouts leave sends in doubt");
+    // Each send was taken once: those in doubt too (they timed out after).
+    assert_eq!(delivered.values().sum::<u64>(), want, "taken once each");
+}
+
+#[test]
+fn kill_9_on_twilio_leaves_each_contact_one_message_or_in_doubt() {
+    let server = MockServer::start(|r, _| twilio_reply(r, "AC123", "tok"));
+    let dir = campaign_plan(5000, &twilio_providers(&server.url()));
+    let want = expected(dir.path())["campaigns.bf_sms"];
+    let mut in_flight_at_kills = 0;
+    for i in 0..20u64 {
+        run_and_kill(dir.path(), &TWILIO_ENV, 150 + (i * 7919) % 900);
+        in_flight_at_kills += in_flight(dir.path());
+    }
+    run_once(dir.path(), &TWILIO_ENV);
+    let delivered = twilio_accepted(&server);
+    let rows = ledger(dir.path());
+    let sms: Vec<_> = rows.iter().filter(|s| s["channel"] == "sms").collect();
+    let sent = sms.iter().filter(|s| s["status"] == "sent").count() as u64;
+    let in_doubt = sms.iter().filter(|s| s["status"] == "in_doubt").count() as u64;
+    assert_eq!(sent + in_doubt, want);
+    // Generated contacts may share a number (the fiction range is small): no
+    // number gets more messages than it has contacts sent to.
+    let phones = phones(dir.path());
+    let mut per_number: BTreeMap<String, u64> = BTreeMap::new();
+    for s in &sms {
+        *per_number
+            .entry(phones[s["contact_id"].as_str().unwrap()].clone())
+            .or_default() += 1;
+    }
+    for (number, n) in &delivered {
+        assert!(
+            *n <= per_number[number],
+            "{number}: {n} messages, {} contacts",
+            per_number[number]
+        );
+    }
+    let total: u64 = delivered.values().sum();
+    assert!(total >= sent && total <= sent + in_doubt, "{total} {sent} {in_doubt}");
+    assert!(in_doubt <= in_flight_at_kills, "{in_doubt} > {in_flight_at_kills}");
+}
+
+const PUSH_AND_CALLS: &str = r#"
+contact:
+  fields:
+    phone: { type: phone, optional: true }
+    push_token: { type: string, optional: true, max_length: 200 }
+  consents:
+    push_marketing: { channel: push }
+  events:
+    appointment_due: {}
+programs:
+  service: { objective: "Remind customers of their appointments." }
+messages:
+  app_push:
+    channel: push
+    purpose: marketing
+    title: "Black Friday"
+    body: "-30 % sur tout le site"
+    url: "https://boutique.example.test/bf"
+  reminder_call:
+    channel: call
+    purpose: service
+    script: "Bonjour, votre rendez-vous est demain. Merci de confirmer."
+campaigns:
+  bf_push:
+    program: service
+    audience: consent(push_marketing) and push_token is set
+    message: app_push
+    send_at: 2026-11-27T10:00
+scenarios:
+  call_before:
+    program: service
+    trigger: { event: appointment_due }
+    reentry: always
+    steps:
+      - if: phone is set
+        then:
+          - send: reminder_call
+"#;
+
+/// A plan with push and call messages, its contacts written by hand.
+fn push_and_call_plan(providers: &str) -> tempfile::TempDir {
+    let config = format!("{}\n{providers}\n", String::from_utf8_lossy(CONFIG));
+    let csv = "id,phone,push_token,consent_push_marketing,consent_push_marketing_at\n\
+               p1,+33639980001,tok-1,true,2026-01-01\n\
+               p2,+33639980002,tok-2,true,2026-01-01\n\
+               p3,+33639980003,,true,2026-01-01\n\
+               p4,,tok-4,false,\n";
+    let dir = plan(&[
+        ("herald.toml", config.as_bytes()),
+        ("plan.yaml", PUSH_AND_CALLS.as_bytes()),
+        ("data/contacts.csv", csv.as_bytes()),
+    ]);
+    let (code, _, err) = run(herald().args(["apply", "--auto-approve"]).arg(dir.path()));
+    assert_eq!(code, 0, "{err}");
+    dir
+}
+
+#[test]
+fn push_over_fcm_has_the_v1_shape() {
+    let server = MockServer::start(|r, n| {
+        if r.header("authorization") != Some("Bearer fcm-token") {
+            return Reply::Status(401, vec![], r#"{"error": {"status": "UNAUTHENTICATED"}}"#.into());
+        }
+        Reply::Status(200, vec![], format!(r#"{{"name": "projects/bm/messages/{n}"}}"#))
+    });
+    let dir = push_and_call_plan(&format!(
+        "[providers.push]\nkind = \"fcm\"\nbase_url = \"{}\"\nproject_id = \"bm\"\ncredentials = \"env:FCM_TOKEN\"\n",
+        server.url()
+    ));
+    let r = run_once(dir.path(), &[("FCM_TOKEN", "fcm-token")]);
+    assert_eq!(r["sent"], 2, "p1 and p2 have a token and the consent: {r}");
+    for q in server.requests() {
+        assert_eq!(q.path, "/v1/projects/bm/messages:send");
+        let m = &q.json()["message"];
+        assert!(m["token"].as_str().unwrap().starts_with("tok-"));
+        assert_eq!(m["notification"]["title"], "Black Friday");
+        assert_eq!(m["webpush"]["fcm_options"]["link"], "https://boutique.example.test/bf");
+        assert_eq!(m["data"]["herald_key"].as_str().unwrap().len(), 32);
+    }
+    let ids: BTreeSet<String> = ledger(dir.path())
+        .iter()
+        .filter_map(|s| Some(s["status"].as_str()?.to_string()))
+        .collect();
+    assert!(ids.contains("sent"));
+}
+
+#[test]
+fn push_webhooks_are_signed_and_calls_go_to_lists_per_calling_window() {
+    let server = MockServer::start(|r, _| {
+        // The receiver checks the signature: HMAC-SHA256 of `timestamp.body`.
+        let ts = r.header("x-herald-timestamp").unwrap_or("");
+        let mut signed = ts.as_bytes().to_vec();
+        signed.push(b'.');
+        signed.extend_from_slice(&r.body);
+        let want = super::http_mock::hmac_sha256_hex(b"hook-secret", &signed);
+        if r.header("x-herald-signature") != Some(format!("v1={want}").as_str()) {
+            return Reply::Status(401, vec![], "{}".into());
+        }
+        Reply::Status(200, vec![], "{}".into())
+    });
+    let dir = push_and_call_plan(&format!(
+        "[providers.push]\nkind = \"http\"\nbase_url = \"{}/hook\"\ncredentials = \"env:HOOK_SECRET\"\n\n[providers.call]\nkind = \"csv\"\ndir = \"calls\"\n",
+        server.url()
+    ));
+    let env = [("HOOK_SECRET", "hook-secret")];
+    for c in ["p1", "p3", "p4"] {
+        let (code, _, err) = run(herald()
+            .env("HERALD_NOW", RUN_AT)
+            .args(["event", "send", "appointment_due", "--contact", c])
+            .arg(dir.path()));
+        assert_eq!(code, 0, "{err}");
+    }
+    let r = run_once(dir.path(), &env);
+    // Two pushes (signed, accepted), two calls (p4 has no phone).
+    assert_eq!(r["sent"], 4, "{r}");
+    assert_eq!(server.requests().len(), 2);
+    for q in server.requests() {
+        assert_eq!(q.json()["type"], "push");
+        assert_eq!(q.header("idempotency-key").map(str::len), Some(32));
+    }
+    // Friday 27 November, 10:01 in Paris: inside the calling hours.
+    let list = dir.path().join("calls/calls/calls-2026-11-27T10.csv");
+    let text = std::fs::read_to_string(&list).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("key,contact_id,phone,script"));
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), 2, "{text}");
+    assert!(rows.iter().any(|r| r.contains(",p1,+33639980001,")));
+    // Run again: the list does not grow.
+    run_once(dir.path(), &env);
+    assert_eq!(std::fs::read_to_string(&list).unwrap(), text);
+}

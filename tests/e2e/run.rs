@@ -1,0 +1,441 @@
+//! `herald run`: real processes, a real SQLite state, the file outbox.
+
+use super::*;
+use std::collections::BTreeMap;
+
+/// Point every channel of a plan at the file outbox (the embedded default).
+pub fn with_file_providers(dir: &Path) {
+    let path = dir.join("herald.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut out = String::new();
+    let mut skipping = false;
+    for line in text.lines() {
+        if line.starts_with('[') {
+            skipping = line.starts_with("[providers");
+        }
+        if !skipping {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out.push_str("\n[providers.email]\nkind = \"file\"\nfrom = \"Herald <news@herald.example.test>\"\n");
+    out.push_str("\n[providers.sms]\nkind = \"file\"\ncost_per_segment = 0.045\n");
+    std::fs::write(path, out).unwrap();
+}
+
+fn at(t: &str) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(t).unwrap().to_utc()
+}
+
+/// `herald run --once` at `t`; its JSON report.
+pub fn run_once(dir: &Path, t: &str) -> serde_json::Value {
+    let (code, out, err) = run(herald()
+        .env("HERALD_NOW", t)
+        .args(["run", "--once", "--format", "json"])
+        .arg(dir));
+    assert_eq!(code, 0, "run at {t}: {err}");
+    serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+/// Run at each instant something is due, from `start` up to `end` (one
+/// process: `run --once --until`); the number of passes.
+fn step_through(dir: &Path, start: &str, end: chrono::DateTime<chrono::Utc>) -> usize {
+    let (code, out, err) = run(herald()
+        .env("HERALD_NOW", start)
+        .args(["run", "--once", "--format", "json", "--until", &end.to_rfc3339()])
+        .arg(dir));
+    assert_eq!(code, 0, "{err}");
+    let reports: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let last = reports.last().unwrap();
+    assert!(
+        last["next_due"].as_str().is_none_or(|n| at(n) > end),
+        "the runner reached the end: {last}"
+    );
+    reports.len()
+}
+
+fn ledger(dir: &Path) -> Vec<serde_json::Value> {
+    let (code, out, err) = run(herald()
+        .args(["sends", "--format", "json", "--limit", "100000"])
+        .arg(dir));
+    assert_eq!(code, 0, "{err}");
+    serde_json::from_str(&out).unwrap()
+}
+
+#[test]
+fn the_runner_sends_what_the_forecast_said_object_by_object() {
+    // A horizon that holds every campaign of the examples (and the rest
+    // groups of their A/B tests, a day later).
+    let horizon = 47;
+    // One thread per example: each steps its own state through the horizon.
+    let threads: Vec<_> = ["boutique-mode", "saas-b2b", "garage-services"]
+        .into_iter()
+        .map(|name| std::thread::spawn(move || agree(name, horizon)))
+        .collect();
+    for t in threads {
+        if let Err(e) = t.join() {
+            std::panic::resume_unwind(e);
+        }
+    }
+}
+
+fn agree(name: &str, horizon: i64) {
+    {
+        let dir = copy_example(name);
+        with_file_providers(dir.path());
+        let (code, out, err) = run(herald()
+            .args(["plan", "--format", "json", "--horizon-days", &horizon.to_string()])
+            .arg(dir.path()));
+        assert_eq!(code, 0, "{name}: {err}");
+        let plan: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let (code, _, err) = run(herald().args(["apply", "--auto-approve", "--dir"]).arg(dir.path()));
+        assert_eq!(code, 0, "{name}: {err}");
+
+        let end = at(NOW) + chrono::TimeDelta::days(horizon);
+        // Past the end, so that sends due before it but deferred by quiet
+        // hours go out too.
+        let passes = step_through(dir.path(), NOW, end + chrono::TimeDelta::days(3));
+        let mut sent: BTreeMap<String, u64> = BTreeMap::new();
+        for row in ledger(dir.path()) {
+            if row["status"] == "sent" && at(row["due_at"].as_str().unwrap()) <= end {
+                *sent.entry(row["object"].as_str().unwrap().to_string()).or_default() += 1;
+            }
+        }
+        let mut forecast: BTreeMap<String, u64> = BTreeMap::new();
+        for c in plan["changes"].as_array().unwrap() {
+            if let Some(n) = c["impact"]["recipients"].as_u64()
+                && n > 0
+            {
+                forecast.insert(c["address"].as_str().unwrap().to_string(), n);
+            }
+        }
+        assert!(!forecast.is_empty(), "{name}: the forecast should send something");
+        assert_eq!(
+            sent, forecast,
+            "{name}: runner (left, {passes} passes) against forecast (right)"
+        );
+    }
+}
+
+#[test]
+fn run_once_writes_the_outbox_once_and_reports_the_next_work() {
+    let dir = copy_example("garage-services");
+    with_file_providers(dir.path());
+    let (code, _, err) = run(herald().args(["apply", "--auto-approve", "--dir"]).arg(dir.path()));
+    assert_eq!(code, 0, "{err}");
+    // Nothing due yet: the next maintenance reminder time is reported.
+    let r = run_once(dir.path(), NOW);
+    assert_eq!(r["sent"], 0);
+    assert!(r["next_due"].is_string(), "{r}");
+    // A day later the reminders of that day go out, once.
+    let later = "2026-11-25T12:00:00Z";
+    let first = run_once(dir.path(), later);
+    let n = first["sent"].as_u64().unwrap();
+    assert!(n > 0, "{first}");
+    let files = |kind: &str| {
+        std::fs::read_dir(dir.path().join(".herald/outbox").join(kind))
+            .map(|d| d.count())
+            .unwrap_or(0) as u64
+    };
+    assert_eq!(files("sms") + files("email"), n);
+    let again = run_once(dir.path(), later);
+    assert_eq!(again["sent"], 0, "never twice: {again}");
+    assert_eq!(files("sms") + files("email"), n);
+    // The human report says what happened, with counts only.
+    let (code, out, _) = run(herald()
+        .env("HERALD_NOW", later)
+        .args(["run", "--once"])
+        .arg(dir.path()));
+    assert_eq!(code, 0);
+    assert!(out.starts_with("Run at 2026-11-25T12:00:00+00:00: "), "{out}");
+    assert!(!out.contains("@example.test") && !out.contains("+336"), "{out}");
+}
+
+#[test]
+fn events_from_the_command_line_enter_scenarios() {
+    let dir = copy_example("garage-services");
+    with_file_providers(dir.path());
+    assert_eq!(
+        run(herald().args(["apply", "--auto-approve", "--dir"]).arg(dir.path())).0,
+        0
+    );
+    let contact = "c0000007";
+    let (code, out, err) = run(herald()
+        .args([
+            "event",
+            "send",
+            "car_ready",
+            "--contact",
+            contact,
+            "--prop",
+            "amount=120.5",
+        ])
+        .arg(dir.path()));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("recorded"), "{out}");
+    // Typos and wrong types are refused, naming the property, never the value.
+    let (code, _, err) = run(herald()
+        .args(["event", "send", "car_redy", "--contact", contact])
+        .arg(dir.path()));
+    assert_eq!(code, 1);
+    assert!(err.contains("did you mean `car_ready`"), "{err}");
+    let (code, _, err) = run(herald()
+        .args([
+            "event",
+            "send",
+            "car_ready",
+            "--contact",
+            contact,
+            "--prop",
+            "amount=secret-value",
+        ])
+        .arg(dir.path()));
+    assert_eq!(code, 1);
+    assert!(err.contains("`amount`") && !err.contains("secret-value"), "{err}");
+
+    // 10:10 in Paris, before the day's maintenance reminders (10:30).
+    let r = run_once(dir.path(), "2026-11-20T09:10:00Z");
+    assert_eq!((r["events"].as_u64(), r["entered"].as_u64()), (Some(1), Some(1)), "{r}");
+    // The transactional SMS goes out at once (within the SMS window).
+    assert_eq!(r["sent"], 1, "{r}");
+    let rows = ledger(dir.path());
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["contact_id"], contact);
+    assert_eq!(rows[0]["object"], "scenarios.car_ready");
+    // The same event id twice is one event.
+    for _ in 0..2 {
+        assert_eq!(
+            run(herald()
+                .args(["event", "send", "car_ready", "--contact", contact, "--id", "order-1"])
+                .arg(dir.path()))
+            .0,
+            0
+        );
+    }
+    let r = run_once(dir.path(), "2026-11-20T09:15:00Z");
+    assert_eq!(r["events"], 1, "{r}");
+}
+
+#[test]
+fn pause_resume_and_stop() {
+    let dir = copy_example("garage-services");
+    with_file_providers(dir.path());
+    assert_eq!(
+        run(herald().args(["apply", "--auto-approve", "--dir"]).arg(dir.path())).0,
+        0
+    );
+    let (code, _, err) = run(herald().args(["pause", "scenarios.car_redy", "--dir"]).arg(dir.path()));
+    assert_eq!(code, 1);
+    assert!(err.contains("did you mean `scenarios.car_ready`"), "{err}");
+    assert_eq!(
+        run(herald().args(["pause", "scenarios.car_ready", "--dir"]).arg(dir.path())).0,
+        0
+    );
+    run(herald()
+        .args(["event", "send", "car_ready", "--contact", "c0000001"])
+        .arg(dir.path()));
+    let r = run_once(dir.path(), "2026-11-20T09:10:00Z");
+    assert_eq!(r["sent"], 0, "paused: {r}");
+    assert_eq!(r["paused"], serde_json::json!(["scenarios.car_ready"]));
+    assert_eq!(
+        run(herald()
+            .args(["resume", "scenarios.car_ready", "--dir"])
+            .arg(dir.path()))
+        .0,
+        0
+    );
+    // The event waited; the scenario picks it up.
+    let r = run_once(dir.path(), "2026-11-20T09:11:00Z");
+    assert_eq!(r["sent"], 1, "{r}");
+    // `herald stop` stops the next pass before it starts; `resume --all` lifts it.
+    assert_eq!(run(herald().args(["stop", "--dir"]).arg(dir.path())).0, 0);
+    let (code, out, _) = run(herald().env("HERALD_NOW", NOW).args(["run", "--once"]).arg(dir.path()));
+    assert_eq!(code, 1);
+    assert!(out.contains("Stopped by `herald stop`"), "{out}");
+    assert_eq!(run(herald().args(["resume", "--all", "--dir"]).arg(dir.path())).0, 0);
+    assert_eq!(run_once(dir.path(), NOW)["stopped"], false);
+}
+
+#[test]
+fn the_runner_needs_a_deployed_plan_and_its_credentials() {
+    let dir = copy_example("garage-services");
+    // The production providers of the example (its herald.toml shows them).
+    let config = dir.path().join("herald.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let text = &text[..text.find("\n[providers.email]").unwrap() + 1];
+    std::fs::write(
+        &config,
+        format!(
+            "{text}[providers.email]\nkind = \"smtp\"\nhost = \"127.0.0.1\"\nusername = \"env:GARAGE_SMTP_USER\"\npassword = \"env:GARAGE_SMTP_PASSWORD\"\nfrom = \"a@b.test\"\n\n[providers.sms]\nkind = \"http\"\nbase_url = \"http://127.0.0.1:9/\"\nauth_token = \"env:GARAGE_SMS_TOKEN\"\n"
+        ),
+    )
+    .unwrap();
+    let (code, _, err) = run(herald().args(["run", "--once"]).arg(dir.path()));
+    assert_eq!(code, 1);
+    assert!(err.contains("run `herald plan` and `herald apply` first"), "{err}");
+    // The example's SMTP and SMS credentials are not set: nothing starts.
+    assert_eq!(
+        run(herald()
+            .args(["apply", "--auto-approve", "--dir"])
+            .arg(dir.path())
+            .env_remove("GARAGE_SMTP_USER"))
+        .0,
+        0
+    );
+    let (code, _, err) = run(herald()
+        .args(["run", "--once"])
+        .arg(dir.path())
+        .env_remove("GARAGE_SMTP_USER")
+        .env_remove("GARAGE_SMTP_PASSWORD")
+        .env_remove("GARAGE_SMS_TOKEN"));
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("GARAGE_SMTP_USER") && err.contains("GARAGE_SMS_TOKEN"),
+        "every missing variable is named: {err}"
+    );
+    // Values never appear.
+    let (_, _, err) = run(herald()
+        .args(["run", "--once"])
+        .arg(dir.path())
+        .env("GARAGE_SMTP_USER", "u")
+        .env("GARAGE_SMTP_PASSWORD", "hunter2-secret")
+        .env_remove("GARAGE_SMS_TOKEN"));
+    assert!(!err.contains("hunter2-secret"), "{err}");
+}
+
+/// An HTTP client for the tests (rustls with ring, as the binary uses).
+pub fn client() -> reqwest::blocking::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::blocking::Client::new()
+}
+
+/// A long-running `herald run` serving its endpoint on a free port.
+pub struct Runner {
+    pub child: std::process::Child,
+    pub url: String,
+}
+
+impl Runner {
+    pub fn start(dir: &Path, token: &str) -> Runner {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = herald()
+            .args(["run", "--interval", "200ms", "--listen", &format!("127.0.0.1:{port}")])
+            .arg(dir)
+            .env("HERALD_EVENTS_TOKEN", token)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let url = format!("http://127.0.0.1:{port}");
+        let start = std::time::Instant::now();
+        while client().get(format!("{url}/healthz")).send().is_err() {
+            assert!(start.elapsed().as_secs() < 30, "herald run did not start serving");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Runner { child, url }
+    }
+
+    pub fn post(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        content_type: &str,
+        body: impl Into<reqwest::blocking::Body>,
+    ) -> (u16, serde_json::Value) {
+        let mut req = client()
+            .post(format!("{}{path}", self.url))
+            .header("Content-Type", content_type)
+            .body(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().unwrap();
+        let code = resp.status().as_u16();
+        (code, resp.json().unwrap_or(serde_json::Value::Null))
+    }
+}
+
+impl Drop for Runner {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn the_events_endpoint_checks_what_it_receives_and_the_runner_acts_at_once() {
+    let dir = copy_example("garage-services");
+    with_file_providers(dir.path());
+    let config = dir.path().join("herald.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("{text}\n[run]\ntoken = \"env:HERALD_EVENTS_TOKEN\"\n")).unwrap();
+    assert_eq!(
+        run(herald().args(["apply", "--auto-approve", "--dir"]).arg(dir.path())).0,
+        0
+    );
+    let runner = Runner::start(dir.path(), "s3cret-token");
+    let json = "application/json";
+    let event = |contact: &str| {
+        serde_json::json!({"event": "car_ready", "contact_id": contact, "properties": {"amount": 80}}).to_string()
+    };
+    // Refusals, each with its status and a message that names the problem.
+    let (code, body) = runner.post("/v1/events", None, json, event("c0000001"));
+    assert_eq!(code, 401, "{body}");
+    let (code, _) = runner.post("/v1/events", Some("wrong"), json, event("c0000001"));
+    assert_eq!(code, 401);
+    let (code, body) = runner.post("/v1/events", Some("s3cret-token"), "text/plain", event("c0000001"));
+    assert_eq!(code, 415, "{body}");
+    let (code, body) = runner.post("/v1/events", Some("s3cret-token"), json, "{not json");
+    assert_eq!(code, 400, "{body}");
+    let (code, body) = runner.post(
+        "/v1/events",
+        Some("s3cret-token"),
+        json,
+        r#"{"event": "car_redy", "contact_id": "c1"}"#,
+    );
+    assert_eq!(code, 422);
+    assert!(
+        body["error"].as_str().unwrap().contains("did you mean `car_ready`"),
+        "{body}"
+    );
+    let (code, body) = runner.post(
+        "/v1/events",
+        Some("s3cret-token"),
+        json,
+        r#"{"event": "car_ready", "contact_id": "c1", "properties": {"amount": "jean@example.test"}}"#,
+    );
+    assert_eq!(code, 422);
+    let message = body["error"].as_str().unwrap();
+    assert!(message.contains("`amount`") && !message.contains("jean@"), "{body}");
+    let (code, _) = runner.post("/v1/events", Some("s3cret-token"), json, vec![b' '; 70 * 1024]);
+    assert_eq!(code, 413, "bodies are bounded");
+    // Accepted, once per id.
+    let with_id = serde_json::json!({"event": "car_ready", "contact_id": "c0000003", "id": "order-9"}).to_string();
+    let (code, body) = runner.post("/v1/events", Some("s3cret-token"), json, with_id.clone());
+    assert_eq!(code, 202, "{body}");
+    let (code, body) = runner.post("/v1/events", Some("s3cret-token"), json, with_id);
+    assert_eq!((code, body["status"].as_str()), (200, Some("duplicate")));
+    // The runner wakes up for it: the transactional SMS is written out.
+    let outbox = dir.path().join(".herald/outbox/sms");
+    let start = std::time::Instant::now();
+    while std::fs::read_dir(&outbox).map(|d| d.count()).unwrap_or(0) == 0 {
+        assert!(start.elapsed().as_secs() < 30, "the event was not acted on");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(std::fs::read_dir(&outbox).unwrap().count(), 1);
+    // `herald stop` ends it within a second or so.
+    assert_eq!(run(herald().args(["stop", "--dir"]).arg(dir.path())).0, 0);
+    let mut child = runner;
+    let start = std::time::Instant::now();
+    loop {
+        if child.child.try_wait().unwrap().is_some() {
+            break;
+        }
+        assert!(start.elapsed().as_secs() < 5, "herald run did not stop");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
