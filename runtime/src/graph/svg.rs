@@ -28,23 +28,8 @@ const ROW_WIDTH: f64 = 1400.0;
 const GAP: f64 = 18.0;
 const TITLE_LINE: f64 = 18.0;
 
-/// Text for SVG (XML): `&`, `<`, `>`, quotes as entities, control characters as code points.
-pub fn xml(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            '\t' => out.push(' '),
-            c if c.is_control() => out.push_str(&format!("U+{:04X}", u32::from(c))),
-            c => out.push(c),
-        }
-    }
-    out
-}
+/// Text for SVG: XML, escaped as DOT's HTML-like labels are (the same rules).
+use super::dot::escape::html as xml;
 
 /// Control characters are not allowed in XML; `layout-rs` draws text as is.
 fn clean(s: &str) -> String {

@@ -21,6 +21,7 @@ pub use pass::Report;
 
 use crate::exit::Exit;
 use crate::output::fatal;
+use crate::plan::text::thousands;
 use crate::state::run::{RunStore, SendFilter, SendStatus, SqliteRunStore};
 use crate::state::{State, lock::who};
 use chrono::{DateTime, Utc};
@@ -324,18 +325,6 @@ fn summary(r: &Report) -> String {
     } else {
         parts.join(" · ")
     }
-}
-
-pub fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// The long-running runner: the HTTP endpoint on its own thread, passes on

@@ -614,40 +614,28 @@ impl<'p> Pass<'_, 'p> {
             if self.store.send_exists(&key).map_err(db)? {
                 continue;
             }
-            match engine.campaign(&mut self.cx, id, facts, at) {
-                None => {}
-                Some(CampaignSend::Holdout) => {
-                    let content = Content::Message("");
-                    let mut row = self.row(
-                        engine,
-                        Origin::Campaign(id),
-                        &address,
-                        version,
-                        c,
-                        "once",
-                        at,
-                        content,
-                        None,
-                    );
-                    row.status = SendStatus::Dropped;
-                    row.reason = Some("holdout".into());
-                    self.queue(row)?;
-                }
-                Some(CampaignSend::Send { at, content, .. }) => {
-                    let row = self.row(
-                        engine,
-                        Origin::Campaign(id),
-                        &address,
-                        version,
-                        c,
-                        "once",
-                        at,
-                        content,
-                        None,
-                    );
-                    self.queue(row)?;
-                }
+            // The control group of an A/B test is recorded too: its drop says why.
+            let (at, content, holdout) = match engine.campaign(&mut self.cx, id, facts, at) {
+                None => continue,
+                Some(CampaignSend::Holdout) => (at, Content::Message(""), true),
+                Some(CampaignSend::Send { at, content, .. }) => (at, content, false),
+            };
+            let mut row = self.row(
+                engine,
+                Origin::Campaign(id),
+                &address,
+                version,
+                c,
+                "once",
+                at,
+                content,
+                None,
+            );
+            if holdout {
+                row.status = SendStatus::Dropped;
+                row.reason = Some("holdout".into());
             }
+            self.queue(row)?;
         }
         Ok(())
     }
