@@ -42,10 +42,18 @@ fn require_renderers() {
 }
 
 /// Run a command with a time limit; returns (exit code, stdout + stderr).
+///
+/// The renderers are other people's programs: under `faketime` (the suite's
+/// years-ahead run) they get the real clock, as they will on that day —
+/// Chromium hangs under libfaketime. They run in their own process group so
+/// that a timeout kills the browser mermaid-cli started, not only mermaid-cli.
 fn run_bounded(cmd: &mut Command, limit: Duration) -> (Option<i32>, String) {
+    use std::os::unix::process::CommandExt;
     let out_path = tempfile::NamedTempFile::new().unwrap();
     let log = std::fs::File::create(out_path.path()).unwrap();
     let mut child = cmd
+        .env_remove("LD_PRELOAD")
+        .process_group(0)
         .stdin(Stdio::null())
         .stdout(log.try_clone().unwrap())
         .stderr(log)
@@ -57,7 +65,9 @@ fn run_bounded(cmd: &mut Command, limit: Duration) -> (Option<i32>, String) {
             break Some(status);
         }
         if start.elapsed() > limit {
-            let _ = child.kill();
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", child.id())])
+                .status();
             let _ = child.wait();
             break None;
         }
