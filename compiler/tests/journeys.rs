@@ -451,3 +451,39 @@ tests:
     }
     assert!(c.tests.is_empty(), "a test with errors is left out");
 }
+
+/// An error in a scenario drops it from the plan; the tests naming it, or
+/// its messages, must not pile errors on top (the one error is in the plan).
+#[test]
+fn a_broken_scenario_does_not_cascade_into_its_tests() {
+    let mut set = SourceSet::new();
+    set.add(SourceFile::new("herald.toml", SourceKind::Config, CONFIG));
+    let broken = PLAN.replace("phone is set", "phone_number is set");
+    set.add(SourceFile::new("plan.yaml", SourceKind::Yaml, &broken));
+    set.add(SourceFile::new(
+        "tests/t.yaml",
+        SourceKind::Test,
+        "tests:\n  t:\n    start: 2026-11-17T09:00\n    contact: { id: t, email: a@example.test, region: IDF, consents: [email_marketing] }\n    timeline:\n      - { at: 2026-11-17T09:05, event: cart_abandoned, cart_value: 80 }\n    expect:\n      - { at: 2026-11-17T10:05, send: cart_email }\n      - { exit: cart, reason: done }\n      - { send: no_such_message }\n",
+    ));
+    let now = chrono::DateTime::parse_from_rfc3339("2026-11-01T00:00:00Z")
+        .unwrap()
+        .to_utc();
+    let c = herald_compiler::compile(&set, now, &Default::default());
+    let codes: Vec<(&str, &str)> = c
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| {
+            let file = d
+                .primary
+                .as_ref()
+                .map_or("", |l| set.get(l.span.file).unwrap().path.as_str());
+            (d.code.as_str(), file)
+        })
+        .collect();
+    assert!(codes.contains(&("reference/unknown-field", "plan.yaml")), "{codes:?}");
+    // In the test file, only its own error: a message no file declares.
+    let in_test: Vec<_> = codes.iter().filter(|(_, f)| *f == "tests/t.yaml").collect();
+    assert_eq!(in_test, [&("reference/unknown-message", "tests/t.yaml")], "{codes:?}");
+    assert!(c.tests.is_empty(), "a test of a broken plan is not kept");
+}

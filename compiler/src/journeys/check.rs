@@ -12,6 +12,7 @@ use crate::engine::local_instant;
 use crate::engine::simulate::{Fact, Journey, StopKind, Timed};
 use crate::model::{FieldType, Plan, Step};
 use crate::source::{SourceSet, Span};
+use crate::symbols::{SymbolKind, Symbols};
 use crate::yaml::Sp;
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -29,6 +30,13 @@ pub fn check(plan: &Plan, docs: &Documents, sources: &SourceSet, diags: &mut Vec
     let mut cx = Ctx { sources, diags };
     let layout = Layout::for_model(&plan.contact);
     let sent = sent_messages(plan);
+    // Declarations the plan's check dropped for their own errors: a test
+    // naming one is not told the name is unknown (that error is elsewhere),
+    // and it does not run (the plan has errors).
+    let declared = Symbols::from_documents(docs);
+    let senders = |k: SymbolKind| declared.all.iter().filter(|s| s.kind == k).count();
+    let incomplete =
+        senders(SymbolKind::Scenario) > plan.scenarios.len() || senders(SymbolKind::Campaign) > plan.campaigns.len();
     let tests: Vec<&Decl<TestDoc>> = cx.unique(&docs.tests, "test");
     let mut out = Vec::new();
     for decl in tests {
@@ -37,10 +45,15 @@ pub fn check(plan: &Plan, docs: &Documents, sources: &SourceSet, diags: &mut Vec
             plan,
             layout: &layout,
             sent: &sent,
+            declared: &declared,
+            incomplete,
+            muted: false,
             cx: &mut cx,
         };
         let case = t.test(decl);
+        let muted = t.muted;
         if cx.diags.len() == before
+            && !muted
             && let Some(case) = case
         {
             out.push(case);
@@ -93,6 +106,12 @@ struct Checker<'a, 'c, 's> {
     plan: &'a Plan,
     layout: &'a Layout,
     sent: &'a BTreeSet<&'a str>,
+    declared: &'a Symbols,
+    /// A campaign or scenario was dropped for its errors: what the plan
+    /// sends is not known.
+    incomplete: bool,
+    /// A problem left unsaid (see `declared`): the test is not kept.
+    muted: bool,
     cx: &'c mut Ctx<'s>,
 }
 
@@ -103,6 +122,16 @@ fn names<T>(m: &BTreeMap<String, T>) -> BTreeMap<String, Span> {
 impl Checker<'_, '_, '_> {
     fn push(&mut self, d: Diagnostic) {
         self.cx.diags.push(d);
+    }
+
+    /// An unknown name, unless the plan declares it and dropped it for its
+    /// own errors.
+    fn unknown(&mut self, code: Code, kind: SymbolKind, name: &Sp<String>, known: &BTreeMap<String, Span>) {
+        if self.declared.find(kind, &name.value).is_some() {
+            self.muted = true;
+            return;
+        }
+        self.cx.unknown(code, kind.as_str(), name, known);
     }
 
     /// The text of a plain scalar as written (`+33612345678`, `0612`), for
@@ -145,7 +174,7 @@ impl Checker<'_, '_, '_> {
     fn field(&mut self, name: &Sp<String>, v: &Sp<ValueDoc>, whose: &str) -> Option<(usize, Option<FieldValue>)> {
         let Some(i) = self.layout.field(&name.value) else {
             let fields = names(&self.plan.contact.fields);
-            self.cx.unknown(Code::ReferenceUnknownField, "field", name, &fields);
+            self.unknown(Code::ReferenceUnknownField, SymbolKind::Field, name, &fields);
             return None;
         };
         let field = self.plan.contact.fields.get(&name.value)?;
@@ -183,8 +212,7 @@ impl Checker<'_, '_, '_> {
         let i = self.layout.consent(&name.value);
         if i.is_none() {
             let consents = names(&self.plan.contact.consents);
-            self.cx
-                .unknown(Code::ReferenceUnknownConsent, "consent", name, &consents);
+            self.unknown(Code::ReferenceUnknownConsent, SymbolKind::Consent, name, &consents);
         }
         i
     }
@@ -194,8 +222,7 @@ impl Checker<'_, '_, '_> {
             return true;
         }
         let messages = names(&self.plan.messages);
-        self.cx
-            .unknown(Code::ReferenceUnknownMessage, "message", name, &messages);
+        self.unknown(Code::ReferenceUnknownMessage, SymbolKind::Message, name, &messages);
         false
     }
 
@@ -204,8 +231,7 @@ impl Checker<'_, '_, '_> {
             return true;
         }
         let scenarios = names(&self.plan.scenarios);
-        self.cx
-            .unknown(Code::ReferenceUnknownScenario, "scenario", name, &scenarios);
+        self.unknown(Code::ReferenceUnknownScenario, SymbolKind::Scenario, name, &scenarios);
         false
     }
 
@@ -382,7 +408,7 @@ impl Checker<'_, '_, '_> {
             TimelineKind::Event(name) => {
                 let Some(event) = self.plan.contact.events.get(&name.value) else {
                     let events = names(&self.plan.contact.events);
-                    self.cx.unknown(Code::ReferenceUnknownEvent, "event", name, &events);
+                    self.unknown(Code::ReferenceUnknownEvent, SymbolKind::Event, name, &events);
                     return None;
                 };
                 let mut props: Vec<(String, Option<FieldValue>)> =
@@ -472,6 +498,10 @@ impl Checker<'_, '_, '_> {
                     return None;
                 }
                 if !self.sent.contains(m.value.as_str()) {
+                    if self.incomplete {
+                        self.muted = true;
+                        return None;
+                    }
                     self.push(
                         Diagnostic::new(
                             Code::TestImpossibleExpectation,
