@@ -22,7 +22,9 @@ fn workflow() -> Value {
 
 /// The `run:` steps of a job, in order: (id, script).
 fn steps(wf: &Value, job: &str) -> Vec<(String, String)> {
-    let steps = wf["jobs"][job]["steps"].as_array().unwrap_or_else(|| panic!("no job {job}"));
+    let steps = wf["jobs"][job]["steps"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no job {job}"));
     let mut out = Vec::new();
     for s in steps {
         let Some(script) = s["run"].as_str() else {
@@ -78,7 +80,10 @@ fn the_pull_request_workflow_runs_end_to_end() {
     assert!(!annotations.is_empty(), "{out}");
     for a in &annotations {
         let file = a.split("file=").nth(1).and_then(|s| s.split(',').next()).unwrap();
-        assert!(r.join(file).is_file(), "annotation on {file}, not a file of the repository: {a}");
+        assert!(
+            r.join(file).is_file(),
+            "annotation on {file}, not a file of the repository: {a}"
+        );
     }
     assert!(
         annotations
@@ -129,7 +134,10 @@ fn the_pull_request_workflow_runs_end_to_end() {
         assert!(!body.contains("herald:split"), "{body}");
         comment.push_str(&body);
     }
-    assert!(comment.contains("**33 to create, 0 to update, 0 to delete**"), "{comment}");
+    assert!(
+        comment.contains("**33 to create, 0 to update, 0 to delete**"),
+        "{comment}"
+    );
     assert!(comment.contains("1,072 recipients"), "{comment}");
     assert!(
         comment.contains("| create | `scenarios.birthday` | 1,262 | 90 | email 75, sms 15 |"),
@@ -151,7 +159,11 @@ fn the_pull_request_workflow_runs_end_to_end() {
     // Not the reviewed files (a commit after the plan): refused, nothing applied.
     let messages = r.join(&plan_dir).join("messages.yaml");
     let reviewed = std::fs::read_to_string(&messages).unwrap();
-    std::fs::write(&messages, reviewed.replacen("Vous avez oublié quelque chose ?", "Oublié ?", 1)).unwrap();
+    std::fs::write(
+        &messages,
+        reviewed.replacen("Vous avez oublié quelque chose ?", "Oublié ?", 1),
+    )
+    .unwrap();
     fetch();
     let (code, _, err) = step(r, &wf, &apply[2].1);
     assert_eq!(code, 1, "{err}");

@@ -23,7 +23,10 @@ fn every_example_passes_and_reaches_every_step_and_branch() {
             out.contains(&format!("test result: ok. {count} passed; 0 failed; 0 filtered out")),
             "{name}: {out}"
         );
-        let line = out.lines().find(|l| l.starts_with("coverage: ")).expect("a coverage line");
+        let line = out
+            .lines()
+            .find(|l| l.starts_with("coverage: "))
+            .expect("a coverage line");
         let figures: Vec<&str> = line.split_whitespace().collect();
         // `coverage: R of P steps and branches of N scenarios reached`
         assert_eq!(figures[1], figures[3], "{name} leaves steps unreached:\n{out}");
@@ -59,12 +62,18 @@ fn a_failure_shows_expected_and_actual_side_by_side() {
     assert_eq!(code, 1);
     assert!(out.contains("test cart_email_then_sms ... FAILED"), "{out}");
     assert!(out.contains("test welcome_two_emails ... ok"), "{out}");
-    assert!(out.contains("test result: FAILED. 9 passed; 4 failed; 0 filtered out"), "{out}");
+    assert!(
+        out.contains("test result: FAILED. 9 passed; 4 failed; 0 filtered out"),
+        "{out}"
+    );
     let row = out
         .lines()
         .find(|l| l.starts_with("✗ send cart_email at Tue 2026-11-17 10:05") && l.contains(" | "))
         .unwrap_or_else(|| panic!("no side-by-side row:\n{out}"));
-    assert!(row.ends_with("Tue 2026-11-17 09:05  event cart_abandoned (cart_value: 80)"), "{row}");
+    assert!(
+        row.ends_with("Tue 2026-11-17 09:05  event cart_abandoned (cart_value: 80)"),
+        "{row}"
+    );
     assert!(
         out.contains("(tests/cart.yaml:13): not sent then: sent at Tue 2026-11-17 11:05"),
         "{out}"
@@ -73,21 +82,31 @@ fn a_failure_shows_expected_and_actual_side_by_side() {
 
 #[test]
 fn filter_runs_only_the_matching_tests() {
-    let (code, out, _) = run(herald().arg("test").arg(example("boutique-mode")).args(["--filter", "welcome"]));
+    let (code, out, _) = run(herald()
+        .arg("test")
+        .arg(example("boutique-mode"))
+        .args(["--filter", "welcome"]));
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("running 3 tests"), "{out}");
-    assert!(out.contains("test result: ok. 3 passed; 0 failed; 10 filtered out"), "{out}");
+    assert!(
+        out.contains("test result: ok. 3 passed; 0 failed; 10 filtered out"),
+        "{out}"
+    );
     assert!(!out.contains("cart_"), "{out}");
 }
 
 #[test]
 fn coverage_lists_what_no_test_reaches() {
-    let (code, out, _) = run(herald()
-        .arg("test")
-        .arg(example("garage-services"))
-        .args(["--filter", "survey_by_email", "--coverage"]));
+    let (code, out, _) =
+        run(herald()
+            .arg("test")
+            .arg(example("garage-services"))
+            .args(["--filter", "survey_by_email", "--coverage"]));
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("coverage: 4 of 12 steps and branches of 3 scenarios reached"), "{out}");
+    assert!(
+        out.contains("coverage: 4 of 12 steps and branches of 3 scenarios reached"),
+        "{out}"
+    );
     assert!(out.contains("  scenarios.car_ready (scenarios.yaml:3)"), "{out}");
     assert!(
         out.contains("    step 0 `send: car_ready_sms`: not reached (scenarios.yaml:9)"),
@@ -131,10 +150,18 @@ fn junit_is_valid_xml_with_one_case_per_test() {
     assert_eq!(first.attribute("line"), Some("5"));
     let failure = first.children().find(|n| n.has_tag_name("failure")).unwrap();
     assert_eq!(failure.attribute("message"), Some("2 of 3 expectations failed"));
-    assert!(failure.text().unwrap().contains("not sent then: sent at Tue 2026-11-17 11:05"));
+    assert!(
+        failure
+            .text()
+            .unwrap()
+            .contains("not sent then: sent at Tue 2026-11-17 11:05")
+    );
 
     // A passing run: no failure element, exit 0.
-    let (code, out, _) = run(herald().arg("test").arg(example("saas-b2b")).args(["--format", "junit"]));
+    let (code, out, _) = run(herald()
+        .arg("test")
+        .arg(example("saas-b2b"))
+        .args(["--format", "junit"]));
     assert_eq!(code, 0);
     let doc = roxmltree::Document::parse(&out).unwrap();
     assert_eq!(doc.root_element().attribute("failures"), Some("0"));
@@ -144,7 +171,10 @@ fn junit_is_valid_xml_with_one_case_per_test() {
 #[test]
 fn json_has_the_documented_shape() {
     let dir = slow_cart();
-    let (code, out, _) = run(herald().arg("test").arg(dir.path()).args(["--format", "json", "--coverage"]));
+    let (code, out, _) = run(herald()
+        .arg("test")
+        .arg(dir.path())
+        .args(["--format", "json", "--coverage"]));
     assert_eq!(code, 1);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["format_version"], "1");

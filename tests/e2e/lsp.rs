@@ -349,17 +349,41 @@ fn test_files_get_diagnostics_and_completion_of_their_names() {
     c.change(&u, 3, &on_disk);
     assert_eq!(c.diagnostics(&u), Vec::<Value>::new());
 
-    let l = labels(&c.request("textDocument/completion", at(&u, position(&on_disk, "send: cart_email", 10))));
-    assert!(l.contains(&"cart_email".to_string()) && l.contains(&"birthday_sms".to_string()), "{l:?}");
-    let l = labels(&c.request("textDocument/completion", at(&u, position(&on_disk, "never: birthday_email", 7))));
+    let l = labels(&c.request(
+        "textDocument/completion",
+        at(&u, position(&on_disk, "send: cart_email", 10)),
+    ));
+    assert!(
+        l.contains(&"cart_email".to_string()) && l.contains(&"birthday_sms".to_string()),
+        "{l:?}"
+    );
+    let l = labels(&c.request(
+        "textDocument/completion",
+        at(&u, position(&on_disk, "never: birthday_email", 7)),
+    ));
     assert!(l.contains(&"birthday_email".to_string()), "{l:?}");
-    let l = labels(&c.request("textDocument/completion", at(&u, position(&on_disk, "event: cart_abandoned", 9))));
-    assert!(l.contains(&"cart_abandoned".to_string()) && l.contains(&"purchase".to_string()), "{l:?}");
+    let l = labels(&c.request(
+        "textDocument/completion",
+        at(&u, position(&on_disk, "event: cart_abandoned", 9)),
+    ));
+    assert!(
+        l.contains(&"cart_abandoned".to_string()) && l.contains(&"purchase".to_string()),
+        "{l:?}"
+    );
     assert!(!l.contains(&"cart_email".to_string()), "{l:?}");
-    let mut l = labels(&c.request("textDocument/completion", at(&u, position(&on_disk, "sms_marketing] }", 2))));
+    let mut l = labels(&c.request(
+        "textDocument/completion",
+        at(&u, position(&on_disk, "sms_marketing] }", 2)),
+    ));
     l.sort();
     assert_eq!(l, ["email_marketing", "push_marketing", "sms_marketing"]);
-    let l = labels(&c.request("textDocument/completion", at(&u, position(&on_disk, "exit: cart_abandonment", 8))));
-    assert!(l.contains(&"cart_abandonment".to_string()) && l.contains(&"birthday".to_string()), "{l:?}");
+    let l = labels(&c.request(
+        "textDocument/completion",
+        at(&u, position(&on_disk, "exit: cart_abandonment", 8)),
+    ));
+    assert!(
+        l.contains(&"cart_abandonment".to_string()) && l.contains(&"birthday".to_string()),
+        "{l:?}"
+    );
     c.shutdown();
 }

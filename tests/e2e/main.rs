@@ -1,15 +1,15 @@
 //! End-to-end tests of the `herald` binary: real processes, real files.
 
 mod bad_input;
-mod ci;
 mod check;
+mod ci;
 mod commands;
 mod contacts;
 mod files;
 mod graph;
-mod journeys;
 #[path = "../support/http_mock.rs"]
 mod http_mock;
+mod journeys;
 mod lsp;
 #[path = "../support/lsp_client.rs"]
 mod lsp_client;

@@ -85,7 +85,10 @@ fn the_tour_test_fails_then_passes_as_the_readme_says() {
     // Put back: the summary the README quotes.
     let (code, out, _) = run(herald().arg("test").arg(example("boutique-mode")));
     assert_eq!(code, 0, "{out}");
-    let at = text.find("`test result: ok.").expect("the README quotes the passing summary") + 1;
+    let at = text
+        .find("`test result: ok.")
+        .expect("the README quotes the passing summary")
+        + 1;
     let said = &text[at..at + text[at..].find('`').unwrap()];
     assert!(out.lines().any(|l| l == said), "README: {said:?}, herald:\n{out}");
 }

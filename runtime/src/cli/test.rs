@@ -71,7 +71,12 @@ pub fn run(args: Args) -> Exit {
     };
     if compilation.has_errors() {
         // Diagnostics on stderr: stdout stays valid JSON or XML for tools.
-        let errors: Vec<_> = compilation.diagnostics.iter().filter(|d| d.is_error()).cloned().collect();
+        let errors: Vec<_> = compilation
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .cloned()
+            .collect();
         eprint!(
             "{}",
             render_human::render(&errors, &sources, render_human::HumanOptions::default())
@@ -202,7 +207,9 @@ impl Report<'_, '_, '_> {
         out.push_str(&format!("{} | actual ({tz})\n", pad("expected", width)));
         for i in 0..left.len().max(right.len()).max(1) {
             let l = left.get(i).map_or("", String::as_str);
-            let rt = right.get(i).map_or(if i == 0 { "(nothing happened)" } else { "" }, String::as_str);
+            let rt = right
+                .get(i)
+                .map_or(if i == 0 { "(nothing happened)" } else { "" }, String::as_str);
             out.push_str(pad(l, width).as_str());
             out.push_str(" | ");
             out.push_str(rt);
@@ -319,7 +326,9 @@ impl Report<'_, '_, '_> {
                 continue;
             }
             let span = self.engine.plan.scenarios.get(*name).map(|s| s.span);
-            let at = span.map(|s| place(self.sources, s)).map_or(String::new(), |(f, l)| format!(" ({f}:{l})"));
+            let at = span
+                .map(|s| place(self.sources, s))
+                .map_or(String::new(), |(f, l)| format!(" ({f}:{l})"));
             o.push_str(&format!("  scenarios.{name}{at}\n"));
             for g in gaps {
                 let (text, file, line) = self.gap_text(g);
@@ -470,7 +479,11 @@ impl Report<'_, '_, '_> {
         let secs = |d: Duration| format!("{:.3}", d.as_secs_f64());
         let failed = self.failed().to_string();
         let total = self.ran.len().to_string();
-        let suite = self.dir.rsplit('/').find(|p| !p.is_empty() && *p != ".").unwrap_or("plan");
+        let suite = self
+            .dir
+            .rsplit('/')
+            .find(|p| !p.is_empty() && *p != ".")
+            .unwrap_or("plan");
         let mut w = Writer::new_with_indent(Vec::new(), b' ', 2);
         let result = (|| -> std::io::Result<()> {
             w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
@@ -513,8 +526,8 @@ impl Report<'_, '_, '_> {
                                     element.write_empty()?;
                                     continue;
                                 }
-                                let misses = r.outcome.results.iter().filter(|x| !x.passed).count()
-                                    + r.outcome.problems.len();
+                                let misses =
+                                    r.outcome.results.iter().filter(|x| !x.passed).count() + r.outcome.problems.len();
                                 let message = format!(
                                     "{} of {} failed",
                                     misses,

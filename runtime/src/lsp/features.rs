@@ -355,19 +355,37 @@ mod tests {
             Context::Kind(k) => Some(k),
             _ => None,
         };
-        assert_eq!(kind("      - { at: 2026-11-17T10:05, send: car"), Some(SymbolKind::Message));
+        assert_eq!(
+            kind("      - { at: 2026-11-17T10:05, send: car"),
+            Some(SymbolKind::Message)
+        );
         assert_eq!(kind("      - { never: "), Some(SymbolKind::Message));
-        assert_eq!(kind("      - { at: 2026-11-17T12:00, opened: c"), Some(SymbolKind::Message));
-        assert_eq!(kind("      - { at: 2026-11-17T09:05, event: cart_ab"), Some(SymbolKind::Event));
-        assert_eq!(kind("    contact: { id: t1, consents: [email_marketing, sm"), Some(SymbolKind::Consent));
-        assert_eq!(kind("      - { at: 2026-11-18T09:00, consent_withdrawn: "), Some(SymbolKind::Consent));
+        assert_eq!(
+            kind("      - { at: 2026-11-17T12:00, opened: c"),
+            Some(SymbolKind::Message)
+        );
+        assert_eq!(
+            kind("      - { at: 2026-11-17T09:05, event: cart_ab"),
+            Some(SymbolKind::Event)
+        );
+        assert_eq!(
+            kind("    contact: { id: t1, consents: [email_marketing, sm"),
+            Some(SymbolKind::Consent)
+        );
+        assert_eq!(
+            kind("      - { at: 2026-11-18T09:00, consent_withdrawn: "),
+            Some(SymbolKind::Consent)
+        );
         assert_eq!(kind("      - { exit: cart, reason: "), None);
         assert_eq!(kind("      - { exit: ca"), Some(SymbolKind::Scenario));
         assert_eq!(kind("      - send: car"), Some(SymbolKind::Message));
         // A key being written, not a value: nothing to offer.
         assert_eq!(kind("      - { at: 2026-11-17T10:05, se"), None);
         // Outside test files, flow entries keep their plan meaning.
-        assert!(matches!(context_in("scenarios.yaml", "  - { exit: ca"), Context::Unknown));
+        assert!(matches!(
+            context_in("scenarios.yaml", "  - { exit: ca"),
+            Context::Unknown
+        ));
         assert!(matches!(context("  description: some"), Context::Unknown));
         assert_eq!(word_at("a  b", 2), None);
     }
