@@ -17,6 +17,8 @@
 //!    and the [`forecast`] that drives it over the CRM.
 //! 4. [`deploy`] — the deployable objects ([`ir`]) and their diff against the
 //!    deployed state ([`diff`]).
+//! 5. [`journeys`] — journey tests: the plan's test files checked against it,
+//!    simulated on the engine, their expectations matched.
 //!
 //! [`domain`] holds the knowledge every layer shares: the calendar of holidays
 //! and sending windows, SMS encoding, the template language. [`diagnostic`]
@@ -31,6 +33,7 @@ pub mod diagnostic;
 pub mod domain;
 pub mod engine;
 pub mod front;
+pub mod journeys;
 pub mod model;
 pub mod rng;
 pub mod schema;
@@ -59,6 +62,8 @@ pub struct Compilation {
     pub diagnostics: Vec<Diagnostic>,
     /// Every declared name and where (for editors).
     pub symbols: symbols::Symbols,
+    /// The journey tests of the test files (those without errors).
+    pub tests: Vec<journeys::TestCase>,
 }
 
 impl Compilation {
@@ -81,11 +86,13 @@ pub fn compile(sources: &SourceSet, now: DateTime<Utc>, options: &Options) -> Co
     let config = loaded.config.unwrap_or_else(config::Config::fallback);
     let plan = check::check(config, &loaded.docs, sources, &mut diagnostics);
     rules::run(&plan, sources, now, &mut diagnostics);
+    let tests = journeys::check::check(&plan, &loaded.docs, sources, &mut diagnostics);
     diagnostic::sort(&mut diagnostics, sources);
     let symbols = symbols::Symbols::from_documents(&loaded.docs);
     Compilation {
         plan,
         diagnostics,
         symbols,
+        tests,
     }
 }

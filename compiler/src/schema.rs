@@ -132,6 +132,21 @@ const EXAMPLES: &[(&str, &str, &str)] = &[
         r#"["loyalty_tier == \"gold\" or total_spent >= 1000"]"#,
     ),
     ("SmsPolicyDoc", "max_segments", "[1, 2]"),
+    (
+        "TestDoc",
+        "description",
+        r#"["An abandoned cart gets the email, then the SMS a day later."]"#,
+    ),
+    (
+        "TestDoc",
+        "timeline",
+        r#"[[{ "at": "2026-11-10T09:05", "event": "cart_abandoned", "cart_value": 80 }, { "at": "2026-11-10T12:00", "opened": "cart_email" }]]"#,
+    ),
+    (
+        "TestDoc",
+        "expect",
+        r#"[[{ "at": "2026-11-10T10:05", "send": "cart_email" }, { "never": "cart_sms", "reason": "consent" }]]"#,
+    ),
     ("TriggerDoc", "date", r#"["birthdate"]"#),
     ("TriggerDoc", "event", r#"["cart_abandoned"]"#),
     ("TriggerDoc", "where", r#"["event.cart_value >= 30"]"#),

@@ -22,6 +22,8 @@ const COVERED_BY_E2E: &[Code] = &[
 fn kind_of(path: &str) -> SourceKind {
     if path == "herald.toml" {
         SourceKind::Config
+    } else if path.starts_with("tests/") && (path.ends_with(".yaml") || path.ends_with(".yml")) {
+        SourceKind::Test
     } else if path.ends_with(".yaml") || path.ends_with(".yml") {
         SourceKind::Yaml
     } else {

@@ -627,3 +627,50 @@ campaigns:
     assert_eq!(fc.campaigns["ab"].audience, 2000);
     let _ = Content::Winner(e);
 }
+
+#[test]
+fn advance_traced_tells_every_step_reached_and_every_way_taken() {
+    use herald_compiler::engine::{Passage, Way};
+    let f = fixture(CART);
+    let engine = Engine::new(&f.plan, &f.layout);
+    let mut cx = engine.cx();
+    let id = engine.scenario_id("cart").unwrap();
+    let c = everyone(&f, "c1");
+    let facts = ContactFacts {
+        contact: &c,
+        event: None,
+        history: &NoHistory,
+    };
+    let mut e = Enrolment::new(t("2026-11-27T09:05:00Z"), None);
+    let mut seen = Vec::new();
+    let p = engine.advance_traced(
+        &mut cx,
+        id,
+        &mut e,
+        &facts,
+        t("2026-12-01T00:00:00Z"),
+        &mut Vec::new(),
+        &mut |p| {
+            seen.push(match p {
+                Passage::Reached(c) => c.to_string(),
+                Passage::Took(c, w) => format!("{c} {w:?}"),
+            })
+        },
+    );
+    assert!(matches!(p, Progress::Exited { .. }));
+    // Not opened: the timeout, then the `if` holds (SMS consent and a phone).
+    assert_eq!(
+        seen,
+        [
+            "0",
+            "1",
+            "2",
+            "2 TimedOut",
+            "2/timeout/0",
+            "2/timeout/0 Then",
+            "2/timeout/0/then/0",
+            "3"
+        ]
+    );
+    assert_eq!(format!("{:?}", Way::Met), "Met");
+}

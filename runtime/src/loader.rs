@@ -70,6 +70,8 @@ pub fn kind_of(rel: &str) -> Option<SourceKind> {
     }
     let ext = rel.rsplit_once('.')?.1.to_ascii_lowercase();
     match ext.as_str() {
+        // Journey tests: the YAML files under `tests/` of the plan directory.
+        "yaml" | "yml" if rel.starts_with("tests/") => Some(SourceKind::Test),
         "yaml" | "yml" => Some(SourceKind::Yaml),
         e if TEMPLATE_EXTENSIONS.contains(&e) => Some(SourceKind::Template),
         _ => None,

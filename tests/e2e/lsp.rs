@@ -331,3 +331,59 @@ fn a_file_outside_any_plan_and_unknown_requests_do_not_break_the_server() {
     assert_eq!(err["error"]["code"], -32601);
     c.shutdown();
 }
+
+#[test]
+fn test_files_get_diagnostics_and_completion_of_their_names() {
+    let dir = copy_example("boutique-mode");
+    let path = dir.path().join("tests/cart.yaml");
+    let u = uri(&path);
+    let on_disk = std::fs::read_to_string(&path).unwrap();
+    let mut c = start();
+    c.open(&u, &on_disk);
+    let typo = on_disk.replacen("send: cart_email }", "send: cart_emial }", 1);
+    c.change(&u, 2, &typo);
+    let ds = c.diagnostics(&u);
+    assert_eq!(ds.len(), 1, "{ds:#?}");
+    assert_eq!(ds[0]["code"], "reference/unknown-message");
+    assert_eq!(ds[0]["range"]["start"], position(&typo, "cart_emial", 0));
+    c.change(&u, 3, &on_disk);
+    assert_eq!(c.diagnostics(&u), Vec::<Value>::new());
+
+    let l = labels(&c.request(
+        "textDocument/completion",
+        at(&u, position(&on_disk, "send: cart_email", 10)),
+    ));
+    assert!(
+        l.contains(&"cart_email".to_string()) && l.contains(&"birthday_sms".to_string()),
+        "{l:?}"
+    );
+    let l = labels(&c.request(
+        "textDocument/completion",
+        at(&u, position(&on_disk, "never: birthday_email", 7)),
+    ));
+    assert!(l.contains(&"birthday_email".to_string()), "{l:?}");
+    let l = labels(&c.request(
+        "textDocument/completion",
+        at(&u, position(&on_disk, "event: cart_abandoned", 9)),
+    ));
+    assert!(
+        l.contains(&"cart_abandoned".to_string()) && l.contains(&"purchase".to_string()),
+        "{l:?}"
+    );
+    assert!(!l.contains(&"cart_email".to_string()), "{l:?}");
+    let mut l = labels(&c.request(
+        "textDocument/completion",
+        at(&u, position(&on_disk, "sms_marketing] }", 2)),
+    ));
+    l.sort();
+    assert_eq!(l, ["email_marketing", "push_marketing", "sms_marketing"]);
+    let l = labels(&c.request(
+        "textDocument/completion",
+        at(&u, position(&on_disk, "exit: cart_abandonment", 8)),
+    ));
+    assert!(
+        l.contains(&"cart_abandonment".to_string()) && l.contains(&"birthday".to_string()),
+        "{l:?}"
+    );
+    c.shutdown();
+}

@@ -2,12 +2,14 @@
 
 mod bad_input;
 mod check;
+mod ci;
 mod commands;
 mod contacts;
 mod files;
 mod graph;
 #[path = "../support/http_mock.rs"]
 mod http_mock;
+mod journeys;
 mod lsp;
 #[path = "../support/lsp_client.rs"]
 mod lsp_client;
@@ -36,6 +38,24 @@ pub const NOW: &str = "2026-11-20T09:00:00Z";
 pub fn herald() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_herald"));
     c.env_remove("NO_COLOR").env("COLUMNS", "100").env("HERALD_NOW", NOW);
+    c
+}
+
+/// A bash script (as GitHub Actions runs a `run:` step: `-e`, `pipefail`)
+/// with this `herald` first on PATH and the same pinned environment as
+/// [`herald`].
+pub fn shell(script: &str) -> Command {
+    let bin = Path::new(env!("CARGO_BIN_EXE_herald")).parent().unwrap();
+    let path = std::env::join_paths(
+        std::iter::once(bin.to_path_buf()).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
+    )
+    .unwrap();
+    let mut c = Command::new("bash");
+    c.args(["--noprofile", "--norc", "-eo", "pipefail", "-c", script])
+        .env("PATH", path)
+        .env_remove("NO_COLOR")
+        .env("COLUMNS", "100")
+        .env("HERALD_NOW", NOW);
     c
 }
 

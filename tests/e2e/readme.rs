@@ -60,3 +60,35 @@ fn the_tour_plan_figures_are_what_herald_prints() {
         );
     }
 }
+
+#[test]
+fn the_tour_test_fails_then_passes_as_the_readme_says() {
+    let text = readme();
+    let lines = text_block_after(&text, "**Test a journey.**");
+    assert!(lines.len() >= 3, "{lines:?}");
+    // The tour's edit: the cart's first wait, from one hour to two.
+    let dir = copy_example("boutique-mode");
+    let path = dir.path().join("scenarios.yaml");
+    let yaml = std::fs::read_to_string(&path).unwrap();
+    assert!(yaml.contains("      - wait: 1h\n"), "the tour edits `wait: 1h`");
+    std::fs::write(&path, yaml.replacen("      - wait: 1h\n", "      - wait: 2h\n", 1)).unwrap();
+    let (code, out, _) = run(herald().arg("test").arg(dir.path()));
+    assert_eq!(code, 1, "{out}");
+    let printed: Vec<String> = out.lines().map(squeeze).collect();
+    for line in lines {
+        let want = squeeze(&line);
+        assert!(
+            printed.iter().any(|p| p == &want),
+            "the README shows\n  {line}\nbut `herald test` printed:\n{out}"
+        );
+    }
+    // Put back: the summary the README quotes.
+    let (code, out, _) = run(herald().arg("test").arg(example("boutique-mode")));
+    assert_eq!(code, 0, "{out}");
+    let at = text
+        .find("`test result: ok.")
+        .expect("the README quotes the passing summary")
+        + 1;
+    let said = &text[at..at + text[at..].find('`').unwrap()];
+    assert!(out.lines().any(|l| l == said), "README: {said:?}, herald:\n{out}");
+}

@@ -55,13 +55,18 @@ fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
 fn every_example_file_is_valid_for_the_yaml_language_server() {
     let mut files = Vec::new();
     yaml_files(&repo().join("examples"), &mut files);
+    // The GitHub Actions workflow is not a plan file.
+    files.retain(|f| !f.starts_with(repo().join("examples/ci")));
     files.sort();
     assert!(files.len() >= 15, "{files:?}");
     let mut c = yaml_server();
     for f in &files {
         let text = std::fs::read_to_string(f).unwrap();
         assert!(
-            text.starts_with("# yaml-language-server: $schema=../../schema/herald.schema.json"),
+            text.starts_with(&format!(
+                "# yaml-language-server: $schema={}",
+                super::check::schema_line(f)
+            )),
             "{} lacks the schema line",
             f.display()
         );

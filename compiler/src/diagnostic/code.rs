@@ -21,6 +21,8 @@ pub enum Category {
     Template,
     Experiment,
     Config,
+    /// Journey tests (`tests/*.yaml`).
+    Test,
 }
 
 impl Category {
@@ -39,6 +41,7 @@ impl Category {
             Category::Template => "template",
             Category::Experiment => "experiment",
             Category::Config => "config",
+            Category::Test => "test",
         }
     }
 }
@@ -106,6 +109,7 @@ codes! {
     ReferenceUnknownFunction => "reference/unknown-function", Reference, Error;
     ReferenceMissingFile => "reference/missing-file", Reference, Error;
     ReferenceSegmentCycle => "reference/segment-cycle", Reference, Error;
+    ReferenceUnknownScenario => "reference/unknown-scenario", Reference, Error;
 
     TypeMismatch => "type/mismatch", Type, Error;
     TypeUnknownEnumValue => "type/unknown-enum-value", Type, Error;
@@ -169,6 +173,10 @@ codes! {
     ConfigInvalid => "config/invalid", Config, Error;
     ConfigInlineSecret => "config/inline-secret", Config, Error;
     ConfigUnknownTimezone => "config/unknown-timezone", Config, Error;
+
+    TestInvalidValue => "test/invalid-value", Test, Error;
+    TestBadTime => "test/bad-time", Test, Error;
+    TestImpossibleExpectation => "test/impossible-expectation", Test, Error;
 }
 
 impl Code {

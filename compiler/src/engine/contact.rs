@@ -109,6 +109,45 @@ impl Layout {
         })
     }
 
+    /// A layout with a column for every field and consent of the model, in
+    /// the model's order: how a contact written by hand (a journey test's)
+    /// is typed, through the same parsing and validation as a CRM row.
+    pub fn for_model(model: &ContactModel) -> Layout {
+        let mut header: Vec<String> = vec![ID_COLUMN.to_string()];
+        header.extend(model.fields.keys().cloned());
+        for name in model.consents.keys() {
+            header.push(format!("consent_{name}"));
+            header.push(format!("consent_{name}_at"));
+        }
+        let header: Vec<&str> = header.iter().map(String::as_str).collect();
+        // Every column is there, so no column can be missing.
+        Layout::new(model, &header).unwrap_or_else(|_| Layout {
+            fields: Vec::new(),
+            consents: Vec::new(),
+            field_index: BTreeMap::new(),
+            consent_index: BTreeMap::new(),
+            max_lengths: Vec::new(),
+            header: Vec::new(),
+            id_col: 0,
+            field_cols: Vec::new(),
+            consent_cols: Vec::new(),
+        })
+    }
+
+    /// One cell of field `i` typed and validated as in a row (`max_length`,
+    /// E.164, email syntax); `None` for an empty cell.
+    pub fn parse_field(&self, i: usize, raw: &str) -> Result<Option<FieldValue>, Reason> {
+        let Some((_, ty, _)) = self.fields.get(i) else {
+            return Ok(None);
+        };
+        let mut slot = None;
+        parse_cell_into(ty, raw.trim(), &mut slot)?;
+        if let Some(FieldValue::Text(text)) = &slot {
+            validate_text(ty, self.max_lengths.get(i).copied().flatten(), text)?;
+        }
+        Ok(slot)
+    }
+
     /// The name of the source's column `i`, when it is one of the model's
     /// (other headers are the file's text, not shown).
     pub fn column_name(&self, i: usize) -> Option<&str> {
@@ -749,6 +788,35 @@ mod tests {
             assert!(!is_email(e), "{e}");
         }
         assert!(!is_email(&format!("{}@b.fr", "a".repeat(65))));
+    }
+
+    #[test]
+    fn a_layout_for_the_model_types_single_fields_like_rows() {
+        let m = model();
+        let layout = Layout::for_model(&m);
+        let region = layout.field("region").unwrap();
+        assert_eq!(
+            layout.parse_field(region, "IDF"),
+            Ok(Some(FieldValue::Text("IDF".into())))
+        );
+        assert_eq!(
+            layout.parse_field(region, "Paris"),
+            Err(Reason::NotOneOf(vec!["IDF".into(), "PACA".into()]))
+        );
+        let tags = layout.field("tags").unwrap();
+        assert_eq!(
+            layout.parse_field(tags, "a|b"),
+            Ok(Some(FieldValue::List(vec![
+                FieldValue::Text("a".into()),
+                FieldValue::Text("b".into())
+            ])))
+        );
+        assert_eq!(layout.parse_field(layout.field("seen").unwrap(), ""), Ok(None));
+        assert_eq!(layout.consent("sms"), Some(0));
+        // A row of that layout (the model's fields in name order) parses as usual.
+        let c = layout.parse_row(&["c", "PACA", "", "x", "2", "true", ""]).unwrap();
+        assert_eq!(c.fields[layout.field("total").unwrap()], Some(FieldValue::Number(2.0)));
+        assert!(c.consents[0].given);
     }
 
     #[test]

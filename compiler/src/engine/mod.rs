@@ -29,12 +29,13 @@ pub mod forecast;
 pub mod guard;
 pub mod render;
 pub mod scenario;
+pub mod simulate;
 
 pub use campaign::{CampaignId, CampaignSend};
 pub use cursor::{Branch, Cursor};
 pub use experiment::Group;
 pub use guard::{Drop, Origin, Request, Sent, Verdict};
-pub use scenario::{Action, Content, Enrolment, Entry, ExitReason, Previous, Progress, ScenarioId};
+pub use scenario::{Action, Content, Enrolment, Entry, ExitReason, Passage, Previous, Progress, ScenarioId, Way};
 
 use crate::ast::values::{CalendarOffset, Channel};
 use crate::calendar::{self, Window};

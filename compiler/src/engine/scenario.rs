@@ -136,6 +136,28 @@ pub enum Progress {
     },
 }
 
+/// Which way an enrolment went at a branching step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Way {
+    /// The `if` condition held.
+    Then,
+    /// It did not (the `else` steps, or none).
+    Else,
+    /// The `wait until` condition was met before the timeout.
+    Met,
+    /// The timeout passed first (the `on_timeout` steps, or none).
+    TimedOut,
+}
+
+/// What an enrolment went through, for coverage (`herald test --coverage`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Passage<'c> {
+    /// The step at this position was reached.
+    Reached(&'c Cursor),
+    /// The branching step at this position went this way.
+    Took(&'c Cursor, Way),
+}
+
 /// The contact's previous entry into the scenario.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Previous {
@@ -251,6 +273,22 @@ impl<'p> Engine<'p> {
         now: DateTime<Utc>,
         out: &mut Vec<Action<'p>>,
     ) -> Progress {
+        self.advance_traced(cx, id, e, facts, now, out, &mut |_| {})
+    }
+
+    /// [`Engine::advance`], telling `trace` every step reached and every
+    /// way taken at a branching step (journey tests measure coverage so).
+    #[allow(clippy::too_many_arguments)]
+    pub fn advance_traced(
+        &self,
+        cx: &mut Cx,
+        id: ScenarioId,
+        e: &mut Enrolment,
+        facts: &ContactFacts,
+        now: DateTime<Utc>,
+        out: &mut Vec<Action<'p>>,
+        trace: &mut dyn FnMut(Passage),
+    ) -> Progress {
         let Some(rt) = self.scenarios.get(id.0) else {
             return Progress::Exited {
                 at: e.since,
@@ -281,6 +319,7 @@ impl<'p> Engine<'p> {
                     reason: ExitReason::Lost,
                 };
             };
+            trace(Passage::Reached(&e.cursor));
             match step {
                 CStep::Wait(d) => {
                     let wake = after(tz, e.since, *d);
@@ -304,6 +343,7 @@ impl<'p> Engine<'p> {
                         return exited(seen);
                     }
                     if self.holds(cx, &facts, seen, until) {
+                        trace(Passage::Took(&e.cursor, Way::Met));
                         e.since = seen;
                         e.cursor.next();
                     } else if deadline > now {
@@ -312,6 +352,7 @@ impl<'p> Engine<'p> {
                             listening: true,
                         };
                     } else {
+                        trace(Passage::Took(&e.cursor, Way::TimedOut));
                         e.since = deadline;
                         e.cursor.enter(Branch::Timeout);
                     }
@@ -350,11 +391,12 @@ impl<'p> Engine<'p> {
                     if exits(cx, e.since) {
                         return exited(e.since);
                     }
-                    let branch = if self.holds(cx, &facts, e.since, condition) {
-                        Branch::Then
+                    let (branch, way) = if self.holds(cx, &facts, e.since, condition) {
+                        (Branch::Then, Way::Then)
                     } else {
-                        Branch::Else
+                        (Branch::Else, Way::Else)
                     };
+                    trace(Passage::Took(&e.cursor, way));
                     e.cursor.enter(branch);
                 }
                 CStep::Exit(reason) => {

@@ -30,8 +30,11 @@ pub fn load(sources: &SourceSet, budgets: &Budgets, diags: &mut Vec<Diagnostic>)
                 saw_config = true;
                 config = config::load(id, file, diags);
             }
-            SourceKind::Yaml => {
-                yaml_files += 1;
+            SourceKind::Yaml | SourceKind::Test => {
+                let tests = file.kind == SourceKind::Test;
+                if !tests {
+                    yaml_files += 1;
+                }
                 match yaml::parse_document(id, file, budgets) {
                     Ok(root) => {
                         let mut l = FileLoader {
@@ -39,13 +42,19 @@ pub fn load(sources: &SourceSet, budgets: &Budgets, diags: &mut Vec<Diagnostic>)
                             text: &file.text,
                             docs: &mut docs,
                             diags,
+                            tests,
                         };
                         l.root(&root);
                     }
                     Err(d) => diags.push(d),
                 }
             }
-            SourceKind::Rejected if file.path.ends_with(".yaml") || file.path.ends_with(".yml") => yaml_files += 1,
+            SourceKind::Rejected
+                if (file.path.ends_with(".yaml") || file.path.ends_with(".yml"))
+                    && !file.path.starts_with("tests/") =>
+            {
+                yaml_files += 1
+            }
             SourceKind::Template | SourceKind::Rejected => {}
         }
     }
@@ -72,6 +81,8 @@ struct FileLoader<'a> {
     text: &'a str,
     docs: &'a mut Documents,
     diags: &'a mut Vec<Diagnostic>,
+    /// A test file: it holds `tests:` only.
+    tests: bool,
 }
 
 impl<'a> FileLoader<'a> {
@@ -105,6 +116,23 @@ impl<'a> FileLoader<'a> {
         for (key, value) in entries {
             let Some(name) = self.key(key, "section") else { continue };
             let key_span = self.span(key);
+            if self.tests {
+                if name == ast::TEST_SECTION {
+                    self.named(value, "test", |d| &mut d.tests);
+                } else {
+                    let plan_section = ast::SECTIONS.contains(&name);
+                    self.diags.push(
+                        Diagnostic::new(Code::SchemaUnknownKey, format!("`{name}` in a test file"))
+                            .at(key_span, "a test file holds `tests:` only")
+                            .help(if plan_section {
+                                format!("Files under `tests/` hold journey tests; move `{name}:` to a plan file outside `tests/`.")
+                            } else {
+                                "Write the journey tests under `tests:`.".to_string()
+                            }),
+                    );
+                }
+                continue;
+            }
             match name {
                 "contact" => self.contact(key_span, value),
                 "policies" => self.policies(key_span, value),
@@ -113,6 +141,11 @@ impl<'a> FileLoader<'a> {
                 "programs" => self.named(value, "program", |d| &mut d.programs),
                 "campaigns" => self.named(value, "campaign", |d| &mut d.campaigns),
                 "scenarios" => self.named(value, "scenario", |d| &mut d.scenarios),
+                ast::TEST_SECTION => self.diags.push(
+                    Diagnostic::new(Code::SchemaUnknownKey, "`tests` in a plan file")
+                        .at(key_span, "journey tests live in their own files")
+                        .help("Move this section to a file under `tests/` in the plan directory (such as `tests/cart.yaml`); `herald test` runs it."),
+                ),
                 other => self.diags.push(
                     Diagnostic::new(Code::SchemaUnknownKey, format!("unknown section `{other}`"))
                         .at(key_span, "not a plan section")

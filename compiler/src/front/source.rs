@@ -55,6 +55,9 @@ fn clamp_u32(n: usize) -> u32 {
 pub enum SourceKind {
     Config,
     Yaml,
+    /// A YAML file of journey tests (`tests/*.yaml` in the plan directory):
+    /// holds `tests:`, never plan sections.
+    Test,
     Template,
     /// A file the runtime could not accept (binary, not UTF-8, too large); kept
     /// so diagnostics can name it, never compiled.

@@ -11,6 +11,7 @@ mod preview;
 mod schema;
 mod sms;
 mod state;
+mod test;
 
 use crate::exit::Exit;
 use crate::output::ColorChoice;
@@ -36,6 +37,8 @@ struct Cli {
 enum Command {
     /// Compile a plan and print its diagnostics.
     Check(check::Args),
+    /// Run the plan's journey tests (`tests/*.yaml`) on simulated time.
+    Test(test::Args),
     /// Show what would change and who would receive what (diff against the state, forecast on contacts).
     Plan(plan::Args),
     /// Make the deployed state match a plan (a saved one, or a fresh one after confirmation).
@@ -97,6 +100,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Exit {
     };
     match cli.command {
         Command::Check(args) => check::run(args, cli.color),
+        Command::Test(args) => test::run(args),
         Command::Plan(args) => plan::run(args, cli.color),
         Command::Apply(args) => apply::run(args, cli.color),
         Command::State(cmd) => state::run(cmd),

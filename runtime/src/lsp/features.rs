@@ -85,12 +85,51 @@ fn context(before: &str) -> Context {
     }
 }
 
+/// The key of the value being written in a flow mapping or list, as test
+/// files write their entries: `- { at: …, send: x` → `send`,
+/// `contact: { consents: [a, b` → `consents`.
+fn flow_key(b: &str) -> Option<&str> {
+    let t = b.trim_start().trim_start_matches("- ").trim_start();
+    // Inside a flow list not yet closed: the key before its `[`.
+    let head = match t.rfind('[') {
+        Some(i) if !t[i..].contains(']') => &t[..i],
+        _ => t,
+    };
+    let entry = head.rsplit(['{', ',']).next()?;
+    let (key, _) = entry.split_once(':')?;
+    let key = key.trim();
+    (!key.is_empty() && key.chars().all(is_word)).then_some(key)
+}
+
+/// Test files (`tests/*.yaml`) name messages, events, consents and
+/// scenarios under their own keys, mostly in flow mappings.
+fn is_test_file(rel: &str) -> bool {
+    rel.starts_with("tests/") && (rel.ends_with(".yaml") || rel.ends_with(".yml"))
+}
+
+/// [`context`], and in a test file the keys of its entries.
+fn context_in(rel: &str, before: &str) -> Context {
+    let c = context(before);
+    if !matches!(c, Context::Unknown) || !is_test_file(rel) {
+        return c;
+    }
+    match flow_key(before.trim_end_matches(is_word)) {
+        Some("send" | "never" | "opened" | "clicked" | "unsubscribed" | "bounced" | "complained") => {
+            Context::Kind(SymbolKind::Message)
+        }
+        Some("event") => Context::Kind(SymbolKind::Event),
+        Some("consents" | "consent_given" | "consent_withdrawn") => Context::Kind(SymbolKind::Consent),
+        Some("enter" | "exit") => Context::Kind(SymbolKind::Scenario),
+        _ => Context::Unknown,
+    }
+}
+
 /// The declared name under the cursor, with its kind.
 fn symbol_at<'c>(c: &'c Compiled, file: &SourceFile, offset: usize) -> Option<&'c symbols::Symbol> {
     let (start, end) = word_at(&file.text, offset)?;
     let word = &file.text[start..end];
     let symbols = &c.compilation.symbols;
-    let preferred = match context(line_before(&file.text, start)) {
+    let preferred = match context_in(&file.path, line_before(&file.text, start)) {
         Context::Kind(k) => Some(k),
         Context::Expression => Some(SymbolKind::Field),
         _ => None,
@@ -200,7 +239,7 @@ pub fn completion(c: &Compiled, rel: &str, pos: lsp::Position) -> Vec<lsp::Compl
     };
     let offset = file.offset_of_lsp(pos.line, pos.character);
     let before = line_before(&file.text, offset);
-    match context(before) {
+    match context_in(rel, before) {
         Context::Kind(SymbolKind::Field) if before.trim_end_matches(is_word).ends_with("contact.") => {
             let mut items = names(c, SymbolKind::Field, K::FIELD);
             items.push(item("id", K::FIELD, "field (built in)"));
@@ -221,6 +260,7 @@ pub fn completion(c: &Compiled, rel: &str, pos: lsp::Position) -> Vec<lsp::Compl
         Context::Kind(k @ SymbolKind::Consent) => names(c, k, K::CONSTANT),
         Context::Kind(k @ SymbolKind::Message) => names(c, k, K::REFERENCE),
         Context::Kind(k @ SymbolKind::Event) => names(c, k, K::EVENT),
+        Context::Kind(k @ SymbolKind::Scenario) => names(c, k, K::MODULE),
         Context::Kind(k) => names(c, k, K::MODULE),
         Context::EventProperty => {
             let mut props: Vec<lsp::CompletionItem> = Vec::new();
@@ -307,6 +347,45 @@ mod tests {
             Context::Expression
         ));
         assert!(matches!(context("  if: event."), Context::EventProperty));
+    }
+
+    #[test]
+    fn test_files_complete_the_names_of_their_entries() {
+        let kind = |before: &str| match context_in("tests/cart.yaml", before) {
+            Context::Kind(k) => Some(k),
+            _ => None,
+        };
+        assert_eq!(
+            kind("      - { at: 2026-11-17T10:05, send: car"),
+            Some(SymbolKind::Message)
+        );
+        assert_eq!(kind("      - { never: "), Some(SymbolKind::Message));
+        assert_eq!(
+            kind("      - { at: 2026-11-17T12:00, opened: c"),
+            Some(SymbolKind::Message)
+        );
+        assert_eq!(
+            kind("      - { at: 2026-11-17T09:05, event: cart_ab"),
+            Some(SymbolKind::Event)
+        );
+        assert_eq!(
+            kind("    contact: { id: t1, consents: [email_marketing, sm"),
+            Some(SymbolKind::Consent)
+        );
+        assert_eq!(
+            kind("      - { at: 2026-11-18T09:00, consent_withdrawn: "),
+            Some(SymbolKind::Consent)
+        );
+        assert_eq!(kind("      - { exit: cart, reason: "), None);
+        assert_eq!(kind("      - { exit: ca"), Some(SymbolKind::Scenario));
+        assert_eq!(kind("      - send: car"), Some(SymbolKind::Message));
+        // A key being written, not a value: nothing to offer.
+        assert_eq!(kind("      - { at: 2026-11-17T10:05, se"), None);
+        // Outside test files, flow entries keep their plan meaning.
+        assert!(matches!(
+            context_in("scenarios.yaml", "  - { exit: ca"),
+            Context::Unknown
+        ));
         assert!(matches!(context("  description: some"), Context::Unknown));
         assert_eq!(word_at("a  b", 2), None);
     }

@@ -4,12 +4,14 @@
 
 pub mod contact;
 pub mod flows;
+pub mod journeys;
 pub mod messages;
 pub mod policies;
 pub mod values;
 
 pub use contact::*;
 pub use flows::*;
+pub use journeys::*;
 pub use messages::*;
 pub use policies::*;
 
@@ -38,6 +40,8 @@ pub struct PlanFile {
     campaigns: Option<BTreeMap<String, CampaignDoc>>,
     /// Automated scenarios (journeys).
     scenarios: Option<BTreeMap<String, ScenarioDoc>>,
+    /// Journey tests, by name: only in the files under `tests/` of the plan directory (`herald test` runs them).
+    tests: Option<BTreeMap<String, TestDoc>>,
 }
 
 /// The top-level sections, in the loader's order.
@@ -50,6 +54,9 @@ pub const SECTIONS: &[&str] = &[
     "campaigns",
     "scenarios",
 ];
+
+/// The one section of a test file (a `.yaml` file under `tests/`).
+pub const TEST_SECTION: &str = "tests";
 
 /// A named declaration: `name:` and what follows it.
 #[derive(Clone, Debug)]
@@ -72,4 +79,6 @@ pub struct Documents {
     pub programs: Vec<Decl<ProgramDoc>>,
     pub campaigns: Vec<Decl<CampaignDoc>>,
     pub scenarios: Vec<Decl<ScenarioDoc>>,
+    /// Journey tests (from the test files).
+    pub tests: Vec<Decl<TestDoc>>,
 }
