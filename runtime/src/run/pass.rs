@@ -31,6 +31,7 @@ use herald_compiler::engine::{
     Origin, Previous, Progress, Request, ScenarioId, Sent, Verdict,
 };
 use herald_compiler::model::{Plan, Trigger};
+use herald_compiler::render::Renderer;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
@@ -232,6 +233,7 @@ impl Runner {
             due_sends: &due_sends,
             due_enrolments: &due_enrolments,
             touched: false,
+            renderer: Renderer::default(),
         };
         pass.store.begin().map_err(|e| e.to_string())?;
         let mut seen = 0u64;
@@ -469,6 +471,8 @@ struct Pass<'a, 'p> {
     due_enrolments: &'a BTreeSet<String>,
     /// The current contact got an enrolment or a send in this pass.
     touched: bool,
+    /// The deployed templates, compiled once per pass.
+    renderer: Renderer<'p>,
 }
 
 fn db(e: crate::state::StateError) -> String {
@@ -907,7 +911,7 @@ impl<'p> Pass<'_, 'p> {
             match verdict {
                 Verdict::Send => {
                     let window_id = self.now.with_timezone(&tz).format("%Y-%m-%dT%H").to_string();
-                    match compose(engine.plan, self.layout, c, &row, self.links, window_id) {
+                    match compose(&mut self.renderer, engine.plan, self.layout, c, &row, self.links, window_id) {
                         Ok(outgoing) => {
                             let lease = self.now_ms + i64::try_from(LEASE.as_millis()).unwrap_or(0) * 4;
                             // Pressure counts the send at the instant it went out.
