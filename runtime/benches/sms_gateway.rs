@@ -37,7 +37,9 @@ struct Gateway {
 }
 
 fn shard(key: &str) -> usize {
-    key.bytes().fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(b as usize)) % 16
+    key.bytes()
+        .fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(b as usize))
+        % 16
 }
 
 fn reply(status: StatusCode, body: String) -> Response {

@@ -176,7 +176,8 @@ fn transaction(
     conn.command(Mail::new(envelope.from().cloned(), options))
         .map_err(|e| before(conn, e))?;
     for to in envelope.to() {
-        conn.command(Rcpt::new(to.clone(), vec![])).map_err(|e| before(conn, e))?;
+        conn.command(Rcpt::new(to.clone(), vec![]))
+            .map_err(|e| before(conn, e))?;
     }
     conn.command(Data).map_err(|e| before(conn, e))?;
     let sent = match std::str::from_utf8(message) {

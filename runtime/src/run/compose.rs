@@ -150,6 +150,10 @@ mod tests {
         let forged = t.replacen("abc", "abd", 1);
         assert_eq!(links.verify(&forged), None);
         assert_eq!(links.verify("no-dot"), None);
-        assert!(links.page("u", &links.token("abc")).starts_with("https://h.example.test/u/abc."));
+        assert!(
+            links
+                .page("u", &links.token("abc"))
+                .starts_with("https://h.example.test/u/abc.")
+        );
     }
 }
