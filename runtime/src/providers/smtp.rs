@@ -13,14 +13,16 @@
 //!   the server acknowledges the content, which a server waiting for the
 //!   terminator delays (40 ms on Linux): at most 25 messages a second per
 //!   connection. Its pool also sends a `NOOP` before each reuse: a round trip
-//!   per message that the staged outcome above makes unnecessary.
+//!   per message that the staged outcome above makes unnecessary;
+//! - with a server that offers PIPELINING (RFC 2920), `MAIL`, `RCPT` and
+//!   `DATA` go in one write: two round trips a message instead of four.
 
 use super::{Outcome, Outgoing, Provider, Secrets, mime};
 use herald_compiler::config::{EmailProvider, SmtpTls};
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, DEFAULT_MECHANISMS};
 use lettre::transport::smtp::client::{SmtpConnection, TlsParameters};
-use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
+use lettre::transport::smtp::commands::{Data, Ehlo, Mail, Rcpt};
 use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -41,7 +43,13 @@ pub struct Smtp {
     hello: ClientId,
     from: String,
     domain: String,
-    idle: Mutex<Vec<(SmtpConnection, Instant)>>,
+    idle: Mutex<Vec<(Session, Instant)>>,
+}
+
+/// A connection, and whether its server takes pipelined commands.
+struct Session {
+    conn: SmtpConnection,
+    pipelining: bool,
 }
 
 /// How far a transaction went when it failed.
@@ -81,7 +89,7 @@ impl Smtp {
     }
 
     /// A new session: connected, encrypted as configured, authenticated.
-    fn connect(&self) -> Result<SmtpConnection, lettre::transport::smtp::Error> {
+    fn connect(&self) -> Result<Session, lettre::transport::smtp::Error> {
         let wrapper = match self.tls {
             SmtpTls::Tls => self.tls_params.as_ref(),
             _ => None,
@@ -98,25 +106,29 @@ impl Smtp {
         {
             conn.starttls(params, &self.hello)?;
         }
+        // lettre keeps only the extensions it uses from the EHLO reply: ask
+        // again (before AUTH, which a new EHLO may forget) for PIPELINING.
+        let ehlo = conn.command(Ehlo::new(self.hello.clone()))?;
+        let pipelining = ehlo.message().any(|l| l.trim().eq_ignore_ascii_case("PIPELINING"));
         if let Some(credentials) = &self.credentials {
             conn.auth(DEFAULT_MECHANISMS, credentials)?;
         }
-        Ok(conn)
+        Ok(Session { conn, pipelining })
     }
 
     /// A pooled session if one is fresh enough (`true`), else a new one.
-    fn session(&self) -> Result<(SmtpConnection, bool), lettre::transport::smtp::Error> {
+    fn session(&self) -> Result<(Session, bool), lettre::transport::smtp::Error> {
         loop {
             let pooled = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
             match pooled {
-                Some((conn, since)) if since.elapsed() < IDLE => return Ok((conn, true)),
-                Some((mut conn, _)) => conn.abort(),
-                None => return self.connect().map(|c| (c, false)),
+                Some((s, since)) if since.elapsed() < IDLE => return Ok((s, true)),
+                Some((mut s, _)) => s.conn.abort(),
+                None => return self.connect().map(|s| (s, false)),
             }
         }
     }
 
-    fn recycle(&self, conn: SmtpConnection) {
+    fn recycle(&self, conn: Session) {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         if idle.len() < POOL {
             idle.push((conn, Instant::now()));
@@ -149,12 +161,22 @@ fn content(message: &str) -> Content {
     Content(out)
 }
 
+/// Commands written at once (RFC 2920 pipelining).
+struct Pipelined(String);
+
+impl std::fmt::Display for Pipelined {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// One transaction on a session. On any failure the session is closed.
 fn transaction(
-    conn: &mut SmtpConnection,
+    session: &mut Session,
     envelope: &Envelope,
     message: &[u8],
 ) -> Result<lettre::transport::smtp::response::Response, Failure> {
+    let conn = &mut session.conn;
     let mut options = Vec::new();
     let non_ascii_address = envelope.from().is_some_and(|a| !AsRef::<str>::as_ref(a).is_ascii())
         || envelope.to().iter().any(|a| !AsRef::<str>::as_ref(a).is_ascii());
@@ -173,13 +195,34 @@ fn transaction(
         conn.abort();
         Failure::Before(e)
     };
-    conn.command(Mail::new(envelope.from().cloned(), options))
-        .map_err(|e| before(conn, e))?;
-    for to in envelope.to() {
-        conn.command(Rcpt::new(to.clone(), vec![]))
-            .map_err(|e| before(conn, e))?;
+    let mail = Mail::new(envelope.from().cloned(), options);
+    if session.pipelining {
+        let mut commands = mail.to_string();
+        for to in envelope.to() {
+            commands.push_str(&Rcpt::new(to.clone(), vec![]).to_string());
+        }
+        commands.push_str(&Data.to_string());
+        // One reply per command, in order; the first refusal decides. A
+        // broken connection (no reply code) stops the reading.
+        let mut outcome = conn.command(Pipelined(commands)).map(|_| ());
+        for _ in 0..=envelope.to().len() {
+            if outcome.as_ref().is_err_and(|e| e.status().is_none()) {
+                break;
+            }
+            let reply = conn.read_response();
+            if outcome.is_ok() {
+                outcome = reply.map(|_| ());
+            }
+        }
+        outcome.map_err(|e| before(conn, e))?;
+    } else {
+        conn.command(mail).map_err(|e| before(conn, e))?;
+        for to in envelope.to() {
+            conn.command(Rcpt::new(to.clone(), vec![]))
+                .map_err(|e| before(conn, e))?;
+        }
+        conn.command(Data).map_err(|e| before(conn, e))?;
     }
-    conn.command(Data).map_err(|e| before(conn, e))?;
     let sent = match std::str::from_utf8(message) {
         Ok(text) => conn.command(content(text)),
         // Not UTF-8 (never for Herald's messages): lettre's own writer.
@@ -265,8 +308,8 @@ impl Provider for Smtp {
 
 impl Drop for Smtp {
     fn drop(&mut self) {
-        for (mut conn, _) in self.idle.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
-            let _ = conn.quit();
+        for (mut s, _) in self.idle.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
+            let _ = s.conn.quit();
         }
     }
 }
