@@ -73,9 +73,7 @@ impl<'s> Renderer<'s> {
             },
         };
         if self.env.get_template(source).is_err() {
-            self.env
-                .add_template(source, source)
-                .map_err(|e| error(e.into()))?;
+            self.env.add_template(source, source).map_err(|e| error(e.into()))?;
         }
         let compiled = self.env.get_template(source).map_err(|e| error(e.into()))?;
         template::render_compiled(&compiled, ctx).map_err(error)
