@@ -32,7 +32,9 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "bench", "out", "run")
-HERALD = os.path.join(ROOT, "target", "release", "herald")
+# Cargo's target directory (CARGO_TARGET_DIR when set, as bench/run.sh builds).
+TARGET_DIR = os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
+HERALD = os.path.join(TARGET_DIR, "release", "herald")
 GATEWAY = os.environ.get("HERALD_BENCH_GATEWAY", "")
 SIZES = [int(x) for x in os.environ.get("HERALD_BENCH_SIZES", "25000,100000").split(",")]
 WORKERS = int(os.environ.get("HERALD_BENCH_WORKERS", "4"))
@@ -303,9 +305,14 @@ class Gateway:
 
 
 WRK_SCRIPT = """
--- Herald's request: JSON {to, from, text, key}, bearer token, a fresh Idempotency-Key.
+-- Herald's request: JSON {to, from, text, key}, bearer token, a fresh Idempotency-Key
+-- (each wrk thread has its own Lua state: its number keeps the keys distinct).
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("prefix", "t" .. threads)
+end
 local n = 0
-local prefix = tostring(math.random(1, 1e9))
 function request()
   n = n + 1
   local key = prefix .. "-" .. n
