@@ -236,6 +236,169 @@ fn email_over_smtp_has_both_parts_one_click_unsubscribe_and_a_message_id_from_th
     assert_eq!(smtp.messages().len(), received.len());
 }
 
+/// A bare SMTP server that records, for each message, the time between the
+/// first bytes of its content and its terminating `.`; it closes each
+/// session after `per_session` messages without a word, as servers that
+/// limit messages per connection or time out idle sessions do. With
+/// `pipelining` it offers PIPELINING and counts the transactions whose
+/// `MAIL`, `RCPT` and `DATA` came in one piece; it refuses every
+/// `refuse_every`-th recipient (550).
+struct TimingSmtp {
+    port: u16,
+    gaps: Arc<Mutex<Vec<Duration>>>,
+    sessions: Arc<AtomicU64>,
+    pipelined: Arc<AtomicU64>,
+    refused: Arc<AtomicU64>,
+}
+
+impl TimingSmtp {
+    fn start(per_session: usize, pipelining: bool, refuse_every: u64) -> TimingSmtp {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let gaps: Arc<Mutex<Vec<Duration>>> = Arc::default();
+        let sessions: Arc<AtomicU64> = Arc::default();
+        let pipelined: Arc<AtomicU64> = Arc::default();
+        let refused: Arc<AtomicU64> = Arc::default();
+        let recipients: Arc<AtomicU64> = Arc::default();
+        let (g, n, p, r) = (
+            Arc::clone(&gaps),
+            Arc::clone(&sessions),
+            Arc::clone(&pipelined),
+            Arc::clone(&refused),
+        );
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut out) = stream else { return };
+                n.fetch_add(1, Ordering::Relaxed);
+                let (g, p, r, rcpt) = (Arc::clone(&g), Arc::clone(&p), Arc::clone(&r), Arc::clone(&recipients));
+                std::thread::spawn(move || {
+                    let mut input = BufReader::new(out.try_clone().unwrap());
+                    let _ = out.write_all(b"220 timing ESMTP\r\n");
+                    let mut messages = 0;
+                    let mut accepted = 0;
+                    let mut line = String::new();
+                    loop {
+                        line.clear();
+                        if input.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
+                        let reply: &[u8] = match verb.as_str() {
+                            "EHLO" if pipelining => b"250-timing\r\n250-PIPELINING\r\n250 8BITMIME\r\n",
+                            "EHLO" => b"250-timing\r\n250 8BITMIME\r\n",
+                            "QUIT" => {
+                                let _ = out.write_all(b"221 bye\r\n");
+                                return;
+                            }
+                            "MAIL" => {
+                                accepted = 0;
+                                if String::from_utf8_lossy(input.buffer()).ends_with("DATA\r\n") {
+                                    p.fetch_add(1, Ordering::Relaxed);
+                                }
+                                b"250 ok\r\n"
+                            }
+                            "RCPT" if (rcpt.fetch_add(1, Ordering::Relaxed) + 1) % refuse_every == 0 => {
+                                r.fetch_add(1, Ordering::Relaxed);
+                                b"550 5.1.1 no such user\r\n"
+                            }
+                            "RCPT" => {
+                                accepted += 1;
+                                b"250 ok\r\n"
+                            }
+                            "DATA" if accepted == 0 => b"554 no valid recipients\r\n",
+                            "DATA" => {
+                                let _ = out.write_all(b"354 go on\r\n");
+                                let mut content: Vec<u8> = Vec::new();
+                                let mut first = None;
+                                while !content.ends_with(b"\r\n.\r\n") {
+                                    let chunk = match input.fill_buf() {
+                                        Ok([]) | Err(_) => return,
+                                        Ok(c) => c.to_vec(),
+                                    };
+                                    first.get_or_insert_with(Instant::now);
+                                    input.consume(chunk.len());
+                                    content.extend_from_slice(&chunk);
+                                }
+                                g.lock().unwrap().push(first.map_or(Duration::ZERO, |t| t.elapsed()));
+                                let _ = out.write_all(b"250 queued\r\n");
+                                messages += 1;
+                                if messages == per_session {
+                                    // Gone without a word: the client finds out at its next command.
+                                    return;
+                                }
+                                continue;
+                            }
+                            _ => b"250 ok\r\n",
+                        };
+                        let _ = out.write_all(reply);
+                    }
+                });
+            }
+        });
+        TimingSmtp {
+            port,
+            gaps,
+            sessions,
+            pipelined,
+            refused,
+        }
+    }
+}
+
+#[test]
+fn a_message_and_its_terminator_go_out_together_and_closed_sessions_lose_nothing() {
+    // One worker, one session at a time. Written apart, the terminator waits
+    // for the server's delayed acknowledgement of the content (Nagle's
+    // algorithm): 40 ms a message on Linux.
+    let smtp = TimingSmtp::start(7, false, u64::MAX);
+    let providers = format!(
+        "[run]\nworkers = 1\n\n{}\n[providers.sms]\nkind = \"file\"\n",
+        smtp_providers(smtp.port)
+    );
+    let dir = campaign_plan(80, &providers);
+    let want = expected(dir.path())["campaigns.bf_email"];
+    assert!(want > 20, "enough messages to see the delays: {want}");
+    let r = run_once(dir.path(), &[]);
+    assert_eq!(r["in_doubt"], 0, "a session closed between messages sent nothing: {r}");
+    let sent = ledger(dir.path())
+        .iter()
+        .filter(|s| s["channel"] == "email" && s["status"] == "sent")
+        .count();
+    assert_eq!(sent as u64, want, "{r}");
+    let gaps = smtp.gaps.lock().unwrap().clone();
+    assert_eq!(gaps.len() as u64, want);
+    let slowest = gaps.iter().max().unwrap();
+    assert!(
+        *slowest < Duration::from_millis(30),
+        "the terminator came {slowest:?} after the content"
+    );
+    // Seven messages a session: the closed ones were replaced.
+    assert!(smtp.sessions.load(Ordering::Relaxed) >= want.div_ceil(7));
+}
+
+#[test]
+fn a_server_that_offers_pipelining_gets_mail_rcpt_and_data_at_once_and_refusals_send_nothing() {
+    let smtp = TimingSmtp::start(usize::MAX, true, 5);
+    let providers = format!("{}\n[providers.sms]\nkind = \"file\"\n", smtp_providers(smtp.port));
+    let dir = campaign_plan(80, &providers);
+    let want = expected(dir.path())["campaigns.bf_email"];
+    let r = run_once(dir.path(), &[]);
+    let refused = smtp.refused.load(Ordering::Relaxed);
+    assert!(refused > 0 && refused == want / 5, "{refused} of {want}");
+    assert_eq!(r["in_doubt"], 0, "a refused recipient: nothing was sent: {r}");
+    let rows = ledger(dir.path());
+    let email: Vec<_> = rows.iter().filter(|s| s["channel"] == "email").collect();
+    let sent = email.iter().filter(|s| s["status"] == "sent").count() as u64;
+    let failed: Vec<_> = email.iter().filter(|s| s["status"] == "failed").collect();
+    assert_eq!(sent, want - refused);
+    assert_eq!(failed.len() as u64, refused);
+    assert!(failed.iter().all(|s| s["reason"] == "smtp 550"), "{failed:?}");
+    assert_eq!(smtp.gaps.lock().unwrap().len() as u64, sent);
+    // Every transaction came in one piece.
+    assert_eq!(smtp.pipelined.load(Ordering::Relaxed), want);
+}
+
 #[test]
 fn twilio_requests_have_the_documented_shape_and_errors_keep_only_their_code() {
     let server = MockServer::start(|r, _| {

@@ -154,7 +154,13 @@ impl From<Error> for RenderFailure {
 /// Render a template source against a context, within [`FUEL`] and
 /// [`MAX_RENDERED_BYTES`]. Every render of a message goes through here.
 pub fn render(env: &Environment, source: &str, ctx: &Value) -> Result<String, RenderFailure> {
-    let out = env.template_from_str(source)?.render(ctx)?;
+    render_compiled(&env.template_from_str(source)?, ctx)
+}
+
+/// [`render`] for a template compiled beforehand (the runner compiles each
+/// template of a pass once), within the same bounds.
+pub fn render_compiled(template: &minijinja::Template, ctx: &Value) -> Result<String, RenderFailure> {
+    let out = template.render(ctx)?;
     if out.len() > MAX_RENDERED_BYTES {
         return Err(RenderFailure::TooLarge(out.len()));
     }

@@ -42,19 +42,55 @@ impl std::fmt::Display for RenderError {
     }
 }
 
-fn one(env: &minijinja::Environment, part: &'static str, source: &str, ctx: &Value) -> Result<String, RenderError> {
-    template::render(env, source, ctx).map_err(|e| RenderError {
-        part,
-        message: match e {
-            template::RenderFailure::Error(e) => e.detail().map(str::to_string).unwrap_or_else(|| e.to_string()),
-            other => other.to_string(),
-        },
-    })
+/// Renders messages, compiling each template once: the runner renders the
+/// same few templates for every contact of a campaign.
+pub struct Renderer<'s> {
+    /// Templates are named by their source, so that one source is compiled once.
+    env: minijinja::Environment<'s>,
+}
+
+impl Default for Renderer<'_> {
+    fn default() -> Self {
+        let mut env = template::environment();
+        // As `template_from_str`: no escaping whatever the name (a source
+        // ending in `.html` must not turn it on).
+        env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+        Renderer { env }
+    }
+}
+
+impl<'s> Renderer<'s> {
+    fn one(&mut self, part: &'static str, source: &'s str, ctx: &Value) -> Result<String, RenderError> {
+        let error = |e: template::RenderFailure| RenderError {
+            part,
+            message: match e {
+                // The name is the source: say `<string>` as `template_from_str` does.
+                template::RenderFailure::Error(e) => e.detail().map(str::to_string).unwrap_or_else(|| match e.name() {
+                    Some(_) => format!("{} (in <string>:{})", e.kind(), e.line().unwrap_or(0)),
+                    None => e.kind().to_string(),
+                }),
+                other => other.to_string(),
+            },
+        };
+        if self.env.get_template(source).is_err() {
+            self.env.add_template(source, source).map_err(|e| error(e.into()))?;
+        }
+        let compiled = self.env.get_template(source).map_err(|e| error(e.into()))?;
+        template::render_compiled(&compiled, ctx).map_err(error)
+    }
+
+    /// Render a message with a context (`contact`, `event`, built-ins).
+    pub fn render(&mut self, message: &'s Message, ctx: &Value) -> Result<Rendered, RenderError> {
+        render_with(self, message, ctx)
+    }
 }
 
 /// Render a message with a context (`contact`, `event`, built-ins).
 pub fn render(message: &Message, ctx: &Value) -> Result<Rendered, RenderError> {
-    let env = template::environment();
+    Renderer::default().render(message, ctx)
+}
+
+fn render_with<'s>(env: &mut Renderer<'s>, message: &'s Message, ctx: &Value) -> Result<Rendered, RenderError> {
     Ok(match &message.content {
         MessageContent::Email {
             subject,
@@ -62,12 +98,12 @@ pub fn render(message: &Message, ctx: &Value) -> Result<Rendered, RenderError> {
             body,
             ..
         } => {
-            let subject = one(&env, "subject", &subject.source, ctx)?;
+            let subject = env.one("subject", &subject.source, ctx)?;
             let preheader = preheader
                 .as_ref()
-                .map(|p| one(&env, "preheader", &p.source, ctx))
+                .map(|p| env.one("preheader", &p.source, ctx))
                 .transpose()?;
-            let body = one(&env, "body", &body.source, ctx)?;
+            let body = env.one("body", &body.source, ctx)?;
             let html = if body.trim_start().starts_with("<mjml") {
                 mjml_to_html(&body).map_err(|message| RenderError { part: "body", message })?
             } else {
@@ -84,7 +120,7 @@ pub fn render(message: &Message, ctx: &Value) -> Result<Rendered, RenderError> {
         MessageContent::Sms {
             text, transliterate, ..
         } => {
-            let mut out = one(&env, "text", &text.source, ctx)?;
+            let mut out = env.one("text", &text.source, ctx)?;
             if *transliterate {
                 out = sms::transliterate(&out);
             }
@@ -92,12 +128,12 @@ pub fn render(message: &Message, ctx: &Value) -> Result<Rendered, RenderError> {
             Rendered::Sms { text: out, analysis }
         }
         MessageContent::Push { title, body, url } => Rendered::Push {
-            title: one(&env, "title", &title.source, ctx)?,
-            body: one(&env, "body", &body.source, ctx)?,
+            title: env.one("title", &title.source, ctx)?,
+            body: env.one("body", &body.source, ctx)?,
             url: url.clone(),
         },
         MessageContent::Call { script } => Rendered::Call {
-            script: one(&env, "script", &script.source, ctx)?,
+            script: env.one("script", &script.source, ctx)?,
         },
     })
 }
@@ -196,6 +232,48 @@ pub fn html_to_text(html: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_renderer_compiles_once_and_renders_like_render() {
+        let mut set = crate::SourceSet::new();
+        set.add(crate::SourceFile::new(
+            "herald.toml",
+            crate::SourceKind::Config,
+            "[project]\nname='t'\ntimezone='UTC'\n",
+        ));
+        // A subject that reads like a file name must not turn HTML escaping on.
+        let yaml = r#"
+contact:
+  fields:
+    first_name: { type: string }
+messages:
+  m:
+    channel: email
+    purpose: service
+    subject: "{{ contact.first_name }} & co, see page.html"
+    body: "<p>{{ contact.first_name }}</p>"
+  s:
+    channel: sms
+    purpose: service
+    text: "Hi {{ contact.first_name }}"
+"#;
+        set.add(crate::SourceFile::new("p.yaml", crate::SourceKind::Yaml, yaml));
+        let c = crate::compile(&set, chrono::DateTime::UNIX_EPOCH, &Default::default());
+        let mut renderer = Renderer::default();
+        for name in ["A<b>", "Zoé", "A<b>"] {
+            let ctx = minijinja::context! { contact => minijinja::context! { first_name => name } };
+            for m in ["m", "s"] {
+                let message = &c.plan.messages[m];
+                assert_eq!(renderer.render(message, &ctx), render(message, &ctx));
+            }
+            let Ok(Rendered::Email { subject, .. }) = renderer.render(&c.plan.messages["m"], &ctx) else {
+                panic!("an email")
+            };
+            assert_eq!(subject, format!("{name} & co, see page.html"));
+        }
+        let err = renderer.render(&c.plan.messages["s"], &minijinja::context! {});
+        assert_eq!(err.map_err(|e| e.message), Err("`contact` is undefined".to_string()));
+    }
 
     #[test]
     fn html_becomes_readable_text() {

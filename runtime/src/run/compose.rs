@@ -7,7 +7,7 @@ use crate::state::run::SendRow;
 use herald_compiler::ast::values::{Channel, Purpose};
 use herald_compiler::contact::{self, Contact, FieldValue, Layout};
 use herald_compiler::model::Plan;
-use herald_compiler::render::{self, Rendered};
+use herald_compiler::render::{Rendered, Renderer};
 use hmac::{KeyInit, Mac};
 
 /// Signed links to the runner's public pages for one send.
@@ -24,15 +24,18 @@ impl Links {
     }
 
     fn signature(&self, key: &str) -> String {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
         let mut mac =
             <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(self.secret.as_bytes()).unwrap_or_else(|_| {
                 <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(&[0]).expect("HMAC takes any key")
             });
         mac.update(key.as_bytes());
-        mac.finalize().into_bytes()[..16]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        let mut out = String::with_capacity(32);
+        for b in &mac.finalize().into_bytes()[..16] {
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 15)]));
+        }
+        out
     }
 
     /// The key of a valid token.
@@ -44,8 +47,9 @@ impl Links {
             .then_some(key)
     }
 
-    pub fn url(&self, page: &str, key: &str) -> String {
-        format!("{}/{page}/{}", self.base.trim_end_matches('/'), self.token(key))
+    /// The link to a page for a token (one token serves every page of a send).
+    fn page(&self, page: &str, token: &str) -> String {
+        format!("{}/{page}/{token}", self.base.trim_end_matches('/'))
     }
 }
 
@@ -68,8 +72,10 @@ fn address(plan: &Plan, layout: &Layout, c: &Contact, channel: Channel) -> Optio
 }
 
 /// Why a send cannot be made ready (recorded as its failure reason).
-pub fn compose(
-    plan: &Plan,
+/// `renderer` keeps the plan's templates compiled from one send to the next.
+pub fn compose<'p>(
+    renderer: &mut Renderer<'p>,
+    plan: &'p Plan,
     layout: &Layout,
     contact: &Contact,
     row: &SendRow,
@@ -86,16 +92,17 @@ pub fn compose(
         .as_deref()
         .and_then(|e| serde_json::from_str(e).ok())
         .unwrap_or(serde_json::Value::Null);
-    let unsubscribe = links.url("u", &row.key);
+    let token = links.token(&row.key);
+    let unsubscribe = links.page("u", &token);
     let ctx = minijinja::context! {
         contact => contact::contact_value(layout, contact),
         event => minijinja::Value::from(minijinja::value::Serde(&event)),
         unsubscribe_url => unsubscribe.clone(),
-        preferences_url => links.url("p", &row.key),
-        view_online_url => links.url("v", &row.key),
+        preferences_url => links.page("p", &token),
+        view_online_url => links.page("v", &token),
     };
     // The renderer's messages name the part and the template problem, never a value.
-    let rendered = render::render(message, &ctx).map_err(|e| format!("render: {e}"))?;
+    let rendered = renderer.render(message, &ctx).map_err(|e| format!("render: {e}"))?;
     let body = match rendered {
         Rendered::Email {
             subject,
@@ -143,6 +150,10 @@ mod tests {
         let forged = t.replacen("abc", "abd", 1);
         assert_eq!(links.verify(&forged), None);
         assert_eq!(links.verify("no-dot"), None);
-        assert!(links.url("u", "abc").starts_with("https://h.example.test/u/abc."));
+        assert!(
+            links
+                .page("u", &links.token("abc"))
+                .starts_with("https://h.example.test/u/abc.")
+        );
     }
 }

@@ -22,7 +22,9 @@ use super::history::RunHistory;
 use super::workers::{Done, Job, Workers};
 use crate::crm;
 use crate::providers::{Outcome, backoff};
-use crate::state::run::{EnrolmentRow, EnrolmentStatus, EventRow, RunStore, SendRow, SendStatus, SqliteRunStore};
+use crate::state::run::{
+    EnrolmentRow, EnrolmentStatus, EventRow, RunStore, SendRow, SendStatus, SqliteRunStore, parse_ts, ts,
+};
 use chrono::{DateTime, Days, TimeDelta, Utc};
 use herald_compiler::contact::{Contact, Layout};
 use herald_compiler::engine::guard::EXPIRY;
@@ -31,6 +33,7 @@ use herald_compiler::engine::{
     Origin, Previous, Progress, Request, ScenarioId, Sent, Verdict,
 };
 use herald_compiler::model::{Plan, Trigger};
+use herald_compiler::render::Renderer;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
@@ -232,6 +235,8 @@ impl Runner {
             due_sends: &due_sends,
             due_enrolments: &due_enrolments,
             touched: false,
+            renderer: Renderer::default(),
+            fresh: Vec::new(),
         };
         pass.store.begin().map_err(|e| e.to_string())?;
         let mut seen = 0u64;
@@ -469,6 +474,10 @@ struct Pass<'a, 'p> {
     due_enrolments: &'a BTreeSet<String>,
     /// The current contact got an enrolment or a send in this pass.
     touched: bool,
+    /// The deployed templates, compiled once per pass.
+    renderer: Renderer<'p>,
+    /// Sends queued for the current contact in this pass, as stored.
+    fresh: Vec<SendRow>,
 }
 
 fn db(e: crate::state::StateError) -> String {
@@ -480,6 +489,7 @@ impl<'p> Pass<'_, 'p> {
     fn contact(&mut self, c: &Contact) -> Result<(), String> {
         let engine = &self.engines.current;
         self.cx.reset();
+        self.fresh.clear();
         let tz = engine.tz(c);
         if !self.zones.contains(&tz) {
             self.zones.push(tz);
@@ -829,7 +839,7 @@ impl<'p> Pass<'_, 'p> {
         }
     }
 
-    fn queue(&mut self, row: SendRow) -> Result<(), String> {
+    fn queue(&mut self, mut row: SendRow) -> Result<(), String> {
         if self.store.queue_send(&row).map_err(db)? {
             self.ops += 1;
             self.touched = true;
@@ -837,6 +847,11 @@ impl<'p> Pass<'_, 'p> {
                 self.report.drop(row.reason.as_deref().unwrap_or("dropped"));
             } else {
                 self.report.queued += 1;
+                // As the ledger holds it (instants to the millisecond).
+                let stored = |t: DateTime<Utc>| parse_ts(&ts(t)).unwrap_or(t);
+                row.due_at = stored(row.due_at);
+                row.not_before = stored(row.not_before);
+                self.fresh.push(row);
             }
         }
         Ok(())
@@ -844,7 +859,16 @@ impl<'p> Pass<'_, 'p> {
 
     /// The contact's due sends, through the guards.
     fn sends_of(&mut self, c: &Contact, tz: chrono_tz::Tz) -> Result<(), String> {
-        let due = self.store.due_sends(&c.id, self.now, self.now_ms).map_err(db)?;
+        let due = if self.due_sends.contains(&c.id) {
+            self.store.due_sends(&c.id, self.now, self.now_ms).map_err(db)?
+        } else {
+            // Nothing of this contact's was due when the pass began: its due
+            // sends are those just queued, in the ledger's order.
+            let now = self.now;
+            let mut due: Vec<SendRow> = self.fresh.drain(..).filter(|r| r.not_before <= now).collect();
+            due.sort_by(|a, b| (a.not_before, a.priority, &a.key).cmp(&(b.not_before, b.priority, &b.key)));
+            due
+        };
         if due.is_empty() {
             return Ok(());
         }
@@ -907,7 +931,15 @@ impl<'p> Pass<'_, 'p> {
             match verdict {
                 Verdict::Send => {
                     let window_id = self.now.with_timezone(&tz).format("%Y-%m-%dT%H").to_string();
-                    match compose(engine.plan, self.layout, c, &row, self.links, window_id) {
+                    match compose(
+                        &mut self.renderer,
+                        engine.plan,
+                        self.layout,
+                        c,
+                        &row,
+                        self.links,
+                        window_id,
+                    ) {
                         Ok(outgoing) => {
                             let lease = self.now_ms + i64::try_from(LEASE.as_millis()).unwrap_or(0) * 4;
                             // Pressure counts the send at the instant it went out.

@@ -426,7 +426,8 @@ fn render_again(server: &Server, key: &str) -> Option<String> {
         base: server.links.base.clone(),
         secret: server.links.secret.clone(),
     };
-    let out = super::compose::compose(&plan, &layout, &contact, &row, &links, String::new()).ok()?;
+    let mut renderer = herald_compiler::render::Renderer::default();
+    let out = super::compose::compose(&mut renderer, &plan, &layout, &contact, &row, &links, String::new()).ok()?;
     Some(match out.body {
         crate::providers::Body::Email { html, .. } => html,
         crate::providers::Body::Sms { text, .. } => page("SMS", &format!("<p>{}</p>", html_escape(&text))).0,
