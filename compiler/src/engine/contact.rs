@@ -42,8 +42,9 @@ pub struct Layout {
     pub consents: Vec<String>,
     field_index: BTreeMap<String, usize>,
     consent_index: BTreeMap<String, usize>,
-    /// `max_length` of each field (text fields only).
-    max_lengths: Vec<Option<u32>>,
+    /// `max_length` of each field (text fields only), and whether it is
+    /// declared `charset: gsm7`.
+    max_lengths: Vec<(Option<u32>, bool)>,
     /// The source's column names, in its order.
     header: Vec<String>,
     /// Column of each part in the row: id, fields, consents, consent dates.
@@ -84,7 +85,7 @@ impl Layout {
                 return Err(HeaderError::MissingColumn(name.clone()));
             }
             fields.push((name.clone(), f.ty.clone(), f.optional));
-            max_lengths.push(f.max_length);
+            max_lengths.push((f.max_length, f.charset == crate::ast::Charset::Gsm7));
             field_cols.push(c);
             field_index.insert(name.clone(), i);
         }
@@ -233,6 +234,8 @@ pub enum Reason {
     NotAnEmail,
     NotAConsentFlag,
     NotUtf8,
+    /// A character outside GSM-7 in a field declared `charset: gsm7`.
+    NotGsm7,
     /// A list item is wrong for this reason.
     Item(Box<Reason>),
     /// A later row with an id already seen (the first one is kept).
@@ -256,6 +259,9 @@ impl std::fmt::Display for Reason {
             Reason::NotAnEmail => f.write_str("not a valid email address"),
             Reason::NotAConsentFlag => f.write_str("expected true or false"),
             Reason::NotUtf8 => f.write_str("not valid UTF-8; save the file as UTF-8"),
+            Reason::NotGsm7 => {
+                f.write_str("holds a character outside GSM-7, and the field is declared `charset: gsm7`")
+            }
             Reason::Item(r) => write!(f, "an item is {r}"),
             Reason::Duplicate => f.write_str("duplicate id: an earlier row has the same one (the first is kept)"),
             Reason::Malformed(m) => f.write_str(m),
@@ -264,7 +270,10 @@ impl std::fmt::Display for Reason {
 }
 
 /// Checks of a text value beyond its type: length, phone and email syntax.
-fn validate_text(ty: &FieldType, max: Option<u32>, text: &str) -> Result<(), Reason> {
+fn validate_text(ty: &FieldType, (max, gsm7): (Option<u32>, bool), text: &str) -> Result<(), Reason> {
+    if gsm7 && text.chars().any(|c| crate::sms::gsm_septets(c).is_none()) {
+        return Err(Reason::NotGsm7);
+    }
     // A text no longer in bytes than `max` cannot be longer in characters.
     if let Some(max) = max
         && text.len() > max as usize
@@ -555,6 +564,7 @@ mod tests {
             optional,
             max_length: None,
             description: None,
+            charset: Default::default(),
             span: Default::default(),
         };
         m.fields.insert(
@@ -575,6 +585,7 @@ mod tests {
             crate::model::Consent {
                 channel: crate::ast::values::Channel::Sms,
                 double_opt_in: false,
+                topics: Vec::new(),
                 span: Default::default(),
             },
         );
@@ -682,6 +693,7 @@ mod tests {
             optional,
             max_length,
             description: None,
+            charset: Default::default(),
             span: Default::default(),
         };
         m.fields.insert("name".into(), f(FieldType::String, true, Some(5)));

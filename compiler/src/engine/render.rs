@@ -52,9 +52,15 @@ fn one(env: &minijinja::Environment, part: &'static str, source: &str, ctx: &Val
     })
 }
 
-/// Render a message with a context (`contact`, `event`, built-ins).
-pub fn render(message: &Message, ctx: &Value) -> Result<Rendered, RenderError> {
-    let env = template::environment();
+/// Render a message with a context (`contact`, `event`, built-ins), in the
+/// project's formats (`config`: locale, currency, time zone).
+pub fn render(config: &crate::config::Config, message: &Message, ctx: &Value) -> Result<Rendered, RenderError> {
+    // The templates its parts include, imports or extends.
+    let mut includes = std::collections::BTreeMap::new();
+    for t in crate::rules::templates_of(message) {
+        includes.extend(t.1.includes.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    let env = template::environment_with(&includes, &config.format(message.channel()));
     Ok(match &message.content {
         MessageContent::Email {
             subject,

@@ -95,7 +95,7 @@ pub fn compose(
         view_online_url => links.url("v", &row.key),
     };
     // The renderer's messages name the part and the template problem, never a value.
-    let rendered = render::render(message, &ctx).map_err(|e| format!("render: {e}"))?;
+    let rendered = render::render(&plan.config, message, &ctx).map_err(|e| format!("render: {e}"))?;
     let body = match rendered {
         Rendered::Email {
             subject,
