@@ -302,7 +302,7 @@ fn an_experiment_below_its_minimum_sample_is_an_error_of_plan() {
 fn policies_suppress_is_counted_by_plan() {
     let dir = copy_example("boutique-mode");
     let before = plan_json(dir.path());
-    let bf = |p: &serde_json::Value| change(p, "campaigns.black_friday_sms")["impact"].clone();
+    let bf = |p: &serde_json::Value| change(p, "campaigns.black_friday_email")["impact"].clone();
     let was = bf(&before);
     assert_eq!(was["suppressed"].get("policy"), None, "omitted when 0");
     edit(
