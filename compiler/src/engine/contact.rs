@@ -723,6 +723,32 @@ mod tests {
     }
 
     #[test]
+    fn a_gsm7_field_rejects_rows_outside_gsm7_without_echoing_them() {
+        let mut m = ContactModel::default();
+        m.fields.insert(
+            "first_name".into(),
+            Field {
+                ty: FieldType::String,
+                optional: true,
+                max_length: Some(20),
+                description: None,
+                charset: crate::ast::Charset::Gsm7,
+                span: Default::default(),
+            },
+        );
+        let layout = Layout::new(&m, &["id", "first_name"]).unwrap();
+        // GSM-7 holds é, è, ü… but not ë nor ç (lower case).
+        for ok in ["Noel", "Zoé", "Hélène", "Müller", ""] {
+            assert!(layout.parse_row(&["a", ok]).is_ok(), "{ok}");
+        }
+        for bad in ["Noël", "François", "Anaïs", "李"] {
+            let problem = layout.parse_row(&["a", bad]).unwrap_err();
+            assert_eq!(problem, RowProblem::new("first_name", Reason::NotGsm7), "{bad}");
+            assert!(!problem.to_string().contains(bad), "{problem}");
+        }
+    }
+
+    #[test]
     fn phone_and_email_syntax() {
         for p in ["+33612345678", "+12025550123", "+4420"] {
             assert!(is_e164(p), "{p}");
