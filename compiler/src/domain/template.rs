@@ -5,7 +5,7 @@
 
 use minijinja::machinery::ast;
 use minijinja::{Environment, Error, ErrorKind, Value};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Variables every template may read besides `contact` and `event`.
 pub const BUILTIN_VARIABLES: &[&str] = &["unsubscribe_url", "preferences_url", "view_online_url"];
@@ -459,6 +459,10 @@ pub struct Analysis {
     pub parts: Vec<Part>,
     /// What could not be included, imported or extended.
     pub problems: Vec<Problem>,
+    /// The output of the macro a print calls (`{{ m.footer() }}`), by the
+    /// print's start: an unsubscribe link or a STOP written in a macro is
+    /// in the message where the macro is called.
+    pub calls: BTreeMap<usize, Vec<Out>>,
 }
 
 /// A template another one includes (`{% include "templates/footer.html" %}`),
@@ -541,6 +545,7 @@ pub fn parse_with(source: &str, resolve: Resolve) -> Result<Analysis, Error> {
         next_base: source.len() + 1,
         resolve,
         stack: Vec::new(),
+        macros: BTreeMap::new(),
     };
     let mut out = Vec::new();
     w.template(&tree, &mut out, &Overrides::new());
@@ -563,6 +568,9 @@ struct Walker<'r> {
     resolve: Resolve<'r>,
     /// The parts being walked (cycles).
     stack: Vec<String>,
+    /// The macros defined so far, by the name they are called with
+    /// (`footer`, or `m.footer` when imported `as m`), and their output.
+    macros: BTreeMap<String, Vec<Out>>,
 }
 
 fn offsets(span: minijinja::machinery::Span) -> (usize, usize) {
@@ -749,19 +757,30 @@ impl Walker<'_> {
             },
             ast::Stmt::Import(i) => {
                 let (start, end) = self.expr_span(&i.expr);
-                self.import(&i.expr, start, end);
+                let defined = self.import(&i.expr, start, end);
+                if let ast::Expr::Var(alias) = &i.name {
+                    for (name, output) in defined {
+                        self.macros.insert(format!("{}.{name}", alias.id), output);
+                    }
+                }
                 self.bind(&i.name);
             }
             ast::Stmt::FromImport(i) => {
                 let (start, end) = self.expr_span(&i.expr);
-                self.import(&i.expr, start, end);
+                let mut defined = self.import(&i.expr, start, end);
                 for (name, alias) in &i.names {
+                    if let (ast::Expr::Var(n), ast::Expr::Var(a)) = (name, alias.as_ref().unwrap_or(name))
+                        && let Some(output) = defined.remove(n.id)
+                    {
+                        self.macros.insert(a.id.to_string(), output);
+                    }
                     self.bind(alias.as_ref().unwrap_or(name));
                 }
             }
             ast::Stmt::Macro(m) => {
                 self.locals.insert(m.name.to_string());
-                self.macro_body(&m.args, &m.defaults, &m.body, ov);
+                let output = self.macro_body(&m.args, &m.defaults, &m.body, ov);
+                self.macros.insert(m.name.to_string(), output);
             }
             ast::Stmt::CallBlock(c) => {
                 self.refs(&c.call.expr, false, false);
@@ -775,6 +794,10 @@ impl Walker<'_> {
             ast::Stmt::EmitRaw(r) => out.push(Out::Text(r.raw.to_string())),
             ast::Stmt::EmitExpr(e) => {
                 self.refs(&e.expr, true, false);
+                if let Some(output) = self.macro_called(&e.expr) {
+                    let (start, _) = self.expr_span(&e.expr);
+                    self.a.calls.insert(start, output);
+                }
                 out.push(Out::Emit(self.emit(&e.expr)));
             }
             ast::Stmt::IfCond(c) => {
@@ -828,18 +851,44 @@ impl Walker<'_> {
     }
 
     /// `{% import %}`: the macros' file is loaded and checked (its references
-    /// count, its output does not: a call's output is unbounded).
-    fn import(&mut self, name: &ast::Expr, start: usize, end: usize) {
+    /// count, its output does not: a call's output is unbounded); the macros
+    /// it defines, by name.
+    fn import(&mut self, name: &ast::Expr, start: usize, end: usize) -> BTreeMap<String, Vec<Out>> {
         let locals = std::mem::take(&mut self.locals);
+        let outer = std::mem::take(&mut self.macros);
         let mut ignored = Vec::new();
         self.with_part(name, start, end, &mut ignored, |w, tree, out| {
             w.template(tree, out, &Overrides::new())
         });
         self.locals = locals;
+        std::mem::replace(&mut self.macros, outer)
     }
 
-    /// A macro's body: its arguments are locals; its output is where it is called.
-    fn macro_body(&mut self, args: &[ast::Expr], defaults: &[ast::Expr], body: &[ast::Stmt], ov: &Overrides) {
+    /// The output of the macro a print calls, when it is one defined or
+    /// imported before (`footer()`, `m.footer()`).
+    fn macro_called(&self, e: &ast::Expr) -> Option<Vec<Out>> {
+        let ast::Expr::Call(c) = e else { return None };
+        let name = match &c.expr {
+            ast::Expr::Var(v) => v.id.to_string(),
+            ast::Expr::GetAttr(g) => match &g.expr {
+                ast::Expr::Var(m) => format!("{}.{}", m.id, g.name),
+                _ => return None,
+            },
+            _ => return None,
+        };
+        self.macros.get(&name).cloned()
+    }
+
+    /// A macro's body: its arguments are locals; its output is where it is
+    /// called (returned, for the checks that look for a text or a link in
+    /// every rendering; its length stays unbounded).
+    fn macro_body(
+        &mut self,
+        args: &[ast::Expr],
+        defaults: &[ast::Expr],
+        body: &[ast::Stmt],
+        ov: &Overrides,
+    ) -> Vec<Out> {
         for d in defaults {
             self.refs(d, false, false);
         }
@@ -850,9 +899,10 @@ impl Walker<'_> {
         for implicit in ["caller", "varargs", "kwargs"] {
             self.locals.insert(implicit.into());
         }
-        let mut ignored = Vec::new();
-        self.stmts(body, &mut ignored, ov);
+        let mut output = Vec::new();
+        self.stmts(body, &mut output, ov);
         self.locals = locals;
+        output
     }
 
     fn bind(&mut self, target: &ast::Expr) {
@@ -1053,11 +1103,17 @@ fn tested_paths(e: &ast::Expr) -> Vec<(String, Option<String>)> {
 /// of its elements, or in every branch of one of its `{% if %}`s (an `if`
 /// without `else` has an empty branch, so what is only inside it is not in
 /// every rendering). Comments are not in the output at all.
-pub fn in_every_rendering(out: &[Out], pred: &mut dyn FnMut(&Out) -> bool) -> bool {
-    out.iter().any(|o| match o {
-        Out::Choice(branches) => !branches.is_empty() && branches.iter().all(|b| in_every_rendering(b, pred)),
-        other => pred(other),
-    })
+/// A print that calls a macro counts as the macro's output.
+pub fn in_every_rendering(a: &Analysis, pred: &mut dyn FnMut(&Out) -> bool) -> bool {
+    fn walk(out: &[Out], calls: &BTreeMap<usize, Vec<Out>>, pred: &mut dyn FnMut(&Out) -> bool) -> bool {
+        out.iter().any(|o| match o {
+            Out::Choice(branches) => !branches.is_empty() && branches.iter().all(|b| walk(b, calls, pred)),
+            // Macros are recorded after their body: a call never reaches itself.
+            Out::Emit(Emit::Other { start, .. }) if calls.contains_key(start) => walk(&calls[start], calls, pred),
+            other => pred(other),
+        })
+    }
+    walk(&a.output, &a.calls, pred)
 }
 
 /// A template's text as the markup around its output sees it: the raw text
@@ -1253,13 +1309,22 @@ mod tests {
     fn what_is_in_every_rendering() {
         let has_stop = |src: &str| {
             let a = analyze(src).unwrap();
-            in_every_rendering(&a.output, &mut |o| matches!(o, Out::Text(t) if t.contains("STOP")))
+            in_every_rendering(&a, &mut |o| matches!(o, Out::Text(t) if t.contains("STOP")))
         };
         assert!(has_stop("Promo STOP au 36111"));
         assert!(has_stop("{% if contact.x %}a STOP{% else %}b STOP{% endif %}"));
         assert!(!has_stop("{% if contact.region == 'PACA' %}STOP au 36111{% endif %}"));
         assert!(!has_stop("Promo {# STOP au 36111 #}"));
         assert!(!has_stop("{% if a %}STOP{% elif b %}STOP{% endif %}"));
+        // A macro's output is where it is called, and only there.
+        assert!(has_stop("{% macro f() %}STOP au 36111{% endmacro %}Promo {{ f() }}"));
+        assert!(!has_stop("{% macro f() %}STOP au 36111{% endmacro %}Promo"));
+        assert!(!has_stop(
+            "{% macro f() %}STOP{% endmacro %}{% if a %}{{ f() }}{% endif %}"
+        ));
+        assert!(has_stop(
+            "{% macro g() %}STOP{% endmacro %}{% macro f() %}x {{ g() }}{% endmacro %}{{ f() }}"
+        ));
     }
 
     #[test]

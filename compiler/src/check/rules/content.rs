@@ -124,9 +124,10 @@ fn sms_rules(
         }
         // In every rendering: not in a comment, nor only in a branch for
         // other contacts (a template that does not parse is reported already).
-        let stop_everywhere = text.analysis.as_ref().is_none_or(|a| {
-            template::in_every_rendering(&a.output, &mut |o| matches!(o, Out::Text(t) if stop_instruction(t)))
-        });
+        let stop_everywhere = text
+            .analysis
+            .as_ref()
+            .is_none_or(|a| template::in_every_rendering(a, &mut |o| matches!(o, Out::Text(t) if stop_instruction(t))));
         if !stop_everywhere {
             let end = text.source.len();
             let start = text.source.char_indices().rev().nth(11).map_or(0, |(i, _)| i);
@@ -339,7 +340,7 @@ fn email_rules(
             Vec::new()
         };
         let linked = |start: usize| !html || hrefs.iter().any(|&(s, e)| s <= start && start < e);
-        let everywhere = template::in_every_rendering(&a.output, &mut |o| {
+        let everywhere = template::in_every_rendering(a, &mut |o| {
             matches!(o, Out::Emit(Emit::Path { root, attr: None, filters, start, .. })
                 if root == "unsubscribe_url"
                     && filters.iter().all(|(f, _)| matches!(f.as_str(), "e" | "escape" | "safe" | "trim" | "string"))
