@@ -43,6 +43,7 @@ const EXAMPLES: &[(&str, &str, &str)] = &[
     ("CampaignDoc", "tags", r#"[["sales"], ["black_friday", "sms"]]"#),
     ("ConsentDoc", "description", r#"["Newsletter and offers by email."]"#),
     ("ConsentDoc", "double_opt_in", "[true]"),
+    ("ConsentDoc", "topics", r#"[["tips"], ["offers", "news"]]"#),
     ("EmailPolicyDoc", "subject_max_length", "[60]"),
     ("EventDoc", "description", r#"["The contact left items in the cart."]"#),
     ("ExperimentDoc", "holdout", "[5, 10]"),
@@ -63,6 +64,12 @@ const EXAMPLES: &[(&str, &str, &str)] = &[
     ("FieldDoc", "optional", "[true]"),
     ("FieldDoc", "values", r#"[["standard", "silver", "gold"]]"#),
     ("GuardsDoc", "max_audience_growth_percent", "[50]"),
+    (
+        "PoliciesDoc",
+        "suppress",
+        r#"["paused_until > now", "segment(staff) or consent(do_not_contact)"]"#,
+    ),
+    ("MessageDoc", "topic", r#"["offers", "tips"]"#),
     ("GuardsDoc", "max_cost", "[2500]"),
     ("KpiDoc", "target", "[25, 0.3, 250000]"),
     (

@@ -110,8 +110,16 @@ pub fn describe(plan: &crate::model::Plan, kind: SymbolKind, name: &str) -> Opti
         }
         SymbolKind::Consent => {
             let c = plan.contact.consents.get(name)?;
+            let topics = if c.topics.is_empty() {
+                "every topic".to_string()
+            } else {
+                format!(
+                    "the topics {}",
+                    c.topics.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ")
+                )
+            };
             para(format!(
-                "Consent on the {} channel{}. Marketing sends on {} need an audience that implies `consent({name})`.",
+                "Consent on the {} channel{}, for {topics}. Marketing sends on {} need an audience that implies a consent covering their topic, such as `consent({name})`.",
                 c.channel,
                 if c.double_opt_in { " (double opt-in)" } else { "" },
                 c.channel

@@ -216,3 +216,42 @@ fn positions_map_through_quoting_styles() {
         .collect();
     assert_eq!(hits, ["regoin"; 5], "{:#?}", c.diagnostics);
 }
+
+#[test]
+fn the_template_quick_fix_keeps_the_contact_prefix() {
+    let case = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases/template__unknown-variable.txt"),
+    )
+    .unwrap();
+    let (set, c) = compile(&case);
+    let d = c
+        .diagnostics
+        .iter()
+        .find(|d| d.code == Code::TemplateUnknownVariable)
+        .unwrap();
+    assert_eq!(d.help.as_deref(), Some("did you mean `contact.first_name`?"));
+    let [fix] = d.fixes.as_slice() else {
+        panic!("{:#?}", d.fixes)
+    };
+    let [(span, text)] = fix.edits.as_slice() else {
+        panic!("{fix:#?}")
+    };
+    let file = set.get(span.file).unwrap();
+    assert_eq!(file.slice(*span), "contact.frist_name");
+    // Applied, the fix leaves no error behind.
+    let fixed = case.replace("contact.frist_name", text);
+    let (_, again) = compile(&fixed);
+    assert!(!again.has_errors(), "{:#?}", again.diagnostics);
+}
+
+#[test]
+fn one_mistake_gives_one_error() {
+    for name in ["syntax__yaml.one-mistake", "schema__unknown-key.one-mistake"] {
+        let case =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/cases/{name}.txt")))
+                .unwrap();
+        let (_, c) = compile(&case);
+        let codes: Vec<&str> = c.diagnostics.iter().map(|d| d.code.as_str()).collect();
+        assert_eq!(codes.len(), 1, "{name}: {:#?}", c.diagnostics);
+    }
+}

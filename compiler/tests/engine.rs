@@ -58,6 +58,23 @@ messages:
     text: "Boutique: votre commande est prête."
 "#;
 
+/// A send's verdict for a contact with no history.
+fn decide(
+    engine: &Engine,
+    c: &Contact,
+    req: &Request,
+    log: &[Sent],
+    suppressed: &[Channel],
+    now: DateTime<Utc>,
+) -> Verdict {
+    let facts = ContactFacts {
+        contact: c,
+        event: None,
+        history: &NoHistory,
+    };
+    engine.decide(&mut engine.cx(), &facts, req, log, suppressed, now)
+}
+
 fn t(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().to_utc()
 }
@@ -529,11 +546,11 @@ scenarios:
     // Saturday 21:00 in Paris: the default SMS window defers to Monday 08:00.
     let sat = t("2026-11-28T20:00:00Z");
     assert_eq!(
-        engine.decide(&c, &req("sms_a", sat), &[], &[], sat),
+        decide(&engine, &c, &req("sms_a", sat), &[], &[], sat),
         Verdict::Defer(t("2026-11-30T07:00:00Z"))
     );
     // Not for email.
-    assert_eq!(engine.decide(&c, &req("email_a", sat), &[], &[], sat), Verdict::Send);
+    assert_eq!(decide(&engine, &c, &req("email_a", sat), &[], &[], sat), Verdict::Send);
     // Consent and address, on the data at the moment of sending.
     let withdrawn = contact(
         &f,
@@ -541,23 +558,23 @@ scenarios:
     );
     let monday = t("2026-11-30T09:00:00Z");
     assert_eq!(
-        engine.decide(&withdrawn, &req("sms_a", monday), &[], &[], monday),
+        decide(&engine, &withdrawn, &req("sms_a", monday), &[], &[], monday),
         Verdict::Drop(Drop::Consent)
     );
     assert_eq!(
-        engine.decide(&withdrawn, &req("notice_sms", monday), &[], &[], monday),
+        decide(&engine, &withdrawn, &req("notice_sms", monday), &[], &[], monday),
         Verdict::Send,
         "transactional"
     );
     let no_phone = contact(&f, ["c3", "a@example.test", "", "", "", "", "true", "true"]);
     assert_eq!(
-        engine.decide(&no_phone, &req("notice_sms", monday), &[], &[], monday),
+        decide(&engine, &no_phone, &req("notice_sms", monday), &[], &[], monday),
         Verdict::Drop(Drop::NoAddress)
     );
     // Too late: dropped.
     let late = sat + EXPIRY + TimeDelta::minutes(1);
     assert_eq!(
-        engine.decide(&c, &req("email_a", sat), &[], &[], late),
+        decide(&engine, &c, &req("email_a", sat), &[], &[], late),
         Verdict::Drop(Drop::Expired)
     );
     // One marketing message a day: the log decides.
@@ -567,17 +584,17 @@ scenarios:
         what: engine.solicitation(Origin::Scenario(id), msg),
     };
     assert_eq!(
-        engine.decide(&c, &req("email_a", sat), &[earlier(23)], &[], sat),
+        decide(&engine, &c, &req("email_a", sat), &[earlier(23)], &[], sat),
         Verdict::Drop(Drop::Pressure(0))
     );
     assert_eq!(
-        engine.decide(&c, &req("email_a", sat), &[earlier(24)], &[], sat),
+        decide(&engine, &c, &req("email_a", sat), &[earlier(24)], &[], sat),
         Verdict::Send,
         "half-open windows: exactly a day before is out"
     );
     // Suppressed channels (bounces, complaints).
     assert_eq!(
-        engine.decide(&c, &req("email_a", sat), &[], &[Channel::Email], sat),
+        decide(&engine, &c, &req("email_a", sat), &[], &[Channel::Email], sat),
         Verdict::Drop(Drop::Suppressed)
     );
     assert_eq!(Drop::Pressure(0).code(), "pressure:policies.pressure[0]");
@@ -673,4 +690,155 @@ fn advance_traced_tells_every_step_reached_and_every_way_taken() {
         ]
     );
     assert_eq!(format!("{:?}", Way::Met), "Met");
+}
+
+#[test]
+fn policies_suppress_drops_marketing_sends_only() {
+    // `contract_start` stands for a "paused until" date here.
+    let f = fixture(
+        r#"
+policies:
+  suppress: contract_start > now
+campaigns:
+  promo:
+    program: p
+    audience: consent(email_marketing)
+    message: email_a
+    send_at: 2026-11-27T10:00
+scenarios:
+  s:
+    program: p
+    trigger: { event: purchase }
+    audience: consent(email_marketing) and consent(sms_marketing)
+    steps:
+      - send: email_a
+"#,
+    );
+    let engine = Engine::new(&f.plan, &f.layout);
+    assert!(!engine.reads_history());
+    let id = engine.scenario_id("s").unwrap();
+    let req = |message, due| Request {
+        origin: Origin::Scenario(id),
+        message,
+        due,
+    };
+    let monday = t("2026-11-30T09:00:00Z");
+    let paused = contact(
+        &f,
+        [
+            "c1",
+            "a@example.test",
+            "+33612345678",
+            "",
+            "2026-12-15",
+            "",
+            "true",
+            "true",
+        ],
+    );
+    assert_eq!(
+        decide(&engine, &paused, &req("email_a", monday), &[], &[], monday),
+        Verdict::Drop(Drop::SuppressedByPolicy)
+    );
+    assert_eq!(Drop::SuppressedByPolicy.code(), "suppressed-by-policy");
+    // Transactional messages still go.
+    assert_eq!(
+        decide(&engine, &paused, &req("notice_sms", monday), &[], &[], monday),
+        Verdict::Send
+    );
+    // The pause is over on 15 December: `now` is the moment of the send.
+    let later = t("2026-12-16T09:00:00Z");
+    assert_eq!(
+        decide(&engine, &paused, &req("email_a", later), &[], &[], later),
+        Verdict::Send
+    );
+    // `plan` counts it.
+    let active = everyone(&f, "c2");
+    let fc = forecast(&f, &[paused, active], "2026-11-20T09:00:00Z", 30);
+    let promo = &fc.campaigns["promo"];
+    assert_eq!((promo.audience, promo.recipients, promo.suppressed.policy), (2, 1, 1));
+}
+
+#[test]
+fn consent_topics_decide_marketing_sends() {
+    let yaml = r#"
+contact:
+  fields:
+    email: { type: email }
+  consents:
+    email_tips: { channel: email, topics: [tips] }
+    email_offers: { channel: email, topics: [offers] }
+    email_all: { channel: email }
+programs:
+  p: { objective: "Topics." }
+messages:
+  tip:
+    channel: email
+    purpose: marketing
+    topic: tips
+    subject: "Astuce"
+    preheader: "Une astuce"
+    body: '<p>A <a href="{{ unsubscribe_url }}">désinscription</a></p>'
+  offer:
+    channel: email
+    purpose: marketing
+    topic: offers
+    subject: "Offre"
+    preheader: "Une offre"
+    body: '<p>B <a href="{{ unsubscribe_url }}">désinscription</a></p>'
+  news:
+    channel: email
+    purpose: marketing
+    subject: "Nouveautés"
+    preheader: "Nouveau"
+    body: '<p>C <a href="{{ unsubscribe_url }}">désinscription</a></p>'
+campaigns:
+  c:
+    program: p
+    audience: consent(email_all) or consent(email_offers)
+    message: offer
+    send_at: 2026-11-27T10:00
+"#;
+    let mut set = SourceSet::new();
+    set.add(SourceFile::new("herald.toml", SourceKind::Config, CONFIG));
+    set.add(SourceFile::new("plan.yaml", SourceKind::Yaml, yaml));
+    let c = herald_compiler::compile(&set, t("2026-11-01T00:00:00Z"), &Default::default());
+    let errors: Vec<_> = c.diagnostics.iter().filter(|d| d.is_error()).collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    let header = [
+        "id",
+        "email",
+        "consent_email_tips",
+        "consent_email_offers",
+        "consent_email_all",
+    ];
+    let layout = Layout::new(&c.plan.contact, &header).unwrap();
+    let engine = Engine::new(&c.plan, &layout);
+    let origin = Origin::Campaign(engine.campaign_id("c").unwrap());
+    let at = t("2026-11-27T09:00:00Z");
+    let verdict = |row: [&str; 5], message| {
+        let contact = layout.parse_row(&row).unwrap();
+        let req = Request {
+            origin,
+            message,
+            due: at,
+        };
+        decide(&engine, &contact, &req, &[], &[], at)
+    };
+    let tips_only = ["t", "t@example.test", "true", "false", "false"];
+    assert_eq!(verdict(tips_only, "tip"), Verdict::Send);
+    assert_eq!(
+        verdict(tips_only, "offer"),
+        Verdict::Drop(Drop::Consent),
+        "tips do not cover offers"
+    );
+    assert_eq!(
+        verdict(tips_only, "news"),
+        Verdict::Drop(Drop::Consent),
+        "no topic: a consent without topics"
+    );
+    let all = ["a", "a@example.test", "false", "false", "true"];
+    for m in ["tip", "offer", "news"] {
+        assert_eq!(verdict(all, m), Verdict::Send, "{m}");
+    }
 }

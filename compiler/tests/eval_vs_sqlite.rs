@@ -49,15 +49,16 @@ fn atom(r: &mut Rng) -> String {
             r.pick(&["2026-01-01", "2025-06-30", "2026-11-22T00:00"])
         ),
         7 => format!(
-            "t {} {}",
+            "{} {} {}",
+            r.pick(&["t", "d"]),
             op(r),
-            r.pick(&["2026-11-01T10:00", "2026-01-01", "2026-11-22T12:00"])
+            r.pick(&["2026-11-01T10:00", "2026-01-01", "2026-11-22T12:00", "now"])
         ),
         8 => format!(
             "{} {}within {}",
             r.pick(&["d", "t"]),
             r.pick(&["", "not "]),
-            r.pick(&["1d", "30d", "400d", "12h"])
+            r.pick(&["1d", "30d", "400d", "12h", "1mo", "13mo", "1y"])
         ),
         9 => format!(
             "{} is {}set",
@@ -186,6 +187,7 @@ fn operand(o: &Operand) -> String {
         Operand::Ref(r) => col(r),
         Operand::Value(v) => lit(v),
         Operand::Count { .. } => "0".into(),
+        Operand::Now => now().timestamp().to_string(),
     }
 }
 
@@ -233,8 +235,8 @@ fn sql(plan: &Plan, c: &Cond) -> String {
             duration,
             negated,
         } => {
+            let from = duration.before(now()).unwrap().timestamp();
             let now = now().timestamp();
-            let from = now - duration.as_chrono().num_seconds();
             let c = col(value);
             let inside = format!("COALESCE(({c} <= {now} AND {c} >= {from}), 0)");
             if *negated {

@@ -135,7 +135,11 @@ pub fn write_csv<W: Write>(model: &ContactModel, opts: &Options, out: W) -> csv:
             let value = if optional_missing {
                 String::new()
             } else {
-                let v = value(&mut rng, name, &field.ty, opts, (first, last, i));
+                let mut v = value(&mut rng, name, &field.ty, opts, (first, last, i));
+                // A `charset: gsm7` field holds only GSM-7 ("Noël" is "Noel").
+                if field.charset == herald_compiler::ast::Charset::Gsm7 {
+                    v = herald_compiler::sms::transliterate(&v);
+                }
                 match field.max_length {
                     Some(max) => v.chars().take(max as usize).collect(),
                     None => v,
@@ -325,6 +329,7 @@ mod tests {
             optional,
             max_length,
             description: None,
+            charset: Default::default(),
             span: Default::default(),
         };
         m.fields.insert("email".into(), f(FieldType::Email, false, None));
@@ -395,6 +400,7 @@ mod tests {
                 optional: false,
                 max_length: None,
                 description: None,
+                charset: Default::default(),
                 span: Default::default(),
             };
             m.fields.insert(name.into(), field);

@@ -297,3 +297,30 @@ fn an_experiment_below_its_minimum_sample_is_an_error_of_plan() {
         "check cannot see it"
     );
 }
+
+#[test]
+fn policies_suppress_is_counted_by_plan() {
+    let dir = copy_example("boutique-mode");
+    let before = plan_json(dir.path());
+    let bf = |p: &serde_json::Value| change(p, "campaigns.black_friday_email")["impact"].clone();
+    let was = bf(&before);
+    assert_eq!(was["suppressed"].get("policy"), None, "omitted when 0");
+    edit(
+        &dir.path().join("policies.yaml"),
+        "  sms: { max_segments: 1 }",
+        "  sms: { max_segments: 1 }\n  suppress: region == \"PACA\"",
+    );
+    let after = plan_json(dir.path());
+    let now = bf(&after);
+    let policy = now["suppressed"]["policy"].as_u64().unwrap();
+    assert!(policy > 0, "{now:#}");
+    let (now_n, was_n) = (now["recipients"].as_u64().unwrap(), was["recipients"].as_u64().unwrap());
+    // Every send to PACA went out before (or hit a cap that it no longer reaches).
+    assert!(
+        now_n < was_n && now_n + policy >= was_n,
+        "{now_n} + {policy} vs {was_n}"
+    );
+    let (code, text, _) = run(herald().arg("plan").arg(dir.path()));
+    assert_eq!(code, 0);
+    assert!(text.contains("suppressed by policies.suppress"), "{text}");
+}

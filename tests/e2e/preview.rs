@@ -58,3 +58,73 @@ fn unknown_message_or_contact() {
     assert_eq!(code, 1);
     assert!(err.contains("no contact `nobody`"), "{err}");
 }
+
+#[test]
+fn shared_layouts_and_french_formats_reach_the_rendered_message() {
+    let dir = copy_example("boutique-mode");
+    let templates = dir.path().join("templates");
+    std::fs::write(
+        templates.join("footer.html"),
+        "<p>Boutique Mode, 12 rue de la Paix, Paris</p>\n<p><a href=\"{{ unsubscribe_url }}\">Se désinscrire</a></p>\n",
+    )
+    .unwrap();
+    std::fs::write(
+        templates.join("statement.html"),
+        "<p>{% if contact.birthdate %}Né le {{ contact.birthdate | date }}, {% endif %}{{ contact.total_spent | money }} d'achats.</p>\n{% include \"templates/footer.html\" %}\n",
+    )
+    .unwrap();
+    let messages = dir.path().join("messages.yaml");
+    let text = std::fs::read_to_string(&messages).unwrap();
+    std::fs::write(
+        &messages,
+        text.replacen(
+            "messages:\n",
+            "messages:\n  statement:\n    channel: email\n    purpose: marketing\n    subject: \"Votre relevé\"\n    preheader: \"Vos achats de l'année\"\n    body: templates/statement.html\n",
+            1,
+        ),
+    )
+    .unwrap();
+    // The unsubscribe link of the included footer counts: no error.
+    let (code, out, err) = run(herald().arg("check").arg(dir.path()));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!out.contains("email/missing-unsubscribe"), "{out}");
+
+    let out_dir = tempfile::tempdir().unwrap();
+    let preview = |name: &str| {
+        let html = out_dir.path().join(name);
+        let (code, _, err) = run(herald()
+            .args(["preview", "statement", "--contact", "c0000001", "--out"])
+            .arg(&html)
+            .arg(dir.path()));
+        assert_eq!(code, 0, "{err}");
+        std::fs::read_to_string(&html).unwrap()
+    };
+    let page = preview("first.html");
+    // fr-FR (the default locale) and EUR: a no-break space before the symbol.
+    assert!(page.contains("Né le 3 juillet 1970, 44,98\u{a0}€ d'achats."), "{page}");
+    assert!(page.contains("12 rue de la Paix"), "{page}");
+    // The footer travels with the message: a change to it changes the message.
+    std::fs::write(
+        templates.join("footer.html"),
+        "<p>Boutique Mode, 1 place Bellecour, Lyon</p>\n<p><a href=\"{{ unsubscribe_url }}\">Se désinscrire</a></p>\n",
+    )
+    .unwrap();
+    let page = preview("second.html");
+    assert!(
+        page.contains("1 place Bellecour") && !page.contains("rue de la Paix"),
+        "{page}"
+    );
+
+    // Outside the plan directory: refused where it is written.
+    std::fs::write(
+        templates.join("statement.html"),
+        "<p>Bonjour</p>\n{% include \"../footer.html\" %}\n",
+    )
+    .unwrap();
+    let (code, out, _) = run(herald().arg("check").arg(dir.path()));
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("template/include") && out.contains("statement.html"),
+        "{out}"
+    );
+}

@@ -439,3 +439,55 @@ fn the_events_endpoint_checks_what_it_receives_and_the_runner_acts_at_once() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+#[test]
+fn the_runner_enforces_policies_suppress_as_the_plan_counted_it() {
+    let dir = copy_example("boutique-mode");
+    with_file_providers(dir.path());
+    let policies = dir.path().join("policies.yaml");
+    let text = std::fs::read_to_string(&policies).unwrap();
+    assert!(text.contains("  sms: { max_segments: 1 }"));
+    std::fs::write(
+        &policies,
+        text.replacen(
+            "  sms: { max_segments: 1 }",
+            "  sms: { max_segments: 1 }\n  suppress: region == \"PACA\"",
+            1,
+        ),
+    )
+    .unwrap();
+    let address = "campaigns.black_friday_email";
+    let (code, out, err) = run(herald().args(["plan", "--format", "json"]).arg(dir.path()));
+    assert_eq!(code, 0, "{err}");
+    let plan: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let impact = &plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["address"] == address)
+        .unwrap()["impact"];
+    let (recipients, policy) = (
+        impact["recipients"].as_u64().unwrap(),
+        impact["suppressed"]["policy"].as_u64().unwrap(),
+    );
+    assert!(recipients > 0 && policy > 0, "{impact:#}");
+    let (code, _, err) = run(herald().args(["apply", "--auto-approve", "--dir"]).arg(dir.path()));
+    assert_eq!(code, 0, "{err}");
+    // Black Friday: the A/B test on 27 November, the winner to the rest a day later.
+    step_through(dir.path(), NOW, at("2026-11-29T00:00:00Z"));
+    let rows: Vec<_> = ledger(dir.path())
+        .into_iter()
+        .filter(|r| r["object"] == address)
+        .collect();
+    let count = |status: &str, reason: Option<&str>| {
+        rows.iter()
+            .filter(|r| r["status"] == status && reason.is_none_or(|w| r["reason"] == w))
+            .count() as u64
+    };
+    assert_eq!(count("sent", None), recipients, "the runner sent what the plan said");
+    assert_eq!(
+        count("dropped", Some("suppressed-by-policy")),
+        policy,
+        "and dropped, with the reason, what the plan counted"
+    );
+}

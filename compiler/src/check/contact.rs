@@ -21,11 +21,41 @@ pub fn build(cx: &mut Ctx, docs: &ast::Documents) -> ContactModel {
         }
     }
     for decl in cx.unique(&docs.consents, "consent") {
+        let mut topics: Vec<String> = Vec::new();
+        if let Some(list) = &decl.doc.topics {
+            if list.value.is_empty() {
+                cx.diags.push(
+                    Diagnostic::new(
+                        Code::SchemaInvalidValue,
+                        format!("consent `{}` lists no topic", decl.name.value),
+                    )
+                    .at(list.span, "empty list")
+                    .help("List the topics the contact agreed to, such as `[tips]`, or remove `topics` to cover every topic of the channel."),
+                );
+            }
+            for t in &list.value {
+                if let Some(d) = crate::load::check_name(&t.value, t.span, "topic") {
+                    cx.diags.push(d);
+                } else if topics.contains(&t.value) {
+                    cx.diags.push(
+                        Diagnostic::new(
+                            Code::SchemaInvalidValue,
+                            format!("topic `{}` is listed twice in consent `{}`", t.value, decl.name.value),
+                        )
+                        .at(t.span, "listed again")
+                        .help("Remove the duplicate."),
+                    );
+                } else {
+                    topics.push(t.value.clone());
+                }
+            }
+        }
         model.consents.insert(
             decl.name.value.clone(),
             Consent {
                 channel: decl.doc.channel.value,
                 double_opt_in: decl.doc.double_opt_in,
+                topics,
                 span: decl.name.span,
             },
         );
@@ -173,10 +203,25 @@ fn field(cx: &mut Ctx, decl: &Decl<ast::FieldDoc>) -> Option<Field> {
             );
         }
     }
+    if let Some(cs) = &d.charset
+        && cs.value == ast::Charset::Gsm7
+        && !matches!(ty, FieldType::String)
+    {
+        bad(
+            cs.span,
+            format!(
+                "`charset` only applies to string fields, and `{name}` is {}",
+                ty.describe()
+            ),
+            "unexpected `charset`",
+            "Remove `charset`.".into(),
+        );
+    }
     Some(Field {
         ty,
         optional: d.optional,
         max_length: d.max_length.as_ref().map(|m| m.value),
+        charset: d.charset.as_ref().map(|c| c.value).unwrap_or_default(),
         description: d.description.clone(),
         span: decl.name.span,
     })

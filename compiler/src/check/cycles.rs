@@ -18,6 +18,7 @@ pub fn segments(cx: &mut Ctx, docs: &Documents, contact: &ContactModel, names: &
             messages: &names.messages,
             event: None,
             place: "a segment",
+            broken: &names.broken,
         };
         if let Some((condition, refs)) = cx.condition(&decl.doc.condition, scope) {
             deps.insert(decl.name.value.clone(), refs);
@@ -35,6 +36,24 @@ pub fn segments(cx: &mut Ctx, docs: &Documents, contact: &ContactModel, names: &
         report(cx, &cycle);
         for (name, _) in &cycle {
             out.remove(name);
+        }
+    }
+    // A segment built on a segment left out (reported there) is left out
+    // too, silently: one mistake, one error.
+    loop {
+        let missing: Vec<String> = out
+            .keys()
+            .filter(|n| {
+                deps.get(*n)
+                    .is_some_and(|refs| refs.iter().any(|(r, _)| !out.contains_key(r)))
+            })
+            .cloned()
+            .collect();
+        if missing.is_empty() {
+            break;
+        }
+        for m in missing {
+            out.remove(&m);
         }
     }
     out

@@ -112,11 +112,23 @@ fn experiment(
     span: Span,
 ) -> Option<Experiment> {
     let before = cx.diags.len();
-    if e.variants.len() < 2 {
+    // One variant against a control group measures the message itself.
+    let holdout = e.holdout.as_ref().is_some_and(|h| h.value > 0);
+    if e.variants.len() < 2 && !(e.variants.len() == 1 && holdout) {
+        let (message, help) = match e.variants.len() {
+            0 => (
+                "an experiment lists no variant",
+                "List the variants, each `{ message: NAME, split: PERCENT }`: two or more to compare messages, or one with a `holdout` to measure it against a control group.",
+            ),
+            _ => (
+                "an experiment with one variant needs a control group",
+                "Add `holdout: 10` (a percent of the audience that receives nothing) to measure this message against it, or list a second variant to compare two messages.",
+            ),
+        };
         cx.diags.push(
-            Diagnostic::new(Code::SchemaInvalidValue, "an experiment needs at least two variants")
-                .at(span, format!("{} variant(s)", e.variants.len()))
-                .help("List two or more `variants`, each `{ message: NAME, split: PERCENT }`."),
+            Diagnostic::new(Code::SchemaInvalidValue, message)
+                .at(span, format!("{} variant(s), no holdout", e.variants.len()))
+                .help(help),
         );
     }
     for v in &e.variants {
@@ -160,7 +172,7 @@ pub fn campaigns(
     let mut out = BTreeMap::new();
     for decl in cx.unique(&docs.campaigns, "campaign") {
         let d = &decl.doc;
-        let before = cx.diags.len();
+        let before = (cx.diags.len(), cx.broken);
         check_program(cx, &d.program, names);
         let scope = Scope {
             contact,
@@ -168,6 +180,7 @@ pub fn campaigns(
             messages: &names.messages,
             event: None,
             place: "a campaign audience",
+            broken: &names.broken,
         };
         let audience = cx.condition(&d.audience, scope).map(|(c, _)| c);
         let delivery = match (&d.message, &d.experiment) {
@@ -195,7 +208,7 @@ pub fn campaigns(
                 None
             }
         };
-        if cx.diags.len() > before {
+        if (cx.diags.len(), cx.broken) != before {
             continue;
         }
         if let (Some(audience), Some((delivery, delivery_span))) = (audience, delivery) {
@@ -228,9 +241,14 @@ pub fn scenarios(
     let mut out = BTreeMap::new();
     for decl in cx.unique(&docs.scenarios, "scenario") {
         let d = &decl.doc;
-        let before = cx.diags.len();
+        let before = (cx.diags.len(), cx.broken);
         check_program(cx, &d.program, names);
         let (trigger, event) = trigger(cx, &d.trigger, contact, names);
+        if cx.broken != before.1 {
+            // Its trigger's event or field is broken: its conditions could
+            // not be typed without it.
+            continue;
+        }
         let sc = ScenarioCx {
             contact,
             names,
@@ -268,7 +286,7 @@ pub fn scenarios(
                 .help("Shorten the waits, or split the journey into scenarios triggered by dates or events."),
             );
         }
-        if cx.diags.len() > before {
+        if (cx.diags.len(), cx.broken) != before {
             continue;
         }
         if let Some(trigger) = trigger {
@@ -288,6 +306,56 @@ pub fn scenarios(
         }
     }
     out
+}
+
+/// The names a campaign's declaration writes (for "unused" when it is broken).
+pub fn campaign_mentions(d: &ast::CampaignDoc, out: &mut std::collections::BTreeSet<String>) {
+    out.insert(d.program.value.clone());
+    ast::words(&d.audience.value, out);
+    if let Some(m) = &d.message {
+        out.insert(m.value.clone());
+    }
+    for v in d.experiment.iter().flat_map(|e| &e.variants) {
+        out.insert(v.message.value.clone());
+    }
+}
+
+/// The names a scenario's declaration writes (for "unused" when it is broken).
+pub fn scenario_mentions(d: &ast::ScenarioDoc, out: &mut std::collections::BTreeSet<String>) {
+    fn steps(list: &[Lenient<ast::Step>], out: &mut std::collections::BTreeSet<String>) {
+        for s in list.iter().filter_map(|s| s.0.as_ref()) {
+            match &s.kind {
+                StepKind::Send { message, experiment } => {
+                    out.insert(message.value.clone());
+                    for v in experiment.iter().flat_map(|e| &e.variants) {
+                        out.insert(v.message.value.clone());
+                    }
+                }
+                StepKind::Wait(WaitDoc::Until(u)) => {
+                    ast::words(&u.until.value, out);
+                    steps(&u.on_timeout, out);
+                }
+                StepKind::If {
+                    condition,
+                    then,
+                    otherwise,
+                } => {
+                    ast::words(&condition.value, out);
+                    steps(then, out);
+                    steps(otherwise, out);
+                }
+                StepKind::Wait(WaitDoc::For(_)) | StepKind::Exit { .. } => {}
+            }
+        }
+    }
+    out.insert(d.program.value.clone());
+    for c in [&d.audience, &d.exit_when, &d.trigger.value.condition]
+        .into_iter()
+        .flatten()
+    {
+        ast::words(&c.value, out);
+    }
+    steps(&d.steps.value, out);
 }
 
 /// The longest total of waits and timeouts along any path of `steps`, in minutes.
@@ -337,6 +405,10 @@ fn trigger<'m>(
                 }
             }
             let Some((name, ev)) = contact.events.get_key_value(&event.value) else {
+                if names.broken.events.contains(&event.value) {
+                    cx.broken += 1;
+                    return (None, None);
+                }
                 let help = suggest::help_for(&event.value, contact.events.keys().map(String::as_str), "the events")
                     .or_else(|| Some("Declare it under `contact.events`.".into()));
                 cx.diags.push(
@@ -356,6 +428,7 @@ fn trigger<'m>(
                         messages: &names.messages,
                         event: ctx_event,
                         place: "this trigger",
+                        broken: &names.broken,
                     };
                     match cx.condition(c, scope) {
                         Some((c, _)) => Some(c),
@@ -393,6 +466,10 @@ fn trigger<'m>(
                         .at(field.span, "a date trigger needs a date or datetime field")
                         .help("Trigger on a `date` or `datetime` field, such as `birthdate`."),
                     );
+                    return (None, None);
+                }
+                None if names.broken.fields.contains(&field.value) => {
+                    cx.broken += 1;
                     return (None, None);
                 }
                 None => {
@@ -466,6 +543,7 @@ impl ScenarioCx<'_> {
             messages: &self.names.messages,
             event: self.event,
             place,
+            broken: &self.names.broken,
         };
         cx.condition(s, scope).map(|(c, _)| c)
     }

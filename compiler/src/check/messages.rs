@@ -5,23 +5,62 @@ use super::Ctx;
 use crate::ast::values::Channel;
 use crate::ast::{Documents, MessageDoc};
 use crate::diagnostic::{Code, Diagnostic};
-use crate::model::{Message, MessageContent, Template};
+use crate::model::{ContactModel, Message, MessageContent, Template};
 use crate::source::{SourceKind, Span, normalize_relative};
 use crate::suggest;
+use crate::template::{ProblemKind, Refusal};
 use crate::yaml::Sp;
 use std::collections::BTreeMap;
 
 /// File extensions a `body:` may point to.
 pub const TEMPLATE_EXTENSIONS: &[&str] = &["mjml", "html", "htm", "txt"];
 
-pub fn build(cx: &mut Ctx, docs: &Documents) -> BTreeMap<String, Message> {
+pub fn build(cx: &mut Ctx, docs: &Documents, contact: &ContactModel) -> BTreeMap<String, Message> {
     let mut out = BTreeMap::new();
     for decl in cx.unique(&docs.messages, "message") {
         if let Some(m) = message(cx, &decl.name, &decl.doc) {
+            // An unknown topic leaves the message out: its sends cannot be
+            // proven either way, and that is the same mistake.
+            if let Some(t) = &decl.doc.topic
+                && !topic(cx, t, m.channel(), contact)
+            {
+                continue;
+            }
             out.insert(decl.name.value.clone(), m);
         }
     }
     out
+}
+
+/// A message's topic is one that a consent of its channel lists: the topics
+/// are what the preference centre offers.
+fn topic(cx: &mut Ctx, t: &Sp<String>, channel: Channel, contact: &ContactModel) -> bool {
+    let listed: Vec<&str> = contact
+        .consents
+        .values()
+        .filter(|c| c.channel == channel)
+        .flat_map(|c| c.topics.iter().map(String::as_str))
+        .collect();
+    if listed.contains(&t.value.as_str()) {
+        return true;
+    }
+    let help = suggest::did_you_mean(&t.value, listed.iter().copied())
+        .map(|s| format!("did you mean `{s}`?"))
+        .unwrap_or_else(|| {
+            format!(
+                "Add `{}` to the `topics` of the {channel} consent that covers it (such as `{channel}_{}: {{ channel: {channel}, topics: [{}] }}`), or fix the spelling.",
+                t.value, t.value, t.value
+            )
+        });
+    cx.diags.push(
+        Diagnostic::new(
+            Code::ReferenceUnknownTopic,
+            format!("topic `{}` is not listed by any {channel} consent", t.value),
+        )
+        .at(t.span, "no consent lists this topic")
+        .help(help),
+    );
+    false
 }
 
 /// The content keys of a message and the channel each belongs to.
@@ -130,6 +169,7 @@ fn message(cx: &mut Ctx, name: &Sp<String>, d: &MessageDoc) -> Option<Message> {
     }
     Some(Message {
         purpose: d.purpose.value,
+        topic: d.topic.as_ref().map(|t| t.value.clone()),
         tags: d.tags.iter().map(|t| t.value.clone()).collect(),
         description: d.description.clone(),
         content,
@@ -163,8 +203,15 @@ fn inline(cx: &mut Ctx, s: &Sp<String>) -> Template {
         path: None,
         span: s.span,
         file: None,
+        includes: includes_of(analysis.as_ref()),
         analysis,
     }
+}
+
+/// The parts of an analysis, for rendering (path → text).
+fn includes_of(a: Option<&crate::template::Analysis>) -> BTreeMap<String, String> {
+    a.map(|a| a.parts.iter().map(|p| (p.path.clone(), p.source.clone())).collect())
+        .unwrap_or_default()
 }
 
 /// Is this `body:` value a path to a template file rather than inline content?
@@ -215,14 +262,96 @@ fn email_body(cx: &mut Ctx, b: &Sp<String>) -> Option<Template> {
         path: Some(file.path.clone()),
         span: Span::new(id, 0, text.len()),
         file: Some(id),
+        includes: includes_of(analysis.as_ref()),
         analysis,
     })
 }
 
+/// A template named by `{% include %}`, `{% import %}` or `{% extends %}`:
+/// a template file of the plan directory, by its path relative to it (no
+/// `..`, no absolute path).
+fn resolve(sources: &crate::SourceSet, name: &str) -> Result<(String, String), Refusal> {
+    let outside = name.starts_with('/')
+        || name.starts_with('\\')
+        || std::path::Path::new(name)
+            .components()
+            .any(|c| matches!(c, std::path::Component::ParentDir | std::path::Component::Prefix(_)));
+    if outside {
+        return Err(Refusal::Outside);
+    }
+    let path = normalize_relative(name).ok_or(Refusal::Outside)?;
+    let file = sources
+        .find(&path)
+        .and_then(|id| sources.get(id))
+        .filter(|f| f.kind == SourceKind::Template)
+        .ok_or(Refusal::Missing)?;
+    Ok((path, file.text.clone()))
+}
+
+/// Report what an analysis could not include, at the name (in the template
+/// or in a part) or, for a syntax error, in the included file.
+fn problems(cx: &mut Ctx, a: &crate::template::Analysis, to_span: &impl Fn(usize, usize) -> Span) {
+    let sources = cx.sources;
+    let span = |start: usize, end: usize| match a.part_at(start) {
+        Some(p) => match sources.find(&p.path) {
+            Some(id) => Span::new(id, start - p.base, end.saturating_sub(p.base).max(start - p.base)),
+            None => to_span(0, 0),
+        },
+        None => to_span(start, end),
+    };
+    for p in &a.problems {
+        let at = span(p.start, p.end);
+        let d = match &p.kind {
+            ProblemKind::Missing(name) => {
+                let candidates = sources
+                    .iter()
+                    .filter(|(_, f)| f.kind == SourceKind::Template)
+                    .map(|(_, f)| f.path.as_str());
+                Diagnostic::new(Code::ReferenceMissingFile, format!("template file `{name}` not found"))
+                    .at(at, "no such template file in the plan directory")
+                    .help(
+                        suggest::did_you_mean(name, candidates)
+                            .map(|s| format!("did you mean `{s}`?"))
+                            .unwrap_or_else(|| format!("Create `{name}` in the plan directory: templates are named by their path relative to the directory holding herald.toml.")),
+                    )
+            }
+            ProblemKind::Outside(name) => Diagnostic::new(
+                Code::TemplateInclude,
+                format!("`{name}` is outside the plan directory"),
+            )
+            .at(at, "`..` and absolute paths are refused")
+            .help("Name a template file of the plan directory by its path relative to it, such as `templates/footer.html`."),
+            ProblemKind::Dynamic => Diagnostic::new(Code::TemplateInclude, "the template to include is computed")
+                .at(at, "not a quoted path")
+                .help("Write the path of the template as quoted text, such as `{% include \"templates/footer.html\" %}`, so that it can be checked."),
+            ProblemKind::Cycle(name) => Diagnostic::new(
+                Code::TemplateInclude,
+                format!("`{name}` includes itself"),
+            )
+            .at(at, "a cycle of includes (or more than 16 levels)")
+            .help("Include each template from the outside in: a footer does not include the layout that includes it."),
+            ProblemKind::Syntax { start, end, detail } => {
+                Diagnostic::new(Code::SyntaxTemplate, format!("template syntax error: {detail}"))
+                    .at(span(*start, *end), detail.clone())
+                    .related(at, "included here")
+                    .help("Fix the template syntax: `{{ contact.first_name | default('') }}` prints a value, `{% if ... %}...{% endif %}` branches.")
+            }
+        };
+        // A footer shared by many messages: its error once.
+        if !cx.diags.contains(&d) {
+            cx.diags.push(d);
+        }
+    }
+}
+
 /// Parse a template; report a syntax error at the right place.
 fn syntax(cx: &mut Ctx, text: &str, to_span: impl Fn(usize, usize) -> Span) -> Option<crate::template::Analysis> {
-    let e = match crate::template::parse(text) {
-        Ok(a) => return Some(a),
+    let sources = cx.sources;
+    let e = match crate::template::parse_with(text, &|name| resolve(sources, name)) {
+        Ok(a) => {
+            problems(cx, &a, &to_span);
+            return Some(a);
+        }
         Err(e) => e,
     };
     let (start, end) = match e.range() {

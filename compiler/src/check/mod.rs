@@ -15,7 +15,7 @@ use crate::ast::{Decl, Documents};
 use crate::config::Config;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::expr::{self, Expr};
-use crate::model::{Cond, Plan};
+use crate::model::{Broken, Cond, Plan};
 use crate::source::{SourceSet, Span};
 use crate::yaml::Sp;
 use crate::yaml::scalar::ScalarMap;
@@ -25,6 +25,9 @@ use typeck::{Scope, Typer};
 pub struct Ctx<'a> {
     pub sources: &'a SourceSet,
     pub diags: &'a mut Vec<Diagnostic>,
+    /// Conditions left out because they use a broken declaration (no error
+    /// of their own): what holds them is left out too.
+    pub broken: usize,
 }
 
 impl Ctx<'_> {
@@ -75,8 +78,11 @@ impl Ctx<'_> {
     pub fn condition(&mut self, s: &Sp<String>, scope: Scope<'_>) -> Option<(Cond, Vec<(String, Span)>)> {
         let e = self.parse_expr(s)?;
         let mut typer = Typer::new(scope, self.diags);
-        let c = typer.condition(&e)?;
-        Some((c, typer.segment_refs))
+        let c = typer.condition(&e);
+        if typer.broken {
+            self.broken += 1;
+        }
+        Some((c?, typer.segment_refs))
     }
 
     /// Report an unknown reference to a declaration of `kind`.
@@ -91,11 +97,13 @@ impl Ctx<'_> {
     }
 }
 
-/// Names declared in each section (first definitions), for resolution.
+/// Names declared in each section (first definitions), for resolution,
+/// and those whose declaration is broken (known, but not in the plan).
 pub struct Names {
     pub segments: BTreeMap<String, Span>,
     pub messages: BTreeMap<String, Span>,
     pub programs: BTreeMap<String, Span>,
+    pub broken: Broken,
 }
 
 fn names_of<T>(decls: &[Decl<T>]) -> BTreeMap<String, Span> {
@@ -106,20 +114,75 @@ fn names_of<T>(decls: &[Decl<T>]) -> BTreeMap<String, Span> {
     m
 }
 
+/// Declared names (first definitions, and declarations that failed to load)
+/// that are not in `built`: broken.
+fn dropped<T, V>(decls: &[Decl<T>], built: &BTreeMap<String, V>, out: &mut std::collections::BTreeSet<String>) {
+    for d in decls {
+        if !built.contains_key(&d.name.value) {
+            out.insert(d.name.value.clone());
+        }
+    }
+}
+
 pub fn check(config: Config, docs: &Documents, sources: &SourceSet, diags: &mut Vec<Diagnostic>) -> Plan {
-    let mut cx = Ctx { sources, diags };
-    let contact = contact::build(&mut cx, docs);
-    let names = Names {
-        segments: names_of(&docs.segments),
-        messages: names_of(&docs.messages),
-        programs: names_of(&docs.programs),
+    let mut cx = Ctx {
+        sources,
+        diags,
+        broken: 0,
     };
-    let policies = policies::build(&mut cx, docs, &names);
-    let messages = messages::build(&mut cx, docs);
+    // What failed to load is known but broken (one mistake, one error).
+    let mut broken = Broken {
+        mentions: docs.mentions.clone(),
+        ..Broken::default()
+    };
+    let mut segments = names_of(&docs.segments);
+    let mut messages = names_of(&docs.messages);
+    let mut programs = names_of(&docs.programs);
+    for b in &docs.broken {
+        if let Some(set) = broken.section(b.section) {
+            set.insert(b.name.value.clone());
+        }
+        let names = match b.section {
+            "segments" => &mut segments,
+            "messages" => &mut messages,
+            "programs" => &mut programs,
+            _ => continue,
+        };
+        names.entry(b.name.value.clone()).or_insert(b.name.span);
+    }
+    let contact = contact::build(&mut cx, docs);
+    dropped(&docs.fields, &contact.fields, &mut broken.fields);
+    broken.fields.remove(crate::model::ID_FIELD);
+    dropped(&docs.consents, &contact.consents, &mut broken.consents);
+    dropped(&docs.events, &contact.events, &mut broken.events);
+    let mut names = Names {
+        segments,
+        messages,
+        programs,
+        broken,
+    };
+    let policies = policies::build(&mut cx, docs, &names, &contact);
+    let messages = messages::build(&mut cx, docs, &contact);
+    dropped(&docs.messages, &messages, &mut names.broken.messages);
     let programs = flows::programs(&mut cx, docs);
     let segments = cycles::segments(&mut cx, docs, &contact, &names);
+    for d in &docs.segments {
+        if !segments.contains_key(&d.name.value) && names.broken.segments.insert(d.name.value.clone()) {
+            crate::ast::words(&d.doc.condition.value, &mut names.broken.mentions);
+        }
+    }
     let campaigns = flows::campaigns(&mut cx, docs, &contact, &names, &policies);
     let scenarios = flows::scenarios(&mut cx, docs, &contact, &names, &policies);
+    for d in &docs.campaigns {
+        if !campaigns.contains_key(&d.name.value) && names.broken.campaigns.insert(d.name.value.clone()) {
+            flows::campaign_mentions(&d.doc, &mut names.broken.mentions);
+        }
+    }
+    for d in &docs.scenarios {
+        if !scenarios.contains_key(&d.name.value) && names.broken.scenarios.insert(d.name.value.clone()) {
+            flows::scenario_mentions(&d.doc, &mut names.broken.mentions);
+        }
+    }
     Plan {
         config,
         contact,
@@ -129,5 +192,6 @@ pub fn check(config: Config, docs: &Documents, sources: &SourceSet, diags: &mut 
         programs,
         campaigns,
         scenarios,
+        broken: names.broken,
     }
 }

@@ -1,11 +1,12 @@
 //! `policies:` → [`Policies`].
 
+use super::typeck::Scope;
 use super::{Ctx, Names};
 use crate::ast::Documents;
 use crate::diagnostic::{Code, Diagnostic};
-use crate::model::{Policies, PressureRule, SendWindow};
+use crate::model::{ContactModel, Policies, PressureRule, SendWindow};
 
-pub fn build(cx: &mut Ctx, docs: &Documents, names: &Names) -> Policies {
+pub fn build(cx: &mut Ctx, docs: &Documents, names: &Names, contact: &ContactModel) -> Policies {
     let mut p = Policies::default();
     let Some(doc) = &docs.policies else { return p };
     p.span = Some(doc.span);
@@ -91,5 +92,16 @@ pub fn build(cx: &mut Ctx, docs: &Documents, names: &Names) -> Policies {
     }
     p.guard_max_audience_growth_percent = doc.guards.max_audience_growth_percent.as_ref().map(|g| g.value);
     p.guard_max_cost = doc.guards.max_cost.as_ref().map(|g| g.value);
+    if let Some(s) = &doc.suppress {
+        let scope = Scope {
+            contact,
+            segments: &names.segments,
+            messages: &names.messages,
+            event: None,
+            place: "`policies.suppress`",
+            broken: &names.broken,
+        };
+        p.suppress = cx.condition(s, scope).map(|(c, _)| c);
+    }
     p
 }

@@ -19,6 +19,9 @@ pub struct Scope<'a> {
     pub event: Option<(&'a str, &'a Event)>,
     /// Where the condition is, for `event.*` errors ("a segment", "a campaign audience").
     pub place: &'a str,
+    /// Names whose declaration is broken: a reference to one makes the
+    /// condition broken too, without a second error.
+    pub broken: &'a crate::model::Broken,
 }
 
 /// The static type of an operand.
@@ -28,6 +31,8 @@ enum Ty {
     /// A literal.
     Lit(&'static str),
     Count,
+    /// `now`, a date and time.
+    Now,
 }
 
 impl Ty {
@@ -36,6 +41,7 @@ impl Ty {
             Ty::Field(f) => f.describe(),
             Ty::Lit(l) => (*l).to_string(),
             Ty::Count => "a count".to_string(),
+            Ty::Now => "`now`".to_string(),
         }
     }
 }
@@ -65,6 +71,7 @@ fn family(t: &Ty) -> Family {
     match t {
         Ty::Field(f) => family_of_field(f),
         Ty::Count => Family::Number,
+        Ty::Now => Family::Time,
         Ty::Lit("text") => Family::Text,
         Ty::Lit("a number") => Family::Number,
         Ty::Lit("a date") | Ty::Lit("a date and time") => Family::Time,
@@ -78,6 +85,8 @@ pub struct Typer<'a, 'd> {
     pub diags: &'d mut Vec<Diagnostic>,
     /// Segments referenced, with the span of each `segment(...)` call.
     pub segment_refs: Vec<(String, Span)>,
+    /// It refers to a broken declaration.
+    pub broken: bool,
     errors: usize,
 }
 
@@ -87,6 +96,7 @@ impl<'a, 'd> Typer<'a, 'd> {
             scope,
             diags,
             segment_refs: Vec::new(),
+            broken: false,
             errors: 0,
         }
     }
@@ -94,6 +104,13 @@ impl<'a, 'd> Typer<'a, 'd> {
     fn error(&mut self, d: Diagnostic) {
         self.errors += 1;
         self.diags.push(d);
+    }
+
+    /// A reference to a broken declaration: the condition is left out, and
+    /// the declaration's own error says why.
+    fn broken_ref(&mut self) {
+        self.errors += 1;
+        self.broken = true;
     }
 
     /// The typed condition, or `None` when it has errors (all reported).
@@ -175,6 +192,14 @@ impl<'a, 'd> Typer<'a, 'd> {
                 );
                 CondKind::Const { value: false }
             }
+            ExprKind::Now => {
+                self.error(
+                    Diagnostic::new(Code::TypeNotCondition, "`now` is a date and time, not a condition")
+                        .at(e.span, "not true or false")
+                        .help("Compare a date with it, such as `paused_until > now`."),
+                );
+                CondKind::Const { value: false }
+            }
             ExprKind::List(_) => {
                 self.error(
                     Diagnostic::new(Code::TypeNotCondition, "a list is not a condition")
@@ -224,6 +249,10 @@ impl<'a, 'd> Typer<'a, 'd> {
         }
         if let Some(f) = self.scope.contact.fields.get(name) {
             return Some((ValueRef::Field(name.into()), f.ty.clone()));
+        }
+        if self.scope.broken.fields.contains(name) {
+            self.broken_ref();
+            return None;
         }
         let help = if self.scope.segments.contains_key(name) {
             Some(format!("`{name}` is a segment: write `segment({name})`."))
@@ -373,6 +402,19 @@ impl<'a, 'd> Typer<'a, 'd> {
     /// Check that `arg` names a declared segment/consent/message; true when it does.
     fn check_name(&mut self, arg: &Ident, kind: &str, code: Code) -> bool {
         let n = arg.name.as_str();
+        let broken = match kind {
+            "segment" => &self.scope.broken.segments,
+            "consent" => &self.scope.broken.consents,
+            _ => &self.scope.broken.messages,
+        };
+        if broken.contains(n) {
+            // Known: a segment's condition cannot be read, a consent is
+            // missing from the model; a message is only named here.
+            if kind != "message" {
+                self.broken_ref();
+            }
+            return kind == "message";
+        }
         let known: Vec<&str> = match kind {
             "segment" => self.scope.segments.keys().map(String::as_str).collect(),
             "consent" => self.scope.contact.consents.keys().map(String::as_str).collect(),
@@ -425,6 +467,10 @@ impl<'a, 'd> Typer<'a, 'd> {
                 return None;
             }
         };
+        if self.scope.broken.events.contains(&event.name) {
+            self.broken_ref();
+            return None;
+        }
         if !self.scope.contact.events.contains_key(&event.name) {
             let help = suggest::help_for(
                 &event.name,
@@ -457,6 +503,7 @@ impl<'a, 'd> Typer<'a, 'd> {
                 Some((Operand::Value(v), Ty::Lit(l.describe())))
             }
             ExprKind::Call { name, args } if name.name == "count" => Some((self.count(name, args, e.span)?, Ty::Count)),
+            ExprKind::Now => Some((Operand::Now, Ty::Now)),
             ExprKind::Call { name, .. } if !FUNCTIONS.contains(&name.name.as_str()) => {
                 self.unknown_function(name);
                 None
@@ -478,7 +525,10 @@ impl<'a, 'd> Typer<'a, 'd> {
         let (Some((lo, lt)), Some((ro, rt))) = (l, r) else {
             return CondKind::Const { value: false };
         };
-        if matches!(lt, Ty::Lit(_)) && matches!(rt, Ty::Lit(_)) {
+        // `now` against a literal date is a condition on the moment; two
+        // literals, or `now` with itself, always give the same result.
+        let both_lit = matches!(lt, Ty::Lit(_)) && matches!(rt, Ty::Lit(_));
+        if both_lit || (lt == Ty::Now && rt == Ty::Now) {
             self.error(
                 Diagnostic::new(Code::TypeMismatch, "this compares two fixed values")
                     .at(span, "always the same result")
@@ -691,7 +741,7 @@ fn an_example(t: &Ty) -> &'static str {
     match family(t) {
         Family::Text => "quoted text, such as \"IDF\"",
         Family::Number => "a number, such as 100",
-        Family::Time => "a date such as 2026-01-01, or use `within 30d`",
+        Family::Time => "a date such as 2026-01-01 or `now`, or use `within 30d`",
         Family::Bool => "`true` or `false`",
         Family::Other => "a value of the same type",
     }
@@ -798,6 +848,7 @@ mod tests {
             "last_purchase_at not within 30d and signup_on < 2026-01-01",
             r#"region not in ["IDF", "PACA"] and count(purchase, 90d) >= 2"#,
             "contact.is_vip",
+            "signup_on within 25y and last_purchase_at < now and count(purchase, 6mo) >= 1",
         ] {
             let Ok(kind) = segment(text) else { panic!("{text}") };
             let shown = crate::model::Cond::new(kind.clone(), Default::default()).to_string();
@@ -818,6 +869,11 @@ mod tests {
             "is_vip == false",
             "id == \"c0000001\"",
             "true",
+            "last_purchase_at > now",
+            "now >= signup_on",
+            "signup_on within 25y",
+            "count(purchase, 12mo) >= 1",
+            "now < 2027-01-01",
         ] {
             assert!(segment(ok).is_ok(), "{ok}: {:?}", segment(ok));
         }
@@ -846,6 +902,10 @@ mod tests {
             ("foo(x)", Code::ReferenceUnknownFunction),
             ("event.value > 3", Code::TypeEventUnavailable),
             ("contact.a.b", Code::ReferenceUnknownField),
+            ("now", Code::TypeNotCondition),
+            ("now > now", Code::TypeMismatch),
+            ("total_spent > now", Code::TypeMismatch),
+            ("now is set", Code::TypeMismatch),
         ];
         for (cond, code) in cases {
             let got = segment(cond).expect_err(cond);

@@ -107,6 +107,7 @@ codes! {
     ReferenceUnknownProgram => "reference/unknown-program", Reference, Error;
     ReferenceUnknownProperty => "reference/unknown-property", Reference, Error;
     ReferenceUnknownFunction => "reference/unknown-function", Reference, Error;
+    ReferenceUnknownTopic => "reference/unknown-topic", Reference, Error;
     ReferenceMissingFile => "reference/missing-file", Reference, Error;
     ReferenceSegmentCycle => "reference/segment-cycle", Reference, Error;
     ReferenceUnknownScenario => "reference/unknown-scenario", Reference, Error;
@@ -137,6 +138,7 @@ codes! {
     SmsTooLong => "sms/too-long", Sms, Error;
     SmsUnboundedVariable => "sms/unbounded-variable", Sms, Error;
     SmsMaySwitchToUcs2 => "sms/may-switch-to-ucs2", Sms, Warning;
+    SmsMayExceedSegments => "sms/may-exceed-segments", Sms, Error;
     SmsNonGsmCharacters => "sms/non-gsm-characters", Sms, Warning;
     SmsMissingStop => "sms/missing-stop", Sms, Error;
     SmsMissingSenderIdentity => "sms/missing-sender-identity", Sms, Error;
@@ -159,6 +161,7 @@ codes! {
     TemplateRenderFailed => "template/render-failed", Template, Error;
     TemplateOverBudget => "template/over-budget", Template, Error;
     TemplateMjml => "template/mjml", Template, Error;
+    TemplateInclude => "template/include", Template, Error;
 
     ExperimentSplitSum => "experiment/split-sum", Experiment, Error;
     ExperimentHoldoutRange => "experiment/holdout-range", Experiment, Error;

@@ -42,8 +42,9 @@ pub struct Layout {
     pub consents: Vec<String>,
     field_index: BTreeMap<String, usize>,
     consent_index: BTreeMap<String, usize>,
-    /// `max_length` of each field (text fields only).
-    max_lengths: Vec<Option<u32>>,
+    /// `max_length` of each field (text fields only), and whether it is
+    /// declared `charset: gsm7`.
+    max_lengths: Vec<(Option<u32>, bool)>,
     /// The source's column names, in its order.
     header: Vec<String>,
     /// Column of each part in the row: id, fields, consents, consent dates.
@@ -84,7 +85,7 @@ impl Layout {
                 return Err(HeaderError::MissingColumn(name.clone()));
             }
             fields.push((name.clone(), f.ty.clone(), f.optional));
-            max_lengths.push(f.max_length);
+            max_lengths.push((f.max_length, f.charset == crate::ast::Charset::Gsm7));
             field_cols.push(c);
             field_index.insert(name.clone(), i);
         }
@@ -143,7 +144,7 @@ impl Layout {
         let mut slot = None;
         parse_cell_into(ty, raw.trim(), &mut slot)?;
         if let Some(FieldValue::Text(text)) = &slot {
-            validate_text(ty, self.max_lengths.get(i).copied().flatten(), text)?;
+            validate_text(ty, self.max_lengths.get(i).copied().unwrap_or((None, false)), text)?;
         }
         Ok(slot)
     }
@@ -272,6 +273,8 @@ pub enum Reason {
     NotAnEmail,
     NotAConsentFlag,
     NotUtf8,
+    /// A character outside GSM-7 in a field declared `charset: gsm7`.
+    NotGsm7,
     /// A list item is wrong for this reason.
     Item(Box<Reason>),
     /// A later row with an id already seen (the first one is kept).
@@ -295,6 +298,9 @@ impl std::fmt::Display for Reason {
             Reason::NotAnEmail => f.write_str("not a valid email address"),
             Reason::NotAConsentFlag => f.write_str("expected true or false"),
             Reason::NotUtf8 => f.write_str("not valid UTF-8; save the file as UTF-8"),
+            Reason::NotGsm7 => {
+                f.write_str("holds a character outside GSM-7, and the field is declared `charset: gsm7`")
+            }
             Reason::Item(r) => write!(f, "an item is {r}"),
             Reason::Duplicate => f.write_str("duplicate id: an earlier row has the same one (the first is kept)"),
             Reason::Malformed(m) => f.write_str(m),
@@ -303,7 +309,10 @@ impl std::fmt::Display for Reason {
 }
 
 /// Checks of a text value beyond its type: length, phone and email syntax.
-fn validate_text(ty: &FieldType, max: Option<u32>, text: &str) -> Result<(), Reason> {
+fn validate_text(ty: &FieldType, (max, gsm7): (Option<u32>, bool), text: &str) -> Result<(), Reason> {
+    if gsm7 && text.chars().any(|c| crate::sms::gsm_septets(c).is_none()) {
+        return Err(Reason::NotGsm7);
+    }
     // A text no longer in bytes than `max` cannot be longer in characters.
     if let Some(max) = max
         && text.len() > max as usize
@@ -594,6 +603,7 @@ mod tests {
             optional,
             max_length: None,
             description: None,
+            charset: Default::default(),
             span: Default::default(),
         };
         m.fields.insert(
@@ -614,6 +624,7 @@ mod tests {
             crate::model::Consent {
                 channel: crate::ast::values::Channel::Sms,
                 double_opt_in: false,
+                topics: Vec::new(),
                 span: Default::default(),
             },
         );
@@ -721,6 +732,7 @@ mod tests {
             optional,
             max_length,
             description: None,
+            charset: Default::default(),
             span: Default::default(),
         };
         m.fields.insert("name".into(), f(FieldType::String, true, Some(5)));
@@ -747,6 +759,32 @@ mod tests {
         }
         // Five characters, not five bytes.
         assert!(layout.parse_row(&["a", "Éloïs", "", "", ""]).is_ok());
+    }
+
+    #[test]
+    fn a_gsm7_field_rejects_rows_outside_gsm7_without_echoing_them() {
+        let mut m = ContactModel::default();
+        m.fields.insert(
+            "first_name".into(),
+            Field {
+                ty: FieldType::String,
+                optional: true,
+                max_length: Some(20),
+                description: None,
+                charset: crate::ast::Charset::Gsm7,
+                span: Default::default(),
+            },
+        );
+        let layout = Layout::new(&m, &["id", "first_name"]).unwrap();
+        // GSM-7 holds é, è, ü… but not ë nor ç (lower case).
+        for ok in ["Noel", "Zoé", "Hélène", "Müller", ""] {
+            assert!(layout.parse_row(&["a", ok]).is_ok(), "{ok}");
+        }
+        for bad in ["Noël", "François", "Anaïs", "李"] {
+            let problem = layout.parse_row(&["a", bad]).unwrap_err();
+            assert_eq!(problem, RowProblem::new("first_name", Reason::NotGsm7), "{bad}");
+            assert!(!problem.to_string().contains(bad), "{problem}");
+        }
     }
 
     #[test]

@@ -14,10 +14,11 @@
 //! step engine evaluates the same compiled condition at each simulated or
 //! real instant.
 
+use crate::ast::values::Period;
 use crate::contact::{Contact, FieldValue, Layout};
 use crate::expr::CmpOp;
 use crate::model::{Cond, CondKind, Operand, Plan, Value, ValueRef};
-use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use std::cmp::Ordering;
 
 /// What happened to a contact (events, opens, clicks), read as of a moment:
@@ -60,8 +61,9 @@ enum Arg {
     Count {
         event: String,
         /// The window before now (`None`: ever).
-        within: Option<TimeDelta>,
+        within: Option<Period>,
     },
+    Now,
 }
 
 /// A compiled condition.
@@ -78,8 +80,8 @@ enum Node {
     InList(Ref, Vec<FieldValue>, bool),
     Contains(Ref, FieldValue, bool),
     IsSet(Ref, bool),
-    /// In `[now - window, now]`.
-    Within(Ref, TimeDelta, bool),
+    /// In `[now - window, now]` (months counted on the calendar).
+    Within(Ref, Period, bool),
     Flag(Ref),
     Segment(usize),
     Consent(Option<usize>),
@@ -180,8 +182,9 @@ impl Builder<'_> {
             Operand::Value(v) => Arg::Value(literal(v)),
             Operand::Count { event, within } => Arg::Count {
                 event: event.clone(),
-                within: within.map(|d| d.as_chrono()),
+                within: *within,
             },
+            Operand::Now => Arg::Now,
         }
     }
 
@@ -203,7 +206,7 @@ impl Builder<'_> {
                 value,
                 duration,
                 negated,
-            } => Node::Within(self.reference(value), duration.as_chrono(), *negated),
+            } => Node::Within(self.reference(value), *duration, *negated),
             CondKind::Flag { value } => Node::Flag(self.reference(value)),
             CondKind::Segment { name } => match self.segment_names.iter().position(|s| s == name) {
                 Some(i) => Node::Segment(i),
@@ -302,11 +305,12 @@ impl Evaluator {
             Arg::Value(v) => Some(Cow::Borrowed(v)),
             Arg::Count { event, within } => {
                 // A window reaching before the first representable instant is "ever".
-                let since = within.and_then(|w| s.now.checked_sub_signed(w));
+                let since = within.and_then(|w| w.before(s.now));
                 Some(Cow::Owned(FieldValue::Number(
                     s.history.count(event, since, s.now) as f64
                 )))
             }
+            Arg::Now => Some(Cow::Owned(FieldValue::DateTime(s.now))),
         }
     }
 
@@ -337,7 +341,7 @@ impl Evaluator {
                     Some(FieldValue::Date(d)) => midnight(*d),
                     _ => return false,
                 };
-                let from = s.now.checked_sub_signed(*window).unwrap_or(DateTime::<Utc>::MIN_UTC);
+                let from = window.before(s.now).unwrap_or(DateTime::<Utc>::MIN_UTC);
                 (at <= s.now && at >= from) != *negated
             }
             Node::Flag(r) => matches!(self.value(s, r).as_deref(), Some(FieldValue::Bool(true))),

@@ -39,6 +39,9 @@ pub struct Suppressed {
     /// Quiet hours would defer them past the expiry (72 hours).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub quiet_hours: u64,
+    /// Marketing sends to contacts `policies.suppress` holds for.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub policy: u64,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -227,7 +230,7 @@ impl<'p> Forecaster<'p> {
         candidates.sort_by(|a, b| a.at.cmp(&b.at).then(a.priority.cmp(&b.priority)));
         self.delivered.clear();
         for cand in candidates.drain(..) {
-            self.deliver(contact, cand);
+            self.deliver(&facts, cand);
         }
         self.candidates = candidates;
     }
@@ -334,10 +337,12 @@ impl<'p> Forecaster<'p> {
         }
     }
 
-    fn deliver(&mut self, contact: &Contact, cand: Candidate<'p>) {
+    fn deliver(&mut self, facts: &ContactFacts, cand: Candidate<'p>) {
+        let contact = facts.contact;
         let channel = cand.msg.channel();
         let verdict = self.engine.decide(
-            contact,
+            &mut self.cx,
+            facts,
             &Request {
                 origin: cand.origin,
                 message: cand.message,
@@ -374,6 +379,7 @@ impl<'p> Forecaster<'p> {
         match drop {
             engine::Drop::NoAddress => s.no_address += 1,
             engine::Drop::Consent => s.consent += 1,
+            engine::Drop::SuppressedByPolicy => s.policy += 1,
             engine::Drop::Pressure(ri) => *s.pressure.entry(format!("policies.pressure[{ri}]")).or_default() += 1,
             engine::Drop::QuietHours | engine::Drop::Expired => s.quiet_hours += 1,
             engine::Drop::Suppressed | engine::Drop::UnknownMessage => {}
@@ -481,6 +487,7 @@ impl Impact {
         self.suppressed.consent += o.suppressed.consent;
         self.suppressed.no_address += o.suppressed.no_address;
         self.suppressed.quiet_hours += o.suppressed.quiet_hours;
+        self.suppressed.policy += o.suppressed.policy;
         for (r, n) in o.suppressed.pressure {
             *self.suppressed.pressure.entry(r).or_default() += n;
         }

@@ -4,14 +4,14 @@
 //! In order: a send more than [`EXPIRY`] late is dropped; quiet hours defer
 //! it to the channel's next allowed time in the contact's time zone (dropped
 //! if that is past the expiry); then it is dropped without an address for
-//! the channel, without consent (marketing only), when the channel is
-//! suppressed for the contact (bounces, complaints), or when a pressure cap
-//! is reached — each rule counting the contact's earlier sends in its
+//! the channel, without consent (marketing only), when `policies.suppress`
+//! holds for the contact (marketing only), when the channel is suppressed
+//! for the contact (bounces, complaints), or when a pressure cap is reached — each rule counting the contact's earlier sends in its
 //! rolling window `(at - per, at]`.
 
 use super::campaign::CampaignId;
 use super::scenario::ScenarioId;
-use super::{Engine, later, local_instant};
+use super::{ContactFacts, Cx, Engine, later, local_instant};
 use crate::ast::values::{Channel, Purpose};
 use crate::calendar;
 use crate::contact::Contact;
@@ -58,6 +58,8 @@ pub enum Drop {
     QuietHours,
     NoAddress,
     Consent,
+    /// `policies.suppress` holds for the contact (marketing only).
+    SuppressedByPolicy,
     Suppressed,
     /// `policies.pressure[i]` is reached.
     Pressure(usize),
@@ -72,6 +74,7 @@ impl Drop {
             Drop::QuietHours => "quiet-hours".into(),
             Drop::NoAddress => "no-address".into(),
             Drop::Consent => "consent".into(),
+            Drop::SuppressedByPolicy => "suppressed-by-policy".into(),
             Drop::Suppressed => "suppressed".into(),
             Drop::Pressure(i) => format!("pressure:policies.pressure[{i}]"),
         }
@@ -137,23 +140,27 @@ impl<'p> Engine<'p> {
         field.and_then(|i| contact.fields.get(i)).is_some_and(Option::is_some)
     }
 
-    /// Whether the contact has given a consent on the channel.
-    pub fn has_consent(&self, contact: &Contact, channel: Channel) -> bool {
-        self.channel_consents
-            .get(&channel)
-            .is_some_and(|cs| cs.iter().any(|&i| contact.consents.get(i).is_some_and(|c| c.given)))
+    /// Whether the contact has given a consent that covers a message on the
+    /// channel about the topic (see [`crate::model::Consent::covers`]).
+    pub fn has_consent(&self, contact: &Contact, channel: Channel, topic: Option<&str>) -> bool {
+        self.consents
+            .iter()
+            .any(|&(i, consent)| consent.covers(channel, topic) && contact.consents.get(i).is_some_and(|c| c.given))
     }
 
-    /// Decide a send at `now`. `log` holds the contact's earlier sends (any
-    /// order); `suppressed` the channels the contact may not be sent on.
+    /// Decide a send at `now`. `facts` are what conditions read about the
+    /// contact (`policies.suppress`); `log` holds the contact's earlier sends
+    /// (any order); `suppressed` the channels the contact may not be sent on.
     pub fn decide(
         &self,
-        contact: &Contact,
+        cx: &mut Cx,
+        facts: &ContactFacts,
         req: &Request,
         log: &[Sent],
         suppressed: &[Channel],
         now: DateTime<Utc>,
     ) -> Verdict {
+        let contact = facts.contact;
         let Some(message) = self.plan.messages.get(req.message) else {
             return Verdict::Drop(Drop::UnknownMessage);
         };
@@ -168,8 +175,15 @@ impl<'p> Engine<'p> {
         if !self.has_address(contact, channel) {
             return Verdict::Drop(Drop::NoAddress);
         }
-        if message.purpose == Purpose::Marketing && !self.has_consent(contact, channel) {
-            return Verdict::Drop(Drop::Consent);
+        if message.purpose == Purpose::Marketing {
+            if !self.has_consent(contact, channel, message.topic.as_deref()) {
+                return Verdict::Drop(Drop::Consent);
+            }
+            if let Some(s) = &self.suppress
+                && self.holds(cx, facts, now, s)
+            {
+                return Verdict::Drop(Drop::SuppressedByPolicy);
+            }
         }
         if suppressed.contains(&channel) {
             return Verdict::Drop(Drop::Suppressed);

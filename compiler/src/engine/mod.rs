@@ -151,7 +151,10 @@ pub struct Engine<'p> {
     pub(crate) tz_field: Option<usize>,
     pub(crate) email_field: Option<usize>,
     pub(crate) phone_field: Option<usize>,
-    pub(crate) channel_consents: BTreeMap<Channel, Vec<usize>>,
+    /// `policies.suppress`, compiled.
+    pub(crate) suppress: Option<Compiled>,
+    /// Each consent of the model with its index in the layout.
+    pub(crate) consents: Vec<(usize, &'p crate::model::Consent)>,
 }
 
 /// Scratch space for evaluating conditions (segment memberships of the
@@ -186,12 +189,12 @@ impl<'p> Engine<'p> {
         for c in Channel::ALL {
             windows.insert(c, calendar::windows_for(&plan.policies, c).0);
         }
-        let mut channel_consents: BTreeMap<Channel, Vec<usize>> = BTreeMap::new();
-        for (name, c) in &plan.contact.consents {
-            if let Some(i) = layout.consent(name) {
-                channel_consents.entry(c.channel).or_default().push(i);
-            }
-        }
+        let consents = plan
+            .contact
+            .consents
+            .iter()
+            .filter_map(|(name, c)| Some((layout.consent(name)?, c)))
+            .collect();
         let address = |c: Channel| plan.contact.address_field(c).and_then(|f| layout.field(f));
         let campaigns = plan
             .campaigns
@@ -229,7 +232,8 @@ impl<'p> Engine<'p> {
             tz_field: plan.contact.timezone_field().and_then(|f| layout.field(f)),
             email_field: address(Channel::Email),
             phone_field: address(Channel::Sms),
-            channel_consents,
+            consents,
+            suppress: plan.policies.suppress.as_ref().map(|c| eval.compile(c)),
             eval,
         }
     }
@@ -299,7 +303,8 @@ impl<'p> Engine<'p> {
             })
         }
         let e = &self.eval;
-        self.campaigns.iter().any(|c| e.reads_history(&c.audience))
+        self.suppress.as_ref().is_some_and(|c| e.reads_history(c))
+            || self.campaigns.iter().any(|c| e.reads_history(&c.audience))
             || self.scenarios.iter().any(|s| {
                 [&s.trigger_where, &s.audience, &s.exit_when]
                     .into_iter()

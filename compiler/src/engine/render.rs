@@ -44,53 +44,77 @@ impl std::fmt::Display for RenderError {
 
 /// Renders messages, compiling each template once: the runner renders the
 /// same few templates for every contact of a campaign.
+#[derive(Default)]
 pub struct Renderer<'s> {
-    /// Templates are named by their source, so that one source is compiled once.
-    env: minijinja::Environment<'s>,
-}
-
-impl Default for Renderer<'_> {
-    fn default() -> Self {
-        let mut env = template::environment();
-        // As `template_from_str`: no escaping whatever the name (a source
-        // ending in `.html` must not turn it on).
-        env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
-        Renderer { env }
-    }
+    /// One environment per message (keyed by its address in the plan, which
+    /// outlives the renderer): its channel's formats, the templates it
+    /// includes, and its parts, named by their source so each compiles once.
+    envs: std::collections::HashMap<usize, minijinja::Environment<'s>>,
 }
 
 impl<'s> Renderer<'s> {
-    fn one(&mut self, part: &'static str, source: &'s str, ctx: &Value) -> Result<String, RenderError> {
-        let error = |e: template::RenderFailure| RenderError {
-            part,
-            message: match e {
-                // The name is the source: say `<string>` as `template_from_str` does.
-                template::RenderFailure::Error(e) => e.detail().map(str::to_string).unwrap_or_else(|| match e.name() {
-                    Some(_) => format!("{} (in <string>:{})", e.kind(), e.line().unwrap_or(0)),
-                    None => e.kind().to_string(),
-                }),
-                other => other.to_string(),
-            },
-        };
-        if self.env.get_template(source).is_err() {
-            self.env.add_template(source, source).map_err(|e| error(e.into()))?;
-        }
-        let compiled = self.env.get_template(source).map_err(|e| error(e.into()))?;
-        template::render_compiled(&compiled, ctx).map_err(error)
-    }
-
-    /// Render a message with a context (`contact`, `event`, built-ins).
-    pub fn render(&mut self, message: &'s Message, ctx: &Value) -> Result<Rendered, RenderError> {
-        render_with(self, message, ctx)
+    /// Render a message with a context (`contact`, `event`, built-ins), in
+    /// the formats of the project it belongs to (`config`: locale, currency,
+    /// time zone).
+    pub fn render(
+        &mut self,
+        config: &crate::config::Config,
+        message: &'s Message,
+        ctx: &Value,
+    ) -> Result<Rendered, RenderError> {
+        let env = self.envs.entry(message as *const Message as usize).or_insert_with(|| {
+            // The templates its parts include, import or extend.
+            let mut includes = std::collections::BTreeMap::new();
+            for t in crate::rules::templates_of(message) {
+                includes.extend(t.1.includes.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+            let mut env = template::environment_with(&includes, &config.format(message.channel()));
+            // As `template_from_str`: no escaping whatever the name (a source
+            // ending in `.html` must not turn it on).
+            env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+            env
+        });
+        render_with(env, message, ctx)
     }
 }
 
-/// Render a message with a context (`contact`, `event`, built-ins).
-pub fn render(message: &Message, ctx: &Value) -> Result<Rendered, RenderError> {
-    Renderer::default().render(message, ctx)
+/// Render a message with a context (`contact`, `event`, built-ins), in the
+/// project's formats (`config`: locale, currency, time zone).
+pub fn render(config: &crate::config::Config, message: &Message, ctx: &Value) -> Result<Rendered, RenderError> {
+    Renderer::default().render(config, message, ctx)
 }
 
-fn render_with<'s>(env: &mut Renderer<'s>, message: &'s Message, ctx: &Value) -> Result<Rendered, RenderError> {
+fn one<'s>(
+    env: &mut minijinja::Environment<'s>,
+    part: &'static str,
+    source: &'s str,
+    ctx: &Value,
+) -> Result<String, RenderError> {
+    let error = |e: template::RenderFailure| RenderError {
+        part,
+        message: match e {
+            // A part is named by its source: say `<string>` as `template_from_str`
+            // does; an included template by its path.
+            template::RenderFailure::Error(e) => e.detail().map(str::to_string).unwrap_or_else(|| match e.name() {
+                Some(name) if name != source => format!("{} (in {name}:{})", e.kind(), e.line().unwrap_or(0)),
+                Some(_) => format!("{} (in <string>:{})", e.kind(), e.line().unwrap_or(0)),
+                None => e.kind().to_string(),
+            }),
+            other => other.to_string(),
+        },
+    };
+    if env.get_template(source).is_err() {
+        env.add_template(source, source).map_err(|e| error(e.into()))?;
+    }
+    let compiled = env.get_template(source).map_err(|e| error(e.into()))?;
+    template::render_compiled(&compiled, ctx).map_err(error)
+}
+
+fn render_with<'s>(
+    env: &mut minijinja::Environment<'s>,
+    message: &'s Message,
+    ctx: &Value,
+) -> Result<Rendered, RenderError> {
     Ok(match &message.content {
         MessageContent::Email {
             subject,
@@ -98,12 +122,12 @@ fn render_with<'s>(env: &mut Renderer<'s>, message: &'s Message, ctx: &Value) ->
             body,
             ..
         } => {
-            let subject = env.one("subject", &subject.source, ctx)?;
+            let subject = one(env, "subject", &subject.source, ctx)?;
             let preheader = preheader
                 .as_ref()
-                .map(|p| env.one("preheader", &p.source, ctx))
+                .map(|p| one(env, "preheader", &p.source, ctx))
                 .transpose()?;
-            let body = env.one("body", &body.source, ctx)?;
+            let body = one(env, "body", &body.source, ctx)?;
             let html = if body.trim_start().starts_with("<mjml") {
                 mjml_to_html(&body).map_err(|message| RenderError { part: "body", message })?
             } else {
@@ -120,7 +144,7 @@ fn render_with<'s>(env: &mut Renderer<'s>, message: &'s Message, ctx: &Value) ->
         MessageContent::Sms {
             text, transliterate, ..
         } => {
-            let mut out = env.one("text", &text.source, ctx)?;
+            let mut out = one(env, "text", &text.source, ctx)?;
             if *transliterate {
                 out = sms::transliterate(&out);
             }
@@ -128,12 +152,12 @@ fn render_with<'s>(env: &mut Renderer<'s>, message: &'s Message, ctx: &Value) ->
             Rendered::Sms { text: out, analysis }
         }
         MessageContent::Push { title, body, url } => Rendered::Push {
-            title: env.one("title", &title.source, ctx)?,
-            body: env.one("body", &body.source, ctx)?,
+            title: one(env, "title", &title.source, ctx)?,
+            body: one(env, "body", &body.source, ctx)?,
             url: url.clone(),
         },
         MessageContent::Call { script } => Rendered::Call {
-            script: env.one("script", &script.source, ctx)?,
+            script: one(env, "script", &script.source, ctx)?,
         },
     })
 }
@@ -264,14 +288,18 @@ messages:
             let ctx = minijinja::context! { contact => minijinja::context! { first_name => name } };
             for m in ["m", "s"] {
                 let message = &c.plan.messages[m];
-                assert_eq!(renderer.render(message, &ctx), render(message, &ctx));
+                assert_eq!(
+                    renderer.render(&c.plan.config, message, &ctx),
+                    render(&c.plan.config, message, &ctx)
+                );
             }
-            let Ok(Rendered::Email { subject, .. }) = renderer.render(&c.plan.messages["m"], &ctx) else {
+            let Ok(Rendered::Email { subject, .. }) = renderer.render(&c.plan.config, &c.plan.messages["m"], &ctx)
+            else {
                 panic!("an email")
             };
             assert_eq!(subject, format!("{name} & co, see page.html"));
         }
-        let err = renderer.render(&c.plan.messages["s"], &minijinja::context! {});
+        let err = renderer.render(&c.plan.config, &c.plan.messages["s"], &minijinja::context! {});
         assert_eq!(err.map_err(|e| e.message), Err("`contact` is undefined".to_string()));
     }
 

@@ -643,8 +643,14 @@ impl<'p> Sim<'_, 'p> {
         }
         due.sort_by_key(|q| (q.not_before, q.priority, q.seq));
         for mut q in due {
+            let facts = ContactFacts {
+                contact: &self.contact,
+                event: None,
+                history: &self.history,
+            };
             let verdict = self.engine.decide(
-                &self.contact,
+                &mut self.cx,
+                &facts,
                 &Request {
                     origin: q.origin,
                     message: q.message,
@@ -711,7 +717,7 @@ impl<'p> Sim<'_, 'p> {
             preferences_url => PREFERENCES_URL,
             view_online_url => VIEW_ONLINE_URL,
         };
-        render::render(m, &ctx)
+        render::render(&self.engine.plan.config, m, &ctx)
     }
 
     /// Report every instant after `now` something is due.

@@ -56,9 +56,13 @@ struct ProjectDoc {
     /// Default contact time zone (IANA name, such as `Europe/Paris`).
     #[schemars(with = "String")]
     timezone: Spanned<String>,
-    /// Currency of costs (ISO 4217 code), default `EUR`.
+    /// Currency of costs and of the `money` template filter (ISO 4217 code), default `EUR`.
     #[schemars(with = "Option<String>")]
     currency: Option<Spanned<String>>,
+    /// Language of the `date` and `money` template filters: `fr-FR` (the default), `en-GB`, `en-US`
+    /// (also `fr`, `fr-BE`, `fr-CH`, `fr-LU`, `en`, `en-IE`).
+    #[schemars(with = "Option<String>")]
+    locale: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -258,6 +262,7 @@ pub struct Config {
     #[serde(serialize_with = "ser_tz")]
     pub timezone: Tz,
     pub currency: String,
+    pub locale: crate::template::Locale,
     pub state: StateConfig,
     pub crm: CrmConfig,
     pub providers: Providers,
@@ -365,11 +370,22 @@ pub struct CallProvider {
 impl Config {
     /// Defaults for a plan checked without a readable configuration,
     /// so the YAML can still be checked.
+    /// How the `date` and `money` filters print in a message of `channel`.
+    pub fn format(&self, channel: crate::ast::values::Channel) -> crate::template::Format {
+        crate::template::Format {
+            locale: self.locale,
+            currency: self.currency.clone(),
+            timezone: self.timezone,
+            sms: channel == crate::ast::values::Channel::Sms,
+        }
+    }
+
     pub fn fallback() -> Config {
         Config {
             project_name: "herald".into(),
             timezone: Tz::UTC,
             currency: "EUR".into(),
+            locale: Default::default(),
             state: StateConfig {
                 backend: StateBackend::Sqlite,
                 path: ".herald/state.db".into(),
@@ -539,6 +555,31 @@ pub fn load(id: FileId, file: &SourceFile, diags: &mut Vec<Diagnostic>) -> Optio
             c
         }
     };
+    let locale = match doc.project.locale {
+        None => Default::default(),
+        Some(l) => {
+            let s = span(id, l.span());
+            let l = l.into_inner();
+            crate::template::Locale::parse(&l).unwrap_or_else(|| {
+                let names = crate::template::Locale::NAMES;
+                diags.push(
+                    Diagnostic::new(Code::ConfigInvalid, format!("`{l}` is not a locale Herald formats"))
+                        .at(s, "unknown locale")
+                        .help(
+                            suggest::did_you_mean(&l, names.iter().copied())
+                                .map(|n| format!("did you mean `{n}`?"))
+                                .unwrap_or_else(|| {
+                                    format!(
+                                        "Use one of {}.",
+                                        names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+                                    )
+                                }),
+                        ),
+                );
+                Default::default()
+            })
+        }
+    };
     let backend = doc.state.backend.map(|b| (span(id, b.span()), b.into_inner()));
     if let Some((s, StateBackend::Postgres)) = backend {
         // Say what is true: accepting it would silently use local SQLite.
@@ -559,6 +600,7 @@ pub fn load(id: FileId, file: &SourceFile, diags: &mut Vec<Diagnostic>) -> Optio
         project_name: doc.project.name,
         timezone,
         currency,
+        locale,
         state: StateConfig {
             backend: backend.map(|(_, b)| b).unwrap_or_default(),
             path: doc.state.path.unwrap_or_else(|| ".herald/state.db".into()),

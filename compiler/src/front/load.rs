@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 /// Words of the expression language that cannot be used as names.
 pub const RESERVED: &[&str] = &[
-    "and", "or", "not", "in", "is", "set", "within", "true", "false", "contact", "event",
+    "and", "or", "not", "in", "is", "set", "within", "true", "false", "contact", "event", "now",
 ];
 
 pub struct Loaded {
@@ -36,6 +36,12 @@ pub fn load(sources: &SourceSet, budgets: &Budgets, diags: &mut Vec<Diagnostic>)
                     yaml_files += 1;
                 }
                 match yaml::parse_document(id, file, budgets) {
+                    Err(d) => {
+                        // Its names are known but broken: their uses are not
+                        // "unknown", nor what they use "unused".
+                        salvage(id, &file.text, &mut docs);
+                        diags.push(d);
+                    }
                     Ok(root) => {
                         let mut l = FileLoader {
                             id,
@@ -46,7 +52,6 @@ pub fn load(sources: &SourceSet, budgets: &Budgets, diags: &mut Vec<Diagnostic>)
                         };
                         l.root(&root);
                     }
-                    Err(d) => diags.push(d),
                 }
             }
             SourceKind::Rejected
@@ -118,7 +123,7 @@ impl<'a> FileLoader<'a> {
             let key_span = self.span(key);
             if self.tests {
                 if name == ast::TEST_SECTION {
-                    self.named(value, "test", |d| &mut d.tests);
+                    self.named(value, "tests", "test", |d| &mut d.tests);
                 } else {
                     let plan_section = ast::SECTIONS.contains(&name);
                     self.diags.push(
@@ -136,11 +141,11 @@ impl<'a> FileLoader<'a> {
             match name {
                 "contact" => self.contact(key_span, value),
                 "policies" => self.policies(key_span, value),
-                "segments" => self.named(value, "segment", |d| &mut d.segments),
-                "messages" => self.named(value, "message", |d| &mut d.messages),
-                "programs" => self.named(value, "program", |d| &mut d.programs),
-                "campaigns" => self.named(value, "campaign", |d| &mut d.campaigns),
-                "scenarios" => self.named(value, "scenario", |d| &mut d.scenarios),
+                "segments" => self.named(value, "segments", "segment", |d| &mut d.segments),
+                "messages" => self.named(value, "messages", "message", |d| &mut d.messages),
+                "programs" => self.named(value, "programs", "program", |d| &mut d.programs),
+                "campaigns" => self.named(value, "campaigns", "campaign", |d| &mut d.campaigns),
+                "scenarios" => self.named(value, "scenarios", "scenario", |d| &mut d.scenarios),
                 ast::TEST_SECTION => self.diags.push(
                     Diagnostic::new(Code::SchemaUnknownKey, "`tests` in a plan file")
                         .at(key_span, "journey tests live in their own files")
@@ -196,9 +201,9 @@ impl<'a> FileLoader<'a> {
         for (k, v) in entries {
             let Some(name) = self.key(k, "key") else { continue };
             match name {
-                "fields" => self.named(v, "field", |d| &mut d.fields),
-                "consents" => self.named(v, "consent", |d| &mut d.consents),
-                "events" => self.named(v, "event", |d| &mut d.events),
+                "fields" => self.named(v, "fields", "field", |d| &mut d.fields),
+                "consents" => self.named(v, "consents", "consent", |d| &mut d.consents),
+                "events" => self.named(v, "events", "event", |d| &mut d.events),
                 other => self.diags.push(
                     Diagnostic::new(Code::SchemaUnknownKey, format!("unknown key `{other}` in `contact`"))
                         .at(self.span(k), "not a key of `contact`")
@@ -236,6 +241,7 @@ impl<'a> FileLoader<'a> {
     fn named<T: for<'de> Deserialize<'de>>(
         &mut self,
         value: &Node,
+        section: &'static str,
         what: &str,
         target: impl Fn(&mut Documents) -> &mut Vec<Decl<T>>,
     ) {
@@ -256,6 +262,11 @@ impl<'a> FileLoader<'a> {
                 continue;
             }
             let (r, recorded) = yaml::from_node::<T>(v, self.id, self.text, Some(name_span));
+            if !recorded.is_empty() || r.is_err() {
+                // What failed to load may use any name written there.
+                let text = self.text.get(v.start as usize..v.end as usize).unwrap_or("");
+                ast::words(text, &mut self.docs.mentions);
+            }
             for e in recorded {
                 self.diags
                     .push(de_diagnostic(e, &format!("{what} `{name}`"), name_span));
@@ -265,11 +276,69 @@ impl<'a> FileLoader<'a> {
                     name: Sp::new(name.to_string(), name_span),
                     doc,
                 }),
-                Err(e) => self
-                    .diags
-                    .push(de_diagnostic(e, &format!("{what} `{name}`"), name_span)),
+                Err(e) => {
+                    self.docs.broken.push(ast::BrokenDecl {
+                        section,
+                        name: Sp::new(name.to_string(), name_span),
+                    });
+                    self.diags
+                        .push(de_diagnostic(e, &format!("{what} `{name}`"), name_span))
+                }
             }
         }
+    }
+}
+
+/// The names declared in a YAML file that does not parse, read from its
+/// indentation (`section:` at the margin, `name:` one level in; `fields`,
+/// `consents` and `events` one level further under `contact`), and every
+/// word of it as mentions.
+fn salvage(id: FileId, text: &str, docs: &mut Documents) {
+    ast::words(text, &mut docs.mentions);
+    let mut section: Option<&'static str> = None;
+    let mut sub: Option<&'static str> = None;
+    let mut name_indent: Option<usize> = None;
+    let mut offset = 0usize;
+    for line in text.split_inclusive('\n') {
+        let start = offset;
+        offset += line.len();
+        let body = line.trim_end();
+        let content = body.trim_start();
+        if content.is_empty() || content.starts_with('#') || content.starts_with('-') {
+            continue;
+        }
+        let indent = body.len() - content.len();
+        let Some((key, _)) = content.split_once(':') else {
+            continue;
+        };
+        let key = key.trim().trim_matches(['"', '\'']);
+        if indent == 0 {
+            section = ast::SECTIONS.iter().copied().find(|s| *s == key);
+            sub = None;
+            name_indent = None;
+            continue;
+        }
+        let Some(sec) = section else { continue };
+        if sec == "contact" {
+            // `contact:` → `fields:` → names.
+            if sub.is_none() || name_indent.is_some_and(|n| indent < n) {
+                sub = ast::CONTACT_KEYS.iter().copied().find(|s| *s == key);
+                name_indent = None;
+                continue;
+            }
+        } else if sec == "policies" {
+            continue;
+        }
+        let target = if sec == "contact" { sub.unwrap_or("fields") } else { sec };
+        let level = *name_indent.get_or_insert(indent);
+        if indent != level || check_name(key, Span::default(), "name").is_some() {
+            continue;
+        }
+        let s = start + indent;
+        docs.broken.push(ast::BrokenDecl {
+            section: target,
+            name: Sp::new(key.to_string(), Span::new(id, s, s + key.len())),
+        });
     }
 }
 

@@ -27,7 +27,11 @@ pub const MAX_SPAN: TimeDelta = TimeDelta::days(5 * 366);
 
 /// Check the test files' tests against the plan.
 pub fn check(plan: &Plan, docs: &Documents, sources: &SourceSet, diags: &mut Vec<Diagnostic>) -> Vec<TestCase> {
-    let mut cx = Ctx { sources, diags };
+    let mut cx = Ctx {
+        sources,
+        diags,
+        broken: 0,
+    };
     let layout = Layout::for_model(&plan.contact);
     let sent = sent_messages(plan);
     // Declarations the plan's check dropped for their own errors: a test

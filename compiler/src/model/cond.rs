@@ -1,6 +1,6 @@
 //! Typed conditions: what the runtime evaluates and the rules reason about.
 
-use crate::ast::values::Duration;
+use crate::ast::values::Period;
 use crate::expr::CmpOp;
 use crate::source::Span;
 use chrono::{NaiveDate, NaiveDateTime};
@@ -62,6 +62,7 @@ fn operand_text(o: &Operand) -> String {
         Operand::Value(v) => value_text(v),
         Operand::Count { event, within: None } => format!("count({event})"),
         Operand::Count { event, within: Some(d) } => format!("count({event}, {d})"),
+        Operand::Now => "now".to_string(),
     }
 }
 
@@ -133,9 +134,11 @@ pub enum Operand {
     /// How many times the contact emitted the event (in the window, if any).
     Count {
         event: String,
-        within: Option<Duration>,
+        within: Option<Period>,
     },
     Value(Value),
+    /// The moment the condition is evaluated at.
+    Now,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -176,7 +179,7 @@ pub enum CondKind {
     /// A date/datetime within the last `duration` before now (or not).
     Within {
         value: ValueRef,
-        duration: Duration,
+        duration: Period,
         negated: bool,
     },
     /// A boolean field used as a condition.

@@ -9,12 +9,12 @@ mod cond;
 pub use cond::{Cond, CondKind, Operand, Value, ValueRef};
 
 use crate::ast::values::{CalendarOffset, Channel, Duration, HolidayCalendar, Purpose, Weekday};
-use crate::ast::{ExperimentMetric, Metric, Reentry, ScalarType};
+use crate::ast::{Charset, ExperimentMetric, Metric, Reentry, ScalarType};
 use crate::config::Config;
 use crate::source::{FileId, Span};
 use chrono::{NaiveDateTime, NaiveTime};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Plan {
@@ -26,6 +26,60 @@ pub struct Plan {
     pub programs: BTreeMap<String, Program>,
     pub campaigns: BTreeMap<String, Campaign>,
     pub scenarios: BTreeMap<String, Scenario>,
+    /// What failed to load or to check (reported there), so that other
+    /// rules do not report its consequences too.
+    #[serde(skip)]
+    pub broken: Broken,
+}
+
+/// Names declared by declarations that failed to load or to check: known,
+/// but broken. A use of one is not "unknown", and what a broken declaration
+/// may use is not "unused": one mistake, one error.
+#[derive(Clone, Debug, Default)]
+pub struct Broken {
+    pub fields: BTreeSet<String>,
+    pub consents: BTreeSet<String>,
+    pub events: BTreeSet<String>,
+    pub segments: BTreeSet<String>,
+    pub messages: BTreeSet<String>,
+    pub programs: BTreeSet<String>,
+    pub campaigns: BTreeSet<String>,
+    pub scenarios: BTreeSet<String>,
+    /// The words written in the broken declarations.
+    pub mentions: BTreeSet<String>,
+}
+
+impl Broken {
+    pub fn section(&mut self, section: &str) -> Option<&mut BTreeSet<String>> {
+        Some(match section {
+            "fields" => &mut self.fields,
+            "consents" => &mut self.consents,
+            "events" => &mut self.events,
+            "segments" => &mut self.segments,
+            "messages" => &mut self.messages,
+            "programs" => &mut self.programs,
+            "campaigns" => &mut self.campaigns,
+            "scenarios" => &mut self.scenarios,
+            _ => return None,
+        })
+    }
+
+    /// Nothing is broken.
+    pub fn is_empty(&self) -> bool {
+        [
+            &self.fields,
+            &self.consents,
+            &self.events,
+            &self.segments,
+            &self.messages,
+            &self.programs,
+            &self.campaigns,
+            &self.scenarios,
+        ]
+        .iter()
+        .all(|s| s.is_empty())
+            && self.mentions.is_empty()
+    }
 }
 
 /// The type of a contact field.
@@ -96,6 +150,8 @@ pub struct Field {
     pub ty: FieldType,
     pub optional: bool,
     pub max_length: Option<u32>,
+    #[serde(default, skip_serializing_if = "Charset::is_unicode")]
+    pub charset: Charset,
     pub description: Option<String>,
     #[serde(skip)]
     pub span: Span,
@@ -105,6 +161,9 @@ pub struct Field {
 pub struct Consent {
     pub channel: Channel,
     pub double_opt_in: bool,
+    /// The topics it covers; empty: every topic of the channel.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub topics: Vec<String>,
     #[serde(skip)]
     pub span: Span,
 }
@@ -114,6 +173,15 @@ pub struct Event {
     pub properties: BTreeMap<String, ScalarType>,
     #[serde(skip)]
     pub span: Span,
+}
+
+impl Consent {
+    /// Whether this consent covers a message on `channel` about `topic`: its
+    /// channel, and the topic among its `topics` (no `topics`: every topic; a
+    /// message without a topic needs such a consent).
+    pub fn covers(&self, channel: Channel, topic: Option<&str>) -> bool {
+        self.channel == channel && (self.topics.is_empty() || topic.is_some_and(|t| self.topics.iter().any(|x| x == t)))
+    }
 }
 
 /// Built-in contact field: every contact has an id.
@@ -184,6 +252,9 @@ pub struct Policies {
     pub experiment_min_sample: u32,
     pub guard_max_audience_growth_percent: Option<u32>,
     pub guard_max_cost: Option<f64>,
+    /// No marketing message to contacts for whom this holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suppress: Option<Cond>,
     #[serde(skip)]
     pub span: Option<Span>,
 }
@@ -198,6 +269,7 @@ impl Default for Policies {
             experiment_min_sample: 1000,
             guard_max_audience_growth_percent: None,
             guard_max_cost: None,
+            suppress: None,
             span: None,
         }
     }
@@ -225,8 +297,25 @@ pub struct Template {
     /// The parsed template (absent when it has a syntax error, reported already).
     #[serde(skip)]
     pub analysis: Option<crate::template::Analysis>,
+    /// The templates it includes, imports or extends (path → text): part of
+    /// the message, so a change to a shared footer changes it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub includes: BTreeMap<String, String>,
 }
 
+impl Template {
+    /// The text of `[start, end)` in the analysis' offsets (the template's
+    /// own, or of a part it includes).
+    pub fn text(&self, start: usize, end: usize) -> Option<&str> {
+        if let Some(p) = self.analysis.as_ref().and_then(|a| a.part_at(start)) {
+            return p.source.get(start - p.base..end.checked_sub(p.base)?);
+        }
+        self.source.get(start..end)
+    }
+}
+
+// Messages are few and built once: an email's three templates inline are fine.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "snake_case", tag = "channel")]
 pub enum MessageContent {
@@ -266,6 +355,9 @@ impl MessageContent {
 #[derive(Clone, Debug, Serialize)]
 pub struct Message {
     pub purpose: Purpose,
+    /// What the message is about (consents cover topics).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
     pub tags: Vec<String>,
     pub description: Option<String>,
     pub content: MessageContent,

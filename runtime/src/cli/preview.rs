@@ -97,8 +97,8 @@ fn preview(args: &Args) -> Result<(), (Exit, String)> {
             (ctx, format!("contact `{id}`"))
         }
     };
-    let rendered =
-        render::render(message, &ctx).map_err(|e| (Exit::Failure, format!("message `{}`: {e}", args.message)))?;
+    let rendered = render::render(&plan.config, message, &ctx)
+        .map_err(|e| (Exit::Failure, format!("message `{}`: {e}", args.message)))?;
     outln!(
         "Message `{}` ({} {}) for {who}",
         args.message,

@@ -326,6 +326,7 @@ mod tests {
                 optional: false,
                 max_length: None,
                 description: None,
+                charset: Default::default(),
                 span: Default::default(),
             },
         );

@@ -190,10 +190,15 @@ pub fn render(doc: &PlanDoc, pictures: &[Picture]) -> Vec<String> {
                         .collect::<Vec<_>>()
                         .join(", "),
                     format!(
-                        "{} / {} / {}",
+                        "{} / {} / {}{}",
                         thousands(i.suppressed.consent),
                         thousands(i.suppressed.no_address),
-                        thousands(i.suppressed.pressure.values().sum())
+                        thousands(i.suppressed.pressure.values().sum()),
+                        if i.suppressed.policy > 0 {
+                            format!(" (+{} by policy)", thousands(i.suppressed.policy))
+                        } else {
+                            String::new()
+                        }
                     ),
                     thousands(i.deferred_quiet_hours),
                     thousands(i.sms_segments),

@@ -96,6 +96,9 @@ pub fn impact_line(i: &Impact, currency: &str) -> String {
             thousands(pressure)
         ));
     }
+    if s.policy > 0 {
+        parts.push(format!("{} suppressed by policies.suppress", thousands(s.policy)));
+    }
     if i.deferred_quiet_hours > 0 {
         parts.push(format!("{} deferred by quiet hours", thousands(i.deferred_quiet_hours)));
     }

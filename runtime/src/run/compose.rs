@@ -102,7 +102,9 @@ pub fn compose<'p>(
         view_online_url => links.page("v", &token),
     };
     // The renderer's messages name the part and the template problem, never a value.
-    let rendered = renderer.render(message, &ctx).map_err(|e| format!("render: {e}"))?;
+    let rendered = renderer
+        .render(&plan.config, message, &ctx)
+        .map_err(|e| format!("render: {e}"))?;
     let body = match rendered {
         Rendered::Email {
             subject,

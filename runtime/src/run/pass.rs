@@ -519,7 +519,7 @@ impl<'p> Pass<'_, 'p> {
             self.enrolments_of(c, &facts)?;
         }
         if self.touched || self.due_sends.contains(&c.id) {
-            self.sends_of(c, tz)?;
+            self.sends_of(c, &facts, tz)?;
         }
         Ok(())
     }
@@ -719,7 +719,17 @@ impl<'p> Pass<'_, 'p> {
                 event: props,
             };
             let mut actions = Vec::new();
-            let progress = engine.advance(&mut self.cx, id, &mut enrolment, facts, self.now, &mut actions);
+            // The segment memo of `self.cx` is indexed by the current
+            // version's segments: an older version gets its own.
+            let mut own_cx = (!std::ptr::eq(engine, &self.engines.current)).then(|| engine.cx());
+            let progress = engine.advance(
+                own_cx.as_mut().unwrap_or(&mut self.cx),
+                id,
+                &mut enrolment,
+                facts,
+                self.now,
+                &mut actions,
+            );
             for a in actions {
                 let (at, step, content) = match a {
                     Action::Send { at, step, content } => (at, step, Some(content)),
@@ -858,7 +868,7 @@ impl<'p> Pass<'_, 'p> {
     }
 
     /// The contact's due sends, through the guards.
-    fn sends_of(&mut self, c: &Contact, tz: chrono_tz::Tz) -> Result<(), String> {
+    fn sends_of(&mut self, c: &Contact, facts: &ContactFacts, tz: chrono_tz::Tz) -> Result<(), String> {
         let due = if self.due_sends.contains(&c.id) {
             self.store.due_sends(&c.id, self.now, self.now_ms).map_err(db)?
         } else {
@@ -916,8 +926,12 @@ impl<'p> Pass<'_, 'p> {
                 None => Vec::new(),
             };
             let log: Vec<Sent> = log_rows.iter().filter_map(super::deployed::sent).collect();
+            // The segment memo of `self.cx` is indexed by the current
+            // version's segments: an older version gets its own.
+            let mut own_cx = (!std::ptr::eq(engine, &self.engines.current)).then(|| engine.cx());
             let verdict = engine.decide(
-                c,
+                own_cx.as_mut().unwrap_or(&mut self.cx),
+                facts,
                 &Request {
                     origin,
                     message: &row.message,

@@ -103,10 +103,11 @@ fn value(chars: usize, free: Option<FreeText>) -> Bound {
     }
 }
 
-/// The longest value of a field type, and whether it is free text.
-fn field_len(ty: &FieldType, max_length: Option<u32>) -> (Option<usize>, bool) {
+/// The longest value of a field type, and whether it is free text (`gsm7`:
+/// declared `charset: gsm7`, so it is not).
+fn field_len(ty: &FieldType, max_length: Option<u32>, gsm7: bool) -> (Option<usize>, bool) {
     match ty {
-        FieldType::String => (max_length.map(|m| m as usize), true),
+        FieldType::String => (max_length.map(|m| m as usize), !gsm7),
         FieldType::Email | FieldType::Phone => (
             max_length.map(|m| m as usize).or(Some(match ty {
                 FieldType::Phone => 16,
@@ -138,16 +139,14 @@ impl Env<'_> {
     fn path(&self, root: &str, attr: Option<&str>) -> (Option<usize>, bool) {
         match (root, attr) {
             ("contact", Some("id")) => (Some(64), false),
-            ("contact", Some(f)) => self
-                .contact
-                .fields
-                .get(f)
-                .map_or((None, true), |fd| field_len(&fd.ty, fd.max_length)),
+            ("contact", Some(f)) => self.contact.fields.get(f).map_or((None, true), |fd| {
+                field_len(&fd.ty, fd.max_length, fd.charset == crate::ast::Charset::Gsm7)
+            }),
             ("event", Some(p)) => {
                 let mut best: (Option<usize>, bool) = (Some(0), false);
                 for e in &self.events {
                     let Some(t) = e.properties.get(p) else { continue };
-                    let (len, free) = field_len(&FieldType::from_scalar(*t), None);
+                    let (len, free) = field_len(&FieldType::from_scalar(*t), None, false);
                     best = (best.0.zip(len).map(|(a, b)| a.max(b)), best.1 || free);
                 }
                 best
@@ -210,6 +209,17 @@ impl Env<'_> {
                         }
                         "length" | "count" => {
                             len = Some(10);
+                            free = false;
+                        }
+                        // `jeudi 23 décembre 1976`, `Wednesday, September 30, 2026`;
+                        // GSM-7 letters in an SMS.
+                        "date" => {
+                            len = Some(30);
+                            free = false;
+                        }
+                        // `-999 999 999 999 999,99 €` (the symbol may take 2 septets).
+                        "money" => {
+                            len = Some(30);
                             free = false;
                         }
                         _ => len = None,

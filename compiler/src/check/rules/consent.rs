@@ -1,7 +1,7 @@
 //! Consent is a type rule: a marketing send on channel C must have an
 //! effective audience that implies a consent on C.
 
-use super::logic::facts_prove_consent;
+use super::logic::{Need, facts_prove_consent};
 use super::{Origin, RuleCx, Site};
 use crate::ast::values::{Channel, Purpose};
 use crate::diagnostic::{Code, Diagnostic};
@@ -10,8 +10,8 @@ use crate::source::Span;
 use std::collections::BTreeMap;
 
 pub fn check(cx: &mut RuleCx, sites: &[Site]) {
-    // Unproven sends grouped per (origin, channel): one error each, not one per send.
-    let mut unproven: BTreeMap<(String, Channel), Vec<&Site>> = BTreeMap::new();
+    // Unproven sends grouped per (origin, channel, topic): one error each, not one per send.
+    let mut unproven: BTreeMap<(String, Channel, Option<&str>), Vec<&Site>> = BTreeMap::new();
     for site in sites {
         let Some(message) = cx.plan.messages.get(site.message) else {
             continue;
@@ -19,27 +19,30 @@ pub fn check(cx: &mut RuleCx, sites: &[Site]) {
         if message.purpose != Purpose::Marketing {
             continue;
         }
-        let channel = message.channel();
-        let proven = facts_prove_consent(cx.plan, &site.conditions, channel);
+        let need = Need {
+            channel: message.channel(),
+            topic: message.topic.as_deref(),
+        };
+        let proven = facts_prove_consent(cx.plan, &site.conditions, need);
         if !proven {
             unproven
-                .entry((site.origin.describe(), channel))
+                .entry((site.origin.describe(), need.channel, need.topic))
                 .or_default()
                 .push(site);
         }
     }
-    for ((_, channel), group) in unproven {
-        report(cx, channel, &group);
+    for ((_, channel, topic), group) in unproven {
+        report(cx, Need { channel, topic }, &group);
     }
     promotions(cx);
 }
 
-fn consents_for<'p>(cx: &RuleCx<'p>, channel: Channel) -> Vec<&'p str> {
+fn consents_for<'p>(cx: &RuleCx<'p>, need: Need) -> Vec<&'p str> {
     cx.plan
         .contact
         .consents
         .iter()
-        .filter(|(_, c)| c.channel == channel)
+        .filter(|(_, c)| c.covers(need.channel, need.topic))
         .map(|(n, _)| n.as_str())
         .collect()
 }
@@ -53,9 +56,18 @@ fn channel_label(c: Channel) -> &'static str {
     }
 }
 
-fn report(cx: &mut RuleCx, channel: Channel, group: &[&Site]) {
+/// "an email", "an SMS", "a push", "a call".
+fn article(c: Channel) -> &'static str {
+    match c {
+        Channel::Email | Channel::Sms => "an",
+        Channel::Push | Channel::Call => "a",
+    }
+}
+
+fn report(cx: &mut RuleCx, need: Need, group: &[&Site]) {
+    let channel = need.channel;
     let Some(first) = group.first() else { return };
-    let consents = consents_for(cx, channel);
+    let consents = consents_for(cx, need);
     let wanted = match consents.as_slice() {
         [] => None,
         [one] => Some(format!("consent({one})")),
@@ -66,6 +78,11 @@ fn report(cx: &mut RuleCx, channel: Channel, group: &[&Site]) {
         Origin::Scenario(_, s) => (s.audience.as_ref(), "the scenario's audience"),
     };
     let label = channel_label(channel);
+    // "email consent", or "email consent covering `offers`".
+    let kind = match need.topic {
+        Some(t) => format!("{label} consent covering `{t}`"),
+        None => format!("{label} consent"),
+    };
     let messages: Vec<String> = {
         let mut m: Vec<String> = group.iter().map(|s| format!("`{}`", s.message)).collect();
         m.dedup();
@@ -83,20 +100,22 @@ fn report(cx: &mut RuleCx, channel: Channel, group: &[&Site]) {
     let mut d = Diagnostic::new(
         Code::ConsentUnproven,
         format!(
-            "{} sends {what} to contacts who may not have given {label} consent",
+            "{} sends {what} to contacts who may not have given {kind}",
             first.origin.describe()
         ),
     )
     .at(
         first.span,
-        format!(
-            "marketing {label}: needs {} {label} consent",
-            if channel == Channel::Sms { "an" } else { "a" }
-        ),
+        format!("marketing {label}: needs {} {kind}", article(channel)),
     );
     match audience {
         Some(a) => {
-            let hint = weak_point(cx, a, channel).unwrap_or("does not require a consent on this channel");
+            let fallback = if need.topic.is_some() {
+                "does not require a consent covering this topic"
+            } else {
+                "does not require a consent on this channel"
+            };
+            let hint = weak_point(cx, a, need).unwrap_or(fallback);
             d = d.related(a.span, format!("{audience_label} {hint}"));
         }
         None => {
@@ -120,11 +139,38 @@ fn report(cx: &mut RuleCx, channel: Channel, group: &[&Site]) {
             )
         }
         (Some(w), None) => format!("Add `audience: {w}` to the scenario, or wrap the send in `if: {w}`."),
-        (None, _) => format!(
-            "Declare a consent for this channel under `contact.consents` (for example `{}_marketing: {{ channel: {} }}`) and require it in the audience.",
-            channel.as_str(),
-            channel.as_str()
-        ),
+        (None, _) => match need.topic {
+            Some(t) => format!(
+                "No {label} consent covers `{t}`: add `{t}` to the `topics` of one under `contact.consents` (or declare one, such as `{}_{t}: {{ channel: {}, topics: [{t}] }}`) and require it in the audience.",
+                channel.as_str(),
+                channel.as_str()
+            ),
+            None => {
+                // Consents of the channel all limited to topics: the message needs one.
+                let topics: Vec<String> = cx
+                    .plan
+                    .contact
+                    .consents
+                    .values()
+                    .filter(|c| c.channel == channel)
+                    .flat_map(|c| c.topics.iter().map(|t| format!("`{t}`")))
+                    .collect();
+                if topics.is_empty() {
+                    format!(
+                        "Declare a consent for this channel under `contact.consents` (for example `{}_marketing: {{ channel: {} }}`) and require it in the audience.",
+                        channel.as_str(),
+                        channel.as_str()
+                    )
+                } else {
+                    format!(
+                        "The {label} consents cover topics only ({}): give the message the `topic` it is about, or declare a consent without `topics` (for example `{}_marketing: {{ channel: {} }}`) and require it in the audience.",
+                        topics.join(", "),
+                        channel.as_str(),
+                        channel.as_str()
+                    )
+                }
+            }
+        },
     };
     if let (Some(w), Some(a)) = (&wanted, audience) {
         // `x or y` must be wrapped before `and` binds to its last operand.
@@ -142,19 +188,28 @@ fn report(cx: &mut RuleCx, channel: Channel, group: &[&Site]) {
 }
 
 /// Why an audience fails to prove consent, when a simple reason exists.
-fn weak_point(cx: &RuleCx, a: &crate::model::Cond, channel: Channel) -> Option<&'static str> {
+fn weak_point(cx: &RuleCx, a: &crate::model::Cond, need: Need) -> Option<&'static str> {
+    let channel = need.channel;
     use crate::model::CondKind;
     let conjuncts: Vec<&crate::model::Cond> = match &a.kind {
         CondKind::And { all } => all.iter().collect(),
         _ => vec![a],
     };
-    let other_channel = conjuncts.iter().any(|c| {
-        matches!(&c.kind, CondKind::Consent { name }
-            if cx.plan.contact.consents.get(name).is_some_and(|k| k.channel != channel))
-    });
+    let required = |f: &dyn Fn(&crate::model::Consent) -> bool| {
+        conjuncts.iter().any(|c| {
+            matches!(&c.kind, CondKind::Consent { name }
+                if cx.plan.contact.consents.get(name).is_some_and(f))
+        })
+    };
+    let other_channel = required(&|k| k.channel != channel);
+    let other_topic = required(&|k| k.channel == channel && !k.covers(channel, need.topic));
     match &a.kind {
         CondKind::Or { .. } => Some("is a disjunction: some of its alternatives do not require consent"),
         CondKind::Not { .. } => Some("is a negation, which never proves consent"),
+        _ if other_topic && need.topic.is_some() => {
+            Some("requires a consent of this channel that does not cover the message's topic")
+        }
+        _ if other_topic => Some("requires a consent limited to some topics, and the message has no `topic`"),
         _ if other_channel => Some("requires a consent on another channel only"),
         _ => None,
     }

@@ -9,6 +9,7 @@ use crate::ast::values::Purpose;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::model::{Message, MessageContent, Template};
 use crate::sms::{self, Encoding};
+use crate::template::{self, Emit, Out, Skeleton};
 
 pub fn check(cx: &mut RuleCx, sites: &[Site]) {
     let plan = cx.plan;
@@ -121,16 +122,29 @@ fn sms_rules(
                 )),
             );
         }
-        if !stop_instruction(&text.source) {
+        // In every rendering: not in a comment, nor only in a branch for
+        // other contacts (a template that does not parse is reported already).
+        let stop_everywhere = text
+            .analysis
+            .as_ref()
+            .is_none_or(|a| template::in_every_rendering(a, &mut |o| matches!(o, Out::Text(t) if stop_instruction(t))));
+        if !stop_everywhere {
             let end = text.source.len();
             let start = text.source.char_indices().rev().nth(11).map_or(0, |(i, _)| i);
             cx.diags.push(
                 Diagnostic::new(
                     Code::SmsMissingStop,
-                    format!("marketing SMS `{name}` has no STOP instruction"),
+                    format!("marketing SMS `{name}` has no STOP instruction in every rendering"),
                 )
-                .at(cx.template_span(text, start, end), "no `STOP au 36xxx`")
-                .help("End the text with `STOP au 36xxx` (your short code for opt-outs)."),
+                .at(
+                    cx.template_span(text, start, end),
+                    if stop_instruction(&text.source) {
+                        "`STOP au 36xxx` is only in a comment or in a branch for some contacts"
+                    } else {
+                        "no `STOP au 36xxx`"
+                    },
+                )
+                .help("End the text with `STOP au 36xxx` (your short code for opt-outs), outside `{% if %}` and comments."),
             );
         }
     }
@@ -236,15 +250,51 @@ fn sms_rules(
             n
         };
         let first = &b.free_text[0];
-        let consequence = if ucs2 > max {
-            format!(": {} UTF-16 units, {ucs2} segments, over the policy's {max}", b.units)
-        } else {
-            format!(
-                " ({} UTF-16 units, {ucs2} segment{})",
-                b.units,
-                if ucs2 == 1 { "" } else { "s" }
-            )
-        };
+        if ucs2 > max {
+            // One "Noël" turns every send of it into several segments: an
+            // error, not a warning, since the policy is then broken.
+            let fields: Vec<&str> = {
+                let mut f: Vec<&str> = b
+                    .free_text
+                    .iter()
+                    .filter_map(|f| f.name.strip_prefix("contact."))
+                    .collect();
+                f.dedup();
+                f
+            };
+            let declare = match fields.as_slice() {
+                [] => String::new(),
+                [one] => format!(
+                    ", or declare `{one}` GSM-7 only (`charset: gsm7` under `contact.fields.{one}`: contacts with other characters are then rejected when read)"
+                ),
+                many => format!(
+                    ", or declare {} GSM-7 only (`charset: gsm7` on each: contacts with other characters are then rejected when read)",
+                    many.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", ")
+                ),
+            };
+            cx.diags.push(
+                Diagnostic::new(
+                    Code::SmsMayExceedSegments,
+                    format!(
+                        "SMS `{name}` can take {ucs2} segments when {} holds a character outside GSM-7 (ë, ê, ç…); the policy allows {max}",
+                        names.join(", ")
+                    ),
+                )
+                .at(
+                    cx.template_span(text, first.start, first.end),
+                    format!("free text: {} UTF-16 units in UCS-2 at worst", b.units),
+                )
+                .help(format!(
+                    "Set `transliterate: true` on the message (the runtime then replaces such characters, ë → e, before sending){declare}."
+                )),
+            );
+            return;
+        }
+        let consequence = format!(
+            " ({} UTF-16 units, {ucs2} segment{})",
+            b.units,
+            if ucs2 == 1 { "" } else { "s" }
+        );
         cx.diags.push(
             Diagnostic::new(
                 Code::SmsMaySwitchToUcs2,
@@ -271,12 +321,38 @@ fn email_rules(
     env: &Env,
 ) {
     let plan = cx.plan;
-    if m.purpose == Purpose::Marketing {
-        let has_link = body
-            .analysis
-            .as_ref()
-            .is_some_and(|a| a.references.iter().any(|r| r.root == "unsubscribe_url"));
-        if !has_link {
+    let html = is_html(body);
+    // The body and what it includes, each with the base of its offsets.
+    let mut skeletons = vec![(0, template::skeleton(&body.source))];
+    for p in body.analysis.iter().flat_map(|a| &a.parts) {
+        skeletons.push((p.base, template::skeleton(&p.source)));
+    }
+    if m.purpose == Purpose::Marketing
+        && let Some(a) = &body.analysis
+    {
+        // The link's `href`s (HTML bodies), from the parsed markup.
+        let hrefs: Vec<(usize, usize)> = if html {
+            skeletons
+                .iter()
+                .flat_map(|(base, s)| unsubscribe_hrefs(s).into_iter().map(move |(a, b)| (a + base, b + base)))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let linked = |start: usize| !html || hrefs.iter().any(|&(s, e)| s <= start && start < e);
+        let everywhere = template::in_every_rendering(a, &mut |o| {
+            matches!(o, Out::Emit(Emit::Path { root, attr: None, filters, start, .. })
+                if root == "unsubscribe_url"
+                    && filters.iter().all(|(f, _)| matches!(f.as_str(), "e" | "escape" | "safe" | "trim" | "string"))
+                    && linked(*start))
+        });
+        if !everywhere {
+            let printed = a.references.iter().any(|r| r.root == "unsubscribe_url" && r.printed);
+            let label = match (printed, html) {
+                (false, _) => "no `{{ unsubscribe_url }}` in this body",
+                (true, true) => "`{{ unsubscribe_url }}` is not the `href` of a link in every rendering",
+                (true, false) => "`{{ unsubscribe_url }}` is only in a branch for some contacts",
+            };
             let span = if body.file.is_some() {
                 crate::source::Span::new(body.span.file, 0, 0)
             } else {
@@ -285,10 +361,10 @@ fn email_rules(
             cx.diags.push(
                 Diagnostic::new(
                     Code::EmailMissingUnsubscribe,
-                    format!("marketing email `{name}` has no unsubscribe link"),
+                    format!("marketing email `{name}` has no unsubscribe link in every rendering"),
                 )
-                .at(span, "no `{{ unsubscribe_url }}` in this body")
-                .help("Add `<a href=\"{{ unsubscribe_url }}\">Unsubscribe</a>` to the body, usually in the footer."),
+                .at(span, label)
+                .help("Add `<a href=\"{{ unsubscribe_url }}\">Unsubscribe</a>` to the body, usually in the footer, outside `{% if %}` and comments."),
             );
         }
     }
@@ -314,16 +390,84 @@ fn email_rules(
             );
         }
     }
-    let src = &body.source;
-    let lower = src.to_ascii_lowercase();
-    for (i, _) in lower.match_indices("http://") {
-        let end = src[i..].find(['"', '\'', ' ', '>', '<']).map_or(src.len(), |e| i + e);
+    let links = skeletons.iter().flat_map(|(base, s)| {
+        insecure_links(s, html)
+            .into_iter()
+            .map(move |(a, b)| (a + base, b + base))
+    });
+    for (i, end) in links {
         cx.diags.push(
             Diagnostic::new(Code::EmailInsecureLink, format!("email `{name}` links with plain http"))
                 .at(cx.template_span(body, i, end), "not https")
                 .help("Use `https://` links."),
         );
     }
+}
+
+/// An email body is HTML (or MJML) unless it is a `.txt` file or inline text
+/// with no markup.
+fn is_html(body: &Template) -> bool {
+    match &body.path {
+        Some(p) => !p.to_ascii_lowercase().ends_with(".txt"),
+        None => body.source.contains('<'),
+    }
+}
+
+/// The `{{ … }}` that are the whole value of an `href` (on `<a>`,
+/// `<mj-button>`…), parsed from the body's markup.
+fn unsubscribe_hrefs(s: &Skeleton) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    for token in html5gum::Tokenizer::new(s.text.as_str()).flatten() {
+        if let html5gum::Token::StartTag(tag) = token
+            && let Some(v) = tag.attributes.get(b"href".as_slice())
+            && let Ok(v) = std::str::from_utf8(v)
+            && let Some(p) = s.print_of(v.trim())
+        {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Attributes whose value is a URL a reader follows or a client loads.
+const URL_ATTRIBUTES: &[&str] = &["href", "src", "action", "background", "poster", "cite", "formaction"];
+
+/// `http://` links: in the URL attributes and the text of an HTML body (not
+/// in `xmlns`, a doctype or a comment, which nobody follows), anywhere in a
+/// text body. Byte ranges of the source.
+fn insecure_links(s: &Skeleton, html: bool) -> Vec<(usize, usize)> {
+    let text = s.text.as_str();
+    let lower = text.to_ascii_lowercase();
+    let find_all = |from: usize, to: usize, out: &mut Vec<(usize, usize)>| {
+        let Some(region) = lower.get(from..to) else { return };
+        for (i, _) in region.match_indices("http://") {
+            let i = from + i;
+            let end = text[i..to].find(['"', '\'', ' ', '>', '<', '\n']).map_or(to, |e| i + e);
+            out.push((i, end));
+        }
+    };
+    let mut out = Vec::new();
+    if !html {
+        find_all(0, text.len(), &mut out);
+        return out;
+    }
+    let tokens = html5gum::Tokenizer::new_with_emitter(text, html5gum::DefaultEmitter::<usize>::new_with_span());
+    for token in tokens.flatten() {
+        match token {
+            html5gum::Token::StartTag(tag) => {
+                for (name, value) in &tag.attributes {
+                    if URL_ATTRIBUTES.iter().any(|a| a.as_bytes().eq_ignore_ascii_case(name)) {
+                        find_all(value.span.start, value.span.end.min(text.len()), &mut out);
+                    }
+                }
+            }
+            html5gum::Token::String(t) => find_all(t.span.start, t.span.end.min(text.len()), &mut out),
+            _ => {}
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
 fn push_rules(cx: &mut RuleCx, name: &str, title: &Template, body: &Template, url: Option<&str>, env: &Env) {

@@ -10,13 +10,31 @@ use std::collections::BTreeSet;
 /// Segments nest; cycles were rejected, but bound the expansion anyway.
 const MAX_DEPTH: usize = 32;
 
-/// The consents (on `channel`) that `cond` — or `not cond` when
-/// `positive` is false — guarantees, or `None` when it guarantees none.
-pub fn proves_consent(plan: &Plan, cond: &Cond, positive: bool, channel: Channel) -> Option<BTreeSet<String>> {
-    prove(plan, cond, positive, channel, 0)
+/// What a send needs a consent for: its channel, and its topic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Need<'a> {
+    pub channel: Channel,
+    pub topic: Option<&'a str>,
 }
 
-fn prove(plan: &Plan, cond: &Cond, positive: bool, channel: Channel, depth: usize) -> Option<BTreeSet<String>> {
+impl From<Channel> for Need<'_> {
+    fn from(channel: Channel) -> Self {
+        Need { channel, topic: None }
+    }
+}
+
+/// The consents (covering `need`) that `cond` — or `not cond` when
+/// `positive` is false — guarantees, or `None` when it guarantees none.
+pub fn proves_consent<'a>(
+    plan: &Plan,
+    cond: &Cond,
+    positive: bool,
+    need: impl Into<Need<'a>>,
+) -> Option<BTreeSet<String>> {
+    prove(plan, cond, positive, need.into(), 0)
+}
+
+fn prove(plan: &Plan, cond: &Cond, positive: bool, channel: Need, depth: usize) -> Option<BTreeSet<String>> {
     if depth > MAX_DEPTH {
         return None;
     }
@@ -31,7 +49,8 @@ fn prove(plan: &Plan, cond: &Cond, positive: bool, channel: Channel, depth: usiz
     match (&cond.kind, positive) {
         (CondKind::Consent { name }, true) => {
             let c = plan.contact.consents.get(name)?;
-            (c.channel == channel).then(|| BTreeSet::from([name.clone()]))
+            c.covers(channel.channel, channel.topic)
+                .then(|| BTreeSet::from([name.clone()]))
         }
         // a and b: one side is enough; a or b: every side must prove.
         (CondKind::And { all: xs }, true) | (CondKind::Or { any: xs }, false) => any(xs, positive),
@@ -52,13 +71,13 @@ fn prove(plan: &Plan, cond: &Cond, positive: bool, channel: Channel, depth: usiz
 /// proof, it splits cases on disjunctions, so `(consent(sms) or consent(email))
 /// and not consent(sms)` proves email consent; contradictory facts prove
 /// anything (no contact gets there).
-pub fn facts_prove_consent(plan: &Plan, facts: &[(&Cond, bool)], channel: Channel) -> bool {
+pub fn facts_prove_consent<'a>(plan: &Plan, facts: &[(&Cond, bool)], need: impl Into<Need<'a>>) -> bool {
     let mut budget = 256usize;
     let owned: Vec<(Cond, bool)> = facts.iter().map(|(c, p)| ((*c).clone(), *p)).collect();
-    split(plan, owned, channel, &mut budget, 0)
+    split(plan, owned, need.into(), &mut budget, 0)
 }
 
-fn split(plan: &Plan, facts: Vec<(Cond, bool)>, channel: Channel, budget: &mut usize, depth: usize) -> bool {
+fn split(plan: &Plan, facts: Vec<(Cond, bool)>, channel: Need, budget: &mut usize, depth: usize) -> bool {
     if facts
         .iter()
         .any(|(c, p)| proves_consent(plan, c, *p, channel).is_some())

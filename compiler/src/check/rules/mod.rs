@@ -16,6 +16,7 @@ mod unused;
 
 pub use pressure::{Solicitation, counts as pressure_counts, counts_send};
 pub use sites::{Origin, Site, sites};
+pub use templates::templates_of;
 
 /// Worst-case bounds of templates for a contact model.
 pub fn bounds_env(contact: &crate::model::ContactModel) -> bounds::Env<'_> {
@@ -39,8 +40,15 @@ pub struct RuleCx<'a> {
 }
 
 impl RuleCx<'_> {
-    /// The file span of bytes `[start, end)` of a template's source.
+    /// The file span of bytes `[start, end)` of a template's source (or of
+    /// a template it includes: see [`crate::template::Part`]).
     pub fn template_span(&self, t: &Template, start: usize, end: usize) -> Span {
+        if let Some(p) = t.analysis.as_ref().and_then(|a| a.part_at(start))
+            && let Some(file) = self.sources.find(&p.path)
+        {
+            let s = start - p.base;
+            return Span::new(file, s, end.saturating_sub(p.base).max(s));
+        }
         if let Some(file) = t.file {
             return Span::new(file, start, end);
         }

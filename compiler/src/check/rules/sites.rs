@@ -39,6 +39,24 @@ pub struct Site<'p> {
 
 pub fn sites(plan: &Plan) -> Vec<Site<'_>> {
     let mut out = Vec::new();
+    add_sites(plan, &mut out);
+    // A marketing send never reaches a contact `policies.suppress` holds for
+    // (the engine's guard drops it): the rules may count on it.
+    if let Some(s) = &plan.policies.suppress {
+        for site in &mut out {
+            let marketing = plan
+                .messages
+                .get(site.message)
+                .is_some_and(|m| m.purpose == crate::ast::values::Purpose::Marketing);
+            if marketing {
+                site.conditions.push((s, false));
+            }
+        }
+    }
+    out
+}
+
+fn add_sites<'p>(plan: &'p Plan, out: &mut Vec<Site<'p>>) {
     for (name, c) in &plan.campaigns {
         for m in c.delivery.messages() {
             out.push(Site {
@@ -64,9 +82,8 @@ pub fn sites(plan: &Plan) -> Vec<Site<'_>> {
             }
             Trigger::Date { .. } => None,
         };
-        walk(&s.steps, &mut base, Origin::Scenario(name, s), event, &mut out);
+        walk(&s.steps, &mut base, Origin::Scenario(name, s), event, out);
     }
-    out
 }
 
 fn walk<'p>(

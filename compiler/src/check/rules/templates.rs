@@ -48,8 +48,9 @@ pub fn event_contexts<'p>(
 }
 
 pub fn check(cx: &mut RuleCx, sites: &[Site]) {
-    let env = template::environment();
     let plan = cx.plan;
+    // One environment for the templates that include nothing, per format.
+    let mut shared: BTreeMap<bool, minijinja::Environment> = BTreeMap::new();
     // Worst-case contexts, one per set of events (most messages share one).
     let mut contexts_by_events: BTreeMap<Vec<&str>, minijinja::Value> = BTreeMap::new();
     for (name, m) in &plan.messages {
@@ -72,8 +73,16 @@ pub fn check(cx: &mut RuleCx, sites: &[Site]) {
             if key == "body" && t.source.trim_start().starts_with("<mjml") {
                 mjml(cx, name, t);
             }
+            let format = plan.config.format(m.channel());
+            let own = (!t.includes.is_empty()).then(|| template::environment_with(&t.includes, &format));
+            let env = match &own {
+                Some(e) => e,
+                None => shared
+                    .entry(format.sms)
+                    .or_insert_with(|| template::environment_with(&Default::default(), &format)),
+            };
             if cx.diags.len() == before
-                && let Err(e) = template::render(&env, &t.source, &ctx)
+                && let Err(e) = template::render(env, &t.source, &ctx)
             {
                 let (start, end) = e.range().map_or((0, t.source.len()), |r| (r.start, r.end));
                 let span = cx.template_span(t, start, end);
@@ -119,12 +128,16 @@ fn statics(
         match (r.root.as_str(), r.attr.as_deref()) {
             ("contact", Some("id")) | ("contact", None) => {}
             ("contact", Some(field)) => match plan.contact.fields.get(field) {
+                // Its declaration is broken, and reported.
+                None if plan.broken.fields.contains(field) => {}
                 None => {
-                    let help = suggest::help_for(
-                        field,
-                        plan.contact.fields.keys().map(String::as_str).chain(["id"]),
-                        "the contact fields",
-                    )
+                    // The label covers `contact.FIELD`: the suggestion (and
+                    // its quick fix) keeps the `contact.` prefix.
+                    let fields = plan.contact.fields.keys().map(String::as_str).chain(["id"]);
+                    let help = match suggest::did_you_mean(field, fields.clone()) {
+                        Some(s) => Some(format!("did you mean `contact.{s}`?")),
+                        None => suggest::help_for(field, fields, "the contact fields").map(|h| format!("{h}.")),
+                    }
                     .or_else(|| Some("Declare the field under `contact.fields`.".into()));
                     cx.diags.push(
                         Diagnostic::new(
@@ -165,10 +178,19 @@ fn statics(
                             );
                         }
                         Some(ev) => {
+                            if plan.broken.events.contains(*ev) {
+                                continue;
+                            }
                             let known = plan.contact.events.get(*ev);
                             if known.is_some_and(|e| !e.properties.contains_key(prop)) {
                                 let help = known.and_then(|e| {
-                                    suggest::help_for(prop, e.properties.keys().map(String::as_str), "its properties")
+                                    let props = e.properties.keys().map(String::as_str);
+                                    match suggest::did_you_mean(prop, props.clone()) {
+                                        Some(s) => Some(format!("did you mean `event.{s}`?")),
+                                        None => {
+                                            suggest::help_for(prop, props, "its properties").map(|h| format!("{h}."))
+                                        }
+                                    }
                                 });
                                 cx.diags.push(
                                     Diagnostic::new(
@@ -191,8 +213,10 @@ fn statics(
                 let candidates = ["contact", "event"]
                     .into_iter()
                     .chain(BUILTIN_VARIABLES.iter().copied());
-                let help = suggest::help_for(root, candidates, "the variables")
-                    .map(|h| format!("{h} Contact fields are read as `contact.FIELD`."));
+                let help = suggest::help_for(root, candidates, "the variables").map(|h| {
+                    let stop = if h.ends_with('?') { "" } else { "." };
+                    format!("{h}{stop} Contact fields are read as `contact.FIELD`.")
+                });
                 cx.diags.push(
                     Diagnostic::new(
                         Code::TemplateUnknownVariable,
@@ -209,7 +233,7 @@ fn statics(
             continue;
         }
         // Point at the filter's name inside its expression.
-        let text = t.source.get(f.start..f.end).unwrap_or("");
+        let text = t.text(f.start, f.end).unwrap_or("");
         let (start, end) = match text.rfind(&f.name) {
             Some(i) => (f.start + i, f.start + i + f.name.len()),
             None => (f.start, f.end),

@@ -20,6 +20,9 @@ pub fn check(cx: &mut RuleCx, sites: &[Site]) {
     for s in plan.segments.values() {
         note(&s.condition, &mut segments);
     }
+    if let Some(c) = &plan.policies.suppress {
+        note(c, &mut segments);
+    }
     for c in plan.campaigns.values() {
         note(&c.audience, &mut segments);
     }
@@ -32,8 +35,10 @@ pub fn check(cx: &mut RuleCx, sites: &[Site]) {
         }
         steps(&s.steps, &mut |c| note(c, &mut segments));
     }
+    // What a broken declaration writes may be used there: not "unused".
+    let mentioned = |name: &str| plan.broken.mentions.contains(name);
     for (name, s) in &plan.segments {
-        if !segments.contains(name) {
+        if !segments.contains(name) && !mentioned(name) {
             cx.diags.push(
                 Diagnostic::new(Code::ReferenceUnusedSegment, format!("segment `{name}` is not used"))
                     .at(s.span, "no audience or condition uses it")
@@ -43,7 +48,7 @@ pub fn check(cx: &mut RuleCx, sites: &[Site]) {
     }
     let sent: BTreeSet<&str> = sites.iter().map(|s| s.message).collect();
     for (name, m) in &plan.messages {
-        if !sent.contains(name.as_str()) {
+        if !sent.contains(name.as_str()) && !mentioned(name) {
             cx.diags.push(
                 Diagnostic::new(Code::ReferenceUnusedMessage, format!("message `{name}` is never sent"))
                     .at(m.span, "no campaign or scenario sends it")
@@ -57,7 +62,7 @@ pub fn check(cx: &mut RuleCx, sites: &[Site]) {
     programs.extend(plan.campaigns.values().map(|c| c.program.as_str()));
     programs.extend(plan.scenarios.values().map(|s| s.program.as_str()));
     for (name, p) in &plan.programs {
-        if !programs.contains(name.as_str()) {
+        if !programs.contains(name.as_str()) && !mentioned(name) {
             cx.diags.push(
                 Diagnostic::new(
                     Code::ReferenceUnusedProgram,

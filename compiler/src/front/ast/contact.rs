@@ -39,6 +39,27 @@ pub enum ScalarType {
     Timezone,
 }
 
+/// The characters a text field may hold.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, JsonSchema, serde::Serialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Charset {
+    /// Any character.
+    #[default]
+    Unicode,
+    /// Only characters of the GSM-7 alphabet (the basic table and its
+    /// extension): an SMS printing the field stays in GSM-7. Contacts whose
+    /// value has another character are rejected when read.
+    Gsm7,
+}
+
+impl Charset {
+    pub fn is_unicode(&self) -> bool {
+        *self == Charset::Unicode
+    }
+}
+
 /// A contact field.
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -55,6 +76,9 @@ pub struct FieldDoc {
     pub values: Option<Vec<Sp<String>>>,
     /// Item type (type `list`).
     pub of: Option<Sp<ScalarType>>,
+    /// `gsm7`: the values use only GSM-7 characters (text fields), so an SMS
+    /// printing it never switches to UCS-2. Default `unicode`.
+    pub charset: Option<Sp<Charset>>,
     /// What the field means, for readers of the plan.
     pub description: Option<String>,
 }
@@ -68,6 +92,9 @@ pub struct ConsentDoc {
     /// The opt-in was confirmed a second time (good practice for SMS).
     #[serde(default)]
     pub double_opt_in: bool,
+    /// The topics the contact agreed to on this channel (`[tips]`, `[offers, news]`);
+    /// absent, every topic of the channel. The preference centre offers them.
+    pub topics: Option<Sp<Vec<Sp<String>>>>,
     /// What the contact agreed to, in the words of the form.
     pub description: Option<String>,
 }

@@ -19,6 +19,9 @@ pub struct MessageDoc {
     /// Labels used by pressure rules (`policies.pressure[].tag`) and reports.
     #[serde(default)]
     pub tags: Vec<Sp<String>>,
+    /// What a marketing message is about (`offers`, `tips`): it needs a consent of its channel
+    /// whose `topics` include it (or a consent without `topics`).
+    pub topic: Option<Sp<String>>,
     /// Email: the subject line (a template).
     pub subject: Option<Sp<String>>,
     /// Email: the preview text shown after the subject (a template).

@@ -81,4 +81,26 @@ pub struct Documents {
     pub scenarios: Vec<Decl<ScenarioDoc>>,
     /// Journey tests (from the test files).
     pub tests: Vec<Decl<TestDoc>>,
+    /// Declarations that failed to load (their error is reported): known by
+    /// name, so that their uses are not "unknown" too.
+    pub broken: Vec<BrokenDecl>,
+    /// The words written in declarations that failed to load, whole or in
+    /// part: a name among them may be used there, so it is not "unused".
+    pub mentions: std::collections::BTreeSet<String>,
+}
+
+/// A declaration that failed to load: its section (`segments`, `fields`…) and name.
+#[derive(Clone, Debug)]
+pub struct BrokenDecl {
+    pub section: &'static str,
+    pub name: Sp<String>,
+}
+
+/// The names (identifiers) written in a text.
+pub fn words(text: &str, out: &mut std::collections::BTreeSet<String>) {
+    for w in text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+        if w.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') {
+            out.insert(w.to_string());
+        }
+    }
 }

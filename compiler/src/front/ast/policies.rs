@@ -97,4 +97,9 @@ pub struct PoliciesDoc {
     /// Apply-time guards.
     #[serde(default)]
     pub guards: GuardsDoc,
+    /// A condition (expression language): contacts for whom it holds get no marketing
+    /// message at all — a pause button, an internal blacklist (`paused_until > now or
+    /// segment(staff)`). Checked at every marketing send; transactional and service
+    /// messages still go.
+    pub suppress: Option<Sp<String>>,
 }

@@ -129,6 +129,68 @@ impl JsonSchema for Duration {
     }
 }
 
+/// A length of time in a condition (`within`, `count(e, D)`): exact —
+/// `15m`, `2h`, `30d`, `2w` — or in calendar months and years — `6mo`,
+/// `25y` — counted back on the calendar (`birthdate within 25y`: born on or
+/// after this date 25 years ago). At most 100 years.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Period {
+    Exact(Duration),
+    Months(u32),
+}
+
+impl Period {
+    /// The instant this long before `at` (`None`: before the calendar's start).
+    pub fn before(self, at: chrono::DateTime<chrono::Utc>) -> Option<chrono::DateTime<chrono::Utc>> {
+        match self {
+            Period::Exact(d) => at.checked_sub_signed(d.as_chrono()),
+            Period::Months(m) => at.checked_sub_months(chrono::Months::new(m)),
+        }
+    }
+}
+
+pub const PERIOD_HELP: &str = "write a number followed by a unit: `15m` (minutes), `2h` (hours), `7d` (days), `2w` (weeks), `6mo` (months) or `25y` (years)";
+
+impl FromStr for Period {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let t = s.trim();
+        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+        let (num, unit) = t.split_at(split);
+        let per = match unit {
+            "mo" => 1u64,
+            "y" => 12,
+            _ => {
+                return t
+                    .parse()
+                    .map(Period::Exact)
+                    .map_err(|e: String| e.replace(DURATION_HELP, PERIOD_HELP));
+            }
+        };
+        if num.is_empty() {
+            return Err(format!("`{t}` is not a duration: {PERIOD_HELP}"));
+        }
+        let too_long =
+            || format!("`{t}` is too long a duration: the longest is 100 years (`36525d`, `1200mo`, `100y`)");
+        let n: u64 = num.parse().map_err(|_| too_long())?;
+        let months = n
+            .checked_mul(per)
+            .filter(|m| *m <= u64::from(MAX_OFFSET_MONTHS))
+            .ok_or_else(too_long)?;
+        u32::try_from(months).map(Period::Months).map_err(|_| too_long())
+    }
+}
+
+impl fmt::Display for Period {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Period::Exact(d) => write!(f, "{d}"),
+            Period::Months(m) if m != 0 && m % 12 == 0 => write!(f, "{}y", m / 12),
+            Period::Months(m) => write!(f, "{m}mo"),
+        }
+    }
+}
+
 /// 100 years, in months: the bound of a [`CalendarOffset`] either way.
 pub const MAX_OFFSET_MONTHS: u32 = 1_200;
 
@@ -446,6 +508,28 @@ mod tests {
             let e = far.parse::<CalendarOffset>().unwrap_err();
             assert!(e.contains("too large an offset"), "{far}: {e}");
         }
+    }
+
+    #[test]
+    fn periods_take_calendar_months_and_years() {
+        assert_eq!("25y".parse::<Period>(), Ok(Period::Months(300)));
+        assert_eq!("6mo".parse::<Period>().unwrap().to_string(), "6mo");
+        assert_eq!("24mo".parse::<Period>().unwrap().to_string(), "2y");
+        assert_eq!("30d".parse::<Period>().unwrap().to_string(), "30d");
+        assert!("101y".parse::<Period>().unwrap_err().contains("too long"));
+        assert!("3x".parse::<Period>().unwrap_err().contains("`25y` (years)"));
+        let at = chrono::DateTime::parse_from_rfc3339("2026-03-31T10:00:00Z")
+            .unwrap()
+            .to_utc();
+        // Calendar-aware: a month before 31 March is 28 February.
+        assert_eq!(
+            Period::Months(1).before(at).unwrap().to_rfc3339(),
+            "2026-02-28T10:00:00+00:00"
+        );
+        assert_eq!(
+            Period::Months(300).before(at).unwrap().to_rfc3339(),
+            "2001-03-31T10:00:00+00:00"
+        );
     }
 
     #[test]

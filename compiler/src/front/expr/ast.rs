@@ -1,6 +1,6 @@
 //! Syntax tree of a condition. Spans are file spans.
 
-use crate::ast::values::Duration;
+use crate::ast::values::Period;
 use crate::source::Span;
 use chrono::{NaiveDate, NaiveDateTime};
 use std::fmt;
@@ -37,9 +37,11 @@ pub enum ExprKind {
     /// `x within 30d`: a date/datetime in the last 30 days; `not within` negates.
     Within {
         operand: Box<Expr>,
-        duration: Duration,
+        duration: Period,
         negated: bool,
     },
+    /// `now`: the moment the condition is evaluated at.
+    Now,
     Call {
         name: Ident,
         args: Vec<Arg>,
@@ -59,7 +61,7 @@ pub struct Ident {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Arg {
     Name(Ident),
-    Duration(Duration, Span),
+    Duration(Period, Span),
 }
 
 impl Arg {
@@ -111,7 +113,7 @@ pub enum Literal {
     Bool(bool),
     Date(NaiveDate),
     DateTime(NaiveDateTime),
-    Duration(Duration),
+    Duration(Period),
 }
 
 impl Literal {
@@ -205,6 +207,7 @@ impl fmt::Display for Expr {
                 f.write_str(&names.join("."))
             }
             ExprKind::Literal(l) => write!(f, "{l}"),
+            ExprKind::Now => f.write_str("now"),
             ExprKind::List(items) => {
                 f.write_str("[")?;
                 for (i, x) in items.iter().enumerate() {

@@ -1,7 +1,7 @@
 //! pest grammar → [`Expr`], with errors that point at the offending token.
 
 use super::ast::{Arg, CmpOp, Expr, ExprKind, Ident, Literal};
-use crate::ast::values::Duration;
+use crate::ast::values::{Duration, Period};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::source::{FileId, Span};
 use crate::suggest;
@@ -75,11 +75,11 @@ pub fn parse_condition(text: &str, map: &ScalarMap, file: FileId) -> Result<Expr
 /// each one without a fallback.
 fn check_durations(ctx: &Ctx, pairs: &pest::iterators::Pairs<Rule>) -> Result<(), Diagnostic> {
     for p in pairs.clone().flatten().filter(|p| p.as_rule() == Rule::duration) {
-        if let Err(message) = p.as_str().parse::<Duration>() {
+        if let Err(message) = p.as_str().parse::<Period>() {
             return Err(Diagnostic::new(Code::SyntaxExpression, message)
                 .at(ctx.pair_span(&p), "too long")
                 .help(format!(
-                    "Durations go up to {} (100 years): write a shorter one.",
+                    "Durations go up to {} (100 years, or `100y`): write a shorter one.",
                     Duration::MAX
                 )));
         }
@@ -159,7 +159,7 @@ fn friendly(rule: &Rule) -> &'static str {
         Rule::cmp_op | Rule::compare | Rule::suffix => {
             "a comparison (`==`, `!=`, `<`, `<=`, `>`, `>=`), `in`, `is set` or `within`"
         }
-        Rule::duration => "a duration such as `30d`",
+        Rule::duration => "a duration such as `30d` or `12mo`",
         Rule::ident | Rule::path => "a name",
         Rule::string => "a quoted text",
         Rule::number => "a number",
@@ -197,6 +197,10 @@ fn syntax_error(ctx: &Ctx, e: &pest::error::Error<Rule>) -> Diagnostic {
     };
     expected.sort_unstable();
     expected.dedup();
+    // Inside `name(`: what the function takes, not what the grammar could read.
+    if let Some(arg) = call_argument(text, pos) {
+        expected = vec![arg];
+    }
     let found = if token.is_empty() {
         "the end of the condition".to_string()
     } else {
@@ -208,6 +212,7 @@ fn syntax_error(ctx: &Ctx, e: &pest::error::Error<Rule>) -> Diagnostic {
         n => format!("{} or {}", expected[..n - 1].join(", "), expected[n - 1]),
     };
     let help = match token.as_str() {
+        "" if let Some(arg) = call_argument(text, pos) => Some(format!("Write {arg}, then close the call with `)`.")),
         "=" => Some("Use `==` to compare.".to_string()),
         "&&" => Some("Use `and`.".to_string()),
         "||" => Some("Use `or`.".to_string()),
@@ -233,14 +238,46 @@ fn syntax_error(ctx: &Ctx, e: &pest::error::Error<Rule>) -> Diagnostic {
         ))
     });
     let end = (pos + token.len().max(1)).min(text.len().max(pos));
-    let message = if expecting.is_empty() {
-        format!("unexpected {found} in condition")
-    } else {
-        format!("unexpected {found} in condition: expected {expecting}")
+    let (message, label) = match (token.is_empty(), expecting.is_empty()) {
+        (true, true) => ("the condition ends too early".to_string(), "ends here".to_string()),
+        (true, false) => (
+            format!("the condition ends too early: expected {expecting}"),
+            "ends here".to_string(),
+        ),
+        (false, true) => (
+            format!("unexpected {found} in condition"),
+            format!("unexpected {found}"),
+        ),
+        (false, false) => (
+            format!("unexpected {found} in condition: expected {expecting}"),
+            format!("unexpected {found}"),
+        ),
     };
     Diagnostic::new(Code::SyntaxExpression, message)
-        .at(ctx.span(pos, end), format!("unexpected {found}"))
+        .at(ctx.span(pos, end), label)
         .maybe_help(help)
+}
+
+/// What the argument at `pos` of a call such as `segment(` or `count(purchase, `
+/// must be, when `pos` is one.
+fn call_argument(text: &str, pos: usize) -> Option<&'static str> {
+    let before = text.get(..pos)?.trim_end();
+    let (head, second) = match before.strip_suffix(',') {
+        Some(h) => (h.rsplit_once('(')?.0, true),
+        None => (before.strip_suffix('(')?, false),
+    };
+    let head = head.trim_end();
+    let start = head
+        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .map_or(0, |i| i + 1);
+    Some(match (&head[start..], second) {
+        ("segment", false) => "the name of a segment",
+        ("consent", false) => "the name of a consent",
+        ("opened" | "clicked", false) => "the name of a message",
+        ("count", false) => "the name of an event",
+        ("count", true) => "a duration such as `30d` or `12mo`",
+        _ => return None,
+    })
 }
 
 fn node(kind: ExprKind, span: Span) -> Expr {
@@ -353,7 +390,7 @@ fn build_predicate(ctx: &Ctx, pair: Pair<Rule>) -> Expr {
                 .iter()
                 .find(|p| p.as_rule() == Rule::duration)
                 .and_then(|p| p.as_str().parse().ok())
-                .unwrap_or(Duration::ZERO);
+                .unwrap_or(Period::Exact(Duration::ZERO));
             ExprKind::Within {
                 operand: Box::new(lhs),
                 duration,
@@ -391,7 +428,10 @@ fn build_operand(ctx: &Ctx, pair: Pair<Rule>) -> Expr {
             });
             let args = inner
                 .map(|p| match p.as_rule() {
-                    Rule::duration => Arg::Duration(p.as_str().parse().unwrap_or(Duration::ZERO), ctx.pair_span(&p)),
+                    Rule::duration => Arg::Duration(
+                        p.as_str().parse().unwrap_or(Period::Exact(Duration::ZERO)),
+                        ctx.pair_span(&p),
+                    ),
                     _ => Arg::Name(ident(ctx, &p)),
                 })
                 .collect();
@@ -410,7 +450,10 @@ fn build_operand(ctx: &Ctx, pair: Pair<Rule>) -> Expr {
         }
         Rule::number => ExprKind::Literal(Literal::Number(pair.as_str().parse().unwrap_or(0.0))),
         Rule::boolean => ExprKind::Literal(Literal::Bool(pair.as_str() == "true")),
-        Rule::duration => ExprKind::Literal(Literal::Duration(pair.as_str().parse().unwrap_or(Duration::ZERO))),
+        Rule::duration => ExprKind::Literal(Literal::Duration(
+            pair.as_str().parse().unwrap_or(Period::Exact(Duration::ZERO)),
+        )),
+        Rule::now => ExprKind::Now,
         Rule::date => match NaiveDate::parse_from_str(pair.as_str(), "%Y-%m-%d") {
             Ok(d) => ExprKind::Literal(Literal::Date(d)),
             Err(_) => ExprKind::Literal(Literal::String(pair.as_str().to_string())),
@@ -536,6 +579,21 @@ mod tests {
     }
 
     #[test]
+    fn an_unfinished_call_says_what_its_argument_is() {
+        let d = parse("consent(email) and segment(").unwrap_err();
+        assert_eq!(
+            d.message,
+            "the condition ends too early: expected the name of a segment"
+        );
+        assert_eq!(d.primary.unwrap().message, "ends here");
+        assert_eq!(
+            parse("count(purchase, ").unwrap_err().message,
+            "the condition ends too early: expected a duration such as `30d` or `12mo`"
+        );
+        assert!(parse("opened(").unwrap_err().message.ends_with("the name of a message"));
+    }
+
+    #[test]
     fn strings_round_trip_through_the_canonical_form() {
         // Found by the fuzzer: control characters and escapes must survive.
         for text in [
@@ -555,6 +613,19 @@ mod tests {
         let text = format!("{}a{}", "not ".repeat(5_000), "");
         // `not not not …` recurses too; it must not overflow the stack either.
         let _ = parse(&text);
+    }
+
+    #[test]
+    fn calendar_durations_and_now() {
+        assert_eq!(canon("birthdate within 25y"), "(birthdate within 25y)");
+        assert_eq!(canon("count(purchase, 12mo) >= 2"), "(count(purchase, 1y) >= 2)");
+        assert_eq!(canon("paused_until > now"), "(paused_until > now)");
+        assert_eq!(
+            canon("nowhere == 1"),
+            "(nowhere == 1)",
+            "a keyword prefix is still a name"
+        );
+        assert!(parse("birthdate within 101y").unwrap_err().message.contains("too long"));
     }
 
     #[test]
