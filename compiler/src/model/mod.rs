@@ -5,6 +5,7 @@
 //! are skipped when the model is serialised.
 
 mod cond;
+pub mod history;
 
 pub use cond::{Cond, CondKind, Operand, Value, ValueRef};
 
