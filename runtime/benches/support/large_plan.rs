@@ -199,13 +199,15 @@ pub fn files(shape: &Shape) -> Vec<(String, String)> {
             } else {
                 i
             };
-            if !want_email || channel(i) == Ch::Email {
+            if (channel(i) == Ch::Email) == want_email {
                 return i;
             }
         }
     };
     for i in 0..shape.scenarios {
-        let (a, b, c) = (take(true), take(false), take(false));
+        // An email, its fallback on another channel (one solicitation for
+        // the caps), and a second email after the week of the first.
+        let (a, b, c) = (take(true), take(false), take(true));
         let _ = writeln!(s, "  scenario_{i}:");
         let _ = writeln!(s, "    program: program_{}", i % 10);
         if i % 10 == 9 {
@@ -235,7 +237,8 @@ pub fn files(shape: &Shape) -> Vec<(String, String)> {
         );
         s.push_str("        then:\n");
         let _ = writeln!(s, "          - send: message_{b}");
-        s.push_str("      - wait: 3d\n");
+        let _ = writeln!(s, "            fallback_for: message_{a}");
+        s.push_str("      - wait: 5d\n");
         let _ = writeln!(s, "      - if: consent({})", consent(channel(c)));
         s.push_str("        then:\n");
         let _ = writeln!(s, "          - send: message_{c}");
