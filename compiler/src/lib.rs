@@ -70,6 +70,12 @@ impl Compilation {
     pub fn has_errors(&self) -> bool {
         self.diagnostics.iter().any(Diagnostic::is_error)
     }
+
+    /// What applies without being a problem, said once by `check` (the
+    /// baseline pressure caps when the plan writes none).
+    pub fn notes(&self) -> Vec<String> {
+        check::notes(&self.plan, self.has_errors())
+    }
 }
 
 /// Options of a compilation.

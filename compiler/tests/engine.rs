@@ -56,6 +56,19 @@ messages:
     purpose: transactional
     sender: Boutique
     text: "Boutique: votre commande est prête."
+  email_promo:
+    channel: email
+    purpose: marketing
+    tags: [promo]
+    subject: "Votre panier"
+    preheader: "Une offre"
+    body: '<p>Panier <a href="{{ unsubscribe_url }}">désinscription</a></p>'
+  sms_promo:
+    channel: sms
+    purpose: marketing
+    tags: [promo]
+    sender: Boutique
+    text: "Boutique: votre panier vous attend STOP au 36111"
 "#;
 
 /// A send's verdict for a contact with no history.
@@ -95,13 +108,30 @@ const HEADER: &[&str] = &[
     "consent_sms_marketing",
 ];
 
+/// A plan for the engine. Without `policies`, no caps (`pressure: []`): these
+/// tests are about steps, not the baseline caps. Errors fail the fixture,
+/// except those of the codes listed in a `# check refuses: CODE` line — an
+/// engine test may drive a plan `check` refuses, to see what the engine does.
 fn fixture(yaml: &str) -> Fixture {
     let mut set = SourceSet::new();
     set.add(SourceFile::new("herald.toml", SourceKind::Config, CONFIG));
     set.add(SourceFile::new("contact.yaml", SourceKind::Yaml, CONTACT));
-    set.add(SourceFile::new("plan.yaml", SourceKind::Yaml, yaml));
+    let text = if yaml.contains("\npolicies:") {
+        yaml.to_string()
+    } else {
+        format!("policies:\n  pressure: []\n{yaml}")
+    };
+    set.add(SourceFile::new("plan.yaml", SourceKind::Yaml, text));
     let c = herald_compiler::compile(&set, t("2026-11-01T00:00:00Z"), &Default::default());
-    let errors: Vec<_> = c.diagnostics.iter().filter(|d| d.is_error()).collect();
+    let refused: Vec<&str> = yaml
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("# check refuses: "))
+        .collect();
+    let errors: Vec<_> = c
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error() && !refused.contains(&d.code.as_str()))
+        .collect();
     assert!(errors.is_empty(), "{errors:#?}");
     let layout = Layout::new(&c.plan.contact, HEADER).unwrap();
     Fixture { plan: c.plan, layout }
@@ -471,11 +501,13 @@ fn yearly_anniversaries_a_year_after_the_date_are_forecast() {
 fn the_forecast_counts_each_guard() {
     let f = fixture(
         r#"
+# check refuses: timing/outside-window
 policies:
   pressure:
     - { channel: email, purpose: marketing, max: 1, per: 7d }
   quiet_hours:
     - { channel: sms, days: [mon, tue, wed, thu, fri], from: "08:00", to: "20:00", holidays: FR }
+    - { channel: sms, purpose: transactional, days: [mon, tue, wed, thu, fri], from: "08:00", to: "21:00" }
 campaigns:
   noon:
     program: p
@@ -508,7 +540,8 @@ scenarios:
     let b = &fc.scenarios["birthday"];
     assert_eq!((b.audience, b.entries), (3, Some(3)));
     // The transactional SMS at 21:30 on Thursday 26 November waits for 08:00
-    // on Friday (for every contact: the address is checked when it is sent).
+    // on Friday, under the window written for transactional SMS (for every
+    // contact: the address is checked when it is sent).
     assert_eq!(b.deferred_quiet_hours, 3, "{b:?}");
     assert_eq!(b.by_channel.get(&Channel::Sms), Some(&2));
     assert_eq!(b.suppressed.no_address, 2, "an SMS and an email");
@@ -516,6 +549,97 @@ scenarios:
     assert_eq!(b.by_channel.get(&Channel::Email), None);
     assert_eq!(b.suppressed.pressure["policies.pressure[0]"], 2);
     assert_eq!(b.recipients, 2);
+}
+
+#[test]
+fn windows_without_a_purpose_never_hold_back_urgent_messages() {
+    let f = fixture(
+        r#"
+policies:
+  quiet_hours:
+    - { channel: sms, days: [mon, tue, wed, thu, fri], from: "08:00", to: "20:00", holidays: FR }
+scenarios:
+  alert:
+    program: p
+    trigger: { event: purchase }
+    reentry: always
+    steps:
+      - send: notice_sms
+"#,
+    );
+    let engine = Engine::new(&f.plan, &f.layout);
+    let id = engine.scenario_id("alert").unwrap();
+    let c = everyone(&f, "c1");
+    let req = |message| Request {
+        origin: Origin::Scenario(id),
+        message,
+        due: t("2026-11-29T20:30:00Z"),
+        thread: 1,
+    };
+    // Sunday 21:30 in Paris: a security alert goes now; a marketing SMS waits
+    // for Monday 08:00.
+    let sunday = t("2026-11-29T20:30:00Z");
+    assert_eq!(decide(&engine, &c, &req("notice_sms"), &[], &[], sunday), Verdict::Send);
+    assert_eq!(
+        decide(&engine, &c, &req("sms_a"), &[], &[], sunday),
+        Verdict::Defer(t("2026-11-30T07:00:00Z"))
+    );
+}
+
+#[test]
+fn a_fallback_is_the_same_solicitation_for_every_cap() {
+    // Email, then SMS if not opened, under "one promotion per 14 days" and
+    // "one marketing message a day": the cascade is one solicitation.
+    let f = fixture(
+        r#"
+# check refuses: pressure/scenario-exceeds-cap
+policies:
+  pressure:
+    - { tag: promo, max: 1, per: 14d }
+    - { purpose: marketing, max: 1, per: 1d }
+    - { channel: sms, purpose: marketing, max: 4, per: 30d }
+scenarios:
+  cart:
+    program: p
+    trigger: { date: contract_start, at: "10:00" }
+    audience: consent(email_marketing) and consent(sms_marketing)
+    steps:
+      - send: email_promo
+      - wait:
+          until: opened(email_promo)
+          timeout: 22h
+          on_timeout:
+            - send: sms_promo
+              fallback_for: email_promo
+      - wait: 3d
+      - send: sms_promo
+"#,
+    );
+    let c = contact(
+        &f,
+        [
+            "c1",
+            "a@example.test",
+            "+33612345678",
+            "",
+            "2026-11-24",
+            "",
+            "true",
+            "true",
+        ],
+    );
+    let fc = forecast(&f, &[c], "2026-11-20T09:00:00Z", 30);
+    let cart = &fc.scenarios["cart"];
+    // The email (Tuesday 10:00) and its SMS fallback (Wednesday 08:00):
+    // sent, one solicitation for the tag cap and the daily cap. The second
+    // SMS, three days later, is a new promotion: dropped.
+    assert_eq!(cart.by_channel.get(&Channel::Email), Some(&1), "{cart:?}");
+    assert_eq!(cart.by_channel.get(&Channel::Sms), Some(&1), "{cart:?}");
+    assert_eq!(
+        cart.suppressed.pressure.get("policies.pressure[0]"),
+        Some(&1),
+        "{cart:?}"
+    );
 }
 
 #[test]
@@ -542,6 +666,7 @@ scenarios:
         origin: Origin::Scenario(id),
         message,
         due,
+        thread: 1,
     };
     // Saturday 21:00 in Paris: the default SMS window defers to Monday 08:00.
     let sat = t("2026-11-28T20:00:00Z");
@@ -582,6 +707,7 @@ scenarios:
     let earlier = |h| Sent {
         at: sat - TimeDelta::hours(h),
         what: engine.solicitation(Origin::Scenario(id), msg),
+        thread: 100 + h as u64,
     };
     assert_eq!(
         decide(&engine, &c, &req("email_a", sat), &[earlier(23)], &[], sat),
@@ -597,7 +723,35 @@ scenarios:
         decide(&engine, &c, &req("email_a", sat), &[], &[Channel::Email], sat),
         Verdict::Drop(Drop::Suppressed)
     );
-    assert_eq!(Drop::Pressure(0).code(), "pressure:policies.pressure[0]");
+    // A send of the same solicitation (the one a fallback stands in for)
+    // does not count against it: a solicitation counts once.
+    let same = Sent {
+        thread: 1,
+        ..earlier(23)
+    };
+    assert_eq!(
+        decide(&engine, &c, &req("email_a", sat), &[same], &[], sat),
+        Verdict::Send
+    );
+    // Two sends of one other solicitation count once.
+    let other = |h| Sent {
+        thread: 7,
+        ..earlier(h)
+    };
+    let two = Request {
+        origin: Origin::Scenario(id),
+        message: "email_a",
+        due: sat,
+        thread: 1,
+    };
+    assert_eq!(
+        decide(&engine, &c, &two, &[other(2), other(3)], &[], sat),
+        Verdict::Drop(Drop::Pressure(0))
+    );
+    assert_eq!(
+        Drop::Pressure(0).code(&f.plan.policies),
+        "pressure:policies.pressure[0]"
+    );
 }
 
 #[test]
@@ -721,6 +875,7 @@ scenarios:
         origin: Origin::Scenario(id),
         message,
         due,
+        thread: 0,
     };
     let monday = t("2026-11-30T09:00:00Z");
     let paused = contact(
@@ -740,7 +895,7 @@ scenarios:
         decide(&engine, &paused, &req("email_a", monday), &[], &[], monday),
         Verdict::Drop(Drop::SuppressedByPolicy)
     );
-    assert_eq!(Drop::SuppressedByPolicy.code(), "suppressed-by-policy");
+    assert_eq!(Drop::SuppressedByPolicy.code(&f.plan.policies), "suppressed-by-policy");
     // Transactional messages still go.
     assert_eq!(
         decide(&engine, &paused, &req("notice_sms", monday), &[], &[], monday),
@@ -822,6 +977,7 @@ campaigns:
             origin,
             message,
             due: at,
+            thread: 0,
         };
         decide(&engine, &contact, &req, &[], &[], at)
     };

@@ -1,12 +1,14 @@
 //! `cargo bench -p herald --bench lsp`
 //!
-//! Starts `herald lsp` on the large plan of the `check` benchmark (~10,000
-//! YAML lines), opens a file, then makes one-character edits — alternately
-//! breaking and fixing a field name in a condition — and measures the time
-//! from sending `didChange` to receiving the diagnostics that reflect it.
+//! Starts `herald lsp` on the year of the `check` benchmark (2,000
+//! campaigns, 1,000 segments, 2,000 messages, 500 scenarios: ~30,000 YAML
+//! lines; `HERALD_BENCH_CAMPAIGNS=N` for another size), opens a file, then
+//! makes one-character edits — alternately breaking and fixing a field name
+//! in a condition — and measures the time from sending `didChange` to
+//! receiving the diagnostics that reflect it.
 //!
-//! Target (issue #5): diagnostics within 100 ms of a one-character edit.
-//! Exits 1 when the slowest of the measured edits misses it.
+//! Target (issue 11): the median edit → diagnostics within 100 ms.
+//! Exits 1 when it is missed.
 
 #[path = "support/large_plan.rs"]
 mod large_plan;
@@ -20,14 +22,18 @@ const TARGET: Duration = Duration::from_millis(100);
 
 fn main() {
     let dir = tempfile::tempdir().unwrap();
-    let files = large_plan::files(&large_plan::DEFAULT);
+    let campaigns = std::env::var("HERALD_BENCH_CAMPAIGNS")
+        .ok()
+        .and_then(|s| s.split(',').filter_map(|n| n.trim().parse().ok()).max())
+        .unwrap_or(2000);
+    let files = large_plan::files(&large_plan::year(campaigns));
     let lines: usize = files.iter().map(|(_, t)| t.lines().count()).sum();
     for (rel, text) in &files {
         let p = dir.path().join(rel);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(&p, text).unwrap();
     }
-    let path = dir.path().join("segments.yaml");
+    let path = dir.path().join("segments/segments_0.yaml");
     let uri = format!("file://{}", path.display());
     let clean = std::fs::read_to_string(&path).unwrap();
     // One character more makes `score_0` an unknown field.
@@ -65,7 +71,7 @@ fn main() {
     let p90 = times[times.len() * 9 / 10];
     let max = *times.last().unwrap();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    println!("plan: {} files, {lines} lines", files.len());
+    println!("plan: {campaigns} campaigns, {} files, {lines} lines", files.len());
     println!("open + first compilation: {:7.1} ms", ms(first));
     println!(
         "one-character edit → diagnostics ({EDITS} edits): median {:.1} ms, p90 {:.1} ms, max {:.1} ms",
@@ -73,9 +79,9 @@ fn main() {
         ms(p90),
         ms(max)
     );
-    let ok = max <= TARGET;
+    let ok = median <= TARGET;
     println!(
-        "target (every edit ≤ {} ms): {}",
+        "target (median edit ≤ {} ms): {}",
         TARGET.as_millis(),
         if ok { "met" } else { "MISSED" }
     );

@@ -141,3 +141,36 @@ fn default_directory_is_the_current_one() {
     let (code, _, _) = run(herald().arg("check").current_dir(example("saas-b2b")));
     assert_eq!(code, 0);
 }
+
+#[test]
+fn the_baseline_caps_are_said_once_when_the_plan_writes_none() {
+    // Issue 11 item 5: no `policies.pressure` means the practice's baseline,
+    // said once — as a note, in JSON `notes`, as a GitHub notice.
+    let config = b"[project]\nname = \"t\"\ntimezone = \"Europe/Paris\"\n";
+    let yaml = b"contact:\n  fields:\n    email: { type: email }\n";
+    let dir = plan(&[("herald.toml", config), ("plan.yaml", yaml)]);
+    let (code, out, _) = run(herald().args(["check", "--color=never"]).arg(dir.path()));
+    assert_eq!(code, 0, "{out}");
+    insta::assert_snapshot!(out);
+    let (_, out, _) = run(herald().args(["check", "--format", "json"]).arg(dir.path()));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["notes"].as_array().unwrap().len(), 1, "{v}");
+    assert!(
+        v["notes"][0].as_str().unwrap().starts_with("no `policies.pressure`"),
+        "{v}"
+    );
+    let (_, out, _) = run(herald().args(["check", "--format", "github"]).arg(dir.path()));
+    assert_eq!(
+        out.lines()
+            .filter(|l| l.starts_with("::notice title=Herald::no `policies.pressure`"))
+            .count(),
+        1,
+        "{out}"
+    );
+    // A written list replaces the baseline: nothing to say.
+    let yaml = b"contact:\n  fields:\n    email: { type: email }\npolicies:\n  pressure:\n    - { purpose: marketing, max: 1, per: 1d }\n";
+    let dir = plan(&[("herald.toml", config), ("plan.yaml", yaml)]);
+    let (code, out, _) = run(herald().args(["check", "--color=never"]).arg(dir.path()));
+    assert_eq!(code, 0, "{out}");
+    assert!(!out.contains("baseline"), "{out}");
+}

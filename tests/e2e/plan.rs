@@ -324,3 +324,65 @@ fn policies_suppress_is_counted_by_plan() {
     assert_eq!(code, 0);
     assert!(text.contains("suppressed by policies.suppress"), "{text}");
 }
+
+#[test]
+fn the_forecast_names_what_depends_on_the_missing_event_history() {
+    // Issue 11 item 7: without an event history, `count()` is 0 and
+    // `opened()` false for everyone; the plan says which objects that changes.
+    let dir = copy_example("boutique-mode");
+    let (code, out, err) = run(herald().args(["plan", "--format", "json"]).arg(dir.path()));
+    assert_eq!(code, 0, "{err}");
+    let plan: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let names: Vec<&str> = plan["contacts"]["without_history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"scenarios.welcome_series (exit_when)"), "{names:?}");
+    assert!(
+        names.contains(&"scenarios.cart_abandonment (exit_when, steps)"),
+        "{names:?}"
+    );
+    assert!(
+        names.iter().all(|n| !n.starts_with("campaigns.black_friday_email")),
+        "{names:?}"
+    );
+    let (code, out, _) = run(herald().arg("plan").arg(dir.path()));
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("note: no event history is read") && out.contains("scenarios.cart_abandonment (exit_when, steps)"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_birthday_test_is_checked_on_the_entries_of_its_decide_after() {
+    // Issue 11 item 6: ~2,000 contacts have a birthday over a year; in the
+    // 24 h of a test each variant gets a handful of entries, far below
+    // `min_sample`. `plan` estimates them from the forecast's entries.
+    let dir = copy_example("boutique-mode");
+    edit(
+        &dir.path().join("messages.yaml"),
+        "  birthday_sms:\n",
+        "  birthday_email_b:\n    channel: email\n    purpose: marketing\n    subject: \"Votre cadeau d'anniversaire vous attend\"\n    preheader: \"-20 % sur tout le site pendant 7 jours\"\n    body: templates/birthday.mjml\n  birthday_sms:\n",
+    );
+    edit(
+        &dir.path().join("scenarios.yaml"),
+        "    steps:\n      - send: birthday_email\n",
+        "    steps:\n      - send: birthday_email\n        experiment:\n          variants:\n            - { message: birthday_email, split: 50 }\n            - { message: birthday_email_b, split: 50 }\n          metric: click\n          min_sample: 20\n",
+    );
+    assert_eq!(run(herald().arg("check").arg(dir.path())).0, 0, "check cannot see it");
+    let (code, out, _) = run(herald().args(["plan", "--color=never"]).arg(dir.path()));
+    assert_eq!(code, 1, "{out}");
+    insta::assert_snapshot!("scenario_experiment_sample_too_small", out);
+    // Two days of entries per decision reach a sample of 2.
+    edit(
+        &dir.path().join("scenarios.yaml"),
+        "          min_sample: 20\n",
+        "          min_sample: 2\n          decide_after: 48h\n",
+    );
+    let (code, out, _) = run(herald().args(["plan", "--color=never"]).arg(dir.path()));
+    assert!(!out.contains("sample-too-small"), "{out}");
+    assert_eq!(code, 0, "{out}");
+}

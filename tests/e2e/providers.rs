@@ -28,6 +28,9 @@ contact:
     sms_marketing: { channel: sms }
 programs:
   promotions: { objective: "Sell during Black Friday." }
+# Delivery tests: every forecast send goes out, no cap drops one.
+policies:
+  pressure: []
 messages:
   bf_email:
     channel: email

@@ -5,8 +5,8 @@ use super::{Ctx, Names};
 use crate::ast::{self, Documents, StepKind, WaitDoc};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::model::{
-    Campaign, Cond, ContactModel, Delivery, Event, Experiment, FieldType, Kpi, Policies, Program, Scenario, Step,
-    Trigger, Variant,
+    Campaign, Cond, ContactModel, Delivery, Event, Experiment, Fallback, FieldType, Kpi, Policies, Program, Scenario,
+    Step, Trigger, Variant,
 };
 use crate::source::Span;
 use crate::suggest;
@@ -267,7 +267,20 @@ pub fn scenarios(
                 .help("Add at least one step, such as `- send: MESSAGE`."),
             );
         }
-        let steps = sc.steps(cx, &d.steps.value);
+        let mut steps = sc.steps(cx, &d.steps.value);
+        // A fallback with nothing to fall back for is an error of its own:
+        // the scenario stays (the send counts as a solicitation of its own),
+        // so it is said after the check that drops broken scenarios.
+        let mut fallback_diags = Vec::new();
+        resolve_fallbacks(
+            &mut Ctx {
+                sources: cx.sources,
+                diags: &mut fallback_diags,
+                broken: 0,
+            },
+            &decl.name.value,
+            &mut steps,
+        );
         // Each wait is within 100 years; their sum must be too, so that every
         // date a contact reaches in the scenario stays inside the calendar.
         let span = longest_wait(&steps);
@@ -286,7 +299,9 @@ pub fn scenarios(
                 .help("Shorten the waits, or split the journey into scenarios triggered by dates or events."),
             );
         }
-        if (cx.diags.len(), cx.broken) != before {
+        let broken = (cx.diags.len(), cx.broken) != before;
+        cx.diags.extend(fallback_diags);
+        if broken {
             continue;
         }
         if let Some(trigger) = trigger {
@@ -301,6 +316,7 @@ pub fn scenarios(
                     steps,
                     description: d.description.clone(),
                     span: decl.name.span,
+                    trigger_at_span: d.trigger.value.at.as_ref().map_or(d.trigger.span, |a| a.span),
                 },
             );
         }
@@ -325,7 +341,14 @@ pub fn scenario_mentions(d: &ast::ScenarioDoc, out: &mut std::collections::BTree
     fn steps(list: &[Lenient<ast::Step>], out: &mut std::collections::BTreeSet<String>) {
         for s in list.iter().filter_map(|s| s.0.as_ref()) {
             match &s.kind {
-                StepKind::Send { message, experiment } => {
+                StepKind::Send {
+                    message,
+                    experiment,
+                    fallback_for,
+                } => {
+                    if let Some(f) = fallback_for {
+                        out.insert(f.value.clone());
+                    }
                     out.insert(message.value.clone());
                     for v in experiment.iter().flat_map(|e| &e.variants) {
                         out.insert(v.message.value.clone());
@@ -356,6 +379,95 @@ pub fn scenario_mentions(d: &ast::ScenarioDoc, out: &mut std::collections::BTree
         ast::words(&c.value, out);
     }
     steps(&d.steps.value, out);
+}
+
+/// For each message, the step that last sent it — the same on every path
+/// that got here (`None`: it differs between paths).
+type Sent = BTreeMap<String, Option<String>>;
+
+/// Resolve each `fallback_for` to the step it falls back for: the send of
+/// that message before it, which must be the same step on every path.
+fn resolve_fallbacks(cx: &mut Ctx, scenario: &str, steps: &mut [Step]) {
+    let mut sent = Sent::new();
+    walk_fallbacks(cx, scenario, steps, "", &mut sent);
+}
+
+/// Walk `steps` (their cursors prefixed by `prefix`); `false` when every
+/// path through them exits.
+fn walk_fallbacks(cx: &mut Ctx, scenario: &str, steps: &mut [Step], prefix: &str, sent: &mut Sent) -> bool {
+    for (i, step) in steps.iter_mut().enumerate() {
+        let here = format!("{prefix}{i}");
+        match step {
+            Step::Send {
+                delivery, fallback_for, ..
+            } => {
+                if let Some(f) = fallback_for {
+                    match sent.get(&f.message) {
+                        Some(Some(primary)) => f.primary = primary.clone(),
+                        found => {
+                            let why = if found.is_some() {
+                                "it is sent by different steps on different paths"
+                            } else {
+                                "it is not sent before this step on every path"
+                            };
+                            cx.diags.push(
+                                Diagnostic::new(
+                                    Code::PressureInvalidFallback,
+                                    format!(
+                                        "this send of scenario `{scenario}` falls back for `{}`, but {why}",
+                                        f.message
+                                    ),
+                                )
+                                .at(f.span, format!("no single earlier send of `{}` on the paths to here", f.message))
+                                .help(format!(
+                                    "A fallback follows the one send it stands in for (`- send: {}` earlier in the same path, such as before a `wait: {{ until: opened({}) }}`); otherwise remove `fallback_for` and let the caps count it as a solicitation of its own.",
+                                    f.message, f.message
+                                )),
+                            );
+                        }
+                    }
+                }
+                for m in delivery.messages() {
+                    sent.insert(m.to_string(), Some(here.clone()));
+                }
+            }
+            Step::Wait { .. } => {}
+            Step::WaitUntil { on_timeout, .. } => {
+                let mut timeout = sent.clone();
+                if walk_fallbacks(cx, scenario, on_timeout, &format!("{here}/timeout/"), &mut timeout) {
+                    merge(sent, &timeout);
+                }
+            }
+            Step::If { then, otherwise, .. } => {
+                let mut a = sent.clone();
+                let mut b = sent.clone();
+                let ca = walk_fallbacks(cx, scenario, then, &format!("{here}/then/"), &mut a);
+                let cb = walk_fallbacks(cx, scenario, otherwise, &format!("{here}/else/"), &mut b);
+                match (ca, cb) {
+                    (true, true) => {
+                        merge(&mut a, &b);
+                        *sent = a;
+                    }
+                    (true, false) => *sent = a,
+                    (false, true) => *sent = b,
+                    (false, false) => return false,
+                }
+            }
+            Step::Exit { .. } => return false,
+        }
+    }
+    true
+}
+
+/// What holds after either of two paths: the messages both sent, by the
+/// same step or ambiguous.
+fn merge(a: &mut Sent, b: &Sent) {
+    a.retain(|m, _| b.contains_key(m));
+    for (m, step) in a.iter_mut() {
+        if b.get(m) != Some(step) {
+            *step = None;
+        }
+    }
 }
 
 /// The longest total of waits and timeouts along any path of `steps`, in minutes.
@@ -548,6 +660,22 @@ impl ScenarioCx<'_> {
         cx.condition(s, scope).map(|(c, _)| c)
     }
 
+    /// A `fallback_for` whose message exists (its step is resolved later,
+    /// by [`resolve_fallbacks`]). `None` when it names an unknown message.
+    #[allow(clippy::option_option)]
+    fn fallback(&self, cx: &mut Ctx, f: Option<&Sp<String>>) -> Option<Option<Fallback>> {
+        match f {
+            None => Some(None),
+            Some(m) => check_message(cx, m, self.names).then(|| {
+                Some(Fallback {
+                    message: m.value.clone(),
+                    primary: String::new(),
+                    span: m.span,
+                })
+            }),
+        }
+    }
+
     /// Steps that failed to load are already reported (and absent).
     fn steps(&self, cx: &mut Ctx, steps: &[Lenient<ast::Step>]) -> Vec<Step> {
         steps
@@ -563,14 +691,21 @@ impl ScenarioCx<'_> {
             StepKind::Send {
                 message,
                 experiment: None,
-            } => check_message(cx, message, self.names).then(|| Step::Send {
-                delivery: Delivery::Message(message.value.clone()),
-                span,
-            }),
+                fallback_for,
+            } => {
+                let fallback = self.fallback(cx, fallback_for.as_ref())?;
+                check_message(cx, message, self.names).then(|| Step::Send {
+                    delivery: Delivery::Message(message.value.clone()),
+                    fallback_for: fallback,
+                    span,
+                })
+            }
             StepKind::Send {
                 message,
                 experiment: Some(e),
+                fallback_for,
             } => {
+                let fallback = self.fallback(cx, fallback_for.as_ref())?;
                 // The step's own message is one of the variants: check it's listed.
                 let listed = e.variants.iter().any(|v| v.message.value == message.value);
                 if !listed {
@@ -587,6 +722,7 @@ impl ScenarioCx<'_> {
                 let x = experiment(cx, e, self.names, self.policies, message.span)?;
                 Some(Step::Send {
                     delivery: Delivery::Experiment(x),
+                    fallback_for: fallback,
                     span,
                 })
             }

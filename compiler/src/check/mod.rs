@@ -97,6 +97,17 @@ impl Ctx<'_> {
     }
 }
 
+/// What applies without being a problem, for `check` to say once (only of
+/// a plan without errors: a plan that failed to load may have lost the very
+/// `policies` the note would be about).
+pub fn notes(plan: &Plan, has_errors: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    if !has_errors && plan.policies.pressure_source == crate::model::PressureSource::Baseline {
+        out.push(policies::BASELINE_NOTE.to_string());
+    }
+    out
+}
+
 /// Names declared in each section (first definitions), for resolution,
 /// and those whose declaration is broken (known, but not in the plan).
 pub struct Names {

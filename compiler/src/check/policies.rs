@@ -3,15 +3,67 @@
 use super::typeck::Scope;
 use super::{Ctx, Names};
 use crate::ast::Documents;
+use crate::ast::values::{Channel, Duration, Purpose};
 use crate::diagnostic::{Code, Diagnostic};
-use crate::model::{ContactModel, Policies, PressureRule, SendWindow};
+use crate::model::{ContactModel, Policies, PressureRule, PressureSource, SendWindow};
+
+/// The practice's baseline caps (`design.md`, research §2), applied when a
+/// plan writes no `policies.pressure`: name, channel, max, per (days).
+pub const BASELINE: [(&str, Option<Channel>, u32, u64); 4] = [
+    ("email", Some(Channel::Email), 2, 7),
+    ("sms", Some(Channel::Sms), 4, 30),
+    ("push", Some(Channel::Push), 3, 7),
+    ("daily", None, 1, 1),
+];
+
+/// The baseline caps, as rules (marketing messages only).
+pub fn baseline() -> Vec<PressureRule> {
+    BASELINE
+        .iter()
+        .map(|&(name, channel, max, days)| PressureRule {
+            channel,
+            purpose: Some(Purpose::Marketing),
+            program: None,
+            tag: None,
+            max,
+            per: Duration::from_minutes(days * 1440).unwrap_or(Duration::MAX),
+            span: None,
+            baseline: Some(name),
+        })
+        .collect()
+}
+
+/// What `check` says once when the baseline applies.
+pub const BASELINE_NOTE: &str = "no `policies.pressure`: the practice's baseline caps apply — marketing email ≤ 2 per 7 days, SMS ≤ 4 per 30 days, push ≤ 3 per 7 days, and one marketing message per contact a day across channels (write `policies.pressure` to replace them, `pressure: []` to turn caps off)";
 
 pub fn build(cx: &mut Ctx, docs: &Documents, names: &Names, contact: &ContactModel) -> Policies {
-    let mut p = Policies::default();
+    let mut p = Policies {
+        pressure: baseline(),
+        pressure_source: PressureSource::Baseline,
+        ..Policies::default()
+    };
     let Some(doc) = &docs.policies else { return p };
     p.span = Some(doc.span);
     let doc = &doc.value;
-    for r in doc.pressure.iter().filter_map(|r| r.0.as_ref()) {
+    if let Some(list) = &doc.pressure {
+        p.pressure.clear();
+        p.pressure_source = if list.value.is_empty() {
+            cx.diags.push(
+                Diagnostic::new(Code::PressureCapsOff, "`pressure: []` turns every frequency cap off")
+                    .at(list.span, "no caps: a contact may get any number of marketing messages")
+                    .help("Remove `pressure` to apply the practice's baseline (marketing email ≤ 2 per 7 days, SMS ≤ 4 per 30 days, push ≤ 3 per 7 days, one a day across channels), or list your own caps."),
+            );
+            PressureSource::Off
+        } else {
+            PressureSource::Written
+        };
+    }
+    for r in doc
+        .pressure
+        .iter()
+        .flat_map(|l| l.value.iter())
+        .filter_map(|r| r.0.as_ref())
+    {
         if let Some(program) = &r.program
             && !names.programs.contains_key(&program.value)
         {
@@ -41,7 +93,8 @@ pub fn build(cx: &mut Ctx, docs: &Documents, names: &Names, contact: &ContactMod
             tag: r.tag.as_ref().map(|c| c.value.clone()),
             max: r.max.value,
             per: r.per.value,
-            span: r.max.span.to(r.per.span),
+            span: Some(r.max.span.to(r.per.span)),
+            baseline: None,
         });
     }
     for q in doc.quiet_hours.iter().filter_map(|q| q.0.as_ref()) {
@@ -67,6 +120,7 @@ pub fn build(cx: &mut Ctx, docs: &Documents, names: &Names, contact: &ContactMod
         }
         p.quiet_hours.push(SendWindow {
             channel: q.channel.value,
+            purpose: q.purpose.as_ref().map(|p| p.value),
             days: q.days.value.clone(),
             from: q.from.value.0,
             to: q.to.value.0,

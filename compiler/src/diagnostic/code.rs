@@ -131,6 +131,8 @@ codes! {
     PressureCampaignsExceedCap => "pressure/campaigns-exceed-cap", Pressure, Error;
     PressureCampaignsMayExceedCap => "pressure/campaigns-may-exceed-cap", Pressure, Warning;
     PressureUnboundedReentry => "pressure/unbounded-reentry", Pressure, Warning;
+    PressureCapsOff => "pressure/caps-off", Pressure, Warning;
+    PressureInvalidFallback => "pressure/invalid-fallback", Pressure, Error;
 
     TimingOutsideWindow => "timing/outside-window", Timing, Error;
     TimingInThePast => "timing/in-the-past", Timing, Warning;

@@ -8,7 +8,7 @@ use crate::source::SourceSet;
 use std::fmt::Write;
 
 /// Escape the message part of a workflow command.
-fn escape_data(s: &str) -> String {
+pub fn escape_data(s: &str) -> String {
     s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
 }
 

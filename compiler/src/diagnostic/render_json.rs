@@ -15,6 +15,9 @@ pub struct Report<'a> {
     pub error_count: usize,
     pub warning_count: usize,
     pub diagnostics: Vec<JsonDiagnostic<'a>>,
+    /// What applies without being a problem (the baseline pressure caps).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -78,6 +81,7 @@ pub fn report<'a>(diagnostics: &'a [Diagnostic], sources: &'a SourceSet) -> Repo
             let redactor = Redactor::new(sources);
             diagnostics.iter().map(|d| redacted(d, sources, &redactor)).collect()
         },
+        notes: Vec::new(),
     }
 }
 
@@ -106,5 +110,12 @@ fn redacted<'a>(d: &'a Diagnostic, sources: &'a SourceSet, redactor: &Redactor) 
 
 /// The report as pretty JSON text.
 pub fn render(diagnostics: &[Diagnostic], sources: &SourceSet) -> String {
-    serde_json::to_string_pretty(&report(diagnostics, sources)).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    render_with_notes(diagnostics, sources, &[])
+}
+
+/// The report, with notes, as pretty JSON text.
+pub fn render_with_notes(diagnostics: &[Diagnostic], sources: &SourceSet, notes: &[String]) -> String {
+    let mut r = report(diagnostics, sources);
+    r.notes = notes.to_vec();
+    serde_json::to_string_pretty(&r).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }

@@ -1,7 +1,7 @@
 //! Public holidays and sending windows. Pure functions of dates, so the
 //! compiler (checking campaign times) and the runtime (deferring sends) agree.
 
-use crate::ast::values::{Channel, HolidayCalendar, Weekday};
+use crate::ast::values::{Channel, HolidayCalendar, Purpose, Weekday};
 use crate::model::{Policies, SendWindow};
 use chrono::{Datelike, Days, NaiveDate, NaiveDateTime, NaiveTime};
 
@@ -127,16 +127,41 @@ pub fn default_call_windows() -> Vec<Window> {
     ]
 }
 
-/// The windows that apply to a channel, and where they come from.
-pub fn windows_for(policies: &Policies, channel: Channel) -> (Vec<Window>, WindowSource) {
+/// Marketing push (practice): not before 08:00, not after 21:00, not at
+/// weekends, not on public holidays.
+pub fn default_push_windows() -> Vec<Window> {
+    vec![Window {
+        days: WEEKDAYS.to_vec(),
+        from: hm(8, 0),
+        to: hm(21, 0),
+        holidays: Some(HolidayCalendar::Fr),
+    }]
+}
+
+/// Whether a window written for `written` (`None`: marketing) applies to
+/// messages of `purpose`.
+pub fn purpose_applies(written: Option<Purpose>, purpose: Purpose) -> bool {
+    written.unwrap_or(Purpose::Marketing) == purpose
+}
+
+/// The windows that apply to messages of a channel and purpose, and where
+/// they come from: the windows of `policies.quiet_hours` for that channel
+/// and purpose (a window without `purpose` is for marketing); without any,
+/// Herald's defaults for marketing (SMS, push, calls), and no window for
+/// transactional and service messages — an urgent message is never held
+/// back unless a window names its purpose.
+pub fn windows_for(policies: &Policies, channel: Channel, purpose: Purpose) -> (Vec<Window>, WindowSource) {
     let from_policy: Vec<Window> = policies
         .quiet_hours
         .iter()
-        .filter(|w| w.channel == channel)
+        .filter(|w| w.channel == channel && purpose_applies(w.purpose, purpose))
         .map(Window::from)
         .collect();
     if !from_policy.is_empty() {
         return (from_policy, WindowSource::Policy);
+    }
+    if purpose != Purpose::Marketing {
+        return (Vec::new(), WindowSource::None);
     }
     match channel {
         Channel::Sms => (
@@ -147,8 +172,65 @@ pub fn windows_for(policies: &Policies, channel: Channel) -> (Vec<Window>, Windo
             default_call_windows(),
             WindowSource::Default("the D223-9 calling hours"),
         ),
-        Channel::Email | Channel::Push => (Vec::new(), WindowSource::None),
+        Channel::Push => (
+            default_push_windows(),
+            WindowSource::Default("the practice's push hours, weekdays 08:00–21:00 outside public holidays"),
+        ),
+        Channel::Email => (Vec::new(), WindowSource::None),
     }
+}
+
+/// Whether a time of day is allowed on at least one day of the week (a
+/// date trigger's day varies from contact to contact; its time does not).
+pub fn allowed_some_day(windows: &[Window], t: NaiveTime) -> bool {
+    windows.is_empty()
+        || windows
+            .iter()
+            .any(|w| !w.days.is_empty() && t >= w.from && (w.to == NaiveTime::MIN || t < w.to))
+}
+
+/// The windows in words: "mon–fri 08:00–20:00, sat 10:00–18:00 (no public holidays)".
+pub fn describe(windows: &[Window]) -> String {
+    let days = |ds: &[Weekday]| -> String {
+        let all = [
+            Weekday::Mon,
+            Weekday::Tue,
+            Weekday::Wed,
+            Weekday::Thu,
+            Weekday::Fri,
+            Weekday::Sat,
+            Weekday::Sun,
+        ];
+        let idx: Vec<usize> = all
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| ds.contains(d))
+            .map(|(i, _)| i)
+            .collect();
+        let name = |i: usize| format!("{:?}", all[i]).to_lowercase();
+        let contiguous = idx.windows(2).all(|w| w[1] == w[0] + 1);
+        match (idx.first(), idx.last()) {
+            (Some(&a), Some(&b)) if contiguous && b > a + 1 => format!("{}–{}", name(a), name(b)),
+            _ => idx.iter().map(|&i| name(i)).collect::<Vec<_>>().join(", "),
+        }
+    };
+    let to = |t: NaiveTime| {
+        if t == NaiveTime::MIN {
+            "24:00".to_string()
+        } else {
+            t.format("%H:%M").to_string()
+        }
+    };
+    let parts: Vec<String> = windows
+        .iter()
+        .map(|w| format!("{} {}–{}", days(&w.days), w.from.format("%H:%M"), to(w.to)))
+        .collect();
+    let holidays = if windows.iter().any(|w| w.holidays.is_some()) {
+        " (no public holidays)"
+    } else {
+        ""
+    };
+    format!("{}{holidays}", parts.join(", "))
 }
 
 fn weekday(d: NaiveDate) -> Weekday {
@@ -285,6 +367,53 @@ mod tests {
         assert!(!allowed(&sms, dt("2026-05-01T10:00")), "1 May");
         assert!(allowed(&sms, dt("2026-11-27T19:59")));
         assert!(!allowed(&sms, dt("2026-11-27T20:00")));
+        let push = default_push_windows();
+        assert!(allowed(&push, dt("2026-11-27T20:59")));
+        assert!(!allowed(&push, dt("2026-11-27T21:00")), "not after 21:00");
+        assert!(!allowed(&push, dt("2026-11-27T07:59")), "not before 08:00");
+        assert!(!allowed(&push, dt("2026-11-29T12:00")), "not on Sundays");
+        assert!(!allowed(&push, dt("2026-11-28T12:00")), "not on Saturdays");
+        assert!(!allowed(&push, dt("2026-11-11T12:00")), "not on 11 November");
+    }
+
+    #[test]
+    fn windows_without_purpose_are_for_marketing() {
+        use crate::model::SendWindow;
+        let mut p = Policies::default();
+        // Defaults hold back marketing only.
+        assert!(!windows_for(&p, Channel::Sms, Purpose::Marketing).0.is_empty());
+        assert!(windows_for(&p, Channel::Sms, Purpose::Transactional).0.is_empty());
+        assert!(windows_for(&p, Channel::Push, Purpose::Service).0.is_empty());
+        assert!(windows_for(&p, Channel::Call, Purpose::Transactional).0.is_empty());
+        let window = |purpose| SendWindow {
+            channel: Channel::Sms,
+            purpose,
+            days: vec![Weekday::Mon],
+            from: hm(9, 0),
+            to: hm(10, 0),
+            holidays: None,
+            span: Default::default(),
+        };
+        p.quiet_hours = vec![window(None), window(Some(Purpose::Transactional))];
+        let (w, src) = windows_for(&p, Channel::Sms, Purpose::Marketing);
+        assert_eq!((w.len(), src), (1, WindowSource::Policy));
+        let (w, src) = windows_for(&p, Channel::Sms, Purpose::Transactional);
+        assert_eq!((w.len(), src), (1, WindowSource::Policy));
+        assert_eq!(windows_for(&p, Channel::Sms, Purpose::Service).1, WindowSource::None);
+    }
+
+    #[test]
+    fn times_of_day_and_words() {
+        let sms = default_sms_windows();
+        assert!(allowed_some_day(&sms, hm(9, 0)));
+        assert!(allowed_some_day(&sms, hm(19, 59)));
+        assert!(!allowed_some_day(&sms, hm(22, 0)));
+        assert!(!allowed_some_day(&sms, hm(7, 0)));
+        assert!(allowed_some_day(&[], hm(3, 0)));
+        assert_eq!(
+            describe(&sms),
+            "mon–fri 08:00–20:00, sat 10:00–18:00 (no public holidays)"
+        );
     }
 
     #[test]

@@ -9,16 +9,14 @@ use super::experiment::{self, Group};
 use super::scenario::Content;
 use super::{ContactFacts, Cx, Engine, later, local_instant};
 use crate::model::Delivery;
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
 /// A campaign of the engine (an index into the plan's campaigns, by name).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct CampaignId(pub usize);
 
-/// When the rest of an experiment's audience gets the winner, when the
-/// experiment does not say.
-pub const DEFAULT_DECIDE_AFTER: TimeDelta = TimeDelta::hours(24);
+pub use crate::model::DEFAULT_DECIDE_AFTER;
 
 /// What a campaign does for one contact of its audience.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -34,7 +34,7 @@ pub struct Suppressed {
     pub consent: u64,
     /// Contacts without an address for the channel (no email, no phone).
     pub no_address: u64,
-    /// Dropped by each pressure rule (`policies.pressure[i]`).
+    /// Dropped by each pressure rule, by its key (`policies.pressure[i]`, `baseline.email`).
     pub pressure: BTreeMap<String, u64>,
     /// Quiet hours would defer them past the expiry (72 hours).
     #[serde(default, skip_serializing_if = "is_zero")]
@@ -100,6 +100,8 @@ struct Candidate<'p> {
     msg: &'p Message,
     priority: u8,
     deferred: bool,
+    /// The solicitation it belongs to (a send and its fallbacks share one).
+    thread: u64,
 }
 
 fn priority(p: Purpose) -> u8 {
@@ -222,7 +224,10 @@ impl<'p> Forecaster<'p> {
 
         // Quiet hours first (the runner defers), then time order and priority.
         for cand in &mut candidates {
-            if let Some(next) = self.engine.quiet_until(cand.msg.channel(), tz, cand.at) {
+            if let Some(next) = self
+                .engine
+                .quiet_until(cand.msg.channel(), cand.msg.purpose, tz, cand.at)
+            {
                 cand.at = next;
                 cand.deferred = true;
             }
@@ -268,7 +273,8 @@ impl<'p> Forecaster<'p> {
                 Some(Group::Rest) => experiment(impact, plan, i).rest += 1,
                 _ => {}
             }
-            push(plan, out, at, Origin::Campaign(CampaignId(i)), content);
+            let thread = engine::guard::thread_id(&format!("campaigns.{i}"));
+            push(plan, out, at, Origin::Campaign(CampaignId(i)), content, thread);
         }
     }
 
@@ -320,9 +326,15 @@ impl<'p> Forecaster<'p> {
                     entered_at: at,
                     active: matches!(progress, Progress::Asleep { .. }),
                 });
+                let entry = at.timestamp();
                 for a in self.actions.drain(..) {
                     match a {
-                        Action::Send { at, content, .. } => push(plan, out, at, Origin::Scenario(id), content),
+                        Action::Send {
+                            at, content, thread, ..
+                        } => {
+                            let thread = engine::guard::thread_id(&format!("scenarios.{i}/{entry}/{thread}"));
+                            push(plan, out, at, Origin::Scenario(id), content, thread);
+                        }
                         Action::Holdout { .. } => {}
                     }
                 }
@@ -347,6 +359,7 @@ impl<'p> Forecaster<'p> {
                 origin: cand.origin,
                 message: cand.message,
                 due: cand.due,
+                thread: cand.thread,
             },
             &self.delivered,
             &[],
@@ -358,6 +371,7 @@ impl<'p> Forecaster<'p> {
             0
         };
         let what = self.engine.solicitation(cand.origin, cand.msg);
+        let plan = self.plan;
         let Some(impact) = self.impact(cand.origin) else { return };
         if cand.deferred {
             impact.deferred_quiet_hours += 1;
@@ -367,7 +381,11 @@ impl<'p> Forecaster<'p> {
                 impact.recipients += 1;
                 *impact.by_channel.entry(channel).or_default() += 1;
                 impact.sms_segments += segments;
-                self.delivered.push(Sent { at: cand.at, what });
+                self.delivered.push(Sent {
+                    at: cand.at,
+                    what,
+                    thread: cand.thread,
+                });
                 return;
             }
             Verdict::Drop(d) => d,
@@ -380,7 +398,14 @@ impl<'p> Forecaster<'p> {
             engine::Drop::NoAddress => s.no_address += 1,
             engine::Drop::Consent => s.consent += 1,
             engine::Drop::SuppressedByPolicy => s.policy += 1,
-            engine::Drop::Pressure(ri) => *s.pressure.entry(format!("policies.pressure[{ri}]")).or_default() += 1,
+            engine::Drop::Pressure(ri) => {
+                let key = plan
+                    .policies
+                    .pressure
+                    .get(ri)
+                    .map_or_else(|| format!("policies.pressure[{ri}]"), |r| r.key(ri));
+                *s.pressure.entry(key).or_default() += 1;
+            }
             engine::Drop::QuietHours | engine::Drop::Expired => s.quiet_hours += 1,
             engine::Drop::Suppressed | engine::Drop::UnknownMessage => {}
         }
@@ -460,7 +485,14 @@ fn experiment<'i>(impact: &'i mut Impact, plan: &Plan, campaign: usize) -> &'i m
 
 /// A send the engine scheduled, as a candidate. The winner of an experiment
 /// is not known before it runs: the forecast counts the first variant.
-fn push<'p>(plan: &'p Plan, out: &mut Vec<Candidate<'p>>, at: DateTime<Utc>, origin: Origin, content: Content<'p>) {
+fn push<'p>(
+    plan: &'p Plan,
+    out: &mut Vec<Candidate<'p>>,
+    at: DateTime<Utc>,
+    origin: Origin,
+    content: Content<'p>,
+    thread: u64,
+) {
     let message = content.message(|_| None);
     let Some((name, msg)) = plan.messages.get_key_value(message) else {
         return;
@@ -473,6 +505,7 @@ fn push<'p>(plan: &'p Plan, out: &mut Vec<Candidate<'p>>, at: DateTime<Utc>, ori
         msg,
         priority: priority(msg.purpose),
         deferred: false,
+        thread,
     });
 }
 

@@ -6,8 +6,11 @@
 //! if that is past the expiry); then it is dropped without an address for
 //! the channel, without consent (marketing only), when `policies.suppress`
 //! holds for the contact (marketing only), when the channel is suppressed
-//! for the contact (bounces, complaints), or when a pressure cap is reached — each rule counting the contact's earlier sends in its
-//! rolling window `(at - per, at]`.
+//! for the contact (bounces, complaints), or when a pressure cap is reached —
+//! each rule counting the contact's earlier solicitations in its rolling
+//! window `(at - per, at]`. A solicitation is a send and its fallbacks
+//! (`fallback_for`: email, then SMS if not opened): it counts once per rule,
+//! however many of its sends the rule matches.
 
 use super::campaign::CampaignId;
 use super::scenario::ScenarioId;
@@ -15,7 +18,7 @@ use super::{ContactFacts, Cx, Engine, later, local_instant};
 use crate::ast::values::{Channel, Purpose};
 use crate::calendar;
 use crate::contact::Contact;
-use crate::model::Message;
+use crate::model::{Message, Policies};
 use crate::rules::{Solicitation, counts_send};
 use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
@@ -38,6 +41,8 @@ pub struct Request<'a> {
     pub message: &'a str,
     /// When it was first due (before any deferral).
     pub due: DateTime<Utc>,
+    /// The solicitation it belongs to (see [`Sent::thread`]).
+    pub thread: u64,
 }
 
 /// An earlier send of the contact, as pressure rules see it.
@@ -45,6 +50,15 @@ pub struct Request<'a> {
 pub struct Sent<'a> {
     pub at: DateTime<Utc>,
     pub what: Solicitation<'a>,
+    /// The solicitation it belongs to: a send and its fallbacks share it, and
+    /// a rule counts it once.
+    pub thread: u64,
+}
+
+/// The thread of a send from its text (the runner's ledger key of the
+/// solicitation's first send): a stable 64-bit hash (FNV-1a).
+pub fn thread_id(text: &str) -> u64 {
+    super::experiment::bucket(text, "thread")
 }
 
 /// Why a send does not go out.
@@ -61,13 +75,14 @@ pub enum Drop {
     /// `policies.suppress` holds for the contact (marketing only).
     SuppressedByPolicy,
     Suppressed,
-    /// `policies.pressure[i]` is reached.
+    /// The pressure rule `i` of `policies.pressure` (the caps in force) is reached.
     Pressure(usize),
 }
 
 impl Drop {
-    /// A stable code, as recorded in the send ledger.
-    pub fn code(&self) -> String {
+    /// A stable code, as recorded in the send ledger: `pressure:` then the
+    /// rule's key (`policies.pressure[1]`, `baseline.email`).
+    pub fn code(&self, policies: &Policies) -> String {
         match self {
             Drop::UnknownMessage => "unknown-message".into(),
             Drop::Expired => "expired".into(),
@@ -76,7 +91,13 @@ impl Drop {
             Drop::Consent => "consent".into(),
             Drop::SuppressedByPolicy => "suppressed-by-policy".into(),
             Drop::Suppressed => "suppressed".into(),
-            Drop::Pressure(i) => format!("pressure:policies.pressure[{i}]"),
+            Drop::Pressure(i) => format!(
+                "pressure:{}",
+                policies
+                    .pressure
+                    .get(*i)
+                    .map_or_else(|| format!("policies.pressure[{i}]"), |r| r.key(*i))
+            ),
         }
     }
 }
@@ -118,9 +139,10 @@ impl<'p> Engine<'p> {
     }
 
     /// When a send at `at` may go out instead, if `at` is inside quiet hours
-    /// for the channel in the zone.
-    pub fn quiet_until(&self, channel: Channel, tz: Tz, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        let windows = self.windows.get(&channel).map(Vec::as_slice).unwrap_or(&[]);
+    /// for messages of the channel and purpose in the zone (windows without
+    /// a purpose hold back marketing only).
+    pub fn quiet_until(&self, channel: Channel, purpose: Purpose, tz: Tz, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let windows = self.windows.get(&(channel, purpose)).map(Vec::as_slice).unwrap_or(&[]);
         let local = at.with_timezone(&tz).naive_local();
         if calendar::allowed(windows, local) {
             return None;
@@ -169,7 +191,7 @@ impl<'p> Engine<'p> {
         if now > expires {
             return Verdict::Drop(Drop::Expired);
         }
-        if let Some(next) = self.quiet_until(channel, self.tz(contact), now) {
+        if let Some(next) = self.quiet_until(channel, message.purpose, self.tz(contact), now) {
             return Verdict::Drop(Drop::QuietHours).or_defer(next, expires);
         }
         if !self.has_address(contact, channel) {
@@ -196,11 +218,15 @@ impl<'p> Engine<'p> {
             let since = now
                 .checked_sub_signed(rule.per.as_chrono())
                 .unwrap_or(DateTime::<Utc>::MIN_UTC);
-            let n = log
+            // Distinct solicitations, this one's own earlier sends aside.
+            let mut threads: Vec<u64> = log
                 .iter()
-                .filter(|s| s.at > since && s.at <= now && counts_send(rule, &s.what))
-                .count();
-            if n as u64 >= u64::from(rule.max) {
+                .filter(|s| s.at > since && s.at <= now && s.thread != req.thread && counts_send(rule, &s.what))
+                .map(|s| s.thread)
+                .collect();
+            threads.sort_unstable();
+            threads.dedup();
+            if threads.len() as u64 >= u64::from(rule.max) {
                 return Verdict::Drop(Drop::Pressure(i));
             }
         }

@@ -37,7 +37,7 @@ pub use experiment::Group;
 pub use guard::{Drop, Origin, Request, Sent, Verdict};
 pub use scenario::{Action, Content, Enrolment, Entry, ExitReason, Passage, Previous, Progress, ScenarioId, Way};
 
-use crate::ast::values::{CalendarOffset, Channel};
+use crate::ast::values::{CalendarOffset, Channel, Purpose};
 use crate::calendar::{self, Window};
 use crate::contact::{Contact, FieldValue, Layout};
 use crate::eval::{Compiled, Evaluator, History, Memo, Subject};
@@ -48,7 +48,11 @@ use std::collections::BTreeMap;
 
 /// A scenario step with its conditions compiled.
 pub(crate) enum CStep<'p> {
-    Send(&'p Delivery),
+    Send {
+        delivery: &'p Delivery,
+        /// A fallback: the step of the send it falls back for.
+        primary: Option<Cursor>,
+    },
     Wait(TimeDelta),
     WaitUntil {
         until: Compiled,
@@ -94,7 +98,14 @@ fn compile_steps<'p>(e: &Evaluator, steps: &'p [Step]) -> Vec<CStep<'p>> {
     steps
         .iter()
         .map(|step| match step {
-            Step::Send { delivery, .. } => CStep::Send(delivery),
+            Step::Send {
+                delivery, fallback_for, ..
+            } => CStep::Send {
+                delivery,
+                // Resolved and checked by `check`; a primary that does not
+                // parse makes the send count on its own.
+                primary: fallback_for.as_ref().and_then(|f| f.primary.parse().ok()),
+            },
             Step::Wait { duration, .. } => CStep::Wait(duration.as_chrono()),
             Step::WaitUntil {
                 until,
@@ -147,7 +158,8 @@ pub struct Engine<'p> {
     pub(crate) eval: Evaluator,
     pub(crate) campaigns: Vec<CampaignRt<'p>>,
     pub(crate) scenarios: Vec<ScenarioRt<'p>>,
-    pub(crate) windows: BTreeMap<Channel, Vec<Window>>,
+    /// Sending windows per channel and purpose (empty: any time).
+    pub(crate) windows: BTreeMap<(Channel, Purpose), Vec<Window>>,
     pub(crate) tz_field: Option<usize>,
     pub(crate) email_field: Option<usize>,
     pub(crate) phone_field: Option<usize>,
@@ -187,7 +199,9 @@ impl<'p> Engine<'p> {
         let eval = Evaluator::new(plan, layout);
         let mut windows = BTreeMap::new();
         for c in Channel::ALL {
-            windows.insert(c, calendar::windows_for(&plan.policies, c).0);
+            for p in Purpose::ALL {
+                windows.insert((c, p), calendar::windows_for(&plan.policies, c, p).0);
+            }
         }
         let consents = plan
             .contact

@@ -90,6 +90,10 @@ pub enum Action<'p> {
         at: DateTime<Utc>,
         step: Cursor,
         content: Content<'p>,
+        /// The solicitation it belongs to: its own step, or for a fallback
+        /// (`fallback_for`) the step of the send it falls back for. Pressure
+        /// caps count a solicitation once.
+        thread: Cursor,
     },
     /// A send step of an experiment was reached by a contact of its control group.
     Holdout { at: DateTime<Utc>, step: Cursor },
@@ -357,16 +361,18 @@ impl<'p> Engine<'p> {
                         e.cursor.enter(Branch::Timeout);
                     }
                 }
-                CStep::Send(delivery) => {
+                CStep::Send { delivery, primary } => {
                     if exits(cx, e.since) {
                         return exited(e.since);
                     }
                     let step = e.cursor.clone();
+                    let thread = primary.clone().unwrap_or_else(|| step.clone());
                     out.push(match delivery {
                         Delivery::Message(m) => Action::Send {
                             at: e.since,
                             step,
                             content: Content::Message(m),
+                            thread,
                         },
                         Delivery::Experiment(x) => {
                             let salt = format!("scenarios.{}/{step}", rt.name);
@@ -376,11 +382,13 @@ impl<'p> Engine<'p> {
                                     at: e.since,
                                     step,
                                     content: Content::Message(m),
+                                    thread,
                                 },
                                 Group::Rest => Action::Send {
                                     at: e.since,
                                     step,
                                     content: Content::Winner(x),
+                                    thread,
                                 },
                             }
                         }

@@ -238,6 +238,8 @@ struct Queued<'p> {
     priority: u8,
     seq: usize,
     event: Option<EventProps>,
+    /// The solicitation it belongs to (a send and its fallbacks share it).
+    thread: u64,
 }
 
 fn variants(x: &Experiment) -> Vec<&str> {
@@ -506,7 +508,8 @@ impl<'p> Sim<'_, 'p> {
                     }
                 }
                 Some(CampaignSend::Send { at, content, .. }) => {
-                    self.queue(Origin::Campaign(id), content, at, None);
+                    let thread = super::guard::thread_id(&format!("campaigns.{i}"));
+                    self.queue(Origin::Campaign(id), content, at, None, thread);
                 }
             }
         }
@@ -540,7 +543,14 @@ impl<'p> Sim<'_, 'p> {
         }
     }
 
-    fn queue(&mut self, origin: Origin, content: Content<'p>, at: DateTime<Utc>, event: Option<EventProps>) {
+    fn queue(
+        &mut self,
+        origin: Origin,
+        content: Content<'p>,
+        at: DateTime<Utc>,
+        event: Option<EventProps>,
+        thread: u64,
+    ) {
         let message = content.message(|_| None);
         let Some((name, m)) = self.engine.plan.messages.get_key_value(message) else {
             return;
@@ -554,6 +564,7 @@ impl<'p> Sim<'_, 'p> {
             priority: priority(m.purpose),
             seq: self.seq,
             event,
+            thread,
         });
     }
 
@@ -588,8 +599,14 @@ impl<'p> Sim<'_, 'p> {
                     .advance_traced(&mut self.cx, id, &mut a.e, &facts, now, &mut actions, &mut trace);
             for action in actions.drain(..) {
                 match action {
-                    Action::Send { at, content, .. } => {
-                        self.queue(Origin::Scenario(id), content, at, a.e.event.clone());
+                    Action::Send {
+                        at, content, thread, ..
+                    } => {
+                        // As the forecast and the runner: one solicitation per
+                        // enrolment and primary step.
+                        let entry = a.e.entered_at.timestamp();
+                        let thread = super::guard::thread_id(&format!("scenarios.{}/{entry}/{thread}", id.0));
+                        self.queue(Origin::Scenario(id), content, at, a.e.event.clone(), thread);
                     }
                     Action::Holdout { at, step } => {
                         if let Some(x) = self.step_experiment(id, &step) {
@@ -621,10 +638,10 @@ impl<'p> Sim<'_, 'p> {
     /// The experiment of a scenario's send step.
     fn step_experiment(&self, id: ScenarioId, step: &Cursor) -> Option<&'p Experiment> {
         let rt = self.engine.scenarios.get(id.0)?;
-        let CStep::Send(d) = step.step(&rt.steps)? else {
+        let CStep::Send { delivery, .. } = step.step(&rt.steps)? else {
             return None;
         };
-        let d: &'p Delivery = d;
+        let d: &'p Delivery = delivery;
         match d {
             Delivery::Experiment(x) => Some(x),
             Delivery::Message(_) => None,
@@ -655,6 +672,7 @@ impl<'p> Sim<'_, 'p> {
                     origin: q.origin,
                     message: q.message,
                     due: q.due,
+                    thread: q.thread,
                 },
                 &self.log,
                 &self.suppressed,
@@ -666,7 +684,11 @@ impl<'p> Sim<'_, 'p> {
                     Ok(rendered) => {
                         if let Some(m) = self.engine.plan.messages.get(message) {
                             let what = self.engine.solicitation(origin, m);
-                            self.log.push(Sent { at: now, what });
+                            self.log.push(Sent {
+                                at: now,
+                                what,
+                                thread: q.thread,
+                            });
                         }
                         self.happen(
                             now,

@@ -45,7 +45,7 @@ pub fn run<'p>(engine: &Engine<'p>, layout: &Layout, case: &TestCase) -> Outcome
     for e in &case.expectations {
         results.push(match &e.expect {
             Expect::Send { message, when, content } => send(engine, h, &mut used, message, when.as_ref(), content, tz),
-            Expect::Never { message, reason } => never(h, message, *reason, tz),
+            Expect::Never { message, reason } => never(engine, h, message, *reason, tz),
             Expect::Enter { scenario, when } => enter(engine, h, &mut used, scenario, when.as_ref(), tz),
             Expect::Exit { scenario, when, reason } => {
                 exit(engine, h, &mut used, scenario, when.as_ref(), reason.as_ref(), tz)
@@ -130,13 +130,13 @@ fn content_problem(r: &Rendered, checks: &[ContentCheck]) -> Option<String> {
 }
 
 /// What happened to a message instead, for a failed `send`.
-fn instead(h: &[Happening], message: &str, tz: chrono_tz::Tz) -> String {
+fn instead(policies: &crate::model::Policies, h: &[Happening], message: &str, tz: chrono_tz::Tz) -> String {
     let mut notes = Vec::new();
     for x in h {
         let note = match &x.what {
             What::Sent { message: m, .. } if *m == message => format!("sent at {}", time(x.at, tz)),
             What::Dropped { message: m, reason, .. } if *m == message => {
-                format!("dropped at {} ({})", time(x.at, tz), reason.code())
+                format!("dropped at {} ({})", time(x.at, tz), reason.code(policies))
             }
             What::Deferred { message: m, until, .. } if *m == message => {
                 format!("deferred at {} to {} (quiet hours)", time(x.at, tz), time(*until, tz))
@@ -160,7 +160,7 @@ fn instead(h: &[Happening], message: &str, tz: chrono_tz::Tz) -> String {
 
 #[allow(clippy::too_many_arguments)]
 fn send(
-    _engine: &Engine,
+    engine: &Engine,
     h: &[Happening],
     used: &mut [bool],
     message: &str,
@@ -190,11 +190,20 @@ fn send(
     }
     match first_problem {
         Some(p) => fail(p),
-        None => fail(format!("not sent then: {}", instead(h, message, tz))),
+        None => fail(format!(
+            "not sent then: {}",
+            instead(&engine.plan.policies, h, message, tz)
+        )),
     }
 }
 
-fn never(h: &[Happening], message: &str, reason: Option<NeverReason>, tz: chrono_tz::Tz) -> ExpectResult {
+fn never(
+    engine: &Engine,
+    h: &[Happening],
+    message: &str,
+    reason: Option<NeverReason>,
+    tz: chrono_tz::Tz,
+) -> ExpectResult {
     if let Some(x) = h
         .iter()
         .find(|x| matches!(&x.what, What::Sent { message: m, .. } if *m == message))
@@ -216,7 +225,7 @@ fn never(h: &[Happening], message: &str, reason: Option<NeverReason>, tz: chrono
         None => fail(format!(
             "never sent, but not for {}: {}",
             reason.as_str(),
-            instead(h, message, tz)
+            instead(&engine.plan.policies, h, message, tz)
         )),
     }
 }

@@ -157,7 +157,7 @@ pub fn happening(engine: &Engine, h: &Happening, tz: Tz) -> String {
         What::Deferred { message, until, .. } => {
             format!("deferred {message}: quiet hours until {}", time(*until, tz))
         }
-        What::Dropped { message, reason, .. } => format!("dropped {message}: {}", reason.code()),
+        What::Dropped { message, reason, .. } => format!("dropped {message}: {}", reason.code(&engine.plan.policies)),
         What::Exited { scenario, reason } => {
             format!("exit {} ({})", engine.scenario_name(*scenario), exit_reason(reason))
         }

@@ -5,6 +5,7 @@
 //! are skipped when the model is serialised.
 
 mod cond;
+pub mod history;
 
 pub use cond::{Cond, CondKind, Operand, Value, ValueRef};
 
@@ -227,13 +228,43 @@ pub struct PressureRule {
     pub tag: Option<String>,
     pub max: u32,
     pub per: Duration,
+    /// Where it is written (`None`: one of the baseline's rules).
     #[serde(skip)]
-    pub span: Span,
+    pub span: Option<Span>,
+    /// The baseline rule's name (`email`, `sms`, `push`, `daily`), when it is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<&'static str>,
+}
+
+impl PressureRule {
+    /// A stable name: `policies.pressure[i]` for a written rule (its index in
+    /// the list), `baseline.NAME` for the baseline's.
+    pub fn key(&self, index: usize) -> String {
+        match self.baseline {
+            Some(name) => format!("baseline.{name}"),
+            None => format!("policies.pressure[{index}]"),
+        }
+    }
+}
+
+/// Where the pressure caps come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PressureSource {
+    /// No `policies.pressure`: the practice's baseline.
+    Baseline,
+    /// `policies.pressure` lists the caps.
+    Written,
+    /// `pressure: []`: no caps at all.
+    Off,
 }
 
 #[derive(Clone, Debug, Serialize)]
 pub struct SendWindow {
     pub channel: Channel,
+    /// The purpose it applies to (`None`: marketing).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<Purpose>,
     pub days: Vec<Weekday>,
     pub from: NaiveTime,
     pub to: NaiveTime,
@@ -244,7 +275,10 @@ pub struct SendWindow {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Policies {
+    /// The caps in force: the written ones, or the baseline.
     pub pressure: Vec<PressureRule>,
+    #[serde(skip)]
+    pub pressure_source: PressureSource,
     /// Allowed sending windows (what is outside is quiet).
     pub quiet_hours: Vec<SendWindow>,
     pub sms_max_segments: u32,
@@ -263,6 +297,7 @@ impl Default for Policies {
     fn default() -> Self {
         Policies {
             pressure: Vec::new(),
+            pressure_source: PressureSource::Off,
             quiet_hours: Vec::new(),
             sms_max_segments: 1,
             email_subject_max_length: 60,
@@ -418,6 +453,10 @@ pub struct Experiment {
     pub decide_after_span: Option<Span>,
 }
 
+/// When the rest of an experiment's audience gets the winner, when the
+/// experiment does not say (`decide_after`).
+pub const DEFAULT_DECIDE_AFTER: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+
 /// What a campaign or a send step sends.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -468,11 +507,28 @@ pub enum Trigger {
     },
 }
 
+/// A send that falls back for an earlier one (email, then SMS if not
+/// opened): the same solicitation on another channel, which pressure caps
+/// count once.
+#[derive(Clone, Debug, Serialize)]
+pub struct Fallback {
+    /// The message of the earlier send.
+    pub message: String,
+    /// The earlier send's step, as a cursor's text (`2/then/0`): the same on
+    /// every path to this one (checked).
+    #[serde(skip)]
+    pub primary: String,
+    #[serde(skip)]
+    pub span: Span,
+}
+
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "snake_case", tag = "step")]
 pub enum Step {
     Send {
         delivery: Delivery,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        fallback_for: Option<Fallback>,
         #[serde(skip)]
         span: Span,
     },
@@ -527,6 +583,9 @@ pub struct Scenario {
     pub description: Option<String>,
     #[serde(skip)]
     pub span: Span,
+    /// The trigger's time of day (`at:`), or the trigger when it has none.
+    #[serde(skip)]
+    pub trigger_at_span: Span,
 }
 
 fn ser_display<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {

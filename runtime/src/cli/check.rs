@@ -47,12 +47,17 @@ pub fn run(args: Args, color: ColorChoice) -> Exit {
     };
     let diags = &compilation.diagnostics;
     let (errors, warnings) = diagnostic::counts(diags);
+    // Said once: what applies without being a problem (the baseline caps).
+    let notes = compilation.notes();
     match args.format {
-        Format::Json => outln!("{}", render_json::render(diags, &sources)),
+        Format::Json => outln!("{}", render_json::render_with_notes(diags, &sources, &notes)),
         Format::Github => {
             // Annotations need paths from the repository root, where CI runs.
             let base = crate::project::relative_to_cwd(&dir).unwrap_or_else(|| dir.display().to_string());
-            out!("{}", render_github::render(diags, &sources, &base))
+            out!("{}", render_github::render(diags, &sources, &base));
+            for n in &notes {
+                outln!("::notice title=Herald::{}", render_github::escape_data(n));
+            }
         }
         Format::Human => {
             let options = render_human::HumanOptions {
@@ -60,6 +65,9 @@ pub fn run(args: Args, color: ColorChoice) -> Exit {
                 ..Default::default()
             };
             out!("{}", render_human::render(diags, &sources, options));
+            for n in &notes {
+                outln!("note: {n}.");
+            }
             let files = sources.len();
             let noun = if files == 1 { "file" } else { "files" };
             if errors == 0 && warnings == 0 {

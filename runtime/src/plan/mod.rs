@@ -12,7 +12,7 @@ use herald_compiler::diagnostic::{Code, Diagnostic, render_json};
 use herald_compiler::diff::{self, Change};
 use herald_compiler::forecast::{Forecast, Forecaster, Impact};
 use herald_compiler::ir::{self, ObjectKind};
-use herald_compiler::{SourceSet, model::Plan};
+use herald_compiler::{SourceSet, model, model::Plan};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -140,6 +140,11 @@ pub struct ContactsRead {
     /// The first rejected rows: where and why, never the row's content.
     pub errors: Vec<RejectedRow>,
     pub horizon_days: u64,
+    /// No event history is read yet: the campaigns and scenarios whose
+    /// conditions read it (`count()`, `opened()`, `clicked()` are 0 and false
+    /// in the forecast), as `ADDRESS (where)`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub without_history: Vec<String>,
 }
 
 /// A rejected contact row.
@@ -313,6 +318,11 @@ pub fn make(dir: &Path, options: &Options) -> Result<Planned, PlanFailure> {
                 reason: e.problem.reason.to_string(),
             })
             .collect();
+        // The forecast has no event history yet: say what that changes.
+        contacts.without_history = herald_compiler::model::history::dependent(plan)
+            .into_iter()
+            .map(|(address, parts)| format!("{address} ({})", parts.join(", ")))
+            .collect();
         Some(Forecaster::merge(parts))
     };
 
@@ -334,6 +344,9 @@ pub fn make(dir: &Path, options: &Options) -> Result<Planned, PlanFailure> {
                 }
             }
         }
+    }
+    if let Some(f) = &forecast {
+        scenario_samples(plan, f, options.horizon_days, &mut diagnostics);
     }
     herald_compiler::diagnostic::sort(&mut diagnostics, &sources);
     let has_errors = diagnostics.iter().any(Diagnostic::is_error);
@@ -581,5 +594,88 @@ pub fn recorded_dir(file: &Path, doc: &PlanDoc) -> Result<PathBuf, Stop> {
 impl From<StateError> for PlanFailure {
     fn from(e: StateError) -> Self {
         PlanFailure(e.to_string())
+    }
+}
+
+/// The experiments of a scenario's steps, with their steps' spans.
+fn experiments<'p>(steps: &'p [model::Step], out: &mut Vec<&'p model::Experiment>) {
+    for step in steps {
+        match step {
+            model::Step::Send {
+                delivery: model::Delivery::Experiment(x),
+                ..
+            } => out.push(x),
+            model::Step::WaitUntil { on_timeout, .. } => experiments(on_timeout, out),
+            model::Step::If { then, otherwise, .. } => {
+                experiments(then, out);
+                experiments(otherwise, out);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A/B tests in scenarios (issue 11 item 6): the entries each variant gets
+/// while the test runs (`decide_after`), against `min_sample`. Date
+/// triggers: the forecast's entries over the horizon, pro rata. Event
+/// triggers have no event history to estimate from; when each contact can
+/// enter at most once during the test (`reentry: never`, or `after` at
+/// least `decide_after`), the audience bounds the entries, and a test that
+/// cannot reach its sample even then is reported.
+fn scenario_samples(plan: &Plan, f: &Forecast, horizon_days: u64, diagnostics: &mut Vec<Diagnostic>) {
+    for (name, s) in &plan.scenarios {
+        let Some(impact) = f.scenarios.get(name) else { continue };
+        let mut xs = Vec::new();
+        experiments(&s.steps, &mut xs);
+        for x in xs {
+            let window = x.decide_after.map_or(model::DEFAULT_DECIDE_AFTER, |d| d.as_chrono());
+            let minutes = window.num_minutes().max(1) as f64;
+            let (entries, how) = match (&s.trigger, impact.entries) {
+                (model::Trigger::Date { .. }, Some(n)) if horizon_days > 0 => (
+                    n as f64 * minutes / (horizon_days as f64 * 1440.0),
+                    format!("{n} entries forecast over {horizon_days} days"),
+                ),
+                (model::Trigger::Event { .. }, _)
+                    if match s.reentry {
+                        herald_compiler::ast::Reentry::Never => true,
+                        herald_compiler::ast::Reentry::After(d) => d.as_chrono() >= window,
+                        herald_compiler::ast::Reentry::Always => false,
+                    } =>
+                {
+                    (
+                        impact.audience as f64,
+                        format!(
+                            "at most the {} contacts of its audience, each entering once",
+                            impact.audience
+                        ),
+                    )
+                }
+                _ => continue,
+            };
+            let tested = entries
+                * (1.0 - f64::from(x.holdout.min(100)) / 100.0)
+                * f64::from(x.test_size.unwrap_or(100).min(100))
+                / 100.0;
+            let total: f64 = x.variants.iter().map(|v| f64::from(v.split)).sum::<f64>().max(1.0);
+            let after = x.decide_after.map_or_else(|| "24h".to_string(), |d| d.to_string());
+            for v in &x.variants {
+                let n = (tested * f64::from(v.split) / total).floor() as u64;
+                if n >= u64::from(x.min_sample) {
+                    continue;
+                }
+                let entries = if n == 1 { "entry" } else { "entries" };
+                diagnostics.push(
+                    Diagnostic::new(
+                        Code::ExperimentSampleTooSmall,
+                        format!(
+                            "variant `{}` of scenario `{name}` gets about {n} {entries} while its test runs ({after}); the minimum sample is {}",
+                            v.message, x.min_sample
+                        ),
+                    )
+                    .at(v.span, format!("about {n} {entries} in {after}: {how}"))
+                    .help("Lengthen `decide_after`, raise `test_size`, use fewer variants, widen the audience, or lower `min_sample` if you accept a weaker test."),
+                );
+            }
+        }
     }
 }

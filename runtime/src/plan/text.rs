@@ -210,6 +210,14 @@ pub fn render(doc: &PlanDoc, color: bool) -> String {
             thousands(doc.contacts.bad_rows - doc.contacts.errors.len() as u64)
         );
     }
+    if !doc.contacts.without_history.is_empty() {
+        let _ = writeln!(
+            out,
+            "  {} no event history is read: `count()` is 0 and `opened()`, `clicked()` are false for every contact, which changes the forecast of {}.",
+            st.yellow("note:"),
+            doc.contacts.without_history.join(", ")
+        );
+    }
     out.push('\n');
     let changed: Vec<&PlannedChange> = doc.changes.iter().filter(|c| !c.change.is_noop()).collect();
     if changed.is_empty() {

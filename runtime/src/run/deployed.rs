@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use herald_compiler::ast::values::Purpose;
 use herald_compiler::contact::Layout;
 use herald_compiler::engine::experiment::{self, VariantStats};
-use herald_compiler::engine::{Engine, Sent};
+use herald_compiler::engine::{Engine, Sent, guard::thread_id};
 use herald_compiler::model::{Experiment, Plan};
 use herald_compiler::rules::Solicitation;
 use herald_compiler::{SourceFile, SourceSet};
@@ -180,6 +180,7 @@ pub fn sent(row: &SendRow) -> Option<Sent<'_>> {
             message_tags: &row.tags,
             origin_tags: &[],
         },
+        thread: thread_id(row.thread_key()),
     })
 }
 

@@ -731,9 +731,14 @@ impl<'p> Pass<'_, 'p> {
                 &mut actions,
             );
             for a in actions {
-                let (at, step, content) = match a {
-                    Action::Send { at, step, content } => (at, step, Some(content)),
-                    Action::Holdout { at, step } => (at, step, None),
+                let (at, step, content, thread) = match a {
+                    Action::Send {
+                        at,
+                        step,
+                        content,
+                        thread,
+                    } => (at, step, Some(content), Some(thread)),
+                    Action::Holdout { at, step } => (at, step, None, None),
                 };
                 let occurrence = format!("{}/{step}", row.occurrence);
                 let mut send = self.row(
@@ -750,6 +755,12 @@ impl<'p> Pass<'_, 'p> {
                 if content.is_none() {
                     send.status = SendStatus::Dropped;
                     send.reason = Some("holdout".into());
+                }
+                // A fallback belongs to the solicitation of the send it
+                // falls back for: that send's key.
+                if let Some(thread) = thread.filter(|t| *t != step) {
+                    let primary = format!("{}/{thread}", row.occurrence);
+                    send.thread = Some(send_key(&row.scenario, row.version, &c.id, &primary));
                 }
                 self.queue(send)?;
             }
@@ -846,6 +857,7 @@ impl<'p> Pass<'_, 'p> {
             sent_at: None,
             provider_id: None,
             event,
+            thread: None,
         }
     }
 
@@ -936,6 +948,7 @@ impl<'p> Pass<'_, 'p> {
                     origin,
                     message: &row.message,
                     due: row.due_at,
+                    thread: herald_compiler::engine::guard::thread_id(row.thread_key()),
                 },
                 &log,
                 &suppressed,
@@ -985,7 +998,7 @@ impl<'p> Pass<'_, 'p> {
                     self.report.due(t);
                 }
                 Verdict::Drop(d) => {
-                    let code = d.code();
+                    let code = d.code(&engine.plan.policies);
                     self.store.drop_send(&row.key, &code).map_err(db)?;
                     self.report.drop(&code);
                     if d == Drop::UnknownMessage {

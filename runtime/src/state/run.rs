@@ -102,6 +102,16 @@ pub struct SendRow {
     pub provider_id: Option<String>,
     /// The triggering event's properties (JSON), for templates.
     pub event: Option<String>,
+    /// The solicitation it belongs to: for a fallback, the key of the send it
+    /// falls back for (`None`: its own key).
+    pub thread: Option<String>,
+}
+
+impl SendRow {
+    /// The key of its solicitation (pressure caps count one per solicitation).
+    pub fn thread_key(&self) -> &str {
+        self.thread.as_deref().unwrap_or(&self.key)
+    }
 }
 
 /// An enrolment as stored.
@@ -366,10 +376,11 @@ fn send_row(r: &rusqlite::Row) -> rusqlite::Result<SendRowRaw> {
         sent_at: r.get(16)?,
         provider_id: r.get(17)?,
         event: r.get(18)?,
+        thread: r.get(19)?,
     })
 }
 
-const SEND_COLUMNS: &str = "key, object, version, contact_id, occurrence, message, channel, purpose, program, tags, priority, due_at, not_before, status, reason, attempts, sent_at, provider_id, event";
+const SEND_COLUMNS: &str = "key, object, version, contact_id, occurrence, message, channel, purpose, program, tags, priority, due_at, not_before, status, reason, attempts, sent_at, provider_id, event, thread";
 
 /// A send row as SQLite gives it, before typing.
 struct SendRowRaw {
@@ -392,6 +403,7 @@ struct SendRowRaw {
     sent_at: Option<String>,
     provider_id: Option<String>,
     event: Option<String>,
+    thread: Option<String>,
 }
 
 fn channel(s: &str) -> Result<Channel, StateError> {
@@ -430,6 +442,7 @@ impl SendRowRaw {
             sent_at: self.sent_at.as_deref().map(parse_ts).transpose()?,
             provider_id: self.provider_id,
             event: self.event,
+            thread: self.thread,
         })
     }
 }
@@ -876,8 +889,8 @@ impl RunStore for SqliteRunStore {
 
     fn queue_send(&mut self, s: &SendRow) -> Result<bool, StateError> {
         let n = self.conn.prepare_cached(
-            "INSERT OR IGNORE INTO sends (key, object, version, contact_id, occurrence, message, channel, purpose, program, tags, priority, due_at, not_before, status, reason, attempts, sent_at, provider_id, event, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?12)",
+            "INSERT OR IGNORE INTO sends (key, object, version, contact_id, occurrence, message, channel, purpose, program, tags, priority, due_at, not_before, status, reason, attempts, sent_at, provider_id, event, thread, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?12)",
         )?
         .execute(params![
             s.key,
@@ -899,6 +912,7 @@ impl RunStore for SqliteRunStore {
             s.sent_at.map(ts),
             s.provider_id,
             s.event,
+            s.thread,
         ])?;
         Ok(n > 0)
     }

@@ -3,7 +3,7 @@
 
 use rusqlite::Connection;
 
-pub const VERSION: i64 = 3;
+pub const VERSION: i64 = 4;
 
 pub(super) const MIGRATIONS: &[&str] = &[
     // 1: deployed objects, versions, locks, applies; runtime tables.
@@ -182,6 +182,12 @@ pub(super) const MIGRATIONS: &[&str] = &[
         completed     INTEGER NOT NULL DEFAULT 0,
         PRIMARY KEY (address, version)
     );
+    ",
+    // 4: the solicitation a send belongs to: for a fallback (`fallback_for`),
+    // the key of the send it falls back for; NULL, its own key. Pressure caps
+    // count a solicitation once.
+    "
+    ALTER TABLE sends ADD COLUMN thread TEXT;
     ",
 ];
 

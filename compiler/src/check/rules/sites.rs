@@ -95,7 +95,7 @@ fn walk<'p>(
 ) {
     for step in steps {
         match step {
-            Step::Send { delivery, span } => {
+            Step::Send { delivery, span, .. } => {
                 let messages = match delivery {
                     Delivery::Message(m) => vec![m.as_str()],
                     Delivery::Experiment(e) => e.variants.iter().map(|v| v.message.as_str()).collect(),

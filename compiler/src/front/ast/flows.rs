@@ -215,6 +215,9 @@ pub enum StepKind {
     Send {
         message: Sp<String>,
         experiment: Option<ExperimentDoc>,
+        /// The earlier send this one falls back for (a cascade: the same
+        /// solicitation on another channel).
+        fallback_for: Option<Sp<String>>,
     },
     Wait(WaitDoc),
     If {
@@ -233,6 +236,7 @@ pub enum StepKind {
 struct StepFields {
     send: Option<Sp<String>>,
     experiment: Option<ExperimentDoc>,
+    fallback_for: Option<Sp<String>>,
     wait: Option<WaitDoc>,
     #[serde(rename = "if")]
     condition: Option<Sp<String>>,
@@ -270,6 +274,9 @@ impl StepFields {
         if self.experiment.is_some() && self.send.is_none() {
             only("experiment", "a `send` step")?;
         }
+        if self.fallback_for.is_some() && self.send.is_none() {
+            only("fallback_for", "a `send` step")?;
+        }
         if (self.then.is_some() || self.otherwise.is_some()) && self.condition.is_none() {
             only(if self.then.is_some() { "then" } else { "else" }, "an `if` step")?;
         }
@@ -277,6 +284,7 @@ impl StepFields {
             return Ok(StepKind::Send {
                 message,
                 experiment: self.experiment,
+                fallback_for: self.fallback_for,
             });
         }
         if let Some(wait) = self.wait {
@@ -390,7 +398,8 @@ impl JsonSchema for Step {
                     "description": "Send a message (optionally as an A/B test).",
                     "properties": {
                         "send": { "allOf": [message], "description": "The message to send.", "examples": ["welcome_email"] },
-                        "experiment": { "allOf": [experiment], "description": "Send variants of the message to parts of the contacts and keep the best." }
+                        "experiment": { "allOf": [experiment], "description": "Send variants of the message to parts of the contacts and keep the best." },
+                        "fallback_for": { "allOf": [message.clone()], "description": "The earlier send of this scenario this one falls back for (email, then SMS if not opened): the same solicitation on another channel, counted once by pressure caps.", "examples": ["cart_email"] }
                     },
                     "required": ["send"],
                     "additionalProperties": false

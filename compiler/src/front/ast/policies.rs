@@ -31,6 +31,10 @@ pub struct PressureDoc {
 pub struct QuietHoursDoc {
     /// The channel the window applies to.
     pub channel: Sp<Channel>,
+    /// The messages the window applies to. Absent: marketing only — urgent
+    /// transactional and service messages are never held back unless a
+    /// window names their purpose.
+    pub purpose: Option<Sp<Purpose>>,
     /// Days when sending is allowed.
     pub days: Sp<Vec<Weekday>>,
     /// Start of the allowed window (inclusive).
@@ -79,9 +83,11 @@ pub struct GuardsDoc {
 #[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PoliciesDoc {
-    /// Frequency caps per contact.
-    #[serde(default)]
-    pub pressure: Vec<Lenient<PressureDoc>>,
+    /// Frequency caps per contact. Absent: the practice's baseline (marketing
+    /// email ≤ 2 per 7 days, SMS ≤ 4 per 30 days, push ≤ 3 per 7 days, one
+    /// marketing message a day across channels). A written list replaces it;
+    /// `[]` turns caps off.
+    pub pressure: Option<Sp<Vec<Lenient<PressureDoc>>>>,
     /// Allowed sending windows per channel.
     #[serde(default)]
     pub quiet_hours: Vec<Lenient<QuietHoursDoc>>,

@@ -417,6 +417,7 @@ pub enum Purpose {
 }
 
 impl Purpose {
+    pub const ALL: [Purpose; 3] = [Purpose::Marketing, Purpose::Transactional, Purpose::Service];
     pub fn as_str(self) -> &'static str {
         match self {
             Purpose::Marketing => "marketing",
