@@ -368,8 +368,6 @@ pub struct CallProvider {
 }
 
 impl Config {
-    /// Defaults for a plan checked without a readable configuration,
-    /// so the YAML can still be checked.
     /// How the `date` and `money` filters print in a message of `channel`.
     pub fn format(&self, channel: crate::ast::values::Channel) -> crate::template::Format {
         crate::template::Format {
@@ -380,6 +378,8 @@ impl Config {
         }
     }
 
+    /// Defaults for a plan checked without a readable configuration,
+    /// so the YAML can still be checked.
     pub fn fallback() -> Config {
         Config {
             project_name: "herald".into(),
