@@ -26,6 +26,26 @@ fn email_for_a_contact_writes_html_and_prints_the_text_part() {
     );
     assert!(out.contains("Subject:   Bienvenue chez Boutique Mode"), "{out}");
     assert!(out.contains("Text part:") && out.contains("Se désinscrire"), "{out}");
+    // The file is the user's now: a second preview replaces it only with `--force`.
+    std::fs::write(&html, "mine").unwrap();
+    let again = |force: bool| {
+        let mut cmd = herald();
+        cmd.args(["preview", "welcome_email"])
+            .arg(example("boutique-mode"))
+            .args(["--contact", "c0000003", "--out"])
+            .arg(&html);
+        if force {
+            cmd.arg("--force");
+        }
+        run(&mut cmd)
+    };
+    let (code, _, err) = again(false);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("already exists; pass `--force`"), "{err}");
+    assert_eq!(std::fs::read_to_string(&html).unwrap(), "mine");
+    let (code, _, err) = again(true);
+    assert_eq!(code, 0, "{err}");
+    assert!(std::fs::read_to_string(&html).unwrap().contains("BIENVENUE10"));
 }
 
 #[test]

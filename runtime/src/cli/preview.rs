@@ -24,6 +24,9 @@ pub struct Args {
     /// Where to write the email HTML (default: .herald/preview/MESSAGE.html in the plan directory).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Replace the `--out` file if it exists (the default preview file is Herald's own and always replaced).
+    #[arg(long)]
+    force: bool,
 }
 
 pub fn run(mut args: Args) -> Exit {
@@ -112,16 +115,16 @@ fn preview(args: &Args) -> Result<(), (Exit, String)> {
             html,
             text,
         } => {
-            let out = args
-                .out
-                .clone()
-                .unwrap_or_else(|| args.dir.join(".herald/preview").join(format!("{}.html", args.message)));
-            if let Some(parent) = out.parent() {
-                std::fs::create_dir_all(parent)
-                    .map_err(|e| (Exit::Failure, format!("cannot create `{}`: {e}", parent.display())))?;
-            }
-            std::fs::write(&out, &html)
-                .map_err(|e| (Exit::Failure, format!("cannot write `{}`: {e}", out.display())))?;
+            // A file the user named is theirs: replaced only with `--force`.
+            let (out, force) = match &args.out {
+                Some(out) => (out.clone(), args.force),
+                None => (
+                    args.dir.join(".herald/preview").join(format!("{}.html", args.message)),
+                    true,
+                ),
+            };
+            crate::fsx::write_atomic(&out, force, |w| w.write_all(html.as_bytes()))
+                .map_err(|e| (Exit::Failure, format!("cannot write the preview: {e}")))?;
             outln!("Subject:   {subject}");
             if let Some(p) = preheader {
                 outln!("Preheader: {p}");
