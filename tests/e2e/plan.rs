@@ -356,6 +356,279 @@ fn the_forecast_names_what_depends_on_the_missing_event_history() {
     );
 }
 
+/// Contacts `c0000001`..`c0000060` of boutique-mode, with a purchase
+/// history whose support for `count(purchase, 365d) >= 2` (on 2026-12-10)
+/// is known by construction; plus rows the reader must reject.
+fn write_purchase_history(path: &Path) -> (Vec<String>, Vec<String>) {
+    let mut text = String::from("contact_id,event,at,amount\n");
+    let (mut supported, mut bought) = (Vec::new(), Vec::new());
+    for i in 1..=60u32 {
+        let id = format!("c{i:07}");
+        let rows: &[(&str, &str)] = match i % 4 {
+            // Two purchases within the year (one as a local time in Paris).
+            0 => &[("purchase", "2026-01-15T10:00:00Z"), ("purchase", "2026-11-01 18:30")],
+            // One within the year, one before it: not enough.
+            1 => &[
+                ("purchase", "2026-03-01T10:00:00Z"),
+                ("purchase", "2025-06-01T10:00:00Z"),
+            ],
+            // Three within the year, and a signup.
+            2 => &[
+                ("signup", "2025-01-01T10:00:00Z"),
+                ("purchase", "2026-02-01"),
+                ("purchase", "2026-05-01T10:00:00+02:00"),
+                ("purchase", "2026-11-19T10:00:00Z"),
+            ],
+            // Other events only.
+            _ => &[
+                ("signup", "2026-02-01T10:00:00Z"),
+                ("cart_abandoned", "2026-02-02T10:00:00Z"),
+            ],
+        };
+        if i % 4 == 0 || i % 4 == 2 {
+            supported.push(id.clone());
+        }
+        if i % 4 != 3 {
+            bought.push(id.clone());
+        }
+        for (event, at) in rows {
+            text.push_str(&format!("{id},{event},{at},12.5\n"));
+        }
+    }
+    // A contact the CRM does not have, and rows that are rejected: an event
+    // the contact model does not declare, a time that is no time, a future one.
+    text.push_str("c9999999,purchase,2026-01-01T00:00:00Z,1\n");
+    text.push_str("c0000001,refund,2026-01-01T00:00:00Z,1\n");
+    text.push_str("c0000001,purchase,last tuesday,1\n");
+    text.push_str("c0000001,purchase,2027-01-01T00:00:00Z,1\n");
+    std::fs::write(path, text).unwrap();
+    (supported, bought)
+}
+
+/// The ids of boutique-mode's contacts with an email consent, read by hand.
+fn with_email_consent(dir: &Path) -> std::collections::BTreeSet<String> {
+    let mut reader = csv::Reader::from_path(dir.join("data/contacts.csv")).unwrap();
+    let col = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .position(|h| h == "consent_email_marketing")
+        .unwrap();
+    reader
+        .records()
+        .map(|r| r.unwrap())
+        .filter(|r| &r[col] == "true")
+        .map(|r| r[0].to_string())
+        .collect()
+}
+
+#[test]
+fn the_forecast_reads_the_event_history_of_the_crm() {
+    // Issue 11 item 7: `count(purchase, 365d) >= 2` forecasts exactly the
+    // contacts the history supports, counted by hand.
+    let dir = copy_example("boutique-mode");
+    let (supported, bought) = write_purchase_history(&dir.path().join("data/events.csv"));
+    let consented = with_email_consent(dir.path());
+    let hand = |ids: &[String]| ids.iter().filter(|id| consented.contains(*id)).count() as u64;
+    let supported = hand(&supported);
+    assert!(supported > 5 && supported < 30, "{supported}");
+    edit(
+        &dir.path().join("herald.toml"),
+        "path = \"data/contacts.csv\"",
+        "path = \"data/contacts.csv\"\nevents = \"data/events.csv\"",
+    );
+    let campaigns = "campaigns:\n";
+    edit(
+        &dir.path().join("campaigns.yaml"),
+        campaigns,
+        "campaigns:\n  loyal_thanks:\n    program: promotions\n    audience: count(purchase, 365d) >= 2 and consent(email_marketing)\n    message: vip_early_access\n    send_at: 2026-12-10T10:00\n  never_bought:\n    program: promotions\n    audience: count(purchase) == 0 and consent(email_marketing)\n    message: vip_early_access\n    send_at: 2026-12-10T10:00\n",
+    );
+    let plan = plan_json(dir.path());
+    assert_eq!(plan["contacts"]["bad_rows"], 0, "{:#}", plan["contacts"]);
+    assert_eq!(change(&plan, "campaigns.loyal_thanks")["impact"]["audience"], supported);
+    // Who bought something, counted from the beginning of the history.
+    assert_eq!(
+        change(&plan, "campaigns.never_bought")["impact"]["audience"],
+        consented.len() as u64 - hand(&bought)
+    );
+    let events = &plan["contacts"]["events"];
+    assert_eq!(events["file"], "data/events.csv");
+    assert_eq!(events["events"], 60 / 4 * (2 + 2 + 4 + 2) + 1);
+    assert_eq!(events["contacts"], 61);
+    assert_eq!(events["bad_rows"], 3);
+    let rejected: Vec<String> = events["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {} {}",
+                e["row"],
+                e["column"].as_str().unwrap(),
+                e["reason"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(rejected.len(), 3);
+    assert!(rejected[0].starts_with("153 event not one of "), "{rejected:?}");
+    assert!(rejected[1].starts_with("154 at not a date and time"), "{rejected:?}");
+    assert_eq!(rejected[2], "155 at after now: a history holds past events");
+    // What the history covers is no longer listed; engagement still is.
+    let without: Vec<&str> = plan["contacts"]["without_history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(
+        !without.iter().any(|n| n.starts_with("campaigns.loyal_thanks")),
+        "{without:?}"
+    );
+    assert!(
+        !without.iter().any(|n| n.starts_with("scenarios.welcome_series")),
+        "{without:?}"
+    );
+    assert!(without.contains(&"scenarios.cart_abandonment (steps)"), "{without:?}");
+
+    let (code, out, err) = run(herald().arg("plan").arg(dir.path()));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("151 events of 61 contacts read from data/events.csv (3 rows rejected)."),
+        "{out}"
+    );
+    assert!(
+        out.contains("warning: rejected event: data/events.csv row 154, column `at`: not a date and time"),
+        "{out}"
+    );
+    assert!(!out.contains("last tuesday") && !out.contains("refund"), "{out}");
+    assert!(!out.contains("no event history is read"), "{out}");
+    assert!(out.contains("note: no engagement history is read"), "{out}");
+}
+
+#[test]
+fn an_sqlite_crm_reads_its_event_history_from_a_table() {
+    let dir = copy_example("boutique-mode");
+    let csv = dir.path().join("data/events.csv");
+    let (supported, _) = write_purchase_history(&csv);
+    let consented = with_email_consent(dir.path());
+    let supported = supported.iter().filter(|id| consented.contains(*id)).count() as u64;
+    let db = dir.path().join("data/crm.db");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    // The contacts and their history in two tables of the CRM's file.
+    let mut reader = csv::Reader::from_path(dir.path().join("data/contacts.csv")).unwrap();
+    let headers: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    let cols: Vec<String> = headers.iter().map(|h| format!("\"{h}\"")).collect();
+    conn.execute_batch(&format!(
+        "CREATE TABLE contacts ({}); CREATE TABLE events (contact_id, event, at, amount)",
+        cols.join(", ")
+    ))
+    .unwrap();
+    let insert = format!("INSERT INTO contacts VALUES ({})", vec!["?"; headers.len()].join(", "));
+    for r in reader.records() {
+        let r = r.unwrap();
+        let values: Vec<Option<&str>> = r.iter().map(|v| if v.is_empty() { None } else { Some(v) }).collect();
+        conn.execute(&insert, rusqlite::params_from_iter(values)).unwrap();
+    }
+    for r in csv::Reader::from_path(&csv).unwrap().records() {
+        let r = r.unwrap();
+        conn.execute(
+            "INSERT INTO events VALUES (?, ?, ?, ?)",
+            rusqlite::params![&r[0], &r[1], &r[2], 12.5],
+        )
+        .unwrap();
+    }
+    drop(conn);
+    edit(
+        &dir.path().join("herald.toml"),
+        "kind = \"csv\"\npath = \"data/contacts.csv\"",
+        "kind = \"sqlite\"\npath = \"data/crm.db\"\nevents_table = \"events\"",
+    );
+    edit(
+        &dir.path().join("campaigns.yaml"),
+        "campaigns:\n",
+        "campaigns:\n  loyal_thanks:\n    program: promotions\n    audience: count(purchase, 365d) >= 2 and consent(email_marketing)\n    message: vip_early_access\n    send_at: 2026-12-10T10:00\n",
+    );
+    let plan = plan_json(dir.path());
+    assert_eq!(change(&plan, "campaigns.loyal_thanks")["impact"]["audience"], supported);
+    let events = &plan["contacts"]["events"];
+    assert_eq!(events["file"], "data/crm.db#events");
+    assert_eq!(
+        (events["events"].as_u64(), events["bad_rows"].as_u64()),
+        (Some(151), Some(3))
+    );
+    // Rows of a table are counted from 1.
+    assert_eq!(events["errors"][0]["row"], 152);
+}
+
+#[test]
+fn once_herald_run_has_sent_the_forecast_reads_opens_and_clicks_from_the_ledger() {
+    // Issue 11 item 7: engagement comes from the send ledger of the state.
+    let dir = copy_example("boutique-mode");
+    edit(
+        &dir.path().join("campaigns.yaml"),
+        "campaigns:\n",
+        "campaigns:\n  openers:\n    program: promotions\n    audience: opened(vip_early_access) and consent(email_marketing)\n    message: vip_early_access\n    send_at: 2026-12-10T10:00\n",
+    );
+    let before = plan_json(dir.path());
+    assert_eq!(change(&before, "campaigns.openers")["impact"]["audience"], 0);
+    assert!(before["contacts"].get("engagement").is_none());
+    assert_eq!(
+        run(herald().args(["apply", "--auto-approve", "--dir"]).arg(dir.path())).0,
+        0
+    );
+    // A ledger as `herald run` leaves it: sends, and opens and clicks of them.
+    let conn = rusqlite::Connection::open(dir.path().join(".herald/state.db")).unwrap();
+    let consented = with_email_consent(dir.path());
+    let ids: Vec<String> = (1..=40u32).map(|i| format!("c{i:07}")).collect();
+    for (i, id) in ids.iter().enumerate() {
+        conn.execute(
+            "INSERT INTO sends (key, object, version, contact_id, occurrence, message, channel, purpose, program, tags, priority, due_at, not_before, status, updated_at)
+             VALUES (?1, 'campaigns.vip_sales_early_access', 1, ?2, 'o', 'vip_early_access', 'email', 'marketing', 'promotions', '[]', 0, '2026-11-01T10:00:00.000Z', '2026-11-01T10:00:00.000Z', 'sent', '2026-11-01T10:00:00.000Z')",
+            rusqlite::params![format!("k{i}"), id],
+        )
+        .unwrap();
+        // Every third opened, every fifth clicked (a click is an open), one
+        // opened after now (a clock ahead: not read).
+        let kind = match i {
+            _ if i % 5 == 0 => "clicked",
+            _ if i % 3 == 0 => "opened",
+            _ => "bounced",
+        };
+        let at = if i == 3 {
+            "2026-12-01T10:00:00.000Z"
+        } else {
+            "2026-11-02T10:00:00.000Z"
+        };
+        conn.execute(
+            "INSERT INTO engagement (send_key, contact_id, message, kind, at) VALUES (?1, ?2, 'vip_early_access', ?3, ?4)",
+            rusqlite::params![format!("k{i}"), id, kind, at],
+        )
+        .unwrap();
+    }
+    drop(conn);
+    let hand = ids
+        .iter()
+        .enumerate()
+        .filter(|(i, id)| (i % 5 == 0 || i % 3 == 0) && *i != 3 && consented.contains(*id))
+        .count() as u64;
+    assert!(hand > 3, "{hand}");
+    let after = plan_json(dir.path());
+    assert_eq!(change(&after, "campaigns.openers")["impact"]["audience"], hand);
+    // Opens and clicks are read; bounces are not engagement.
+    let read = (0..40).filter(|i| (i % 5 == 0 || i % 3 == 0) && *i != 3).count() as u64;
+    assert_eq!(after["contacts"]["engagement"], read);
+    let without = after["contacts"]["without_history"].to_string();
+    assert!(!without.contains("campaigns.openers"), "{without}");
+    // No `[crm] events`: what reads `count()` is still named.
+    assert!(without.contains("scenarios.welcome_series (exit_when)"), "{without}");
+    let (code, out, _) = run(herald().arg("plan").arg(dir.path()));
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("note: no event history is read (`[crm] events`): `count()` is 0"),
+        "{out}"
+    );
+}
+
 #[test]
 fn a_birthday_test_is_checked_on_the_entries_of_its_decide_after() {
     // Issue 11 item 6: ~2,000 contacts have a birthday over a year; in the

@@ -18,7 +18,7 @@ use crate::engine::{
     self, Action, CampaignId, CampaignSend, ContactFacts, Content, Cx, Engine, Enrolment, Entry, Group, Origin,
     Previous, Progress, Request, ScenarioId, Sent, Verdict,
 };
-use crate::eval::NoHistory;
+use crate::eval::{History, NoHistory};
 use crate::model::{Message, MessageContent, Plan, PressureRule, Trigger};
 use crate::rules::pressure_counts;
 use crate::sms;
@@ -206,8 +206,14 @@ impl<'p> Forecaster<'p> {
         self.local_times.len() - 1
     }
 
-    /// Count one contact.
+    /// Count one contact, with no history (`count()` 0, nothing opened).
     pub fn add(&mut self, contact: &Contact) {
+        self.add_with_history(contact, &NoHistory);
+    }
+
+    /// Count one contact whose history is known (events read from the CRM,
+    /// engagement from the ledger): conditions read it as of each instant.
+    pub fn add_with_history(&mut self, contact: &Contact, history: &dyn History) {
         self.out.contacts += 1;
         self.cx.reset();
         let tz = self.engine.tz(contact);
@@ -215,7 +221,7 @@ impl<'p> Forecaster<'p> {
         let facts = ContactFacts {
             contact,
             event: None,
-            history: &NoHistory,
+            history,
         };
         let mut candidates = std::mem::take(&mut self.candidates);
         candidates.clear();

@@ -95,6 +95,10 @@ struct CrmDoc {
     path: Option<String>,
     /// SQLite: the table holding contacts (default `contacts`).
     table: Option<String>,
+    /// The contacts' event history: a CSV file with the columns `contact_id`, `event`, `at` (other columns allowed), relative to the plan directory. `herald plan`'s forecast reads it for `count()`. None by default.
+    events: Option<String>,
+    /// SQLite: a table of the CRM's file holding the event history (columns `contact_id`, `event`, `at`), instead of `events`.
+    events_table: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
@@ -308,6 +312,10 @@ pub struct CrmConfig {
     pub kind: CrmKind,
     pub path: String,
     pub table: String,
+    /// The event history: a CSV file (`None`: no history is read).
+    pub events: Option<String>,
+    /// SQLite: the table of the CRM's file holding the event history.
+    pub events_table: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -395,6 +403,8 @@ impl Config {
                 kind: CrmKind::Csv,
                 path: "data/contacts.csv".into(),
                 table: "contacts".into(),
+                events: None,
+                events_table: None,
             },
             providers: Providers::default(),
             run: RunConfig::default(),
@@ -610,6 +620,8 @@ pub fn load(id: FileId, file: &SourceFile, diags: &mut Vec<Diagnostic>) -> Optio
             kind: doc.crm.kind.unwrap_or_default(),
             path: doc.crm.path.unwrap_or_else(|| "data/contacts.csv".into()),
             table: doc.crm.table.unwrap_or_else(|| "contacts".into()),
+            events: doc.crm.events,
+            events_table: doc.crm.events_table,
         },
         providers: Providers { email, sms, push, call },
         run,

@@ -25,7 +25,7 @@ pub struct CsvSource {
 
 /// The file, failing once more than [`MAX_ROW_BYTES`] were read since the
 /// start of the current row (`row_start`, kept by the scan).
-struct Bounded {
+pub(super) struct Bounded {
     file: std::fs::File,
     read: u64,
     row_start: Rc<Cell<u64>>,
@@ -45,7 +45,7 @@ impl Read for Bounded {
     }
 }
 
-type Reader = csv::Reader<Bounded>;
+pub(super) type Reader = csv::Reader<Bounded>;
 
 impl CsvSource {
     pub fn open(path: &Path, model: &ContactModel) -> Result<CsvSource, CrmError> {
@@ -69,7 +69,7 @@ impl CsvSource {
 }
 
 /// The reader, the start of its current row (to update), and the file's size.
-fn reader(path: &Path) -> Result<(Reader, Rc<Cell<u64>>, u64), CrmError> {
+pub(super) fn reader(path: &Path) -> Result<(Reader, Rc<Cell<u64>>, u64), CrmError> {
     let file = fsx::open_regular(path)?;
     let size = file.metadata().map_or(0, |m| m.len());
     let row_start = Rc::new(Cell::new(0));
@@ -97,7 +97,7 @@ fn size_ids(ids: &mut Ids, reader: &Reader, size: u64) {
 }
 
 /// The 1-based row of a record (the header is row 1).
-fn row_of(position: Option<&csv::Position>) -> u64 {
+pub(super) fn row_of(position: Option<&csv::Position>) -> u64 {
     position.map_or(0, |p| p.record() + 1)
 }
 

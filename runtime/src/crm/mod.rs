@@ -6,6 +6,7 @@
 
 mod csv_source;
 mod dedup;
+pub mod events;
 mod sqlite_source;
 
 pub use csv_source::CsvSource;

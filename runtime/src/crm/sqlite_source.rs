@@ -40,7 +40,7 @@ impl SqliteSource {
 }
 
 /// A read-only connection to a regular file, with values bounded.
-fn connect(path: &Path) -> Result<rusqlite::Connection, CrmError> {
+pub(super) fn connect(path: &Path) -> Result<rusqlite::Connection, CrmError> {
     fsx::check_regular(path)?;
     let conn = rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
         .map_err(|e| CrmError::Open(format!("cannot open `{}`: {e}", path.display())))?;

@@ -140,11 +140,32 @@ pub struct ContactsRead {
     /// The first rejected rows: where and why, never the row's content.
     pub errors: Vec<RejectedRow>,
     pub horizon_days: u64,
-    /// No event history is read yet: the campaigns and scenarios whose
-    /// conditions read it (`count()`, `opened()`, `clicked()` are 0 and false
-    /// in the forecast), as `ADDRESS (where)`.
+    /// The campaigns and scenarios whose conditions read history the
+    /// forecast does not have (`count()` without `[crm] events`, `opened()`
+    /// and `clicked()`: 0 and false in the forecast), as `ADDRESS (where)`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub without_history: Vec<String>,
+    /// The event history of `[crm] events` / `events_table`, when configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events: Option<EventsRead>,
+    /// Opens and clicks read from the state's send ledger, once `herald run`
+    /// has sent (absent before: no engagement is known).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engagement: Option<u64>,
+}
+
+/// What the event history held.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct EventsRead {
+    /// The file (or `FILE#TABLE` for SQLite), as written in herald.toml.
+    pub file: String,
+    /// Events read (rejected rows excluded).
+    pub events: u64,
+    /// Contacts with at least one event.
+    pub contacts: u64,
+    pub bad_rows: u64,
+    /// The first rejected rows: where and why, never the row's content.
+    pub errors: Vec<RejectedRow>,
 }
 
 /// A rejected contact row.
@@ -293,6 +314,28 @@ pub fn make(dir: &Path, options: &Options) -> Result<Planned, PlanFailure> {
     } else {
         let mut source = crm::open(&plan.config.crm, dir, &plan.contact).map_err(|e| PlanFailure(crm_failure(&e)))?;
         let layout = source.layout().clone();
+        let mut history = events(plan, dir, options.now).map_err(|e| PlanFailure(crm_failure(&e)))?;
+        let events_known = history.is_some();
+        // Once the runner has sent, the ledger's opens and clicks are the
+        // contacts' engagement history.
+        let engagement_known = match &state {
+            Some(s) if s.has_run()? => {
+                let h = history.get_or_insert_with(crm::events::EventHistory::empty);
+                s.engagement(&mut |id, message, clicked, at| {
+                    // As for events, a history is the past: a time after now
+                    // (a clock ahead) would count later in the horizon.
+                    if at > options.now {
+                        return Ok(());
+                    }
+                    h.add_engagement(id, message, clicked, at)
+                })
+                .map_err(|e| PlanFailure(format!("cannot read the opens and clicks of the state: {e}")))?;
+                contacts.engagement = Some(h.engagements());
+                true
+            }
+            _ => false,
+        };
+        let history = history.as_ref();
         // Two counters (the machines Herald runs on have at least two cores);
         // each contact is forecast on its own, so their sums are exact.
         let mut parts: Vec<Forecaster> = (0..2)
@@ -301,7 +344,12 @@ pub fn make(dir: &Path, options: &Options) -> Result<Planned, PlanFailure> {
         let report = {
             let mut visitors: Vec<_> = parts
                 .iter_mut()
-                .map(|f| move |c: &herald_compiler::contact::Contact| f.add(c))
+                .map(|f| {
+                    move |c: &herald_compiler::contact::Contact| match history {
+                        Some(h) => f.add_with_history(c, &h.of(&c.id)),
+                        None => f.add(c),
+                    }
+                })
                 .collect();
             let mut refs: Vec<&mut crm::Visitor> = visitors.iter_mut().map(|v| v as &mut crm::Visitor).collect();
             source.scan_parallel(&mut refs)
@@ -309,17 +357,24 @@ pub fn make(dir: &Path, options: &Options) -> Result<Planned, PlanFailure> {
         let report = report.map_err(|e| PlanFailure(crm_failure(&e)))?;
         contacts.contacts = report.contacts;
         contacts.bad_rows = report.bad_rows;
-        contacts.errors = report
-            .errors
-            .iter()
-            .map(|e| RejectedRow {
-                row: e.row,
-                column: e.problem.column.clone(),
-                reason: e.problem.reason.to_string(),
-            })
-            .collect();
-        // The forecast has no event history yet: say what that changes.
-        contacts.without_history = herald_compiler::model::history::dependent(plan)
+        contacts.errors = report.errors.iter().map(rejected).collect();
+        // Say what depends on history the forecast does not have.
+        let known = herald_compiler::model::history::Known {
+            events: events_known,
+            engagement: engagement_known,
+        };
+        contacts.events = history.filter(|_| events_known).map(|h| EventsRead {
+            file: match (&plan.config.crm.events, &plan.config.crm.events_table) {
+                (Some(f), _) => f.clone(),
+                (None, Some(t)) => format!("{}#{t}", plan.config.crm.path),
+                (None, None) => String::new(),
+            },
+            events: h.events,
+            contacts: h.contacts() as u64,
+            bad_rows: h.bad_rows,
+            errors: h.errors.iter().map(rejected).collect(),
+        });
+        contacts.without_history = herald_compiler::model::history::dependent(plan, known)
             .into_iter()
             .map(|(address, parts)| format!("{address} ({})", parts.join(", ")))
             .collect();
@@ -435,6 +490,48 @@ pub fn make(dir: &Path, options: &Options) -> Result<Planned, PlanFailure> {
         objects,
         state_path,
         plan: compilation.plan,
+    })
+}
+
+fn rejected(e: &crm::RowError) -> RejectedRow {
+    RejectedRow {
+        row: e.row,
+        column: e.problem.column.clone(),
+        reason: e.problem.reason.to_string(),
+    }
+}
+
+/// The event history of `[crm] events` (a CSV file) or `events_table` (a
+/// table of the SQLite CRM), when one is configured.
+fn events(
+    plan: &Plan,
+    dir: &Path,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<crm::events::EventHistory>, CrmError> {
+    let crm = &plan.config.crm;
+    let names = || plan.contact.events.keys().cloned();
+    let tz = plan.config.timezone;
+    use herald_compiler::config::CrmKind;
+    Ok(match (&crm.events, &crm.events_table) {
+        (Some(_), Some(_)) => {
+            return Err(CrmError::Open(
+                "`[crm]` sets both `events` and `events_table`; keep one: the history is a CSV file or a table of the SQLite CRM".into(),
+            ));
+        }
+        (None, Some(_)) if crm.kind != CrmKind::Sqlite => {
+            return Err(CrmError::Open(
+                "`events_table` names a table of an SQLite CRM, but `[crm] kind` is not \"sqlite\"; for a CSV history write `events = \"data/events.csv\"`".into(),
+            ));
+        }
+        (Some(file), _) => {
+            let path = crate::fsx::configured(dir, file)?;
+            Some(crm::events::EventHistory::read(&path, names(), tz, now)?)
+        }
+        (None, Some(table)) => {
+            let path = crm::path(crm, dir)?;
+            Some(crm::events::EventHistory::read_table(&path, table, names(), tz, now)?)
+        }
+        (None, None) => None,
     })
 }
 

@@ -210,10 +210,45 @@ pub fn render(doc: &PlanDoc, color: bool) -> String {
             thousands(doc.contacts.bad_rows - doc.contacts.errors.len() as u64)
         );
     }
-    if !doc.contacts.without_history.is_empty() {
+    if let Some(ev) = &doc.contacts.events {
         let _ = writeln!(
             out,
-            "  {} no event history is read: `count()` is 0 and `opened()`, `clicked()` are false for every contact, which changes the forecast of {}.",
+            "  {} {} of {} {} read from {}{}.",
+            thousands(ev.events),
+            if ev.events == 1 { "event" } else { "events" },
+            thousands(ev.contacts),
+            if ev.contacts == 1 { "contact" } else { "contacts" },
+            ev.file,
+            match ev.bad_rows {
+                0 => String::new(),
+                1 => " (1 row rejected)".to_string(),
+                n => format!(" ({} rows rejected)", thousands(n)),
+            }
+        );
+        for e in &ev.errors {
+            let _ = writeln!(out, "  {} {} {e}", st.yellow("warning: rejected event:"), ev.file);
+        }
+        if ev.bad_rows > ev.errors.len() as u64 {
+            let _ = writeln!(
+                out,
+                "  … and {} more rejected rows",
+                thousands(ev.bad_rows - ev.errors.len() as u64)
+            );
+        }
+    }
+    if !doc.contacts.without_history.is_empty() {
+        let what = match (doc.contacts.events.is_some(), doc.contacts.engagement.is_some()) {
+            (true, _) => {
+                "no engagement history is read (`herald run` has sent nothing yet): `opened()` and `clicked()` are false for every contact"
+            }
+            (false, true) => "no event history is read (`[crm] events`): `count()` is 0 for every contact",
+            (false, false) => {
+                "no event history is read: `count()` is 0 and `opened()`, `clicked()` are false for every contact"
+            }
+        };
+        let _ = writeln!(
+            out,
+            "  {} {what}, which changes the forecast of {}.",
             st.yellow("note:"),
             doc.contacts.without_history.join(", ")
         );

@@ -99,6 +99,10 @@ pub struct ApplyRecord {
     pub accepted_guards: Vec<String>,
 }
 
+/// A visitor of the opens and clicks of the ledger: (contact id, message,
+/// clicked, at); an error stops the visit.
+pub type Engaged<'a> = dyn FnMut(&str, &str, bool, chrono::DateTime<chrono::Utc>) -> Result<(), String> + 'a;
+
 pub struct State {
     conn: Connection,
     path: PathBuf,
@@ -145,6 +149,29 @@ impl State {
         };
         state.prepare(access)?;
         Ok(Some(state))
+    }
+
+    /// Whether the runner ever recorded a send: then the ledger's
+    /// engagement (opens and clicks) is the contacts' engagement history.
+    pub fn has_run(&self) -> Result<bool, StateError> {
+        Ok(self
+            .conn
+            .query_row("SELECT EXISTS (SELECT 1 FROM sends)", [], |r| r.get(0))?)
+    }
+
+    /// Visit the opens and clicks the runner recorded: (contact id, message,
+    /// clicked, at). `f` fails to stop (a bound).
+    pub fn engagement(&self, f: &mut Engaged) -> Result<(), StateError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT contact_id, message, kind, at FROM engagement WHERE kind IN ('opened', 'clicked')")?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let (id, message, kind, at): (String, String, String, String) =
+                (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
+            f(&id, &message, kind == "clicked", run::parse_ts(&at)?).map_err(StateError::Db)?;
+        }
+        Ok(())
     }
 
     /// The state for an apply, created (empty, with no lineage yet) if
