@@ -561,6 +561,30 @@ fn an_sqlite_crm_reads_its_event_history_from_a_table() {
 }
 
 #[test]
+fn an_event_history_that_cannot_be_read_stops_the_plan_with_the_reason() {
+    let dir = copy_example("boutique-mode");
+    let toml = dir.path().join("herald.toml");
+    edit(
+        &toml,
+        "path = \"data/contacts.csv\"",
+        "path = \"data/contacts.csv\"\nevents = \"data/events.csv\"",
+    );
+    let (code, _, err) = run(herald().arg("plan").arg(dir.path()));
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("data/events.csv` does not exist (the forecast reads the event history of `[crm] events`"),
+        "{err}"
+    );
+    edit(&toml, "events = \"data/events.csv\"", "events = \"../events.csv\"");
+    let (_, _, err) = run(herald().arg("plan").arg(dir.path()));
+    assert!(err.contains("resolves outside the plan directory"), "{err}");
+    edit(&toml, "events = \"../events.csv\"", "events_table = \"events\"");
+    let (code, _, err) = run(herald().arg("plan").arg(dir.path()));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("`events_table` names a table of an SQLite CRM"), "{err}");
+}
+
+#[test]
 fn once_herald_run_has_sent_the_forecast_reads_opens_and_clicks_from_the_ledger() {
     // Issue 11 item 7: engagement comes from the send ledger of the state.
     let dir = copy_example("boutique-mode");

@@ -314,7 +314,11 @@ pub fn make(dir: &Path, options: &Options) -> Result<Planned, PlanFailure> {
     } else {
         let mut source = crm::open(&plan.config.crm, dir, &plan.contact).map_err(|e| PlanFailure(crm_failure(&e)))?;
         let layout = source.layout().clone();
-        let mut history = events(plan, dir, options.now).map_err(|e| PlanFailure(crm_failure(&e)))?;
+        let mut history = events(plan, dir, options.now).map_err(|e| {
+            PlanFailure(format!(
+                "{e} (the forecast reads the event history of `[crm] events` or `events_table` in herald.toml)"
+            ))
+        })?;
         let events_known = history.is_some();
         // Once the runner has sent, the ledger's opens and clicks are the
         // contacts' engagement history.
