@@ -279,7 +279,7 @@ impl<'p> Forecaster<'p> {
                 Some(Group::Rest) => experiment(impact, plan, i).rest += 1,
                 _ => {}
             }
-            let thread = engine::guard::thread_id(&format!("campaigns.{i}"));
+            let thread = engine::guard::campaign_thread(CampaignId(i));
             push(plan, out, at, Origin::Campaign(CampaignId(i)), content, thread);
         }
     }
@@ -332,13 +332,12 @@ impl<'p> Forecaster<'p> {
                     entered_at: at,
                     active: matches!(progress, Progress::Asleep { .. }),
                 });
-                let entry = at.timestamp();
                 for a in self.actions.drain(..) {
                     match a {
                         Action::Send {
                             at, content, thread, ..
                         } => {
-                            let thread = engine::guard::thread_id(&format!("scenarios.{i}/{entry}/{thread}"));
+                            let thread = engine::guard::scenario_thread(id, e.entered_at, &thread);
                             push(plan, out, at, Origin::Scenario(id), content, thread);
                         }
                         Action::Holdout { .. } => {}

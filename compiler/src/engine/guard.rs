@@ -61,6 +61,18 @@ pub fn thread_id(text: &str) -> u64 {
     super::experiment::bucket(text, "thread")
 }
 
+/// The thread of a campaign's send, where no ledger key exists (the forecast,
+/// journey tests): a campaign is one solicitation per contact.
+pub fn campaign_thread(id: CampaignId) -> u64 {
+    thread_id(&format!("campaigns.{}", id.0))
+}
+
+/// The thread of a scenario's send, where no ledger key exists: one per
+/// enrolment (its entry time) and primary step (`Action::Send::thread`).
+pub fn scenario_thread(id: ScenarioId, entered_at: DateTime<Utc>, primary: &super::Cursor) -> u64 {
+    thread_id(&format!("scenarios.{}/{}/{primary}", id.0, entered_at.timestamp()))
+}
+
 /// Why a send does not go out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Drop {

@@ -508,7 +508,7 @@ impl<'p> Sim<'_, 'p> {
                     }
                 }
                 Some(CampaignSend::Send { at, content, .. }) => {
-                    let thread = super::guard::thread_id(&format!("campaigns.{i}"));
+                    let thread = super::guard::campaign_thread(id);
                     self.queue(Origin::Campaign(id), content, at, None, thread);
                 }
             }
@@ -602,10 +602,7 @@ impl<'p> Sim<'_, 'p> {
                     Action::Send {
                         at, content, thread, ..
                     } => {
-                        // As the forecast and the runner: one solicitation per
-                        // enrolment and primary step.
-                        let entry = a.e.entered_at.timestamp();
-                        let thread = super::guard::thread_id(&format!("scenarios.{}/{entry}/{thread}", id.0));
+                        let thread = super::guard::scenario_thread(id, a.e.entered_at, &thread);
                         self.queue(Origin::Scenario(id), content, at, a.e.event.clone(), thread);
                     }
                     Action::Holdout { at, step } => {
