@@ -166,6 +166,14 @@ impl History for Timeline {
             .filter(|(k, e, t)| *k == "event" && *e == event && *t <= at && since.is_none_or(|s| *t > s))
             .count() as u64
     }
+    fn times(&self, event: &str, since: DateTime<Utc>, at: DateTime<Utc>, out: &mut Vec<DateTime<Utc>>) {
+        out.extend(
+            self.0
+                .iter()
+                .filter(|(k, e, t)| *k == "event" && *e == event && *t > since && *t <= at)
+                .map(|(_, _, t)| *t),
+        );
+    }
 }
 
 fn sends(actions: &[Action]) -> Vec<(String, DateTime<Utc>)> {
@@ -997,4 +1005,68 @@ campaigns:
     for m in ["tip", "offer", "news"] {
         assert_eq!(verdict(all, m), Verdict::Send, "{m}");
     }
+}
+
+const BROWSE: &str = r#"
+scenarios:
+  browse:
+    program: p
+    trigger: { event: cart_abandoned }
+    audience: consent(email_marketing)
+    reentry: after 2d
+    exit_when: count(purchase) >= 1
+    steps:
+      - send: email_a
+      - wait:
+          until: opened(email_a)
+          timeout: 5d
+          on_timeout:
+            - send: email_b
+  valued:
+    program: p
+    trigger: { event: cart_abandoned, where: event.cart_value >= 30 }
+    audience: consent(email_marketing)
+    steps:
+      - send: email_a
+"#;
+
+#[test]
+fn past_trigger_events_are_replayed_through_the_entry_rule() {
+    // Issue 11 item 6: the forecast replays a contact's past trigger events
+    // to know how often an event-triggered scenario is entered.
+    let f = fixture(BROWSE);
+    let c = everyone(&f, "c1");
+    let day = |d: u32| t(&format!("2026-10-{d:02}T10:00:00Z"));
+    let h = Timeline(vec![
+        // Before the replay starts: not offered.
+        ("event", "cart_abandoned", t("2026-09-01T10:00:00Z")),
+        ("event", "cart_abandoned", day(1)),
+        // Within 2 days of the entry: re-entry refuses.
+        ("event", "cart_abandoned", day(2)),
+        // Past 2 days, but still waiting for the open (5 days): refused.
+        ("event", "cart_abandoned", day(4)),
+        // The enrolment ended on the 6th: entered again.
+        ("event", "cart_abandoned", day(8)),
+        ("event", "purchase", day(9)),
+        // Bought since: `exit_when` holds at the event, no entry.
+        ("event", "cart_abandoned", day(20)),
+    ]);
+    let now = t("2026-11-01T00:00:00Z");
+    let mut fc = Forecaster::new(&f.plan, &f.layout, now, 30);
+    fc.replay_triggers_since(t("2026-09-15T00:00:00Z"));
+    fc.add_with_history(&c, &h);
+    let no_consent = contact(&f, ["c2", "b@example.test", "", "", "", "", "false", "false"]);
+    fc.add_with_history(&no_consent, &h);
+    let out = fc.finish();
+    assert_eq!(
+        out.scenarios["browse"].history_entries,
+        Some(2),
+        "{:?}",
+        out.scenarios["browse"]
+    );
+    // A trigger reading the event's properties cannot be replayed.
+    assert_eq!(out.scenarios["valued"].history_entries, None);
+    // Without a replay start, nothing is estimated.
+    let out = forecast(&f, &[c], "2026-11-01T00:00:00Z", 30);
+    assert_eq!(out.scenarios["browse"].history_entries, None);
 }

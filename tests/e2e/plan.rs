@@ -683,3 +683,91 @@ fn a_birthday_test_is_checked_on_the_entries_of_its_decide_after() {
     assert!(!out.contains("sample-too-small"), "{out}");
     assert_eq!(code, 0, "{out}");
 }
+
+#[test]
+fn an_event_triggered_test_is_checked_on_the_entries_its_event_history_makes() {
+    // Issue 11 item 6, event triggers: the history's `signup` events of the
+    // last 90 days are replayed through the entry rule (audience, re-entry,
+    // `exit_when` at each event's time), and the entries per day, over
+    // `decide_after`, are what each variant gets. Counted by hand here.
+    let dir = copy_example("boutique-mode");
+    let mut text = String::from("contact_id,event,at\n");
+    // Before the 90 days: sets where the history starts, never replayed.
+    text.push_str("c0000001,signup,2025-01-01T10:00:00Z\n");
+    for i in 1..=2000u32 {
+        let id = format!("c{i:07}");
+        text.push_str(&format!("{id},signup,2026-10-{:02}T10:00:00Z\n", 1 + i % 28));
+        if i % 10 == 0 {
+            // Bought before signing up: `exit_when` holds, no entry.
+            text.push_str(&format!("{id},purchase,2026-09-01T10:00:00Z\n"));
+        }
+        if i % 7 == 0 {
+            // Signed up again: `reentry: never`, still one entry.
+            text.push_str(&format!("{id},signup,2026-11-10T10:00:00Z\n"));
+        }
+    }
+    std::fs::write(dir.path().join("data/events.csv"), text).unwrap();
+    let consented = with_email_consent(dir.path());
+    let hand = (1..=2000u32)
+        .filter(|i| i % 10 != 0 && consented.contains(&format!("c{i:07}")))
+        .count() as u64;
+    assert!(hand > 600, "{hand}");
+    edit(
+        &dir.path().join("herald.toml"),
+        "path = \"data/contacts.csv\"",
+        "path = \"data/contacts.csv\"\nevents = \"data/events.csv\"",
+    );
+    edit(
+        &dir.path().join("messages.yaml"),
+        "  welcome_discover:\n",
+        "  welcome_email_b:\n    channel: email\n    purpose: marketing\n    subject: \"Bienvenue !\"\n    preheader: \"Votre code de bienvenue -10 % vous attend\"\n    body: templates/welcome.mjml\n  welcome_discover:\n",
+    );
+    edit(
+        &dir.path().join("scenarios.yaml"),
+        "    steps:\n      - send: welcome_email\n",
+        "    steps:\n      - send: welcome_email\n        experiment:\n          variants:\n            - { message: welcome_email, split: 50 }\n            - { message: welcome_email_b, split: 50 }\n          metric: click\n          min_sample: 20\n          decide_after: 48h\n",
+    );
+    let (code, out, err) = run(herald().args(["plan", "--format", "json"]).arg(dir.path()));
+    assert_eq!(code, 1, "{err}");
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        change(&json, "scenarios.welcome_series")["impact"]["history_entries"],
+        hand
+    );
+    // A trigger whose condition reads the event's properties is not
+    // replayed: a history keeps no properties.
+    assert!(
+        change(&json, "scenarios.cart_abandonment")["impact"]
+            .get("history_entries")
+            .is_none(),
+        "{json}"
+    );
+    let per_variant = (hand as f64 * 2.0 / 90.0 * 0.5).floor() as u64;
+    assert!(per_variant < 20, "{per_variant}");
+    let (code, out, _) = run(herald().args(["plan", "--color=never"]).arg(dir.path()));
+    assert_eq!(code, 1, "{out}");
+    // The report wraps long lines: compare words.
+    let words = out
+        .split(|c: char| c.is_whitespace() || c == '│')
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        words.contains(&format!(
+            "variant `welcome_email` of scenario `welcome_series` gets about {per_variant} entries while its test runs (2d); the minimum sample is 20"
+        )),
+        "{words}"
+    );
+    assert!(
+        words.contains(&format!(
+            "its `signup` events of the last 90 days of history made {hand} entries"
+        )),
+        "{out}"
+    );
+    // A smaller sample is reached.
+    edit(&dir.path().join("scenarios.yaml"), "min_sample: 20", "min_sample: 5");
+    assert!(per_variant >= 5, "{per_variant}");
+    let (code, out, _) = run(herald().args(["plan", "--color=never"]).arg(dir.path()));
+    assert!(!out.contains("sample-too-small"), "{out}");
+    assert_eq!(code, 0, "{out}");
+}

@@ -29,6 +29,10 @@ pub trait History {
     fn clicked(&self, message: &str, at: DateTime<Utc>) -> bool;
     /// Occurrences of `event` in `(since, at]` (`since: None`: ever).
     fn count(&self, event: &str, since: Option<DateTime<Utc>>, at: DateTime<Utc>) -> u64;
+    /// The instants of `event` in `(since, at]`, in time order, appended to
+    /// `out` (the forecast replays past trigger events through the entry
+    /// rule). A history that keeps no instants has none.
+    fn times(&self, _event: &str, _since: DateTime<Utc>, _at: DateTime<Utc>, _out: &mut Vec<DateTime<Utc>>) {}
 }
 
 pub struct NoHistory;
@@ -266,6 +270,33 @@ impl Evaluator {
                 .is_some_and(|s| self.node_reads_history(s, depth + 1)),
             _ => false,
         }
+    }
+
+    /// Whether a condition reads the triggering event's properties
+    /// (`event.amount`): an event history keeps no properties, so such a
+    /// trigger cannot be replayed from it.
+    pub fn reads_event(&self, c: &Compiled) -> bool {
+        fn is_event(r: &Ref) -> bool {
+            matches!(r, Ref::Event(_))
+        }
+        fn arg(a: &Arg) -> bool {
+            matches!(a, Arg::Ref(Ref::Event(_)))
+        }
+        fn node(n: &Node) -> bool {
+            match n {
+                Node::Compare(a, _, b) => arg(a) || arg(b),
+                Node::InList(r, ..)
+                | Node::Contains(r, ..)
+                | Node::IsSet(r, _)
+                | Node::Within(r, ..)
+                | Node::Flag(r) => is_event(r),
+                Node::And(xs) | Node::Or(xs) => xs.iter().any(node),
+                Node::Not(x) => node(x),
+                // Segments are about contacts: they cannot name `event.`.
+                _ => false,
+            }
+        }
+        node(&c.0)
     }
 
     pub fn memo(&self) -> Memo {

@@ -78,6 +78,11 @@ pub struct Impact {
     /// Scenarios with an event trigger: sends depend on future events.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub event_triggered: bool,
+    /// Scenarios with an event trigger, when an event history is read: the
+    /// entries its past trigger events would have made since the replay
+    /// start ([`Forecaster::replay_triggers_since`]), under the entry rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history_entries: Option<u64>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -135,6 +140,9 @@ pub struct Forecaster<'p> {
     candidates: Vec<Candidate<'p>>,
     actions: Vec<Action<'p>>,
     delivered: Vec<Sent<'p>>,
+    /// Replay past trigger events from this instant (an event history is read).
+    replay_since: Option<DateTime<Utc>>,
+    times: Vec<DateTime<Utc>>,
 }
 
 /// For one time zone: each campaign's send instant, and today's date.
@@ -187,7 +195,19 @@ impl<'p> Forecaster<'p> {
             candidates: Vec::new(),
             actions: Vec::new(),
             delivered: Vec::new(),
+            replay_since: None,
+            times: Vec::new(),
         }
+    }
+
+    /// Replay each contact's past trigger events from `since` to now through
+    /// the entry rule (audience, re-entry, `exit_when` at each event's time),
+    /// counting [`Impact::history_entries`] of event-triggered scenarios:
+    /// the rate at which they are entered, for A/B samples. Triggers whose
+    /// condition reads the event's properties are not replayed (a history
+    /// keeps none).
+    pub fn replay_triggers_since(&mut self, since: DateTime<Utc>) {
+        self.replay_since = Some(since.min(self.now));
     }
 
     /// The index in `local_times` of a zone, computed on first sight.
@@ -296,7 +316,15 @@ impl<'p> Forecaster<'p> {
                 continue;
             };
             impact.audience += 1;
-            if self.engine.trigger_event(id).is_some() {
+            if let Some(event) = self.engine.trigger_event(id) {
+                if let Some(since) = self.replay_since
+                    && !self.engine.trigger_reads_event(id)
+                {
+                    let n = self.replay(id, event, facts, since);
+                    if let Some(impact) = self.scenario_impacts.get_mut(i) {
+                        impact.history_entries = Some(impact.history_entries.unwrap_or(0) + n);
+                    }
+                }
                 continue;
             }
             let mut from = self.local_times[local].today;
@@ -345,6 +373,41 @@ impl<'p> Forecaster<'p> {
                 }
             }
         }
+    }
+
+    /// The entries a contact's past `event`s since `since` make in a
+    /// scenario: each is offered to the entry rule, with the previous
+    /// enrolment advanced to that instant to know whether it is still on.
+    fn replay(&mut self, id: ScenarioId, event: &str, facts: &ContactFacts, since: DateTime<Utc>) -> u64 {
+        let mut times = std::mem::take(&mut self.times);
+        times.clear();
+        facts.history.times(event, since, self.now, &mut times);
+        let mut entered = 0;
+        let mut last: Option<(Enrolment, Previous)> = None;
+        for &at in &times {
+            if let Some((e, p)) = &mut last
+                && p.active
+            {
+                self.actions.clear();
+                let progress = self.engine.advance(&mut self.cx, id, e, facts, at, &mut self.actions);
+                p.active = matches!(progress, Progress::Asleep { .. });
+            }
+            let previous = last.as_ref().map(|(_, p)| *p);
+            if self.engine.entry(&mut self.cx, id, facts, previous, at) != Entry::Enter {
+                continue;
+            }
+            entered += 1;
+            let mut e = Enrolment::new(at, None);
+            self.actions.clear();
+            let progress = self
+                .engine
+                .advance(&mut self.cx, id, &mut e, facts, at, &mut self.actions);
+            let active = matches!(progress, Progress::Asleep { .. });
+            last = Some((e, Previous { entered_at: at, active }));
+        }
+        self.actions.clear();
+        self.times = times;
+        entered
     }
 
     fn impact(&mut self, origin: Origin) -> Option<&mut Impact> {
@@ -544,6 +607,9 @@ impl Impact {
         }
         if let Some(n) = o.entries {
             self.entries = Some(self.entries.unwrap_or(0) + n);
+        }
+        if let Some(n) = o.history_entries {
+            self.history_entries = Some(self.history_entries.unwrap_or(0) + n);
         }
     }
 }

@@ -236,6 +236,14 @@ impl<'p> Engine<'p> {
             .is_some_and(|rt| rt.audience.as_ref().is_none_or(|a| self.holds(cx, facts, at, a)))
     }
 
+    /// Whether the scenario's trigger condition reads the event's properties.
+    pub fn trigger_reads_event(&self, id: ScenarioId) -> bool {
+        self.scenarios
+            .get(id.0)
+            .and_then(|rt| rt.trigger_where.as_ref())
+            .is_some_and(|w| self.eval.reads_event(w))
+    }
+
     /// The scenario's trigger event, if it has one.
     pub fn trigger_event(&self, id: ScenarioId) -> Option<&'p str> {
         match &self.scenarios.get(id.0)?.scenario.trigger {

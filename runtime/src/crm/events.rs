@@ -39,6 +39,8 @@ pub struct EventHistory {
     engagements: u64,
     /// Events kept.
     pub events: u64,
+    /// The time of the earliest event kept (seconds since the epoch).
+    earliest: Option<i64>,
     pub bad_rows: u64,
     /// The first rejected rows (at most [`MAX_REPORTED`]).
     pub errors: Vec<RowError>,
@@ -86,6 +88,20 @@ impl History for ContactEvents<'_> {
             .take_while(|(_, t)| since.is_none_or(|s| *t > s))
             .filter(|(x, _)| *x as usize == e)
             .count() as u64
+    }
+    fn times(&self, event: &str, since: DateTime<Utc>, at: DateTime<Utc>, out: &mut Vec<DateTime<Utc>>) {
+        let Some(e) = self.names.iter().position(|n| n == event) else {
+            return;
+        };
+        let (since, at) = (since.timestamp(), at.timestamp());
+        let start = self.events.partition_point(|(_, t)| *t <= since);
+        let end = self.events.partition_point(|(_, t)| *t <= at);
+        out.extend(
+            self.events[start..end.max(start)]
+                .iter()
+                .filter(|(x, _)| *x as usize == e)
+                .filter_map(|(_, t)| DateTime::from_timestamp(*t, 0)),
+        );
     }
 }
 
@@ -135,6 +151,11 @@ impl EventHistory {
     /// Opens and clicks read from the send ledger.
     pub fn engagements(&self) -> u64 {
         self.engagements
+    }
+
+    /// The time of the earliest event (none when no event was kept).
+    pub fn earliest(&self) -> Option<DateTime<Utc>> {
+        self.earliest.and_then(|t| DateTime::from_timestamp(t, 0))
     }
 
     /// Contacts with at least one event.
@@ -243,6 +264,7 @@ impl EventHistory {
                     )));
                 }
                 self.events += 1;
+                self.earliest = Some(self.earliest.map_or(t, |e| e.min(t)));
                 match self.by_contact.get_mut(id) {
                     Some(v) => v.push((event, t)),
                     None => {
@@ -367,6 +389,22 @@ mod tests {
         assert_eq!(h.of("c2").count("purchase", year, at), 1);
         assert_eq!(h.of("c3").count("purchase", None, at), 0);
         assert_eq!(h.of("c1").count("unknown", None, at), 0);
+        // A local time in the project's zone (Paris, UTC+1 in winter).
+        assert_eq!(h.earliest(), Some("2025-01-01T09:00:00Z".parse().unwrap()));
+        // The instants of one event in `(since, at]`, in time order.
+        let mut times = Vec::new();
+        h.of("c1")
+            .times("purchase", "2025-01-01T10:00:00Z".parse().unwrap(), at, &mut times);
+        assert_eq!(times, ["2026-05-01T10:00:00Z".parse::<DateTime<Utc>>().unwrap()]);
+        times.clear();
+        h.of("c1")
+            .times("purchase", at - chrono::Days::new(1000), at, &mut times);
+        assert_eq!(times.len(), 2);
+        assert!(times[0] < times[1]);
+        times.clear();
+        h.of("c1")
+            .times("purchase", at, "2026-01-01T00:00:00Z".parse().unwrap(), &mut times);
+        assert!(times.is_empty(), "an empty window holds nothing");
     }
 
     #[test]

@@ -309,6 +309,8 @@ pub fn make(dir: &Path, options: &Options) -> Result<Planned, PlanFailure> {
         horizon_days: options.horizon_days,
         ..Default::default()
     };
+    // The days of event history replayed for event triggers' entry rates.
+    let mut replayed_days: Option<f64> = None;
     let forecast: Option<Forecast> = if errored {
         None
     } else {
@@ -345,6 +347,18 @@ pub fn make(dir: &Path, options: &Options) -> Result<Planned, PlanFailure> {
         let mut parts: Vec<Forecaster> = (0..2)
             .map(|_| Forecaster::new(plan, &layout, options.now, options.horizon_days))
             .collect();
+        // Event triggers are entered at the rate their events came in the
+        // recent past: the last REPLAY_DAYS, or since the first event.
+        if let Some(first) = history.filter(|_| events_known).and_then(|h| h.earliest()) {
+            let since = first.max(options.now - chrono::Days::new(REPLAY_DAYS));
+            let days = (options.now - since).num_minutes() as f64 / 1440.0;
+            if days >= 1.0 {
+                replayed_days = Some(days);
+                for f in &mut parts {
+                    f.replay_triggers_since(since);
+                }
+            }
+        }
         let report = {
             let mut visitors: Vec<_> = parts
                 .iter_mut()
@@ -405,7 +419,7 @@ pub fn make(dir: &Path, options: &Options) -> Result<Planned, PlanFailure> {
         }
     }
     if let Some(f) = &forecast {
-        scenario_samples(plan, f, options.horizon_days, &mut diagnostics);
+        scenario_samples(plan, f, options.horizon_days, replayed_days, &mut diagnostics);
     }
     herald_compiler::diagnostic::sort(&mut diagnostics, &sources);
     let has_errors = diagnostics.iter().any(Diagnostic::is_error);
@@ -716,14 +730,28 @@ fn experiments<'p>(steps: &'p [model::Step], out: &mut Vec<&'p model::Experiment
     }
 }
 
+/// The days of event history replayed at most to estimate how often event
+/// triggers are entered: recent enough to reflect today's traffic, long
+/// enough to cover weekly and monthly cycles.
+const REPLAY_DAYS: u64 = 90;
+
 /// A/B tests in scenarios (issue 11 item 6): the entries each variant gets
 /// while the test runs (`decide_after`), against `min_sample`. Date
 /// triggers: the forecast's entries over the horizon, pro rata. Event
-/// triggers have no event history to estimate from; when each contact can
-/// enter at most once during the test (`reentry: never`, or `after` at
-/// least `decide_after`), the audience bounds the entries, and a test that
-/// cannot reach its sample even then is reported.
-fn scenario_samples(plan: &Plan, f: &Forecast, horizon_days: u64, diagnostics: &mut Vec<Diagnostic>) {
+/// triggers, when an event history is read: the entries its past trigger
+/// events made over the `replayed_days`, pro rata. Without history (or when
+/// the trigger's condition reads event properties, which a history does not
+/// keep), and when each contact can enter at most once during the test
+/// (`reentry: never`, or `after` at least `decide_after`), the audience
+/// bounds the entries, and a test that cannot reach its sample even then is
+/// reported.
+fn scenario_samples(
+    plan: &Plan,
+    f: &Forecast,
+    horizon_days: u64,
+    replayed_days: Option<f64>,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
     for (name, s) in &plan.scenarios {
         let Some(impact) = f.scenarios.get(name) else { continue };
         let mut xs = Vec::new();
@@ -736,6 +764,19 @@ fn scenario_samples(plan: &Plan, f: &Forecast, horizon_days: u64, diagnostics: &
                     n as f64 * minutes / (horizon_days as f64 * 1440.0),
                     format!("{n} entries forecast over {horizon_days} days"),
                 ),
+                (model::Trigger::Event { event, .. }, _)
+                    if impact.history_entries.is_some() && replayed_days.is_some() =>
+                {
+                    let n = impact.history_entries.unwrap_or(0);
+                    let days = replayed_days.unwrap_or(1.0);
+                    (
+                        n as f64 * minutes / (days * 1440.0),
+                        format!(
+                            "its `{event}` events of the last {} days of history made {n} entries",
+                            days.floor()
+                        ),
+                    )
+                }
                 (model::Trigger::Event { .. }, _)
                     if match s.reentry {
                         herald_compiler::ast::Reentry::Never => true,
