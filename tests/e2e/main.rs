@@ -154,3 +154,10 @@ pub fn run_within(cmd: &mut Command, secs: u64) -> (i32, String, String) {
     assert!(!err.contains("panicked"), "herald panicked:\n{err}");
     (status.code().unwrap_or(-1), out, err)
 }
+
+/// Replace the first `from` of a file with `to` (the file must hold it).
+pub fn edit(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{} lacks {from:?}", path.display());
+    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
+}

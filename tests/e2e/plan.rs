@@ -4,12 +4,6 @@
 use super::*;
 use std::process::Stdio;
 
-fn edit(path: &Path, from: &str, to: &str) {
-    let text = std::fs::read_to_string(path).unwrap();
-    assert!(text.contains(from), "{} lacks {from:?}", path.display());
-    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
-}
-
 fn plan_json(dir: &Path) -> serde_json::Value {
     let (code, out, err) = run(herald().args(["plan", "--format", "json"]).arg(dir));
     assert_eq!(code, 0, "{err}");
@@ -406,7 +400,7 @@ fn write_purchase_history(path: &Path) -> (Vec<String>, Vec<String>) {
 }
 
 /// The ids of boutique-mode's contacts with an email consent, read by hand.
-fn with_email_consent(dir: &Path) -> std::collections::BTreeSet<String> {
+pub fn with_email_consent(dir: &Path) -> std::collections::BTreeSet<String> {
     let mut reader = csv::Reader::from_path(dir.join("data/contacts.csv")).unwrap();
     let col = reader
         .headers()

@@ -491,3 +491,76 @@ fn the_runner_enforces_policies_suppress_as_the_plan_counted_it() {
         "and dropped, with the reason, what the plan counted"
     );
 }
+
+#[test]
+fn the_runner_counts_the_event_history_as_the_plan_does() {
+    // `count()` reads `[crm] events` in the runner as in the forecast, plus
+    // the events Herald received after the export's newest event: the plan's
+    // recipients are the runner's sends.
+    let dir = copy_example("boutique-mode");
+    with_file_providers(dir.path());
+    let mut text = String::from("contact_id,event,at\n");
+    for i in 1..=90u32 {
+        let id = format!("c{i:07}");
+        match i % 3 {
+            0 => {
+                text.push_str(&format!("{id},purchase,2026-01-15T10:00:00Z\n"));
+                text.push_str(&format!("{id},purchase,2026-11-01T10:00:00Z\n"));
+            }
+            1 => text.push_str(&format!("{id},purchase,2026-03-01T10:00:00Z\n")),
+            _ => {}
+        }
+    }
+    std::fs::write(dir.path().join("data/events.csv"), text).unwrap();
+    edit(
+        &dir.path().join("herald.toml"),
+        "path = \"data/contacts.csv\"",
+        "path = \"data/contacts.csv\"\nevents = \"data/events.csv\"",
+    );
+    edit(
+        &dir.path().join("campaigns.yaml"),
+        "campaigns:\n",
+        "campaigns:\n  loyal_thanks:\n    program: promotions\n    audience: count(purchase, 365d) >= 2 and consent(email_marketing)\n    message: vip_early_access\n    send_at: 2026-11-21T10:00\n",
+    );
+    let address = "campaigns.loyal_thanks";
+    let (code, _, err) = run(herald().args(["apply", "--auto-approve", "--dir"]).arg(dir.path()));
+    assert_eq!(code, 0, "{err}");
+    let consented = crate::plan::with_email_consent(dir.path());
+    // A contact with one purchase in the export.
+    let once = (1..=90u32)
+        .map(|i| (i, format!("c{i:07}")))
+        .find(|(i, id)| i % 3 == 1 && consented.contains(id))
+        .map(|(_, id)| id)
+        .unwrap();
+    // A second purchase Herald received itself, after the export: it counts.
+    let (code, _, err) = run(herald()
+        .args(["event", "send", "purchase", "--contact", &once, "--prop", "amount=20"])
+        .arg(dir.path()));
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = run(herald().args(["plan", "--format", "json"]).arg(dir.path()));
+    assert_eq!(code, 0, "{err}");
+    let plan: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(plan["contacts"]["received_events"], 1, "{:#}", plan["contacts"]);
+    let forecast = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["address"] == address)
+        .map(|c| c["impact"]["recipients"].as_u64().unwrap())
+        .unwrap_or_else(|| panic!("{out}"));
+    // By hand: every third contact bought twice in the year, and `once`
+    // once in the export and once since, all with the email consent.
+    let hand = (1..=90u32)
+        .map(|i| (i, format!("c{i:07}")))
+        .filter(|(i, id)| i % 3 == 0 || *id == once)
+        .filter(|(_, id)| consented.contains(id))
+        .count() as u64;
+    assert!(hand > 10, "{hand}");
+    assert_eq!(forecast, hand);
+    step_through(dir.path(), NOW, at("2026-11-22T00:00:00Z"));
+    let sent = ledger(dir.path())
+        .into_iter()
+        .filter(|r| r["object"] == address && r["status"] == "sent")
+        .count() as u64;
+    assert_eq!(sent, hand, "the runner sent what the plan said");
+}

@@ -16,10 +16,12 @@ use super::csv_source::{self, row_of};
 use super::{CrmError, MAX_REPORTED, RowError};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
+use herald_compiler::config::{CrmConfig, CrmKind};
 use herald_compiler::contact::{Reason, RowProblem};
 use herald_compiler::eval::History;
+use herald_compiler::model::Plan;
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The most events Herald indexes (about 400 MB): more is an error, not a
 /// truncation, so that a forecast never silently misses history.
@@ -39,8 +41,10 @@ pub struct EventHistory {
     engagements: u64,
     /// Events kept.
     pub events: u64,
-    /// The time of the earliest event kept (seconds since the epoch).
+    /// The times of the earliest and the newest event read from the export
+    /// (seconds since the epoch); events added from the state are not.
     earliest: Option<i64>,
+    latest: Option<i64>,
     pub bad_rows: u64,
     /// The first rejected rows (at most [`MAX_REPORTED`]).
     pub errors: Vec<RowError>,
@@ -107,6 +111,53 @@ impl History for ContactEvents<'_> {
 
 const COLUMNS: [&str; 3] = ["contact_id", "event", "at"];
 
+/// Where the configured event history is read from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// `[crm] events`: a CSV file.
+    Csv(PathBuf),
+    /// `[crm] events_table`: a table of the SQLite CRM.
+    Table(PathBuf, String),
+}
+
+impl Source {
+    /// The event history herald.toml configures, if any.
+    pub fn configured(crm: &CrmConfig, dir: &Path) -> Result<Option<Source>, CrmError> {
+        Ok(match (&crm.events, &crm.events_table) {
+            (Some(_), Some(_)) => {
+                return Err(CrmError::Open(
+                    "`[crm]` sets both `events` and `events_table`; keep one: the history is a CSV file or a table of the SQLite CRM".into(),
+                ));
+            }
+            (None, Some(_)) if crm.kind != CrmKind::Sqlite => {
+                return Err(CrmError::Open(
+                    "`events_table` names a table of an SQLite CRM, but `[crm] kind` is not \"sqlite\"; for a CSV history write `events = \"data/events.csv\"`".into(),
+                ));
+            }
+            (Some(file), _) => Some(Source::Csv(crate::fsx::configured(dir, file)?)),
+            (None, Some(table)) => Some(Source::Table(super::path(crm, dir)?, table.clone())),
+            (None, None) => None,
+        })
+    }
+
+    /// The file read.
+    pub fn path(&self) -> &Path {
+        match self {
+            Source::Csv(p) | Source::Table(p, _) => p,
+        }
+    }
+
+    /// Read the history of the events the contact model declares.
+    pub fn read(&self, plan: &Plan, now: DateTime<Utc>) -> Result<EventHistory, CrmError> {
+        let names = plan.contact.events.keys().cloned();
+        let tz = plan.config.timezone;
+        match self {
+            Source::Csv(path) => EventHistory::read(path, names, tz, now),
+            Source::Table(path, table) => EventHistory::read_table(path, table, names, tz, now),
+        }
+    }
+}
+
 impl EventHistory {
     /// The events of one contact (none when it has no history).
     pub fn of(&self, id: &str) -> ContactEvents<'_> {
@@ -156,6 +207,41 @@ impl EventHistory {
     /// The time of the earliest event (none when no event was kept).
     pub fn earliest(&self) -> Option<DateTime<Utc>> {
         self.earliest.and_then(|t| DateTime::from_timestamp(t, 0))
+    }
+
+    /// Whether an event Herald received (`POST /v1/events`, `herald event
+    /// send`) at `at` counts beside this export: the export is the record up
+    /// to its newest event, and holds the events Herald received before
+    /// then (the CRM got them too); those after it are Herald's alone. The
+    /// forecast and the runner count `count()` by this one rule.
+    pub fn counts_received(&self, at: DateTime<Utc>) -> bool {
+        self.latest.is_none_or(|l| at.timestamp() > l)
+    }
+
+    /// Add an event Herald received, when [`EventHistory::counts_received`]
+    /// says it counts and the contact model declares it; fails beyond
+    /// [`MAX_EVENTS`]. Call [`EventHistory::finish`] after the last one.
+    pub fn add_received(&mut self, id: &str, event: &str, at: DateTime<Utc>) -> Result<(), String> {
+        let Some(e) = self.names.iter().position(|n| n == event) else {
+            return Ok(());
+        };
+        if !self.counts_received(at) {
+            return Ok(());
+        }
+        if self.events >= MAX_EVENTS {
+            return Err(format!(
+                "the history and the state hold more than {MAX_EVENTS} events, more than the forecast reads"
+            ));
+        }
+        self.events += 1;
+        let row = (e as u32, at.timestamp());
+        match self.by_contact.get_mut(id) {
+            Some(v) => v.push(row),
+            None => {
+                self.by_contact.insert(id.into(), vec![row]);
+            }
+        }
+        Ok(())
     }
 
     /// Contacts with at least one event.
@@ -265,6 +351,7 @@ impl EventHistory {
                 }
                 self.events += 1;
                 self.earliest = Some(self.earliest.map_or(t, |e| e.min(t)));
+                self.latest = Some(self.latest.map_or(t, |e| e.max(t)));
                 match self.by_contact.get_mut(id) {
                     Some(v) => v.push((event, t)),
                     None => {
@@ -277,7 +364,8 @@ impl EventHistory {
         Ok(())
     }
 
-    fn finish(&mut self) {
+    /// Sort each contact's events by time (after reading or adding).
+    pub fn finish(&mut self) {
         // Each contact's list is sorted on its own: the order of the map does not matter.
         #[allow(clippy::iter_over_hash_type)]
         for v in self.by_contact.values_mut() {

@@ -152,6 +152,10 @@ pub struct ContactsRead {
     /// has sent (absent before: no engagement is known).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub engagement: Option<u64>,
+    /// Events `herald run` received (absent when none), which `count()`
+    /// reads after the newest event of `[crm] events`, as the runner does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received_events: Option<u64>,
 }
 
 /// What the event history held.
@@ -316,11 +320,13 @@ pub fn make(dir: &Path, options: &Options) -> Result<Planned, PlanFailure> {
     } else {
         let mut source = crm::open(&plan.config.crm, dir, &plan.contact).map_err(|e| PlanFailure(crm_failure(&e)))?;
         let layout = source.layout().clone();
-        let mut history = events(plan, dir, options.now).map_err(|e| {
-            PlanFailure(format!(
-                "{e} (the forecast reads the event history of `[crm] events` or `events_table` in herald.toml)"
-            ))
-        })?;
+        let mut history = crm::events::Source::configured(&plan.config.crm, dir)
+            .and_then(|s| s.map(|s| s.read(plan, options.now)).transpose())
+            .map_err(|e| {
+                PlanFailure(format!(
+                    "{e} (the forecast reads the event history of `[crm] events` or `events_table` in herald.toml)"
+                ))
+            })?;
         let events_known = history.is_some();
         // Once the runner has sent, the ledger's opens and clicks are the
         // contacts' engagement history.
@@ -341,6 +347,27 @@ pub fn make(dir: &Path, options: &Options) -> Result<Planned, PlanFailure> {
             }
             _ => false,
         };
+        // The events the runner received count as they do for the runner:
+        // after the export's newest event (`counts_received`).
+        if let Some(s) = &state {
+            let mut received = 0u64;
+            let mut h = history.take().unwrap_or_else(crm::events::EventHistory::empty);
+            s.received_events(&mut |id, event, at| {
+                if at > options.now {
+                    return Ok(());
+                }
+                received += 1;
+                h.add_received(id, event, at)
+            })
+            .map_err(|e| PlanFailure(format!("cannot read the events of the state: {e}")))?;
+            h.finish();
+            if received > 0 {
+                contacts.received_events = Some(received);
+            }
+            if received > 0 || events_known || engagement_known {
+                history = Some(h);
+            }
+        }
         let history = history.as_ref();
         // Two counters (the machines Herald runs on have at least two cores);
         // each contact is forecast on its own, so their sums are exact.
@@ -517,40 +544,6 @@ fn rejected(e: &crm::RowError) -> RejectedRow {
         column: e.problem.column.clone(),
         reason: e.problem.reason.to_string(),
     }
-}
-
-/// The event history of `[crm] events` (a CSV file) or `events_table` (a
-/// table of the SQLite CRM), when one is configured.
-fn events(
-    plan: &Plan,
-    dir: &Path,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<Option<crm::events::EventHistory>, CrmError> {
-    let crm = &plan.config.crm;
-    let names = || plan.contact.events.keys().cloned();
-    let tz = plan.config.timezone;
-    use herald_compiler::config::CrmKind;
-    Ok(match (&crm.events, &crm.events_table) {
-        (Some(_), Some(_)) => {
-            return Err(CrmError::Open(
-                "`[crm]` sets both `events` and `events_table`; keep one: the history is a CSV file or a table of the SQLite CRM".into(),
-            ));
-        }
-        (None, Some(_)) if crm.kind != CrmKind::Sqlite => {
-            return Err(CrmError::Open(
-                "`events_table` names a table of an SQLite CRM, but `[crm] kind` is not \"sqlite\"; for a CSV history write `events = \"data/events.csv\"`".into(),
-            ));
-        }
-        (Some(file), _) => {
-            let path = crate::fsx::configured(dir, file)?;
-            Some(crm::events::EventHistory::read(&path, names(), tz, now)?)
-        }
-        (None, Some(table)) => {
-            let path = crm::path(crm, dir)?;
-            Some(crm::events::EventHistory::read_table(&path, table, names(), tz, now)?)
-        }
-        (None, None) => None,
-    })
 }
 
 fn crm_failure(e: &CrmError) -> String {

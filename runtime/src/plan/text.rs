@@ -241,7 +241,13 @@ pub fn render(doc: &PlanDoc, color: bool) -> String {
             (true, _) => {
                 "no engagement history is read (`herald run` has sent nothing yet): `opened()` and `clicked()` are false for every contact"
             }
+            (false, true) if doc.contacts.received_events.is_some() => {
+                "no event history is read (`[crm] events`): `count()` counts only the events `herald run` received"
+            }
             (false, true) => "no event history is read (`[crm] events`): `count()` is 0 for every contact",
+            (false, false) if doc.contacts.received_events.is_some() => {
+                "no event history is read: `count()` counts only the events `herald run` received, and `opened()`, `clicked()` are false for every contact"
+            }
             (false, false) => {
                 "no event history is read: `count()` is 0 and `opened()`, `clicked()` are false for every contact"
             }

@@ -187,6 +187,7 @@ fn start(args: &Args) -> Result<Exit, (Exit, String)> {
         workers,
         links,
         deployed,
+        crm_events: Default::default(),
     };
     if args.once {
         let mut at = now()?;

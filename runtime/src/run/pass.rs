@@ -18,9 +18,10 @@
 
 use super::compose::{Links, compose};
 use super::deployed::{Deployed, Engines, send_key};
-use super::history::RunHistory;
+use super::history::{CrmEvents, RunHistory};
 use super::workers::{Done, Job, Workers};
 use crate::crm;
+use crate::crm::events::EventHistory;
 use crate::providers::{Outcome, backoff};
 use crate::state::run::{
     EnrolmentRow, EnrolmentStatus, EventRow, RunStore, SendRow, SendStatus, SqliteRunStore, parse_ts, ts,
@@ -137,6 +138,8 @@ pub struct Runner {
     pub workers: Workers,
     pub links: Links,
     pub deployed: Deployed,
+    /// The event export `count()` reads, kept between passes.
+    pub crm_events: CrmEvents,
 }
 
 /// A campaign or date-triggered scenario looked at in this pass: instants in
@@ -197,6 +200,11 @@ impl Runner {
             );
         }
         let engines = Engines::new(&current, &plans, &layout, self.deployed.versions(), stats);
+        let crm_events = if engines.needs_history {
+            self.crm_events.get(&current, &self.dir, now)?
+        } else {
+            None
+        };
 
         let now_ms = crate::clock::real_unix_ms();
         let st = &self.store;
@@ -237,6 +245,7 @@ impl Runner {
             touched: false,
             renderer: Renderer::default(),
             fresh: Vec::new(),
+            crm_events: crm_events.as_deref(),
         };
         pass.store.begin().map_err(|e| e.to_string())?;
         let mut seen = 0u64;
@@ -478,6 +487,8 @@ struct Pass<'a, 'p> {
     renderer: Renderer<'p>,
     /// Sends queued for the current contact in this pass, as stored.
     fresh: Vec<SendRow>,
+    /// The event export `count()` reads beside the events received.
+    crm_events: Option<&'a EventHistory>,
 }
 
 fn db(e: crate::state::StateError) -> String {
@@ -495,7 +506,7 @@ impl<'p> Pass<'_, 'p> {
             self.zones.push(tz);
         }
         let history = if self.engines.needs_history {
-            RunHistory::load(&*self.store, &c.id).map_err(db)?
+            RunHistory::load(&*self.store, &c.id, self.crm_events).map_err(db)?
         } else {
             RunHistory::default()
         };

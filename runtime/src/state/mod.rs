@@ -101,6 +101,7 @@ pub struct ApplyRecord {
 
 /// A visitor of the opens and clicks of the ledger: (contact id, message,
 /// clicked, at); an error stops the visit.
+pub type Received<'a> = dyn FnMut(&str, &str, chrono::DateTime<chrono::Utc>) -> Result<(), String> + 'a;
 pub type Engaged<'a> = dyn FnMut(&str, &str, bool, chrono::DateTime<chrono::Utc>) -> Result<(), String> + 'a;
 
 pub struct State {
@@ -170,6 +171,18 @@ impl State {
             let (id, message, kind, at): (String, String, String, String) =
                 (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
             f(&id, &message, kind == "clicked", run::parse_ts(&at)?).map_err(StateError::Db)?;
+        }
+        Ok(())
+    }
+
+    /// Visit the events the runner received (`POST /v1/events`, `herald
+    /// event send`): (contact id, event, at). `f` fails to stop (a bound).
+    pub fn received_events(&self, f: &mut Received) -> Result<(), StateError> {
+        let mut stmt = self.conn.prepare("SELECT contact_id, name, at FROM events")?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let (id, name, at): (String, String, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
+            f(&id, &name, run::parse_ts(&at)?).map_err(StateError::Db)?;
         }
         Ok(())
     }
