@@ -26,10 +26,17 @@ pub const DEFAULT_TAIL: TimeDelta = TimeDelta::days(7);
 pub const MAX_SPAN: TimeDelta = TimeDelta::days(5 * 366);
 
 /// Check the test files' tests against the plan.
-pub fn check(plan: &Plan, docs: &Documents, sources: &SourceSet, diags: &mut Vec<Diagnostic>) -> Vec<TestCase> {
+pub fn check(
+    plan: &Plan,
+    docs: &Documents,
+    sources: &SourceSet,
+    diags: &mut Vec<Diagnostic>,
+    cache: &mut crate::Cache,
+) -> Vec<TestCase> {
     let mut cx = Ctx {
         sources,
         diags,
+        cache,
         broken: 0,
     };
     let layout = Layout::for_model(&plan.contact);
