@@ -49,8 +49,8 @@ pub use domain::{calendar, sms, template};
 pub use engine::{contact, eval, forecast, render};
 pub use front::{ast, config, expr, load, secrets, source, yaml};
 
-use chrono::{DateTime, Utc};
 pub use cache::Cache;
+use chrono::{DateTime, Utc};
 pub use diagnostic::{Code, Diagnostic, Severity};
 pub use source::{FileId, SourceFile, SourceKind, SourceSet, Span};
 
