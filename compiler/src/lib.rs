@@ -102,9 +102,9 @@ pub fn compile_with(sources: &SourceSet, now: DateTime<Utc>, options: &Options, 
     let config = loaded.config.unwrap_or_else(config::Config::fallback);
     let plan = check::check_with(config, &loaded.docs, sources, &mut diagnostics, cache);
     rules::run(&plan, sources, now, &mut diagnostics);
-    let tests = journeys::check::check(&plan, &loaded.docs, sources, &mut diagnostics, cache);
-    diagnostic::sort(&mut diagnostics, sources);
     let symbols = symbols::Symbols::from_documents(&loaded.docs);
+    let tests = journeys::check::check(&plan, &loaded.docs, &symbols, sources, &mut diagnostics, cache);
+    diagnostic::sort(&mut diagnostics, sources);
     Compilation {
         plan,
         diagnostics,

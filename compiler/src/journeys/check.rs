@@ -26,9 +26,11 @@ pub const DEFAULT_TAIL: TimeDelta = TimeDelta::days(7);
 pub const MAX_SPAN: TimeDelta = TimeDelta::days(5 * 366);
 
 /// Check the test files' tests against the plan.
+/// `declared`: the symbols of `docs` (the compilation's).
 pub fn check(
     plan: &Plan,
     docs: &Documents,
+    declared: &Symbols,
     sources: &SourceSet,
     diags: &mut Vec<Diagnostic>,
     cache: &mut crate::Cache,
@@ -44,7 +46,6 @@ pub fn check(
     // Declarations the plan's check dropped for their own errors: a test
     // naming one is not told the name is unknown (that error is elsewhere),
     // and it does not run (the plan has errors).
-    let declared = Symbols::from_documents(docs);
     let senders = |k: SymbolKind| declared.all.iter().filter(|s| s.kind == k).count();
     let incomplete =
         senders(SymbolKind::Scenario) > plan.scenarios.len() || senders(SymbolKind::Campaign) > plan.campaigns.len();
@@ -56,7 +57,7 @@ pub fn check(
             plan,
             layout: &layout,
             sent: &sent,
-            declared: &declared,
+            declared,
             incomplete,
             muted: false,
             cx: &mut cx,
