@@ -27,6 +27,7 @@
 #![deny(clippy::disallowed_methods, clippy::disallowed_types)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod cache;
 pub mod check;
 pub mod deploy;
 pub mod diagnostic;
@@ -48,6 +49,7 @@ pub use domain::{calendar, sms, template};
 pub use engine::{contact, eval, forecast, render};
 pub use front::{ast, config, expr, load, secrets, source, yaml};
 
+pub use cache::Cache;
 use chrono::{DateTime, Utc};
 pub use diagnostic::{Code, Diagnostic, Severity};
 pub use source::{FileId, SourceFile, SourceKind, SourceSet, Span};
@@ -87,14 +89,22 @@ pub struct Options {
 /// Compile a plan. `now` is the reference time for rules that depend on it
 /// (a campaign in the past); the compiler never reads the clock itself.
 pub fn compile(sources: &SourceSet, now: DateTime<Utc>, options: &Options) -> Compilation {
+    compile_with(sources, now, options, &mut Cache::off())
+}
+
+/// [`compile`], reusing the work of earlier compilations kept in `cache`
+/// (the language server keeps one per plan): the result is the same as
+/// [`compile`]'s, whatever the cache holds.
+pub fn compile_with(sources: &SourceSet, now: DateTime<Utc>, options: &Options, cache: &mut Cache) -> Compilation {
+    cache.start();
     let mut diagnostics = Vec::new();
-    let loaded = load::load(sources, &options.budgets, &mut diagnostics);
+    let loaded = load::load_with(sources, &options.budgets, &mut diagnostics, cache);
     let config = loaded.config.unwrap_or_else(config::Config::fallback);
-    let plan = check::check(config, &loaded.docs, sources, &mut diagnostics);
+    let plan = check::check_with(config, &loaded.docs, sources, &mut diagnostics, cache);
     rules::run(&plan, sources, now, &mut diagnostics);
-    let tests = journeys::check::check(&plan, &loaded.docs, sources, &mut diagnostics);
-    diagnostic::sort(&mut diagnostics, sources);
     let symbols = symbols::Symbols::from_documents(&loaded.docs);
+    let tests = journeys::check::check(&plan, &loaded.docs, &symbols, sources, &mut diagnostics, cache);
+    diagnostic::sort(&mut diagnostics, sources);
     Compilation {
         plan,
         diagnostics,

@@ -50,8 +50,10 @@ impl Symbols {
     pub fn from_documents(docs: &Documents) -> Symbols {
         let mut all = Vec::new();
         fn add<T>(all: &mut Vec<Symbol>, kind: SymbolKind, decls: &[Decl<T>]) {
+            // The first declaration of each name (a set: plans have thousands).
+            let mut seen = std::collections::BTreeSet::new();
             for d in decls {
-                if !all.iter().any(|s: &Symbol| s.kind == kind && s.name == d.name.value) {
+                if seen.insert(d.name.value.as_str()) {
                     all.push(Symbol {
                         kind,
                         name: d.name.value.clone(),

@@ -19,6 +19,11 @@
 #[path = "support/large_plan.rs"]
 mod large_plan;
 
+/// The allocator of the `herald` binary, so that the in-process figures
+/// (the bare parse as well as `check`) are those of the binary.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use herald_compiler::{SourceFile, SourceKind, SourceSet};
 use std::path::Path;
 use std::time::{Duration, Instant};

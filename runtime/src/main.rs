@@ -21,6 +21,10 @@ macro_rules! outln {
     }};
 }
 
+/// See the workspace's Cargo.toml for why.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod cli;
 mod clock;
 mod contacts;

@@ -4,6 +4,7 @@
 
 use super::*;
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::lsp_client::Client;
@@ -384,4 +385,98 @@ fn test_files_get_diagnostics_and_completion_of_their_names() {
         "{l:?}"
     );
     c.shutdown();
+}
+
+/// What the editor shows after edits — the diagnostics published, each
+/// file's last list — is what `herald check` says of the edited plan, every
+/// file included (the server reuses the work of unchanged files).
+#[test]
+fn diagnostics_after_edits_are_those_of_herald_check() {
+    let dir = copy_example("boutique-mode");
+    let messages = dir.path().join("messages.yaml");
+    let segments = dir.path().join("segments.yaml");
+    let mut c = start();
+    let mut shown: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    let mut texts = BTreeMap::new();
+    for path in [&messages, &segments] {
+        let text = std::fs::read_to_string(path).unwrap();
+        c.open(&uri(path), &text);
+        texts.insert(path.clone(), text);
+    }
+    // Each edit in turn, on top of the earlier ones: a renamed message (its
+    // campaign breaks in another file), a typo in a segment, then a fix.
+    let edits: [(&Path, &str, &str); 3] = [
+        (&messages, "  vip_early_access:\n", "  vip_early_acess:\n"),
+        (&segments, r#"region == "IDF""#, r#"regoin == "IDF""#),
+        (&messages, "  vip_early_acess:\n", "  vip_early_access:\n"),
+    ];
+    for (version, (path, from, to)) in edits.into_iter().enumerate() {
+        let text = texts.get_mut(path).unwrap();
+        assert!(text.contains(from), "{from:?}");
+        *text = text.replacen(from, to, 1);
+        c.change(&uri(path), version as i64 + 2, text);
+        // The edited file's diagnostics change at every edit; a request
+        // after them flushes the rest of the same publication.
+        let ds = c.diagnostics(&uri(path));
+        shown.insert(uri(path), ds);
+        c.request(
+            "textDocument/hover",
+            at(&uri(path), json!({ "line": 0, "character": 0 })),
+        );
+        for (u, ds) in c.take_published() {
+            shown.insert(u, ds);
+        }
+    }
+    c.shutdown();
+
+    // The same plan, saved, checked from scratch.
+    for (path, text) in &texts {
+        std::fs::write(path, text).unwrap();
+    }
+    let (_, out, _) = run(herald().args(["check", "--format", "json"]).arg(dir.path()));
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let key = |file: &str, code: &Value, line: u64| format!("{file}:{line} {code}");
+    // The message, without the label and help the editor adds to it.
+    let head = |m: &str| {
+        m.split(" (")
+            .next()
+            .unwrap_or(m)
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_string()
+    };
+    let mut expected: Vec<String> = v["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            let file = d["file"].as_str().unwrap_or("herald.toml");
+            let line = d["range"]["start"]["line"].as_u64().unwrap_or(1) - 1;
+            format!(
+                "{} {}",
+                key(file, &d["code"], line),
+                head(d["message"].as_str().unwrap())
+            )
+        })
+        .collect();
+    let root = format!("{}/", uri(dir.path()));
+    let mut published: Vec<String> = shown
+        .iter()
+        .flat_map(|(u, ds)| {
+            let file = u.strip_prefix(&root).unwrap().to_string();
+            ds.iter().map(move |d| {
+                let line = d["range"]["start"]["line"].as_u64().unwrap();
+                format!(
+                    "{} {}",
+                    key(&file, &d["code"], line),
+                    head(d["message"].as_str().unwrap())
+                )
+            })
+        })
+        .collect();
+    expected.sort();
+    published.sort();
+    assert!(!expected.is_empty(), "the edits leave problems: {out}");
+    assert_eq!(published, expected);
 }

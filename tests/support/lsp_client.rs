@@ -161,6 +161,20 @@ impl Client {
         }
     }
 
+    /// The diagnostics published and not yet read, in order: (uri, list).
+    pub fn take_published(&mut self) -> Vec<(String, Vec<Value>)> {
+        let mut out = Vec::new();
+        self.notifications.retain(|m| {
+            if m["method"] != "textDocument/publishDiagnostics" {
+                return true;
+            }
+            let uri = m["params"]["uri"].as_str().unwrap_or_default().to_string();
+            out.push((uri, m["params"]["diagnostics"].as_array().cloned().unwrap_or_default()));
+            false
+        });
+        out
+    }
+
     pub fn open(&mut self, uri: &str, text: &str) {
         self.notify(
             "textDocument/didOpen",

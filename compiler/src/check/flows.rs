@@ -276,6 +276,7 @@ pub fn scenarios(
             &mut Ctx {
                 sources: cx.sources,
                 diags: &mut fallback_diags,
+                cache: &mut *cx.cache,
                 broken: 0,
             },
             &decl.name.value,

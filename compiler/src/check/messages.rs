@@ -347,7 +347,36 @@ fn problems(cx: &mut Ctx, a: &crate::template::Analysis, to_span: &impl Fn(usize
 /// Parse a template; report a syntax error at the right place.
 fn syntax(cx: &mut Ctx, text: &str, to_span: impl Fn(usize, usize) -> Span) -> Option<crate::template::Analysis> {
     let sources = cx.sources;
-    let e = match crate::template::parse_with(text, &|name| resolve(sources, name)) {
+    let cached = if cx.cache.keeps() {
+        cx.cache.templates.get(&text.to_string())
+    } else {
+        None
+    };
+    let analysed = match cached {
+        Some(a) => {
+            cx.cache.stats.templates_reused += 1;
+            Ok(a.clone())
+        }
+        None => {
+            cx.cache.stats.templates_analysed += 1;
+            // A template that names another reads that file too: only one
+            // that names none is a function of its text, and memoized (a
+            // syntax error is found again: it is rare, and being fixed).
+            let named = std::cell::Cell::new(false);
+            let r = crate::template::parse_with(text, &|name| {
+                named.set(true);
+                resolve(sources, name)
+            });
+            if let Ok(a) = &r
+                && !named.get()
+                && cx.cache.keeps()
+            {
+                cx.cache.templates.insert(text.to_string(), a.clone());
+            }
+            r
+        }
+    };
+    let e = match analysed {
         Ok(a) => {
             problems(cx, &a, &to_span);
             return Some(a);

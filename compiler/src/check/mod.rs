@@ -25,6 +25,8 @@ use typeck::{Scope, Typer};
 pub struct Ctx<'a> {
     pub sources: &'a SourceSet,
     pub diags: &'a mut Vec<Diagnostic>,
+    /// Parsed conditions and analysed templates of earlier compilations.
+    pub cache: &'a mut crate::Cache,
     /// Conditions left out because they use a broken declaration (no error
     /// of their own): what holds them is left out too.
     pub broken: usize,
@@ -64,8 +66,38 @@ impl Ctx<'_> {
     }
 
     pub fn parse_expr(&mut self, s: &Sp<String>) -> Option<Expr> {
-        let map = self.scalar_map(s);
-        match expr::parse_condition(&s.value, &map, s.span.file) {
+        // The parse reads the decoded value and the raw scalar at its place.
+        let raw = self.sources.get(s.span.file).map_or("", |f| f.slice(s.span));
+        if !self.cache.keeps() {
+            let map = ScalarMap::new(&s.value, raw, s.span.start);
+            return match expr::parse_condition(&s.value, &map, s.span.file) {
+                Ok(e) => Some(e),
+                Err(d) => {
+                    self.diags.push(d);
+                    None
+                }
+            };
+        }
+        let key = crate::cache::ConditionKey {
+            file: s.span.file,
+            start: s.span.start,
+            raw: raw.to_string(),
+            value: s.value.clone(),
+        };
+        let parsed = match self.cache.conditions.get(&key) {
+            Some(r) => {
+                self.cache.stats.conditions_reused += 1;
+                r.clone()
+            }
+            None => {
+                self.cache.stats.conditions_parsed += 1;
+                let map = ScalarMap::new(&s.value, raw, s.span.start);
+                let r = expr::parse_condition(&s.value, &map, s.span.file);
+                self.cache.conditions.insert(key, r.clone());
+                r
+            }
+        };
+        match parsed {
             Ok(e) => Some(e),
             Err(d) => {
                 self.diags.push(d);
@@ -136,9 +168,21 @@ fn dropped<T, V>(decls: &[Decl<T>], built: &BTreeMap<String, V>, out: &mut std::
 }
 
 pub fn check(config: Config, docs: &Documents, sources: &SourceSet, diags: &mut Vec<Diagnostic>) -> Plan {
+    check_with(config, docs, sources, diags, &mut crate::Cache::off())
+}
+
+/// [`check`], reusing parsed conditions and analysed templates of `cache`.
+pub fn check_with(
+    config: Config,
+    docs: &Documents,
+    sources: &SourceSet,
+    diags: &mut Vec<Diagnostic>,
+    cache: &mut crate::Cache,
+) -> Plan {
     let mut cx = Ctx {
         sources,
         diags,
+        cache,
         broken: 0,
     };
     // What failed to load is known but broken (one mistake, one error).

@@ -415,14 +415,20 @@ impl<'a, 'd> Typer<'a, 'd> {
             }
             return kind == "message";
         }
+        let known = match kind {
+            "segment" => self.scope.segments.contains_key(n),
+            "consent" => self.scope.contact.consents.contains_key(n),
+            _ => self.scope.messages.contains_key(n),
+        };
+        if known {
+            return true;
+        }
+        // Only an unknown name pays for the list of candidates.
         let known: Vec<&str> = match kind {
             "segment" => self.scope.segments.keys().map(String::as_str).collect(),
             "consent" => self.scope.contact.consents.keys().map(String::as_str).collect(),
             _ => self.scope.messages.keys().map(String::as_str).collect(),
         };
-        if known.contains(&n) {
-            return true;
-        }
         // A name of another kind is a likely confusion: say so.
         let other = if kind != "segment" && self.scope.segments.contains_key(n) {
             Some("a segment")

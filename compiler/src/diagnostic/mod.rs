@@ -146,7 +146,7 @@ pub fn sort(diagnostics: &mut [Diagnostic], sources: &SourceSet) {
         let key = |d: &Diagnostic| {
             d.primary
                 .as_ref()
-                .map(|l| (sources.path(l.span.file).to_string(), l.span.start, l.span.end))
+                .map(|l| (sources.path(l.span.file), l.span.start, l.span.end))
         };
         key(a)
             .cmp(&key(b))

@@ -1,7 +1,8 @@
 //! Stage 1: source texts → [`Documents`] (typed, spanned, unresolved).
 //! Every file is read; every problem becomes a diagnostic; nothing stops early.
 
-use crate::ast::{self, Decl, Documents};
+use crate::ast::{self, Decl, Documents, PoliciesDoc};
+use crate::cache::{Cache, FileEntry};
 use crate::config::{self, Config};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::source::{FileId, SourceKind, SourceSet, Span};
@@ -20,6 +21,32 @@ pub struct Loaded {
 }
 
 pub fn load(sources: &SourceSet, budgets: &Budgets, diags: &mut Vec<Diagnostic>) -> Loaded {
+    load_with(sources, budgets, diags, &mut Cache::off())
+}
+
+/// What one YAML file loads to, on its own: what `load` merges in file
+/// order, and what a [`Cache`] keeps of an unchanged file.
+#[derive(Clone, Debug, Default)]
+pub struct FileLoad {
+    /// Its declarations (`policies` is in `policies`).
+    docs: Documents,
+    /// Its own diagnostics, but those of `policies`.
+    diags: Vec<Diagnostic>,
+    /// Each `policies:` section of the file, in order: whether it is a
+    /// duplicate depends on the files before it.
+    policies: Vec<PoliciesLoad>,
+}
+
+#[derive(Clone, Debug)]
+struct PoliciesLoad {
+    key_span: Span,
+    doc: Option<PoliciesDoc>,
+    diags: Vec<Diagnostic>,
+}
+
+/// [`load`], reusing the loads of the files `cache` has seen with the same
+/// text (see [`crate::cache`]).
+pub fn load_with(sources: &SourceSet, budgets: &Budgets, diags: &mut Vec<Diagnostic>, cache: &mut Cache) -> Loaded {
     let mut docs = Documents::default();
     let mut config = None;
     let mut saw_config = false;
@@ -31,28 +58,37 @@ pub fn load(sources: &SourceSet, budgets: &Budgets, diags: &mut Vec<Diagnostic>)
                 config = config::load(id, file, diags);
             }
             SourceKind::Yaml | SourceKind::Test => {
-                let tests = file.kind == SourceKind::Test;
-                if !tests {
+                if file.kind != SourceKind::Test {
                     yaml_files += 1;
                 }
-                match yaml::parse_document(id, file, budgets) {
-                    Err(d) => {
-                        // Its names are known but broken: their uses are not
-                        // "unknown", nor what they use "unused".
-                        salvage(id, &file.text, &mut docs);
-                        diags.push(d);
+                let key = (id, file.path.clone());
+                let reused = cache
+                    .keeps()
+                    .then(|| cache.files.get(&key))
+                    .flatten()
+                    .filter(|e| e.kind == file.kind && e.budgets == *budgets && e.text == file.text)
+                    .map(|e| e.load.clone());
+                let load = match reused {
+                    Some(l) => {
+                        cache.stats.files_reused += 1;
+                        l
                     }
-                    Ok(root) => {
-                        let mut l = FileLoader {
-                            id,
-                            text: &file.text,
-                            docs: &mut docs,
-                            diags,
-                            tests,
-                        };
-                        l.root(&root);
+                    None => {
+                        cache.stats.files_loaded += 1;
+                        let l = load_file(id, file, budgets);
+                        if cache.keeps() {
+                            let entry = FileEntry {
+                                kind: file.kind,
+                                text: file.text.clone(),
+                                budgets: *budgets,
+                                load: l.clone(),
+                            };
+                            cache.files.insert(key, entry);
+                        }
+                        l
                     }
-                }
+                };
+                merge(&mut docs, diags, load);
             }
             SourceKind::Rejected
                 if (file.path.ends_with(".yaml") || file.path.ends_with(".yml"))
@@ -81,11 +117,78 @@ pub fn load(sources: &SourceSet, budgets: &Budgets, diags: &mut Vec<Diagnostic>)
     Loaded { config, docs }
 }
 
+/// One YAML or test file, on its own.
+fn load_file(id: FileId, file: &crate::source::SourceFile, budgets: &Budgets) -> FileLoad {
+    let mut out = FileLoad::default();
+    match yaml::parse_document(id, file, budgets) {
+        Err(d) => {
+            // Its names are known but broken: their uses are not
+            // "unknown", nor what they use "unused".
+            salvage(id, &file.text, &mut out.docs);
+            out.diags.push(d);
+        }
+        Ok(root) => {
+            let mut l = FileLoader {
+                id,
+                text: &file.text,
+                docs: &mut out.docs,
+                diags: &mut out.diags,
+                policies: &mut out.policies,
+                tests: file.kind == SourceKind::Test,
+            };
+            l.root(&root);
+        }
+    }
+    out
+}
+
+/// Add a file's load to what the files before it loaded.
+fn merge(docs: &mut Documents, diags: &mut Vec<Diagnostic>, l: FileLoad) {
+    let FileLoad {
+        docs: mut d,
+        diags: mut own,
+        policies,
+    } = l;
+    if docs.contact.is_none() {
+        docs.contact = d.contact;
+    }
+    docs.fields.append(&mut d.fields);
+    docs.consents.append(&mut d.consents);
+    docs.events.append(&mut d.events);
+    docs.segments.append(&mut d.segments);
+    docs.messages.append(&mut d.messages);
+    docs.programs.append(&mut d.programs);
+    docs.campaigns.append(&mut d.campaigns);
+    docs.scenarios.append(&mut d.scenarios);
+    docs.tests.append(&mut d.tests);
+    docs.broken.append(&mut d.broken);
+    docs.mentions.append(&mut d.mentions);
+    diags.append(&mut own);
+    for p in policies {
+        // The first `policies` that loads is the plan's; any after it is a
+        // duplicate (and is not read further).
+        if let Some(first) = &docs.policies {
+            diags.push(
+                Diagnostic::new(Code::ReferenceDuplicate, "`policies` is defined twice")
+                    .at(p.key_span, "defined again here")
+                    .related(first.span, "first defined here")
+                    .help("Keep one `policies:` section and merge the two into it."),
+            );
+            continue;
+        }
+        diags.extend(p.diags);
+        if let Some(doc) = p.doc {
+            docs.policies = Some(Sp::new(doc, p.key_span));
+        }
+    }
+}
+
 struct FileLoader<'a> {
     id: FileId,
     text: &'a str,
     docs: &'a mut Documents,
     diags: &'a mut Vec<Diagnostic>,
+    policies: &'a mut Vec<PoliciesLoad>,
     /// A test file: it holds `tests:` only.
     tests: bool,
 }
@@ -218,23 +321,19 @@ impl<'a> FileLoader<'a> {
     }
 
     fn policies(&mut self, key_span: Span, value: &Node) {
-        if let Some(first) = &self.docs.policies {
-            self.diags.push(
-                Diagnostic::new(Code::ReferenceDuplicate, "`policies` is defined twice")
-                    .at(key_span, "defined again here")
-                    .related(first.span, "first defined here")
-                    .help("Keep one `policies:` section and merge the two into it."),
-            );
-            return;
-        }
         let (r, recorded) = yaml::from_node::<ast::PoliciesDoc>(value, self.id, self.text, Some(key_span));
-        for e in recorded {
-            self.diags.push(de_diagnostic(e, "`policies`", key_span));
-        }
-        match r {
-            Ok(doc) => self.docs.policies = Some(Sp::new(doc, key_span)),
-            Err(e) => self.diags.push(de_diagnostic(e, "`policies`", key_span)),
-        }
+        let mut diags: Vec<Diagnostic> = recorded
+            .into_iter()
+            .map(|e| de_diagnostic(e, "`policies`", key_span))
+            .collect();
+        let doc = match r {
+            Ok(doc) => Some(doc),
+            Err(e) => {
+                diags.push(de_diagnostic(e, "`policies`", key_span));
+                None
+            }
+        };
+        self.policies.push(PoliciesLoad { key_span, doc, diags });
     }
 
     /// A mapping of `name: declaration`.

@@ -26,10 +26,19 @@ pub const DEFAULT_TAIL: TimeDelta = TimeDelta::days(7);
 pub const MAX_SPAN: TimeDelta = TimeDelta::days(5 * 366);
 
 /// Check the test files' tests against the plan.
-pub fn check(plan: &Plan, docs: &Documents, sources: &SourceSet, diags: &mut Vec<Diagnostic>) -> Vec<TestCase> {
+/// `declared`: the symbols of `docs` (the compilation's).
+pub fn check(
+    plan: &Plan,
+    docs: &Documents,
+    declared: &Symbols,
+    sources: &SourceSet,
+    diags: &mut Vec<Diagnostic>,
+    cache: &mut crate::Cache,
+) -> Vec<TestCase> {
     let mut cx = Ctx {
         sources,
         diags,
+        cache,
         broken: 0,
     };
     let layout = Layout::for_model(&plan.contact);
@@ -37,7 +46,6 @@ pub fn check(plan: &Plan, docs: &Documents, sources: &SourceSet, diags: &mut Vec
     // Declarations the plan's check dropped for their own errors: a test
     // naming one is not told the name is unknown (that error is elsewhere),
     // and it does not run (the plan has errors).
-    let declared = Symbols::from_documents(docs);
     let senders = |k: SymbolKind| declared.all.iter().filter(|s| s.kind == k).count();
     let incomplete =
         senders(SymbolKind::Scenario) > plan.scenarios.len() || senders(SymbolKind::Campaign) > plan.campaigns.len();
@@ -49,7 +57,7 @@ pub fn check(plan: &Plan, docs: &Documents, sources: &SourceSet, diags: &mut Vec
             plan,
             layout: &layout,
             sent: &sent,
-            declared: &declared,
+            declared,
             incomplete,
             muted: false,
             cx: &mut cx,

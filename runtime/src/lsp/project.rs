@@ -22,6 +22,10 @@ pub struct Project {
     /// What was last published per file URI (to send only changes, and to
     /// clear a file whose problems are fixed).
     pub published: BTreeMap<String, Vec<lsp_types::Diagnostic>>,
+    /// The compiler's work on files and declarations unchanged since the
+    /// last compilation (so an edit re-does its file's work and the
+    /// whole-plan checks, not every file's).
+    cache: herald_compiler::Cache,
 }
 
 pub struct Compiled {
@@ -39,6 +43,7 @@ impl Project {
             compiled_generation: 0,
             published_generation: 0,
             published: BTreeMap::new(),
+            cache: herald_compiler::Cache::new(),
         }
     }
 
@@ -65,7 +70,7 @@ impl Project {
         self.compiled.as_ref().ok_or_else(|| "nothing compiled".to_string())
     }
 
-    fn compile(&self) -> Result<Compiled, String> {
+    fn compile(&mut self) -> Result<Compiled, String> {
         let loaded = loader::load_plan_dir(&self.root, &Limits::default()).map_err(|e| e.to_string())?;
         let mut sources = SourceSet::new();
         let mut overlaid: Vec<FileId> = Vec::new();
@@ -91,7 +96,7 @@ impl Project {
             }
         }
         let now = crate::clock::now()?;
-        let mut compilation = herald_compiler::compile(&sources, now, &Default::default());
+        let mut compilation = herald_compiler::compile_with(&sources, now, &Default::default(), &mut self.cache);
         let file_problems = loaded
             .diagnostics
             .into_iter()

@@ -411,7 +411,8 @@ fn fallbacks(cx: &mut RuleCx, name: &str, paths: &[Vec<TSend>]) {
 struct Counted<'p> {
     name: &'p str,
     campaign: &'p Campaign,
-    facts: Prepared,
+    /// The audience's facts (prepared once, shared by every rule).
+    facts: &'p Prepared,
 }
 
 /// Campaigns in one window whose audiences provably overlap (one implies
@@ -451,7 +452,7 @@ fn campaigns(cx: &mut RuleCx) {
                 Some(Counted {
                     name: n.as_str(),
                     campaign: c,
-                    facts: prepared.get(n.as_str())?.clone(),
+                    facts: prepared.get(n.as_str())?,
                 })
             })
             .collect();
@@ -474,20 +475,20 @@ fn campaigns(cx: &mut RuleCx) {
                     .checked_add_signed(window)
                     .is_some_and(|end| end <= t)
             {
-                let gone = &list[start].facts;
+                let gone = list[start].facts;
                 implied.pop_front();
                 for (i, n) in implied.iter_mut().enumerate() {
-                    if atoms.implies(&list[start + 1 + i].facts, gone) {
+                    if atoms.implies(list[start + 1 + i].facts, gone) {
                         *n -= 1;
                     }
                 }
                 start += 1;
             }
             // Add k: it counts for every c implying it, and counts its own.
-            let new = &list[k].facts;
+            let new = list[k].facts;
             let mut own = 1;
             for (i, n) in implied.iter_mut().enumerate() {
-                let c = &list[start + i].facts;
+                let c = list[start + i].facts;
                 if atoms.implies(c, new) {
                     *n += 1;
                 }
@@ -503,12 +504,12 @@ fn campaigns(cx: &mut RuleCx) {
             let proven = implied
                 .iter()
                 .enumerate()
-                .find(|(i, n)| **n > max && atoms.implies(&list[start + i].facts, new))
+                .find(|(i, n)| **n > max && atoms.implies(list[start + i].facts, new))
                 .map(|(i, _)| start + i);
             let (code, set): (Code, Vec<usize>) = if let Some(c) = proven {
                 let mut set: Vec<usize> = members
                     .clone()
-                    .filter(|&x| x != k && atoms.implies(&list[c].facts, &list[x].facts))
+                    .filter(|&x| x != k && atoms.implies(list[c].facts, list[x].facts))
                     .take(max)
                     .collect();
                 set.push(k);
@@ -520,8 +521,8 @@ fn campaigns(cx: &mut RuleCx) {
                     if set.len() == max {
                         break;
                     }
-                    let fx = &list[x].facts;
-                    if !atoms.disjoint(fx, new) && set.iter().all(|&y| !atoms.disjoint(&list[y].facts, fx)) {
+                    let fx = list[x].facts;
+                    if !atoms.disjoint(fx, new) && set.iter().all(|&y| !atoms.disjoint(list[y].facts, fx)) {
                         set.push(x);
                     }
                 }

@@ -32,29 +32,26 @@ pub fn templates_of(m: &Message) -> Vec<(&'static str, &Template)> {
     }
 }
 
-/// The events a message can be rendered with: one entry per send site
-/// (`None` where there is no event).
-pub fn event_contexts<'p>(
-    cx: &RuleCx<'p>,
-    sites: &[Site<'p>],
-    message: &str,
-) -> Vec<(Option<&'p str>, crate::source::Span)> {
-    let _ = cx;
-    sites
-        .iter()
-        .filter(|s| s.message == message)
-        .map(|s| (s.event, s.span))
-        .collect()
+/// The events each message can be rendered with: one entry per send site
+/// (`None` where there is no event), grouped by message in one pass (a
+/// search of every site per message grows with their product).
+pub fn event_contexts<'p>(sites: &[Site<'p>]) -> BTreeMap<&'p str, Vec<(Option<&'p str>, crate::source::Span)>> {
+    let mut out: BTreeMap<&str, Vec<_>> = BTreeMap::new();
+    for s in sites {
+        out.entry(s.message).or_default().push((s.event, s.span));
+    }
+    out
 }
 
 pub fn check(cx: &mut RuleCx, sites: &[Site]) {
     let plan = cx.plan;
+    let by_message = event_contexts(sites);
     // One environment for the templates that include nothing, per format.
     let mut shared: BTreeMap<bool, minijinja::Environment> = BTreeMap::new();
     // Worst-case contexts, one per set of events (most messages share one).
     let mut contexts_by_events: BTreeMap<Vec<&str>, minijinja::Value> = BTreeMap::new();
     for (name, m) in &plan.messages {
-        let contexts = event_contexts(cx, sites, name);
+        let contexts: &[_] = by_message.get(name.as_str()).map_or(&[], Vec::as_slice);
         let mut event_names: Vec<&str> = contexts.iter().filter_map(|(e, _)| *e).collect();
         event_names.sort_unstable();
         event_names.dedup();
@@ -68,7 +65,7 @@ pub fn check(cx: &mut RuleCx, sites: &[Site]) {
         for (key, t) in templates_of(m) {
             let before = cx.diags.len();
             if let Some(a) = &t.analysis {
-                statics(cx, name, t, a, &contexts);
+                statics(cx, name, t, a, contexts);
             }
             if key == "body" && t.source.trim_start().starts_with("<mjml") {
                 mjml(cx, name, t);

@@ -6,7 +6,7 @@ use crate::source::{FileId, SourceFile, Span};
 use serde_saphyr::{DuplicateKeyPolicy, Options};
 
 /// Input limits for one YAML file.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Budgets {
     pub max_file_bytes: usize,
     pub max_depth: usize,

@@ -9,11 +9,20 @@
 pub struct ScalarMap {
     /// `offsets[i]` is the file offset of decoded byte `i`; one extra entry for the end.
     offsets: Vec<u32>,
+    /// A plain ASCII scalar written as it decodes (most conditions): byte
+    /// `i` is at `base + i`, and `offsets` is empty.
+    same: Option<(u32, usize)>,
 }
 
 impl ScalarMap {
     /// `raw` is the scalar's source token (quotes included) starting at file offset `base`.
     pub fn new(value: &str, raw: &str, base: u32) -> ScalarMap {
+        if raw == value && value.is_ascii() && !raw.starts_with(['"', '\'']) {
+            return ScalarMap {
+                offsets: Vec::new(),
+                same: Some((base, value.len())),
+            };
+        }
         let (quote, mut r) = match raw.as_bytes().first() {
             Some(b'"') => (Some('"'), 1usize),
             Some(b'\'') => (Some('\''), 1usize),
@@ -87,11 +96,14 @@ impl ScalarMap {
         }
         let end = if quote.is_some() { at(r) } else { at(r).max(last) };
         offsets.push(end);
-        ScalarMap { offsets }
+        ScalarMap { offsets, same: None }
     }
 
     /// File offset of decoded byte offset `i` (clamped to the end).
     pub fn offset(&self, i: usize) -> u32 {
+        if let Some((base, len)) = self.same {
+            return base.saturating_add(u32::try_from(i.min(len)).unwrap_or(u32::MAX));
+        }
         let last = self.offsets.len().saturating_sub(1);
         self.offsets.get(i.min(last)).copied().unwrap_or(0)
     }
@@ -147,6 +159,22 @@ mod tests {
     fn block_literal() {
         let raw = "a and\n  regoin == 1\n";
         assert_eq!(check("a and\nregoin == 1\n", raw, "regoin"), "regoin");
+    }
+
+    #[test]
+    fn a_plain_scalar_maps_like_the_general_walk() {
+        let value = "score_0 >= 3 and region == \"IDF\"";
+        let fast = ScalarMap::new(value, value, 7);
+        assert!(fast.same.is_some());
+        // The general walk, forced by a raw text that differs only after the value.
+        let slow = ScalarMap::new(value, &format!("{value}\n"), 7);
+        assert!(slow.same.is_none());
+        for i in 0..=value.len() + 2 {
+            assert_eq!(fast.offset(i), slow.offset(i), "offset {i}");
+            for j in i..=value.len() + 2 {
+                assert_eq!(fast.range(i, j), slow.range(i, j), "range {i}..{j}");
+            }
+        }
     }
 
     #[test]
