@@ -50,7 +50,7 @@ const MAX_ATTEMPTS: u32 = 12;
 
 /// Commit at least this often (sends are handed over only once committed).
 const FLUSH_EVERY: Duration = Duration::from_millis(200);
-const FLUSH_OPS: usize = 256;
+const FLUSH_OPS: usize = 4 * super::workers::IDEMPOTENT_BATCH;
 
 /// What a pass did.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
@@ -230,6 +230,7 @@ impl Runner {
             last_flush: Instant::now(),
             last_control: Instant::now(),
             ready: Vec::new(),
+            ready_unsafe: 0,
             error: None,
             zones: Vec::new(),
             due_sends: &due_sends,
@@ -311,8 +312,7 @@ impl Runner {
         for s in abandoned {
             let idempotent = self.workers.idempotent(s.channel);
             if idempotent {
-                self.store
-                    .requeue_send(&s.key, s.not_before, None, Some("retried after a crash"))?;
+                self.store.requeue_abandoned(&s.key, "retried after a crash")?;
             } else {
                 self.store.finish_send(
                     &s.key,
@@ -467,6 +467,8 @@ struct Pass<'a, 'p> {
     last_control: Instant,
     /// Claimed sends, handed to the workers at the next commit.
     ready: Vec<Job>,
+    /// How many of them go to providers without idempotency keys.
+    ready_unsafe: usize,
     error: Option<String>,
     /// Time zones seen (for the next campaign instants).
     zones: Vec<chrono_tz::Tz>,
@@ -973,9 +975,12 @@ impl<'p> Pass<'_, 'p> {
                             self.store
                                 .claim_send(&row.key, self.owner, lease, self.now)
                                 .map_err(db)?;
+                            let idempotent = self.workers.idempotent(row.channel);
+                            self.ready_unsafe += usize::from(!idempotent);
                             self.ready.push(Job {
                                 outgoing,
                                 channel: row.channel,
+                                idempotent,
                             });
                         }
                         Err(reason) if reason == "no-address" => {
@@ -1014,7 +1019,8 @@ impl<'p> Pass<'_, 'p> {
     /// claimed sends over and record what the workers finished.
     fn maybe_flush(&mut self) {
         let due = self.ops >= FLUSH_OPS
-            || self.ready.len() >= super::workers::batch(self.workers.workers())
+            || self.ready_unsafe >= super::workers::batch(self.workers.workers())
+            || self.ready.len() >= super::workers::IDEMPOTENT_BATCH
             || self.last_flush.elapsed() >= FLUSH_EVERY;
         if due && let Err(e) = self.flush() {
             self.error = Some(e);
@@ -1038,6 +1044,7 @@ impl<'p> Pass<'_, 'p> {
         for job in self.ready.drain(..) {
             self.workers.submit(job);
         }
+        self.ready_unsafe = 0;
         let done = self.workers.poll();
         self.store.begin().map_err(db)?;
         for d in done {

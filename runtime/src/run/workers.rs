@@ -17,18 +17,30 @@ use std::time::Instant;
 /// Retries in the worker before the message goes back to the ledger.
 const INLINE_RETRIES: u32 = 4;
 
-/// How many claimed sends wait for the workers, at most (and how many are
-/// claimed in one commit): eight per worker. Fewer commits cost less (a
-/// commit writes the pages it changed to the WAL: with two per worker, commits
-/// took a sixth of the runner's time); more would leave more sends in doubt
-/// after a crash on a provider without idempotency keys.
+/// How many claimed sends to a provider WITHOUT idempotency keys (SMTP,
+/// Twilio, FCM) are claimed in one commit: eight per worker. Fewer commits
+/// cost less (a commit writes the pages it changed to the WAL and syncs it);
+/// more would leave more sends in doubt after a crash, since these cannot be
+/// retried. At most twice this many are claimed and unfinished at any moment
+/// (one batch handed to the workers, one being claimed).
 pub fn batch(workers: u32) -> usize {
     (workers as usize * 8).clamp(8, 256)
 }
 
+/// How many claimed sends to providers that take an idempotency key (the
+/// generic `http` SMS kind, webhooks, the `file` outbox) are claimed in one
+/// commit, and how many wait for the workers at most. A crash leaves these
+/// `sending` and the next runner sends them again with the same key, so a
+/// large batch costs nothing in doubt; it makes one commit (one `fsync`)
+/// per this many sends, and lets the workers send one batch while the next
+/// is claimed and committed. Bounded so that memory stays flat.
+pub const IDEMPOTENT_BATCH: usize = 1024;
+
 pub struct Job {
     pub outgoing: Outgoing,
     pub channel: Channel,
+    /// Whether the channel's provider takes an idempotency key.
+    pub idempotent: bool,
 }
 
 pub struct Done {
@@ -36,6 +48,7 @@ pub struct Done {
     pub outcome: Outcome,
     /// Retries made in the worker.
     pub retries: u32,
+    idempotent: bool,
 }
 
 pub struct Workers {
@@ -44,13 +57,18 @@ pub struct Workers {
     done: Receiver<Done>,
     handles: Vec<JoinHandle<()>>,
     outstanding: usize,
+    /// Handed over and not finished, to providers without idempotency keys.
+    outstanding_unsafe: usize,
+    /// Outcomes received while waiting for room (returned by the next `poll`).
+    finished: Vec<Done>,
 }
 
 impl Workers {
     pub fn start(n: u32, providers: Arc<Providers>, stop: Arc<AtomicBool>) -> Workers {
-        // A short queue: what is claimed but not yet handed to a provider is
-        // what a crash would leave in doubt.
-        let (jobs_tx, jobs_rx) = sync_channel::<Job>(batch(n));
+        // What is claimed but not yet handed to a provider is what a crash
+        // would leave `sending`: the queue is bounded, and `submit` bounds the
+        // sends without idempotency keys more tightly.
+        let (jobs_tx, jobs_rx) = sync_channel::<Job>(IDEMPOTENT_BATCH);
         let jobs_rx = Arc::new(std::sync::Mutex::new(jobs_rx));
         let (done_tx, done) = channel();
         let handles = (0..n.max(1))
@@ -71,45 +89,57 @@ impl Workers {
             done,
             handles,
             outstanding: 0,
+            outstanding_unsafe: 0,
+            finished: Vec::new(),
         }
     }
 
-    /// Hand a message to the workers (waits while the queue is full).
+    /// Hand a message to the workers. Waits while the queue is full, and
+    /// while a batch of sends without idempotency keys is still unfinished.
     pub fn submit(&mut self, job: Job) {
+        if !job.idempotent {
+            let limit = batch(self.workers());
+            while self.outstanding_unsafe >= limit {
+                match self.done.recv() {
+                    Ok(d) => self.received(d),
+                    Err(_) => break,
+                }
+            }
+        }
+        let idempotent = job.idempotent;
         if let Some(tx) = &self.jobs
             && tx.send(job).is_ok()
         {
             self.outstanding += 1;
+            self.outstanding_unsafe += usize::from(!idempotent);
         }
+    }
+
+    fn received(&mut self, d: Done) {
+        self.outstanding -= 1;
+        self.outstanding_unsafe -= usize::from(!d.idempotent);
+        self.finished.push(d);
     }
 
     /// Outcomes reported so far.
     pub fn poll(&mut self) -> Vec<Done> {
-        let mut out = Vec::new();
         loop {
             match self.done.try_recv() {
-                Ok(d) => {
-                    self.outstanding -= 1;
-                    out.push(d);
-                }
-                Err(TryRecvError::Empty | TryRecvError::Disconnected) => return out,
+                Ok(d) => self.received(d),
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => return std::mem::take(&mut self.finished),
             }
         }
     }
 
     /// Wait for every message handed over.
     pub fn wait_all(&mut self) -> Vec<Done> {
-        let mut out = Vec::new();
         while self.outstanding > 0 {
             match self.done.recv() {
-                Ok(d) => {
-                    self.outstanding -= 1;
-                    out.push(d);
-                }
+                Ok(d) => self.received(d),
                 Err(_) => break,
             }
         }
-        out
+        std::mem::take(&mut self.finished)
     }
 
     pub fn workers(&self) -> u32 {
@@ -132,6 +162,11 @@ impl Drop for Workers {
 }
 
 fn work(jobs: &std::sync::Mutex<Receiver<Job>>, done: &Sender<Done>, providers: &Providers, stop: &AtomicBool) {
+    serve(jobs, done, providers, stop);
+    crate::providers::end_thread();
+}
+
+fn serve(jobs: &std::sync::Mutex<Receiver<Job>>, done: &Sender<Done>, providers: &Providers, stop: &AtomicBool) {
     loop {
         let job = {
             let rx = jobs.lock().unwrap_or_else(|e| e.into_inner());
@@ -140,7 +175,16 @@ fn work(jobs: &std::sync::Mutex<Receiver<Job>>, done: &Sender<Done>, providers: 
         let Ok(job) = job else { return };
         let key = job.outgoing.key.clone();
         let (outcome, retries) = send(&job, providers, stop);
-        if done.send(Done { key, outcome, retries }).is_err() {
+        let idempotent = job.idempotent;
+        if done
+            .send(Done {
+                key,
+                outcome,
+                retries,
+                idempotent,
+            })
+            .is_err()
+        {
             return;
         }
     }

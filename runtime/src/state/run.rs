@@ -302,6 +302,11 @@ pub trait RunStore {
         provider_id: Option<&str>,
         sent_at: Option<DateTime<Utc>>,
     ) -> Result<(), StateError>;
+    /// A send a dead runner left `sending`, back to `queued` to be sent again
+    /// with its key. Its claim is not counted as an attempt: the runner died,
+    /// not the provider refused (a large batch claimed by a runner killed
+    /// again and again would otherwise be given up for failures it never had).
+    fn requeue_abandoned(&mut self, key: &str, reason: &str) -> Result<(), StateError>;
     /// Back to `queued`: due again at `not_before`, and not before `hold_ms`
     /// on the real clock (retries back off on the real clock).
     fn requeue_send(
@@ -972,6 +977,15 @@ impl RunStore for SqliteRunStore {
                 "UPDATE sends SET status = ?2, reason = ?3, provider_id = coalesce(?4, provider_id), sent_at = coalesce(?5, sent_at), lease_owner = NULL, lease_until = NULL WHERE key = ?1",
             )?
             .execute(params![key, status.as_str(), reason, provider_id, sent_at.map(ts)])?;
+        Ok(())
+    }
+
+    fn requeue_abandoned(&mut self, key: &str, reason: &str) -> Result<(), StateError> {
+        self.conn
+            .prepare_cached(
+                "UPDATE sends SET status = 'queued', reason = ?2, sent_at = NULL, lease_owner = NULL, lease_until = NULL, attempts = max(attempts - 1, 0) WHERE key = ?1",
+            )?
+            .execute(params![key, reason])?;
         Ok(())
     }
 
