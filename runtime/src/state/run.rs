@@ -292,6 +292,16 @@ pub trait RunStore {
     fn contacts_with_due_sends(&self, now: DateTime<Utc>, now_ms: i64) -> Result<BTreeSet<String>, StateError>;
     /// Sends of a contact that went out (or may have) after `since`.
     fn sent_since(&self, contact_id: &str, since: DateTime<Utc>) -> Result<Vec<SendRow>, StateError>;
+    /// Insert a send that is due now and passed the guards, already claimed
+    /// (`sending`, leased to `owner`, sent at `at`, one attempt): one write
+    /// where queueing then claiming took two. `false` when its key exists.
+    fn insert_claimed(
+        &mut self,
+        row: &SendRow,
+        owner: &str,
+        lease_until_ms: i64,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StateError>;
     /// Claim a send for the provider: `sending`, leased to `owner`.
     fn claim_send(&mut self, key: &str, owner: &str, lease_until_ms: i64, at: DateTime<Utc>) -> Result<(), StateError>;
     fn finish_send(
@@ -918,6 +928,41 @@ impl RunStore for SqliteRunStore {
             s.provider_id,
             s.event,
             s.thread,
+        ])?;
+        Ok(n > 0)
+    }
+
+    fn insert_claimed(
+        &mut self,
+        s: &SendRow,
+        owner: &str,
+        lease_until_ms: i64,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StateError> {
+        let at = ts(at);
+        let n = self.conn.prepare_cached(
+            "INSERT OR IGNORE INTO sends (key, object, version, contact_id, occurrence, message, channel, purpose, program, tags, priority, due_at, not_before, status, attempts, sent_at, event, thread, lease_owner, lease_until, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 'sending', 1, ?14, ?15, ?16, ?17, ?18, ?14)",
+        )?
+        .execute(params![
+            s.key,
+            s.object,
+            s.version as i64,
+            s.contact_id,
+            s.occurrence,
+            s.message,
+            s.channel.as_str(),
+            s.purpose.as_str(),
+            s.program,
+            serde_json::to_string(&s.tags).unwrap_or_else(|_| "[]".into()),
+            i64::from(s.priority),
+            ts(s.due_at),
+            ts(s.not_before),
+            at,
+            s.event,
+            s.thread,
+            owner,
+            lease_until_ms,
         ])?;
         Ok(n > 0)
     }
