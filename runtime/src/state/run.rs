@@ -20,10 +20,13 @@ use std::path::Path;
 /// An instant as stored.
 pub fn ts(t: DateTime<Utc>) -> String {
     // Year 9999 at most: the text stays fixed-width (sortable).
-    let max = DateTime::parse_from_rfc3339("9999-12-31T23:59:59Z")
-        .map(|d| d.to_utc())
-        .unwrap_or(t);
-    t.min(max).to_rfc3339_opts(SecondsFormat::Millis, true)
+    const MAX: i64 = 253_402_300_799; // 9999-12-31T23:59:59Z
+    let t = if t.timestamp() > MAX {
+        DateTime::from_timestamp(MAX, 0).unwrap_or(t)
+    } else {
+        t
+    };
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 pub fn parse_ts(s: &str) -> Result<DateTime<Utc>, StateError> {
@@ -986,7 +989,9 @@ impl RunStore for SqliteRunStore {
 
     fn contacts_with_due_sends(&self, now: DateTime<Utc>, now_ms: i64) -> Result<BTreeSet<String>, StateError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT DISTINCT contact_id FROM sends WHERE status = 'queued' AND not_before <= ?1
+            // The partial index of queued sends: without it the planner
+            // walks every send in contact order to avoid sorting.
+            "SELECT DISTINCT contact_id FROM sends INDEXED BY sends_due WHERE status = 'queued' AND not_before <= ?1
                AND (lease_until IS NULL OR lease_until <= ?2)",
         )?;
         let rows = stmt.query_map(params![ts(now), now_ms], |r| r.get::<_, String>(0))?;
@@ -1148,5 +1153,42 @@ impl RunStore for SqliteRunStore {
             *out.entry(key).or_default() += n as u64;
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The queries a runner makes on every pass find their sends through
+    /// the partial indexes, never by walking the whole ledger.
+    #[test]
+    fn due_and_abandoned_sends_are_found_by_their_partial_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        super::super::State::open_or_create(&path).unwrap();
+        let store = SqliteRunStore::open(&path).unwrap();
+        let plan = |sql: &str| -> String {
+            let mut stmt = store.conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let rows = stmt.query_map([], |r| r.get::<_, String>(3)).unwrap();
+            rows.map(Result::unwrap).collect::<Vec<_>>().join("; ")
+        };
+        let due = plan(
+            "SELECT DISTINCT contact_id FROM sends INDEXED BY sends_due WHERE status = 'queued' AND not_before <= 'x'",
+        );
+        assert!(due.contains("USING INDEX sends_due"), "{due}");
+        let abandoned =
+            plan("SELECT key FROM sends WHERE status = 'sending' AND (lease_owner IS NULL OR lease_owner != 'me')");
+        assert!(abandoned.contains("USING INDEX sends_sending"), "{abandoned}");
+        let next = plan("SELECT min(not_before) FROM sends WHERE status = 'queued' AND not_before > 'x'");
+        assert!(next.contains("sends_due"), "{next}");
+    }
+
+    #[test]
+    fn instants_past_year_9999_are_stored_as_its_last_second() {
+        let far = DateTime::from_timestamp(300_000_000_000, 0).unwrap();
+        assert_eq!(ts(far), "9999-12-31T23:59:59.000Z");
+        let t = DateTime::from_timestamp_millis(1_764_234_060_123).unwrap();
+        assert_eq!(ts(t), "2025-11-27T09:01:00.123Z");
     }
 }
