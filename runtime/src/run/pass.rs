@@ -50,7 +50,7 @@ const MAX_ATTEMPTS: u32 = 12;
 
 /// Commit at least this often (sends are handed over only once committed).
 const FLUSH_EVERY: Duration = Duration::from_millis(200);
-const FLUSH_OPS: usize = 4 * super::workers::IDEMPOTENT_BATCH;
+const FLUSH_OPS: usize = 4 * super::workers::LARGE_BATCH;
 
 /// What a pass did.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
@@ -467,7 +467,7 @@ struct Pass<'a, 'p> {
     last_control: Instant,
     /// Claimed sends, handed to the workers at the next commit.
     ready: Vec<Job>,
-    /// How many of them go to providers without idempotency keys.
+    /// How many of them are in small batches (no idempotency key, or email).
     ready_unsafe: usize,
     error: Option<String>,
     /// Time zones seen (for the next campaign instants).
@@ -1007,12 +1007,12 @@ impl<'p> Pass<'_, 'p> {
                                     .map_err(db)?
                             };
                             if claimed {
-                                let idempotent = self.workers.idempotent(row.channel);
-                                self.ready_unsafe += usize::from(!idempotent);
+                                let large = self.workers.large_batch(row.channel);
+                                self.ready_unsafe += usize::from(!large);
                                 self.ready.push(Job {
                                     outgoing,
                                     channel: row.channel,
-                                    idempotent,
+                                    large,
                                 });
                             }
                         }
@@ -1075,7 +1075,7 @@ impl<'p> Pass<'_, 'p> {
     fn maybe_flush(&mut self) {
         let due = self.ops >= FLUSH_OPS
             || self.ready_unsafe >= super::workers::batch(self.workers.workers())
-            || self.ready.len() >= super::workers::IDEMPOTENT_BATCH
+            || self.ready.len() >= super::workers::LARGE_BATCH
             || self.last_flush.elapsed() >= FLUSH_EVERY;
         if due && let Err(e) = self.flush() {
             self.error = Some(e);

@@ -18,7 +18,7 @@ use std::time::Instant;
 const INLINE_RETRIES: u32 = 4;
 
 /// How many claimed sends to a provider WITHOUT idempotency keys (SMTP,
-/// Twilio, FCM) are claimed in one commit: eight per worker. Fewer commits
+/// Twilio, FCM), and emails, are claimed in one commit: eight per worker. Fewer commits
 /// cost less (a commit writes the pages it changed to the WAL and syncs it);
 /// more would leave more sends in doubt after a crash, since these cannot be
 /// retried. At most twice this many are claimed and unfinished at any moment
@@ -27,20 +27,19 @@ pub fn batch(workers: u32) -> usize {
     (workers as usize * 8).clamp(8, 256)
 }
 
-/// How many claimed sends to providers that take an idempotency key (the
-/// generic `http` SMS kind, webhooks, the `file` outbox) are claimed in one
-/// commit, and how many wait for the workers at most. A crash leaves these
-/// `sending` and the next runner sends them again with the same key, so a
-/// large batch costs nothing in doubt; it makes one commit (one `fsync`)
-/// per this many sends, and lets the workers send one batch while the next
-/// is claimed and committed. Bounded so that memory stays flat.
-pub const IDEMPOTENT_BATCH: usize = 1024;
+/// How many claimed sends in large batches (see [`Workers::large_batch`])
+/// are claimed in one commit, and how many wait for the workers at most. A
+/// crash leaves these `sending` and the next runner sends them again with
+/// the same key, so a large batch costs nothing in doubt; it makes one commit
+/// (one `fsync`) per this many sends, and lets the workers send one batch
+/// while the next is claimed and committed. Bounded so that memory stays flat.
+pub const LARGE_BATCH: usize = 1024;
 
 pub struct Job {
     pub outgoing: Outgoing,
     pub channel: Channel,
-    /// Whether the channel's provider takes an idempotency key.
-    pub idempotent: bool,
+    /// Whether it may wait in a large batch ([`Workers::large_batch`]).
+    pub large: bool,
 }
 
 pub struct Done {
@@ -48,7 +47,7 @@ pub struct Done {
     pub outcome: Outcome,
     /// Retries made in the worker.
     pub retries: u32,
-    idempotent: bool,
+    large: bool,
 }
 
 pub struct Workers {
@@ -57,7 +56,7 @@ pub struct Workers {
     done: Receiver<Done>,
     handles: Vec<JoinHandle<()>>,
     outstanding: usize,
-    /// Handed over and not finished, to providers without idempotency keys.
+    /// Handed over and not finished, in small batches.
     outstanding_unsafe: usize,
     /// Outcomes received while waiting for room (returned by the next `poll`).
     finished: Vec<Done>,
@@ -68,7 +67,7 @@ impl Workers {
         // What is claimed but not yet handed to a provider is what a crash
         // would leave `sending`: the queue is bounded, and `submit` bounds the
         // sends without idempotency keys more tightly.
-        let (jobs_tx, jobs_rx) = sync_channel::<Job>(IDEMPOTENT_BATCH);
+        let (jobs_tx, jobs_rx) = sync_channel::<Job>(LARGE_BATCH);
         let jobs_rx = Arc::new(std::sync::Mutex::new(jobs_rx));
         let (done_tx, done) = channel();
         let handles = (0..n.max(1))
@@ -97,7 +96,7 @@ impl Workers {
     /// Hand a message to the workers. Waits while the queue is full, and
     /// while a batch of sends without idempotency keys is still unfinished.
     pub fn submit(&mut self, job: Job) {
-        if !job.idempotent {
+        if !job.large {
             let limit = batch(self.workers());
             while self.outstanding_unsafe >= limit {
                 match self.done.recv() {
@@ -106,18 +105,18 @@ impl Workers {
                 }
             }
         }
-        let idempotent = job.idempotent;
+        let large = job.large;
         if let Some(tx) = &self.jobs
             && tx.send(job).is_ok()
         {
             self.outstanding += 1;
-            self.outstanding_unsafe += usize::from(!idempotent);
+            self.outstanding_unsafe += usize::from(!large);
         }
     }
 
     fn received(&mut self, d: Done) {
         self.outstanding -= 1;
-        self.outstanding_unsafe -= usize::from(!d.idempotent);
+        self.outstanding_unsafe -= usize::from(!d.large);
         self.finished.push(d);
     }
 
@@ -150,6 +149,14 @@ impl Workers {
     pub fn idempotent(&self, c: Channel) -> bool {
         self.providers.for_channel(c).is_some_and(|(p, _)| p.idempotent())
     }
+
+    /// Whether sends of this channel are claimed in large batches: their
+    /// provider takes an idempotency key (a crash leaves none in doubt), and
+    /// they are small (an SMS, a push, a call: not an email, whose HTML and
+    /// text would make a thousand waiting ones weigh tens of megabytes).
+    pub fn large_batch(&self, c: Channel) -> bool {
+        c != Channel::Email && self.idempotent(c)
+    }
 }
 
 impl Drop for Workers {
@@ -175,13 +182,13 @@ fn serve(jobs: &std::sync::Mutex<Receiver<Job>>, done: &Sender<Done>, providers:
         let Ok(job) = job else { return };
         let key = job.outgoing.key.clone();
         let (outcome, retries) = send(&job, providers, stop);
-        let idempotent = job.idempotent;
+        let large = job.large;
         if done
             .send(Done {
                 key,
                 outcome,
                 retries,
-                idempotent,
+                large,
             })
             .is_err()
         {
@@ -235,5 +242,28 @@ fn send(job: &Job, providers: &Providers, stop: &AtomicBool) -> (Outcome, u32) {
             }
             o => return (o, retries),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::Secrets;
+
+    /// Emails (large) and sends to providers without keys (in doubt after a
+    /// crash) wait in small batches; small sends that carry their key, in
+    /// large ones.
+    #[test]
+    fn only_small_sends_with_keys_wait_in_large_batches() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = herald_compiler::config::Config::fallback();
+        // No provider configured: every channel writes to the `file` outbox,
+        // which takes the key.
+        let providers = Providers::build(&config, dir.path(), &Secrets::default()).unwrap();
+        let workers = Workers::start(1, Arc::new(providers), Arc::new(AtomicBool::new(false)));
+        assert!(workers.idempotent(Channel::Email));
+        assert!(!workers.large_batch(Channel::Email));
+        assert!(workers.large_batch(Channel::Sms));
+        assert!(workers.large_batch(Channel::Push));
     }
 }
