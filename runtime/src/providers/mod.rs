@@ -17,6 +17,7 @@ mod mime;
 mod pace;
 mod smtp;
 
+pub use http::end_thread;
 pub use pace::{Pacer, backoff, sleep_until};
 
 use herald_compiler::ast::values::Channel;
@@ -181,13 +182,13 @@ impl Providers {
         by_channel.insert(Channel::Email, email);
         let sms: Box<dyn Provider> = match &p.sms {
             Some(s) if s.kind == SmsProviderKind::Twilio => Box::new(http::Twilio::new(
-                http::client(s.timeout)?,
+                http::Clients::new(s.timeout)?,
                 s,
                 secrets.get(&s.account_sid).unwrap_or_default(),
                 secrets.get(&s.auth_token).unwrap_or_default(),
             )),
             Some(s) if s.kind == SmsProviderKind::Http => Box::new(http::HttpSms::new(
-                http::client(s.timeout)?,
+                http::Clients::new(s.timeout)?,
                 s,
                 secrets.get(&s.auth_token),
             )),
@@ -197,12 +198,12 @@ impl Providers {
         by_channel.insert(Channel::Sms, sms);
         let push: Box<dyn Provider> = match &p.push {
             Some(s) if s.kind == PushProviderKind::Fcm => Box::new(http::Fcm::new(
-                http::client(s.timeout)?,
+                http::Clients::new(s.timeout)?,
                 s,
                 secrets.get(&s.credentials).unwrap_or_default(),
             )),
             Some(s) if s.kind == PushProviderKind::Http => Box::new(http::Webhook::new(
-                http::client(s.timeout)?,
+                http::Clients::new(s.timeout)?,
                 "http",
                 s.base_url.clone().unwrap_or_default(),
                 secrets.get(&s.credentials).unwrap_or_default(),
@@ -213,7 +214,7 @@ impl Providers {
         by_channel.insert(Channel::Push, push);
         let call: Box<dyn Provider> = match &p.call {
             Some(c) if c.kind == CallProviderKind::Webhook => Box::new(http::Webhook::new(
-                http::client(c.timeout)?,
+                http::Clients::new(c.timeout)?,
                 "webhook",
                 c.url.clone().unwrap_or_default(),
                 secrets.get(&c.secret).unwrap_or_default(),

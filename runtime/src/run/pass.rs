@@ -51,7 +51,7 @@ const MAX_ATTEMPTS: u32 = 12;
 
 /// Commit at least this often (sends are handed over only once committed).
 const FLUSH_EVERY: Duration = Duration::from_millis(200);
-const FLUSH_OPS: usize = 256;
+const FLUSH_OPS: usize = 4 * super::workers::LARGE_BATCH;
 
 /// What a pass did.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
@@ -238,6 +238,7 @@ impl Runner {
             last_flush: Instant::now(),
             last_control: Instant::now(),
             ready: Vec::new(),
+            ready_unsafe: 0,
             error: None,
             zones: Vec::new(),
             due_sends: &due_sends,
@@ -320,8 +321,7 @@ impl Runner {
         for s in abandoned {
             let idempotent = self.workers.idempotent(s.channel);
             if idempotent {
-                self.store
-                    .requeue_send(&s.key, s.not_before, None, Some("retried after a crash"))?;
+                self.store.requeue_abandoned(&s.key, "retried after a crash")?;
             } else {
                 self.store.finish_send(
                     &s.key,
@@ -476,6 +476,8 @@ struct Pass<'a, 'p> {
     last_control: Instant,
     /// Claimed sends, handed to the workers at the next commit.
     ready: Vec<Job>,
+    /// How many of them are in small batches (no idempotency key, or email).
+    ready_unsafe: usize,
     error: Option<String>,
     /// Time zones seen (for the next campaign instants).
     zones: Vec<chrono_tz::Tz>,
@@ -485,8 +487,9 @@ struct Pass<'a, 'p> {
     touched: bool,
     /// The deployed templates, compiled once per pass.
     renderer: Renderer<'p>,
-    /// Sends queued for the current contact in this pass, as stored.
-    fresh: Vec<SendRow>,
+    /// Sends due now queued for the current contact in this pass, not yet
+    /// in the ledger (the guards decide how they are written).
+    fresh: Vec<(SendRow, bool)>,
     /// The event export `count()` reads beside the events received.
     crm_events: Option<&'a EventHistory>,
 }
@@ -656,7 +659,7 @@ impl<'p> Pass<'_, 'p> {
                 row.status = SendStatus::Dropped;
                 row.reason = Some("holdout".into());
             }
-            self.queue(row)?;
+            self.queue(row, true)?;
         }
         Ok(())
     }
@@ -773,7 +776,7 @@ impl<'p> Pass<'_, 'p> {
                     let primary = format!("{}/{thread}", row.occurrence);
                     send.thread = Some(send_key(&row.scenario, row.version, &c.id, &primary));
                 }
-                self.queue(send)?;
+                self.queue(send, false)?;
             }
             row.cursor = enrolment.cursor.to_string();
             row.since = enrolment.since;
@@ -872,42 +875,68 @@ impl<'p> Pass<'_, 'p> {
         }
     }
 
-    fn queue(&mut self, mut row: SendRow) -> Result<(), String> {
-        if self.store.queue_send(&row).map_err(db)? {
-            self.ops += 1;
-            self.touched = true;
-            if row.status == SendStatus::Dropped {
-                self.report.drop(row.reason.as_deref().unwrap_or("dropped"));
-            } else {
-                self.report.queued += 1;
-                // As the ledger holds it (instants to the millisecond).
-                let stored = |t: DateTime<Utc>| parse_ts(&ts(t)).unwrap_or(t);
-                row.due_at = stored(row.due_at);
-                row.not_before = stored(row.not_before);
-                self.fresh.push(row);
+    /// A new send. One that is due now is kept in memory and written once
+    /// its guards have decided (claimed, deferred or dropped: one insert, not
+    /// an insert then an update); the others are written at once. `checked`:
+    /// the caller already knows its key is not in the ledger.
+    fn queue(&mut self, mut row: SendRow, checked: bool) -> Result<(), String> {
+        // As the ledger holds it (instants to the millisecond).
+        let stored = |t: DateTime<Utc>| parse_ts(&ts(t)).unwrap_or(t);
+        row.due_at = stored(row.due_at);
+        row.not_before = stored(row.not_before);
+        let later = row.status != SendStatus::Queued || row.not_before > self.now;
+        let new = if later {
+            self.store.queue_send(&row).map_err(db)?
+        } else {
+            // The key may be in the ledger already, or queued for this
+            // contact a moment ago in this pass.
+            let known = (!checked && self.store.send_exists(&row.key).map_err(db)?)
+                || self.fresh.iter().any(|(r, _)| r.key == row.key);
+            !known
+        };
+        if !new {
+            return Ok(());
+        }
+        self.ops += 1;
+        self.touched = true;
+        if row.status == SendStatus::Dropped {
+            self.report.drop(row.reason.as_deref().unwrap_or("dropped"));
+        } else {
+            self.report.queued += 1;
+            if !later {
+                self.fresh.push((row, false));
             }
         }
         Ok(())
     }
 
+    /// Write a send that was kept in memory, as the guards left it.
+    fn write_fresh(&mut self, row: &SendRow) -> Result<(), String> {
+        self.store.queue_send(row).map_err(db)?;
+        Ok(())
+    }
+
     /// The contact's due sends, through the guards.
     fn sends_of(&mut self, c: &Contact, facts: &ContactFacts, tz: chrono_tz::Tz) -> Result<(), String> {
-        let due = if self.due_sends.contains(&c.id) {
-            self.store.due_sends(&c.id, self.now, self.now_ms).map_err(db)?
-        } else {
-            // Nothing of this contact's was due when the pass began: its due
-            // sends are those just queued, in the ledger's order.
-            let now = self.now;
-            let mut due: Vec<SendRow> = self.fresh.drain(..).filter(|r| r.not_before <= now).collect();
-            due.sort_by(|a, b| (a.not_before, a.priority, &a.key).cmp(&(b.not_before, b.priority, &b.key)));
-            due
-        };
+        // (row, whether the ledger has it): those queued by an earlier pass,
+        // and those just queued, kept in memory, in the ledger's order.
+        let mut due: Vec<(SendRow, bool)> = std::mem::take(&mut self.fresh);
+        if self.due_sends.contains(&c.id) {
+            let stored = self.store.due_sends(&c.id, self.now, self.now_ms).map_err(db)?;
+            due.extend(stored.into_iter().map(|r| (r, true)));
+            due.sort_by(|(a, _), (b, _)| (a.not_before, a.priority, &a.key).cmp(&(b.not_before, b.priority, &b.key)));
+        } else if due.len() > 1 {
+            due.sort_by(|(a, _), (b, _)| (a.not_before, a.priority, &a.key).cmp(&(b.not_before, b.priority, &b.key)));
+        }
         if due.is_empty() {
             return Ok(());
         }
         let suppressed = self.store.suppressed(&c.id).map_err(db)?;
-        for row in due {
+        for (mut row, in_ledger) in due {
             if self.paused.contains(&row.object) {
+                if !in_ledger {
+                    self.write_fresh(&row)?;
+                }
                 continue;
             }
             if row.attempts >= MAX_ATTEMPTS {
@@ -923,18 +952,14 @@ impl<'p> Pass<'_, 'p> {
                 self.report.failed += 1;
                 continue;
             }
-            let Some(engine) = self.engines.for_version(&row.object, row.version) else {
-                self.store.drop_send(&row.key, "version-gone").map_err(db)?;
+            let engine = self
+                .engines
+                .for_version(&row.object, row.version)
+                .and_then(|e| e.origin(&row.object).map(|o| (e, o)));
+            let Some((engine, origin)) = engine else {
+                self.settle(&mut row, in_ledger, SendStatus::Dropped, "version-gone")?;
                 self.report.drop("version-gone");
                 continue;
-            };
-            let origin = match engine.origin(&row.object) {
-                Some(o) => o,
-                None => {
-                    self.store.drop_send(&row.key, "version-gone").map_err(db)?;
-                    self.report.drop("version-gone");
-                    continue;
-                }
             };
             // The contact's earlier sends within the longest cap window.
             let window = engine.plan.policies.pressure.iter().map(|r| r.per.as_chrono()).max();
@@ -980,37 +1005,54 @@ impl<'p> Pass<'_, 'p> {
                     ) {
                         Ok(outgoing) => {
                             let lease = self.now_ms + i64::try_from(LEASE.as_millis()).unwrap_or(0) * 4;
-                            // Pressure counts the send at the instant it went out.
-                            self.store
-                                .claim_send(&row.key, self.owner, lease, self.now)
-                                .map_err(db)?;
-                            self.ready.push(Job {
-                                outgoing,
-                                channel: row.channel,
-                            });
+                            // Pressure counts the send at the instant it went
+                            // out. Committed before the provider sees it.
+                            let claimed = if in_ledger {
+                                self.store
+                                    .claim_send(&row.key, self.owner, lease, self.now)
+                                    .map_err(db)?;
+                                true
+                            } else {
+                                self.store
+                                    .insert_claimed(&row, self.owner, lease, self.now)
+                                    .map_err(db)?
+                            };
+                            if claimed {
+                                let large = self.workers.large_batch(row.channel);
+                                self.ready_unsafe += usize::from(!large);
+                                self.ready.push(Job {
+                                    outgoing,
+                                    channel: row.channel,
+                                    large,
+                                });
+                            }
                         }
                         Err(reason) if reason == "no-address" => {
-                            self.store.drop_send(&row.key, "no-address").map_err(db)?;
+                            self.settle(&mut row, in_ledger, SendStatus::Dropped, "no-address")?;
                             self.report.drop("no-address");
                         }
                         Err(reason) => {
-                            self.store
-                                .finish_send(&row.key, SendStatus::Failed, Some(&reason), None, None)
-                                .map_err(db)?;
+                            self.settle(&mut row, in_ledger, SendStatus::Failed, &reason)?;
                             self.report.failed += 1;
                         }
                     }
                 }
                 Verdict::Defer(t) => {
-                    self.store
-                        .requeue_send(&row.key, t, None, Some("quiet-hours"))
-                        .map_err(db)?;
+                    if in_ledger {
+                        self.store
+                            .requeue_send(&row.key, t, None, Some("quiet-hours"))
+                            .map_err(db)?;
+                    } else {
+                        row.not_before = t;
+                        row.reason = Some("quiet-hours".into());
+                        self.write_fresh(&row)?;
+                    }
                     self.report.deferred += 1;
                     self.report.due(t);
                 }
                 Verdict::Drop(d) => {
                     let code = d.code(&engine.plan.policies);
-                    self.store.drop_send(&row.key, &code).map_err(db)?;
+                    self.settle(&mut row, in_ledger, SendStatus::Dropped, &code)?;
                     self.report.drop(&code);
                     if d == Drop::UnknownMessage {
                         tracing::warn!(send = %row.key, "a queued send names a message the deployed plan lacks");
@@ -1021,11 +1063,30 @@ impl<'p> Pass<'_, 'p> {
         Ok(())
     }
 
+    /// Record that a send was dropped or failed for good, with the reason.
+    fn settle(&mut self, row: &mut SendRow, in_ledger: bool, status: SendStatus, reason: &str) -> Result<(), String> {
+        if in_ledger {
+            if status == SendStatus::Dropped {
+                self.store.drop_send(&row.key, reason).map_err(db)?;
+            } else {
+                self.store
+                    .finish_send(&row.key, status, Some(reason), None, None)
+                    .map_err(db)?;
+            }
+        } else {
+            row.status = status;
+            row.reason = Some(reason.to_string());
+            self.write_fresh(row)?;
+        }
+        Ok(())
+    }
+
     /// Commit when enough was written (or time passed), then hand the
     /// claimed sends over and record what the workers finished.
     fn maybe_flush(&mut self) {
         let due = self.ops >= FLUSH_OPS
-            || self.ready.len() >= super::workers::batch(self.workers.workers())
+            || self.ready_unsafe >= super::workers::batch(self.workers.workers())
+            || self.ready.len() >= super::workers::LARGE_BATCH
             || self.last_flush.elapsed() >= FLUSH_EVERY;
         if due && let Err(e) = self.flush() {
             self.error = Some(e);
@@ -1049,6 +1110,7 @@ impl<'p> Pass<'_, 'p> {
         for job in self.ready.drain(..) {
             self.workers.submit(job);
         }
+        self.ready_unsafe = 0;
         let done = self.workers.poll();
         self.store.begin().map_err(db)?;
         for d in done {

@@ -20,10 +20,13 @@ use std::path::Path;
 /// An instant as stored.
 pub fn ts(t: DateTime<Utc>) -> String {
     // Year 9999 at most: the text stays fixed-width (sortable).
-    let max = DateTime::parse_from_rfc3339("9999-12-31T23:59:59Z")
-        .map(|d| d.to_utc())
-        .unwrap_or(t);
-    t.min(max).to_rfc3339_opts(SecondsFormat::Millis, true)
+    const MAX: i64 = 253_402_300_799; // 9999-12-31T23:59:59Z
+    let t = if t.timestamp() > MAX {
+        DateTime::from_timestamp(MAX, 0).unwrap_or(t)
+    } else {
+        t
+    };
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 pub fn parse_ts(s: &str) -> Result<DateTime<Utc>, StateError> {
@@ -292,6 +295,16 @@ pub trait RunStore {
     fn contacts_with_due_sends(&self, now: DateTime<Utc>, now_ms: i64) -> Result<BTreeSet<String>, StateError>;
     /// Sends of a contact that went out (or may have) after `since`.
     fn sent_since(&self, contact_id: &str, since: DateTime<Utc>) -> Result<Vec<SendRow>, StateError>;
+    /// Insert a send that is due now and passed the guards, already claimed
+    /// (`sending`, leased to `owner`, sent at `at`, one attempt): one write
+    /// where queueing then claiming took two. `false` when its key exists.
+    fn insert_claimed(
+        &mut self,
+        row: &SendRow,
+        owner: &str,
+        lease_until_ms: i64,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StateError>;
     /// Claim a send for the provider: `sending`, leased to `owner`.
     fn claim_send(&mut self, key: &str, owner: &str, lease_until_ms: i64, at: DateTime<Utc>) -> Result<(), StateError>;
     fn finish_send(
@@ -302,6 +315,11 @@ pub trait RunStore {
         provider_id: Option<&str>,
         sent_at: Option<DateTime<Utc>>,
     ) -> Result<(), StateError>;
+    /// A send a dead runner left `sending`, back to `queued` to be sent again
+    /// with its key. Its claim is not counted as an attempt: the runner died,
+    /// not the provider refused (a large batch claimed by a runner killed
+    /// again and again would otherwise be given up for failures it never had).
+    fn requeue_abandoned(&mut self, key: &str, reason: &str) -> Result<(), StateError>;
     /// Back to `queued`: due again at `not_before`, and not before `hold_ms`
     /// on the real clock (retries back off on the real clock).
     fn requeue_send(
@@ -917,6 +935,41 @@ impl RunStore for SqliteRunStore {
         Ok(n > 0)
     }
 
+    fn insert_claimed(
+        &mut self,
+        s: &SendRow,
+        owner: &str,
+        lease_until_ms: i64,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StateError> {
+        let at = ts(at);
+        let n = self.conn.prepare_cached(
+            "INSERT OR IGNORE INTO sends (key, object, version, contact_id, occurrence, message, channel, purpose, program, tags, priority, due_at, not_before, status, attempts, sent_at, event, thread, lease_owner, lease_until, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 'sending', 1, ?14, ?15, ?16, ?17, ?18, ?14)",
+        )?
+        .execute(params![
+            s.key,
+            s.object,
+            s.version as i64,
+            s.contact_id,
+            s.occurrence,
+            s.message,
+            s.channel.as_str(),
+            s.purpose.as_str(),
+            s.program,
+            serde_json::to_string(&s.tags).unwrap_or_else(|_| "[]".into()),
+            i64::from(s.priority),
+            ts(s.due_at),
+            ts(s.not_before),
+            at,
+            s.event,
+            s.thread,
+            owner,
+            lease_until_ms,
+        ])?;
+        Ok(n > 0)
+    }
+
     fn send_exists(&self, key: &str) -> Result<bool, StateError> {
         Ok(self
             .conn
@@ -936,7 +989,9 @@ impl RunStore for SqliteRunStore {
 
     fn contacts_with_due_sends(&self, now: DateTime<Utc>, now_ms: i64) -> Result<BTreeSet<String>, StateError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT DISTINCT contact_id FROM sends WHERE status = 'queued' AND not_before <= ?1
+            // The partial index of queued sends: without it the planner
+            // walks every send in contact order to avoid sorting.
+            "SELECT DISTINCT contact_id FROM sends INDEXED BY sends_due WHERE status = 'queued' AND not_before <= ?1
                AND (lease_until IS NULL OR lease_until <= ?2)",
         )?;
         let rows = stmt.query_map(params![ts(now), now_ms], |r| r.get::<_, String>(0))?;
@@ -972,6 +1027,15 @@ impl RunStore for SqliteRunStore {
                 "UPDATE sends SET status = ?2, reason = ?3, provider_id = coalesce(?4, provider_id), sent_at = coalesce(?5, sent_at), lease_owner = NULL, lease_until = NULL WHERE key = ?1",
             )?
             .execute(params![key, status.as_str(), reason, provider_id, sent_at.map(ts)])?;
+        Ok(())
+    }
+
+    fn requeue_abandoned(&mut self, key: &str, reason: &str) -> Result<(), StateError> {
+        self.conn
+            .prepare_cached(
+                "UPDATE sends SET status = 'queued', reason = ?2, sent_at = NULL, lease_owner = NULL, lease_until = NULL, attempts = max(attempts - 1, 0) WHERE key = ?1",
+            )?
+            .execute(params![key, reason])?;
         Ok(())
     }
 
@@ -1089,5 +1153,42 @@ impl RunStore for SqliteRunStore {
             *out.entry(key).or_default() += n as u64;
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The queries a runner makes on every pass find their sends through
+    /// the partial indexes, never by walking the whole ledger.
+    #[test]
+    fn due_and_abandoned_sends_are_found_by_their_partial_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        super::super::State::open_or_create(&path).unwrap();
+        let store = SqliteRunStore::open(&path).unwrap();
+        let plan = |sql: &str| -> String {
+            let mut stmt = store.conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let rows = stmt.query_map([], |r| r.get::<_, String>(3)).unwrap();
+            rows.map(Result::unwrap).collect::<Vec<_>>().join("; ")
+        };
+        let due = plan(
+            "SELECT DISTINCT contact_id FROM sends INDEXED BY sends_due WHERE status = 'queued' AND not_before <= 'x'",
+        );
+        assert!(due.contains("USING INDEX sends_due"), "{due}");
+        let abandoned =
+            plan("SELECT key FROM sends WHERE status = 'sending' AND (lease_owner IS NULL OR lease_owner != 'me')");
+        assert!(abandoned.contains("USING INDEX sends_sending"), "{abandoned}");
+        let next = plan("SELECT min(not_before) FROM sends WHERE status = 'queued' AND not_before > 'x'");
+        assert!(next.contains("sends_due"), "{next}");
+    }
+
+    #[test]
+    fn instants_past_year_9999_are_stored_as_its_last_second() {
+        let far = DateTime::from_timestamp(300_000_000_000, 0).unwrap();
+        assert_eq!(ts(far), "9999-12-31T23:59:59.000Z");
+        let t = DateTime::from_timestamp_millis(1_764_234_060_123).unwrap();
+        assert_eq!(ts(t), "2025-11-27T09:01:00.123Z");
     }
 }
