@@ -71,18 +71,6 @@ impl P<'_> {
         }
     }
 
-    /// After whitespace, a keyword; the cursor is restored when absent.
-    fn ws_kw(&mut self, word: &str) -> bool {
-        let at = self.i;
-        self.ws();
-        if self.kw(word) {
-            true
-        } else {
-            self.i = at;
-            false
-        }
-    }
-
     fn chain(
         &mut self,
         word: &str,
@@ -91,9 +79,22 @@ impl P<'_> {
     ) -> Option<Expr> {
         let start = self.i;
         let mut items = vec![item(self)?];
-        while self.ws_kw(word) {
+        loop {
+            let before = self.i;
             self.ws();
-            items.push(item(self)?);
+            if self.kw(word) {
+                self.ws();
+                items.push(item(self)?);
+            } else {
+                // pest's `a ~ (k ~ b)*` skips whitespace before looking for
+                // the first `k` and keeps it when there is none: a chain of
+                // one ends after that whitespace, a longer one at its last
+                // item.
+                if items.len() > 1 {
+                    self.i = before;
+                }
+                break;
+            }
         }
         let end = self.i;
         Some(if items.len() == 1 {
@@ -576,5 +577,79 @@ mod tests {
         for t in either {
             same(t, false);
         }
+    }
+
+    /// Random token soups (valid and not): whenever the fast parser takes
+    /// one, pest gives the same tree.
+    #[test]
+    fn agrees_with_pest_on_random_texts() {
+        let tokens = [
+            "a",
+            "b.c",
+            "x_1",
+            "and",
+            "or",
+            "not",
+            "in",
+            "is",
+            "set",
+            "within",
+            "now",
+            "true",
+            "false",
+            "(",
+            ")",
+            "[",
+            "]",
+            ",",
+            "==",
+            "!=",
+            "<",
+            "<=",
+            ">",
+            ">=",
+            "7d",
+            "12mo",
+            "5",
+            "-2.5",
+            "\"t\\\"x\"",
+            "'q'",
+            "f(a)",
+            "count(e, 30d)",
+            "2027-01-04",
+            "1.",
+            "d",
+            "",
+            " ",
+            "  ",
+            "\t",
+            "\n",
+        ];
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let mut taken = 0;
+        for _ in 0..50_000 {
+            let len = 1 + next(7);
+            let mut text = String::new();
+            for _ in 0..len {
+                text.push_str(tokens[next(tokens.len())]);
+                // Mostly a space between tokens, sometimes none or more.
+                text.push_str([" ", " ", " ", "", "  "][next(5)]);
+            }
+            let map = ScalarMap::new(&text, &text, 11);
+            if let Some(f) = parse(&text, &map, FileId(2)) {
+                taken += 1;
+                match pest_only(&text, &map, FileId(2)) {
+                    Ok(p) => assert_eq!(f, p, "{text:?}"),
+                    Err(d) => panic!("{text:?}: fast parser took it as {f} but pest says {d:?}"),
+                }
+            }
+        }
+        assert!(taken > 1_000, "only {taken} texts taken");
     }
 }
