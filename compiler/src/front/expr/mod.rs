@@ -2,6 +2,7 @@
 //! whose spans point into the YAML file.
 
 mod ast;
+mod fast;
 mod parse;
 
 pub use ast::{Arg, CmpOp, Expr, ExprKind, Ident, Literal};

@@ -44,6 +44,16 @@ impl Ctx<'_> {
 
 /// Parse a condition. `map` maps offsets of `text` to the YAML file.
 pub fn parse_condition(text: &str, map: &ScalarMap, file: FileId) -> Result<Expr, Diagnostic> {
+    parse_with(text, map, file, true)
+}
+
+/// The pest parser alone: the reference the fast parser is tested against.
+#[cfg(test)]
+pub(super) fn pest_only(text: &str, map: &ScalarMap, file: FileId) -> Result<Expr, Diagnostic> {
+    parse_with(text, map, file, false)
+}
+
+fn parse_with(text: &str, map: &ScalarMap, file: FileId, fast: bool) -> Result<Expr, Diagnostic> {
     let ctx = Ctx { text, map, file };
     if text.len() > MAX_EXPRESSION_BYTES {
         return Err(Diagnostic::new(
@@ -62,6 +72,11 @@ pub fn parse_condition(text: &str, map: &ScalarMap, file: FileId) -> Result<Expr
             .help("Write a condition such as `total_spent >= 100`, or remove the key."));
     }
     check_nesting(&ctx)?;
+    // The common forms, without pest's per-rule costs; pest reads the rest
+    // (and gives every error message).
+    if fast && let Some(e) = super::fast::parse(text, map, file) {
+        return Ok(e);
+    }
     let mut pairs = ConditionParser::parse(Rule::condition, text).map_err(|e| syntax_error(&ctx, &e))?;
     check_durations(&ctx, &pairs)?;
     let condition = pairs.next().and_then(|p| p.into_inner().next());
@@ -472,7 +487,7 @@ fn build_operand(ctx: &Ctx, pair: Pair<Rule>) -> Expr {
     node(kind, span)
 }
 
-fn unescape(raw: &str) -> String {
+pub(super) fn unescape(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     let mut chars = raw.chars();
     while let Some(c) = chars.next() {
