@@ -628,6 +628,15 @@ mod tests {
         let text = format!("{}a{}", "not ".repeat(5_000), "");
         // `not not not …` recurses too; it must not overflow the stack either.
         let _ = parse(&text);
+        // As deep as the length bound lets it, in both parsers.
+        let deepest = (MAX_EXPRESSION_BYTES - 1) / 4;
+        let text = format!("{}a", "not ".repeat(deepest));
+        assert!(text.len() <= MAX_EXPRESSION_BYTES);
+        let _ = parse(&text);
+        let map = ScalarMap::new(&text, &text, 0);
+        let _ = pest_only(&text, &map, FileId(0));
+        let text = format!("{}a == 1", "not ".repeat(deepest - 2));
+        let _ = parse(&text);
     }
 
     #[test]
