@@ -8,7 +8,7 @@
 
 use herald_compiler::contact::{Contact, Layout};
 use herald_compiler::diagnostic::{render_human, render_json};
-use herald_compiler::expr::parse_condition;
+use herald_compiler::expr::{parse_condition, pest_only};
 use herald_compiler::forecast::Forecaster;
 use herald_compiler::source::FileId;
 use herald_compiler::yaml::scalar::ScalarMap;
@@ -20,11 +20,20 @@ fn now() -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::from_timestamp(1_795_000_000, 0).unwrap_or_default()
 }
 
-/// The condition parser never panics, and what it accepts round-trips: the
-/// canonical rendering of a parsed condition parses to the same rendering.
+/// The condition parser never panics, parses as the pest grammar alone does,
+/// and what it accepts round-trips: the canonical rendering of a parsed
+/// condition parses to the same rendering.
 pub fn condition(text: &str) {
     let map = ScalarMap::new(text, text, 0);
-    if let Ok(expr) = parse_condition(text, &map, FileId(0)) {
+    // The fast parser gives pest's tree, spans included, or leaves the
+    // text to pest: either way the result is the reference's.
+    let parsed = parse_condition(text, &map, FileId(0));
+    match (&parsed, pest_only(text, &map, FileId(0))) {
+        (Ok(a), Ok(b)) => assert_eq!(*a, b, "{text:?}"),
+        (Err(a), Err(b)) => assert_eq!(a.message, b.message, "{text:?}"),
+        (a, b) => panic!("{text:?}: {a:?} but pest alone: {b:?}"),
+    }
+    if let Ok(expr) = parsed {
         let canonical = expr.to_string();
         let map2 = ScalarMap::new(&canonical, &canonical, 0);
         let again = parse_condition(&canonical, &map2, FileId(0)).expect("canonical form must parse");

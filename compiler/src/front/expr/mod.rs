@@ -6,4 +6,4 @@ mod fast;
 mod parse;
 
 pub use ast::{Arg, CmpOp, Expr, ExprKind, Ident, Literal};
-pub use parse::{MAX_EXPRESSION_BYTES, MAX_NESTING, parse_condition};
+pub use parse::{MAX_EXPRESSION_BYTES, MAX_NESTING, parse_condition, pest_only};

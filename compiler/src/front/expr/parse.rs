@@ -47,9 +47,10 @@ pub fn parse_condition(text: &str, map: &ScalarMap, file: FileId) -> Result<Expr
     parse_with(text, map, file, true)
 }
 
-/// The pest parser alone: the reference the fast parser is tested against.
-#[cfg(test)]
-pub(super) fn pest_only(text: &str, map: &ScalarMap, file: FileId) -> Result<Expr, Diagnostic> {
+/// The pest parser alone: the reference the fast parser is tested against
+/// (by its unit tests and by the `condition` fuzz target).
+#[doc(hidden)]
+pub fn pest_only(text: &str, map: &ScalarMap, file: FileId) -> Result<Expr, Diagnostic> {
     parse_with(text, map, file, false)
 }
 
