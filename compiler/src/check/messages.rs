@@ -190,14 +190,7 @@ fn article(c: Channel) -> &'static str {
 /// A template written in the YAML scalar itself.
 fn inline(cx: &mut Ctx, s: &Sp<String>) -> Template {
     let map = cx.scalar_map(s);
-    let analysis = syntax(cx, &s.value, |start, end| {
-        let (a, b) = map.range(start, end);
-        Span {
-            file: s.span.file,
-            start: a,
-            end: b,
-        }
-    });
+    let analysis = syntax(cx, &s.value, |start, end| map.span(s.span.file, start, end));
     Template {
         source: s.value.clone(),
         path: None,

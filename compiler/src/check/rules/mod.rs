@@ -53,13 +53,7 @@ impl RuleCx<'_> {
             return Span::new(file, start, end);
         }
         let raw = self.sources.get(t.span.file).map_or("", |f| f.slice(t.span));
-        let map = ScalarMap::new(&t.source, raw, t.span.start);
-        let (s, e) = map.range(start, end);
-        Span {
-            file: t.span.file,
-            start: s,
-            end: e,
-        }
+        ScalarMap::new(&t.source, raw, t.span.start).span(t.span.file, start, end)
     }
 }
 

@@ -42,12 +42,7 @@ const KEYWORDS: [&str; 10] = ["and", "or", "not", "in", "is", "set", "within", "
 
 impl P<'_> {
     fn span(&self, start: usize, end: usize) -> Span {
-        let (s, e) = self.map.range(start, end);
-        Span {
-            file: self.file,
-            start: s,
-            end: e,
-        }
+        self.map.span(self.file, start, end)
     }
 
     fn peek(&self) -> Option<u8> {

@@ -28,12 +28,7 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn span(&self, start: usize, end: usize) -> Span {
-        let (s, e) = self.map.range(start, end);
-        Span {
-            file: self.file,
-            start: s,
-            end: e,
-        }
+        self.map.span(self.file, start, end)
     }
 
     fn pair_span(&self, p: &Pair<Rule>) -> Span {

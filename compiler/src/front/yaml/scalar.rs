@@ -119,6 +119,12 @@ impl ScalarMap {
         let e = self.offset(end).max(last_char_start + 1);
         (s, e.max(s))
     }
+
+    /// [`ScalarMap::range`] as a span of `file`.
+    pub fn span(&self, file: crate::source::FileId, start: usize, end: usize) -> crate::source::Span {
+        let (s, e) = self.range(start, end);
+        crate::source::Span { file, start: s, end: e }
+    }
 }
 
 #[cfg(test)]
