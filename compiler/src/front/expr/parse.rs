@@ -278,9 +278,13 @@ fn call_argument(text: &str, pos: usize) -> Option<&'static str> {
         None => (before.strip_suffix('(')?, false),
     };
     let head = head.trim_end();
+    // After the last character that is not part of a name (it may be
+    // several bytes long: the name starts after all of them).
     let start = head
-        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .map_or(0, |i| i + 1);
+        .char_indices()
+        .rev()
+        .find(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '_'))
+        .map_or(0, |(i, c)| i + c.len_utf8());
     Some(match (&head[start..], second) {
         ("segment", false) => "the name of a segment",
         ("consent", false) => "the name of a consent",
@@ -633,6 +637,24 @@ mod tests {
         let _ = pest_only(&text, &map, FileId(0));
         let text = format!("{}a == 1", "not ".repeat(deepest - 2));
         let _ = parse(&text);
+    }
+
+    #[test]
+    fn a_call_after_a_multibyte_character_is_an_error_not_a_panic() {
+        // Found by fuzzing: the name before `(` was sliced one byte after a
+        // two-byte character.
+        for text in [
+            "x in [\"\u{0}0\\ϔtcuont(purch, a\", d",
+            "éсount(",
+            "ϔsegment(",
+            "a == ϔ(purchase, ",
+        ] {
+            assert_eq!(parse(text).unwrap_err().code, Code::SyntaxExpression, "{text:?}");
+        }
+        assert!(
+            parse("ϔsegment(").unwrap_err().message.contains("expected"),
+            "still says what is expected"
+        );
     }
 
     #[test]
