@@ -19,16 +19,9 @@ const COVERED_BY_E2E: &[Code] = &[
     Code::ExperimentSampleTooSmall,
 ];
 
+/// A case's file is what the plan directory's would be; anything else a template.
 fn kind_of(path: &str) -> SourceKind {
-    if path == "herald.toml" {
-        SourceKind::Config
-    } else if path.starts_with("tests/") && (path.ends_with(".yaml") || path.ends_with(".yml")) {
-        SourceKind::Test
-    } else if path.ends_with(".yaml") || path.ends_with(".yml") {
-        SourceKind::Yaml
-    } else {
-        SourceKind::Template
-    }
+    SourceKind::of_path(path).unwrap_or(SourceKind::Template)
 }
 
 /// Split a case into files.

@@ -62,22 +62,6 @@ impl fmt::Display for LoadError {
     }
 }
 
-const TEMPLATE_EXTENSIONS: &[&str] = &["mjml", "html", "htm", "txt"];
-
-pub fn kind_of(rel: &str) -> Option<SourceKind> {
-    if rel == herald_compiler::config::CONFIG_FILE {
-        return Some(SourceKind::Config);
-    }
-    let ext = rel.rsplit_once('.')?.1.to_ascii_lowercase();
-    match ext.as_str() {
-        // Journey tests: the YAML files under `tests/` of the plan directory.
-        "yaml" | "yml" if rel.starts_with("tests/") => Some(SourceKind::Test),
-        "yaml" | "yml" => Some(SourceKind::Yaml),
-        e if TEMPLATE_EXTENSIONS.contains(&e) => Some(SourceKind::Template),
-        _ => None,
-    }
-}
-
 pub fn load_plan_dir(dir: &Path, limits: &Limits) -> Result<LoadedDir, LoadError> {
     let meta = std::fs::metadata(dir).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => LoadError::NotFound(dir.to_path_buf()),
@@ -123,7 +107,9 @@ fn walk(dir: &Path, rel: &str, out: &mut Vec<(String, PathBuf, SourceKind)>, lim
         } else {
             // Files, links, and also FIFOs, sockets and devices with a plan
             // file's name: `read_one` refuses those with a diagnostic.
-            let Some(kind) = kind_of(&rel_path) else { continue };
+            let Some(kind) = SourceKind::of_path(&rel_path) else {
+                continue;
+            };
             if kind == SourceKind::Config && !rel.is_empty() {
                 continue; // a nested herald.toml belongs to another plan
             }

@@ -12,9 +12,6 @@ use crate::template::{ProblemKind, Refusal};
 use crate::yaml::Sp;
 use std::collections::BTreeMap;
 
-/// File extensions a `body:` may point to.
-pub const TEMPLATE_EXTENSIONS: &[&str] = &["mjml", "html", "htm", "txt"];
-
 pub fn build(cx: &mut Ctx, docs: &Documents, contact: &ContactModel) -> BTreeMap<String, Message> {
     let mut out = BTreeMap::new();
     for decl in cx.unique(&docs.messages, "message") {
@@ -213,7 +210,7 @@ pub fn is_body_path(value: &str) -> bool {
     !v.contains(char::is_whitespace)
         && !v.contains("{{")
         && v.rsplit_once('.')
-            .is_some_and(|(_, ext)| TEMPLATE_EXTENSIONS.contains(&ext.to_ascii_lowercase().as_str()))
+            .is_some_and(|(_, ext)| crate::source::TEMPLATE_EXTENSIONS.contains(&ext.to_ascii_lowercase().as_str()))
 }
 
 fn email_body(cx: &mut Ctx, b: &Sp<String>) -> Option<Template> {

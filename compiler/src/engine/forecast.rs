@@ -140,8 +140,9 @@ pub struct Forecaster<'p> {
     candidates: Vec<Candidate<'p>>,
     actions: Vec<Action<'p>>,
     delivered: Vec<Sent<'p>>,
-    /// Replay past trigger events from this instant (an event history is read).
-    replay_since: Option<DateTime<Utc>>,
+    /// Replay past trigger events from this instant (an event history is
+    /// read), for the scenarios marked replayable (by index).
+    replay: Option<(DateTime<Utc>, Vec<bool>)>,
     times: Vec<DateTime<Utc>>,
 }
 
@@ -195,7 +196,7 @@ impl<'p> Forecaster<'p> {
             candidates: Vec::new(),
             actions: Vec::new(),
             delivered: Vec::new(),
-            replay_since: None,
+            replay: None,
             times: Vec::new(),
         }
     }
@@ -207,7 +208,11 @@ impl<'p> Forecaster<'p> {
     /// condition reads the event's properties are not replayed (a history
     /// keeps none).
     pub fn replay_triggers_since(&mut self, since: DateTime<Utc>) {
-        self.replay_since = Some(since.min(self.now));
+        let replayable = (0..self.engine.scenario_count())
+            .map(ScenarioId)
+            .map(|id| self.engine.trigger_event(id).is_some() && !self.engine.trigger_reads_event(id))
+            .collect();
+        self.replay = Some((since.min(self.now), replayable));
     }
 
     /// The index in `local_times` of a zone, computed on first sight.
@@ -317,9 +322,10 @@ impl<'p> Forecaster<'p> {
             };
             impact.audience += 1;
             if let Some(event) = self.engine.trigger_event(id) {
-                if let Some(since) = self.replay_since
-                    && !self.engine.trigger_reads_event(id)
+                if let Some((since, replayable)) = &self.replay
+                    && replayable.get(i) == Some(&true)
                 {
+                    let since = *since;
                     let n = self.replay(id, event, facts, since);
                     if let Some(impact) = self.scenario_impacts.get_mut(i) {
                         impact.history_entries = Some(impact.history_entries.unwrap_or(0) + n);

@@ -64,6 +64,27 @@ pub enum SourceKind {
     Rejected,
 }
 
+/// File extensions a `body:` may point to.
+pub const TEMPLATE_EXTENSIONS: &[&str] = &["mjml", "html", "htm", "txt"];
+
+impl SourceKind {
+    /// What a file of the plan directory is, from its path relative to it
+    /// (`/`-separated); `None`: not a file of the plan.
+    pub fn of_path(rel: &str) -> Option<SourceKind> {
+        if rel == crate::config::CONFIG_FILE {
+            return Some(SourceKind::Config);
+        }
+        let ext = rel.rsplit_once('.')?.1.to_ascii_lowercase();
+        match ext.as_str() {
+            // Journey tests: the YAML files under `tests/` of the plan directory.
+            "yaml" | "yml" if rel.starts_with("tests/") => Some(SourceKind::Test),
+            "yaml" | "yml" => Some(SourceKind::Yaml),
+            e if TEMPLATE_EXTENSIONS.contains(&e) => Some(SourceKind::Template),
+            _ => None,
+        }
+    }
+}
+
 /// One source text with its path relative to the plan directory (`/`-separated).
 #[derive(Clone, Debug)]
 pub struct SourceFile {

@@ -78,7 +78,7 @@ impl Project {
         for (id, file) in loaded.sources.iter() {
             match self.overlays.get(&file.path) {
                 Some(text) => {
-                    let kind = loader::kind_of(&file.path).unwrap_or(file.kind);
+                    let kind = herald_compiler::SourceKind::of_path(&file.path).unwrap_or(file.kind);
                     sources.add(SourceFile::new(file.path.clone(), kind, text.clone()));
                     overlaid.push(id);
                 }
@@ -90,7 +90,7 @@ impl Project {
         // Buffers not saved yet.
         for (rel, text) in &self.overlays {
             if sources.find(rel).is_none()
-                && let Some(kind) = loader::kind_of(rel)
+                && let Some(kind) = herald_compiler::SourceKind::of_path(rel)
             {
                 sources.add(SourceFile::new(rel.clone(), kind, text.clone()));
             }

@@ -38,7 +38,7 @@ impl Deployed {
             .ok_or_else(|| format!("the state lacks the sources of apply {digest}; apply the plan again"))?;
         let mut set = SourceSet::new();
         for (path, text) in files {
-            if let Some(kind) = crate::loader::kind_of(&path) {
+            if let Some(kind) = herald_compiler::SourceKind::of_path(&path) {
                 set.add(SourceFile::new(path, kind, text));
             }
         }
