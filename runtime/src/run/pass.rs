@@ -24,7 +24,7 @@ use crate::crm;
 use crate::crm::events::EventHistory;
 use crate::providers::{Outcome, backoff};
 use crate::state::run::{
-    EnrolmentRow, EnrolmentStatus, EventRow, RunStore, SendRow, SendStatus, SqliteRunStore, parse_ts, ts,
+    EnrolmentRow, EnrolmentStatus, EventRow, RunStore, SendRow, SendStatus, SqliteRunStore, as_stored,
 };
 use chrono::{DateTime, Days, TimeDelta, Utc};
 use herald_compiler::contact::{Contact, Layout};
@@ -35,7 +35,7 @@ use herald_compiler::engine::{
 };
 use herald_compiler::model::{Plan, Trigger};
 use herald_compiler::render::Renderer;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -148,6 +148,11 @@ struct Window {
     address: String,
     version: u64,
     from: DateTime<Utc>,
+    /// Whether the ledger may hold sends of this version already (an earlier
+    /// pass, or one a crash cut short, looked at some contacts). When it holds
+    /// none, no contact's send needs looking up: a campaign's first pass makes
+    /// one ledger write per contact and no read.
+    ledger_known: bool,
 }
 
 impl Runner {
@@ -210,6 +215,7 @@ impl Runner {
         let st = &self.store;
         let due_sends = st.contacts_with_due_sends(now, now_ms).map_err(|e| e.to_string())?;
         let due_enrolments = st.contacts_with_due_enrolments(now).map_err(|e| e.to_string())?;
+        let enrolments_active = !st.active_versions().map_err(|e| e.to_string())?.is_empty();
         let mut events: BTreeMap<String, Vec<EventRow>> = BTreeMap::new();
         for e in st.pending_events(100_000).map_err(|e| e.to_string())? {
             events.entry(e.contact_id.clone()).or_default().push(e);
@@ -239,6 +245,9 @@ impl Runner {
             last_control: Instant::now(),
             ready: Vec::new(),
             ready_unsafe: 0,
+            claimed: HashMap::new(),
+            enrolments_active,
+            enrolled: false,
             error: None,
             zones: Vec::new(),
             due_sends: &due_sends,
@@ -395,7 +404,13 @@ impl Runner {
             if !zones.is_empty() && !zones.iter().any(in_window) && now < c.send_at.and_utc() + TimeDelta::hours(15) {
                 continue;
             }
-            campaigns.push(Window { address, version, from });
+            let ledger_known = st.has_sends(&address, version).map_err(|e| e.to_string())?;
+            campaigns.push(Window {
+                address,
+                version,
+                from,
+                ledger_known,
+            });
         }
         for (name, s) in &plan.scenarios {
             if !matches!(s.trigger, Trigger::Date { .. }) {
@@ -426,7 +441,12 @@ impl Runner {
                     })
                 });
             if now > from && due {
-                dates.push(Window { address, version, from });
+                dates.push(Window {
+                    address,
+                    version,
+                    from,
+                    ledger_known: true,
+                });
             }
         }
         Ok((campaigns, dates))
@@ -476,6 +496,14 @@ struct Pass<'a, 'p> {
     last_control: Instant,
     /// Claimed sends, handed to the workers at the next commit.
     ready: Vec<Job>,
+    /// Ledger ids of the sends this pass inserted claimed and handed over,
+    /// by key, until their outcome is recorded.
+    claimed: HashMap<String, i64>,
+    /// Whether any enrolment was active when the pass began (only the
+    /// runner, under its lease, enrols).
+    enrolments_active: bool,
+    /// Whether the contact being looked at entered a scenario in this pass.
+    enrolled: bool,
     /// How many of them are in small batches (no idempotency key, or email).
     ready_unsafe: usize,
     error: Option<String>,
@@ -504,6 +532,7 @@ impl<'p> Pass<'_, 'p> {
         let engine = &self.engines.current;
         self.cx.reset();
         self.fresh.clear();
+        self.enrolled = false;
         let tz = engine.tz(c);
         if !self.zones.contains(&tz) {
             self.zones.push(tz);
@@ -528,8 +557,12 @@ impl<'p> Pass<'_, 'p> {
         };
         self.campaigns_of(c, &facts, tz)?;
         self.dates_of(c, &facts)?;
-        // The state is read only for contacts with something there.
-        if self.touched || had_events || self.due_enrolments.contains(&c.id) {
+        // The state is read only for contacts with something there: a
+        // contact touched in this pass (a new send can matter to a `wait
+        // until`) may have enrolments only if some were active when the pass
+        // began or the contact just entered one.
+        let may_have_enrolments = self.enrolments_active || self.enrolled;
+        if (self.touched && may_have_enrolments) || had_events || self.due_enrolments.contains(&c.id) {
             self.enrolments_of(c, &facts)?;
         }
         if self.touched || self.due_sends.contains(&c.id) {
@@ -614,6 +647,7 @@ impl<'p> Pass<'_, 'p> {
             self.report.entered += 1;
             self.ops += 1;
             self.touched = true;
+            self.enrolled = true;
         }
         Ok(())
     }
@@ -621,9 +655,9 @@ impl<'p> Pass<'_, 'p> {
     fn campaigns_of(&mut self, c: &Contact, facts: &ContactFacts, tz: chrono_tz::Tz) -> Result<(), String> {
         let engine = &self.engines.current;
         for w in 0..self.campaigns.len() {
-            let (address, version, from) = {
+            let (address, version, from, ledger_known) = {
                 let w = &self.campaigns[w];
-                (w.address.clone(), w.version, w.from)
+                (w.address.clone(), w.version, w.from, w.ledger_known)
             };
             let Some(id) = engine.campaign_id(address.trim_start_matches("campaigns.")) else {
                 continue;
@@ -634,8 +668,12 @@ impl<'p> Pass<'_, 'p> {
             if at <= from || at > self.now {
                 continue;
             }
-            let key = send_key(&address, version, &c.id, "once");
-            if self.store.send_exists(&key).map_err(db)? {
+            if ledger_known
+                && self
+                    .store
+                    .send_exists(&send_key(&address, version, &c.id, "once"))
+                    .map_err(db)?
+            {
                 continue;
             }
             // The control group of an A/B test is recorded too: its drop says why.
@@ -881,9 +919,8 @@ impl<'p> Pass<'_, 'p> {
     /// the caller already knows its key is not in the ledger.
     fn queue(&mut self, mut row: SendRow, checked: bool) -> Result<(), String> {
         // As the ledger holds it (instants to the millisecond).
-        let stored = |t: DateTime<Utc>| parse_ts(&ts(t)).unwrap_or(t);
-        row.due_at = stored(row.due_at);
-        row.not_before = stored(row.not_before);
+        row.due_at = as_stored(row.due_at);
+        row.not_before = as_stored(row.not_before);
         let later = row.status != SendStatus::Queued || row.not_before > self.now;
         let new = if later {
             self.store.queue_send(&row).map_err(db)?
@@ -1013,9 +1050,17 @@ impl<'p> Pass<'_, 'p> {
                                     .map_err(db)?;
                                 true
                             } else {
-                                self.store
+                                match self
+                                    .store
                                     .insert_claimed(&row, self.owner, lease, self.now)
                                     .map_err(db)?
+                                {
+                                    Some(id) => {
+                                        self.claimed.insert(row.key.clone(), id);
+                                        true
+                                    }
+                                    None => false,
+                                }
                             };
                             if claimed {
                                 let large = self.workers.large_batch(row.channel);
@@ -1122,21 +1167,23 @@ impl<'p> Pass<'_, 'p> {
     }
 
     fn record(&mut self, d: Done) -> Result<(), String> {
+        let id = self.claimed.remove(&d.key);
         let st = &mut *self.store;
+        let mut finish = |status: SendStatus, reason: Option<&str>, provider_id: Option<&str>| match id {
+            Some(id) => st.finish_claimed(id, status, reason, provider_id),
+            None => st.finish_send(&d.key, status, reason, provider_id, None),
+        };
         match d.outcome {
             Outcome::Sent { provider_id } => {
-                st.finish_send(&d.key, SendStatus::Sent, None, provider_id.as_deref(), None)
-                    .map_err(db)?;
+                finish(SendStatus::Sent, None, provider_id.as_deref()).map_err(db)?;
                 self.report.sent += 1;
             }
             Outcome::Failed { reason } => {
-                st.finish_send(&d.key, SendStatus::Failed, Some(&reason), None, None)
-                    .map_err(db)?;
+                finish(SendStatus::Failed, Some(&reason), None).map_err(db)?;
                 self.report.failed += 1;
             }
             Outcome::InDoubt { reason } => {
-                st.finish_send(&d.key, SendStatus::InDoubt, Some(&reason), None, None)
-                    .map_err(db)?;
+                finish(SendStatus::InDoubt, Some(&reason), None).map_err(db)?;
                 self.report.in_doubt += 1;
             }
             Outcome::Retry { after, reason } => {

@@ -29,6 +29,18 @@ pub fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+/// An instant as [`ts`] stores it and [`parse_ts`] reads it back (to the
+/// millisecond), without writing and parsing its text.
+pub fn as_stored(t: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::Timelike;
+    const MAX: i64 = 253_402_300_799;
+    match t.timestamp() {
+        // Years 1 to 9999: the text holds the millisecond.
+        -62_135_596_800..=MAX => t.with_nanosecond(t.nanosecond() / 1_000_000 * 1_000_000).unwrap_or(t),
+        _ => parse_ts(&ts(t)).unwrap_or(t),
+    }
+}
+
 pub fn parse_ts(s: &str) -> Result<DateTime<Utc>, StateError> {
     DateTime::parse_from_rfc3339(s)
         .map(|d| d.to_utc())
@@ -289,6 +301,8 @@ pub trait RunStore {
     /// Insert a send; `false` when its key exists (it was queued before).
     fn queue_send(&mut self, row: &SendRow) -> Result<bool, StateError>;
     fn send_exists(&self, key: &str) -> Result<bool, StateError>;
+    /// Whether the ledger holds any send of this version of an object.
+    fn has_sends(&self, object: &str, version: u64) -> Result<bool, StateError>;
     /// Queued sends of a contact that are due by `now` (and, for retries,
     /// whose hold on the real clock `now_ms` has passed), in time and priority order.
     fn due_sends(&self, contact_id: &str, now: DateTime<Utc>, now_ms: i64) -> Result<Vec<SendRow>, StateError>;
@@ -297,14 +311,25 @@ pub trait RunStore {
     fn sent_since(&self, contact_id: &str, since: DateTime<Utc>) -> Result<Vec<SendRow>, StateError>;
     /// Insert a send that is due now and passed the guards, already claimed
     /// (`sending`, leased to `owner`, sent at `at`, one attempt): one write
-    /// where queueing then claiming took two. `false` when its key exists.
+    /// where queueing then claiming took two. Its ledger id, for
+    /// [`RunStore::finish_claimed`]; `None` when its key exists.
     fn insert_claimed(
         &mut self,
         row: &SendRow,
         owner: &str,
         lease_until_ms: i64,
         at: DateTime<Utc>,
-    ) -> Result<bool, StateError>;
+    ) -> Result<Option<i64>, StateError>;
+    /// [`RunStore::finish_send`] for a send [`RunStore::insert_claimed`]
+    /// inserted, found by its ledger id: the ledger's order, where its key
+    /// is random (a lookup by key reads a page of the key index per send).
+    fn finish_claimed(
+        &mut self,
+        id: i64,
+        status: SendStatus,
+        reason: Option<&str>,
+        provider_id: Option<&str>,
+    ) -> Result<(), StateError>;
     /// Claim a send for the provider: `sending`, leased to `owner`.
     fn claim_send(&mut self, key: &str, owner: &str, lease_until_ms: i64, at: DateTime<Utc>) -> Result<(), StateError>;
     fn finish_send(
@@ -398,7 +423,13 @@ fn send_row(r: &rusqlite::Row) -> rusqlite::Result<SendRowRaw> {
     })
 }
 
-const SEND_COLUMNS: &str = "key, object, version, contact_id, occurrence, message, channel, purpose, program, tags, priority, due_at, not_before, status, reason, attempts, sent_at, provider_id, event, thread";
+/// The columns of a send row, in [`send_row`]'s order (a macro, so that
+/// queries are literals: `format!` made each hot query's text at each run).
+macro_rules! send_columns {
+    () => {
+        "key, object, version, contact_id, occurrence, message, channel, purpose, program, tags, priority, due_at, not_before, status, reason, attempts, sent_at, provider_id, event, thread"
+    };
+}
 
 /// A send row as SQLite gives it, before typing.
 struct SendRowRaw {
@@ -474,7 +505,11 @@ fn sends(stmt: &mut rusqlite::Statement, params: impl rusqlite::Params) -> Resul
     Ok(out)
 }
 
-const ENROLMENT_COLUMNS: &str = "id, scenario, version, contact_id, occurrence, entered_at, status, cursor, since, wake_at, listening, event, exit_reason";
+macro_rules! enrolment_columns {
+    () => {
+        "id, scenario, version, contact_id, occurrence, entered_at, status, cursor, since, wake_at, listening, event, exit_reason"
+    };
+}
 
 fn enrolments(stmt: &mut rusqlite::Statement, params: impl rusqlite::Params) -> Result<Vec<EnrolmentRow>, StateError> {
     let rows = stmt.query_map(params, |r| {
@@ -860,15 +895,19 @@ impl RunStore for SqliteRunStore {
     }
 
     fn latest_enrolment(&self, scenario: &str, contact_id: &str) -> Result<Option<EnrolmentRow>, StateError> {
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {ENROLMENT_COLUMNS} FROM enrolments WHERE scenario = ?1 AND contact_id = ?2 ORDER BY entered_at DESC, id DESC LIMIT 1"
+        let mut stmt = self.conn.prepare_cached(concat!(
+            "SELECT ",
+            enrolment_columns!(),
+            " FROM enrolments WHERE scenario = ?1 AND contact_id = ?2 ORDER BY entered_at DESC, id DESC LIMIT 1"
         ))?;
         Ok(enrolments(&mut stmt, params![scenario, contact_id])?.pop())
     }
 
     fn active_enrolments(&self, contact_id: &str) -> Result<Vec<EnrolmentRow>, StateError> {
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {ENROLMENT_COLUMNS} FROM enrolments WHERE contact_id = ?1 AND status = 'active' ORDER BY id"
+        let mut stmt = self.conn.prepare_cached(concat!(
+            "SELECT ",
+            enrolment_columns!(),
+            " FROM enrolments WHERE contact_id = ?1 AND status = 'active' ORDER BY id"
         ))?;
         enrolments(&mut stmt, [contact_id])
     }
@@ -941,7 +980,7 @@ impl RunStore for SqliteRunStore {
         owner: &str,
         lease_until_ms: i64,
         at: DateTime<Utc>,
-    ) -> Result<bool, StateError> {
+    ) -> Result<Option<i64>, StateError> {
         let at = ts(at);
         let n = self.conn.prepare_cached(
             "INSERT OR IGNORE INTO sends (key, object, version, contact_id, occurrence, message, channel, purpose, program, tags, priority, due_at, not_before, status, attempts, sent_at, event, thread, lease_owner, lease_until, updated_at)
@@ -967,7 +1006,14 @@ impl RunStore for SqliteRunStore {
             owner,
             lease_until_ms,
         ])?;
-        Ok(n > 0)
+        Ok((n > 0).then(|| self.conn.last_insert_rowid()))
+    }
+
+    fn has_sends(&self, object: &str, version: u64) -> Result<bool, StateError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT 1 FROM sends WHERE object = ?1 AND version = ?2 LIMIT 1")?
+            .exists(params![object, version as i64])?)
     }
 
     fn send_exists(&self, key: &str) -> Result<bool, StateError> {
@@ -980,8 +1026,10 @@ impl RunStore for SqliteRunStore {
     }
 
     fn due_sends(&self, contact_id: &str, now: DateTime<Utc>, now_ms: i64) -> Result<Vec<SendRow>, StateError> {
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {SEND_COLUMNS} FROM sends WHERE contact_id = ?1 AND status = 'queued' AND not_before <= ?2
+        let mut stmt = self.conn.prepare_cached(concat!(
+            "SELECT ",
+            send_columns!(),
+            " FROM sends WHERE contact_id = ?1 AND status = 'queued' AND not_before <= ?2
                AND (lease_until IS NULL OR lease_until <= ?3) ORDER BY not_before, priority, key"
         ))?;
         sends(&mut stmt, params![contact_id, ts(now), now_ms])
@@ -999,9 +1047,9 @@ impl RunStore for SqliteRunStore {
     }
 
     fn sent_since(&self, contact_id: &str, since: DateTime<Utc>) -> Result<Vec<SendRow>, StateError> {
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {SEND_COLUMNS} FROM sends WHERE contact_id = ?1 AND status IN ('sending', 'sent', 'in_doubt') AND sent_at > ?2"
-        ))?;
+        // `=` and `OR`, not `IN (...)`: a list of three or more builds a
+        // temporary table at each run (per contact, per send).
+        let mut stmt = self.conn.prepare_cached(concat!("SELECT ", send_columns!(), " FROM sends WHERE contact_id = ?1 AND (status = 'sending' OR status = 'sent' OR status = 'in_doubt') AND sent_at > ?2"))?;
         sends(&mut stmt, params![contact_id, ts(since)])
     }
 
@@ -1027,6 +1075,21 @@ impl RunStore for SqliteRunStore {
                 "UPDATE sends SET status = ?2, reason = ?3, provider_id = coalesce(?4, provider_id), sent_at = coalesce(?5, sent_at), lease_owner = NULL, lease_until = NULL WHERE key = ?1",
             )?
             .execute(params![key, status.as_str(), reason, provider_id, sent_at.map(ts)])?;
+        Ok(())
+    }
+
+    fn finish_claimed(
+        &mut self,
+        id: i64,
+        status: SendStatus,
+        reason: Option<&str>,
+        provider_id: Option<&str>,
+    ) -> Result<(), StateError> {
+        self.conn
+            .prepare_cached(
+                "UPDATE sends SET status = ?2, reason = ?3, provider_id = coalesce(?4, provider_id), lease_owner = NULL, lease_until = NULL WHERE rowid = ?1",
+            )?
+            .execute(params![id, status.as_str(), reason, provider_id])?;
         Ok(())
     }
 
@@ -1062,8 +1125,10 @@ impl RunStore for SqliteRunStore {
     }
 
     fn abandoned_sends(&self, owner: &str) -> Result<Vec<SendRow>, StateError> {
-        let mut stmt = self.conn.prepare(&format!(
-            "SELECT {SEND_COLUMNS} FROM sends WHERE status = 'sending' AND (lease_owner IS NULL OR lease_owner != ?1)"
+        let mut stmt = self.conn.prepare(concat!(
+            "SELECT ",
+            send_columns!(),
+            " FROM sends WHERE status = 'sending' AND (lease_owner IS NULL OR lease_owner != ?1)"
         ))?;
         sends(&mut stmt, [owner])
     }
@@ -1114,13 +1179,15 @@ impl RunStore for SqliteRunStore {
     fn send(&self, key: &str) -> Result<Option<SendRow>, StateError> {
         let mut stmt = self
             .conn
-            .prepare_cached(&format!("SELECT {SEND_COLUMNS} FROM sends WHERE key = ?1"))?;
+            .prepare_cached(concat!("SELECT ", send_columns!(), " FROM sends WHERE key = ?1"))?;
         Ok(sends(&mut stmt, [key])?.pop())
     }
 
     fn list_sends(&self, f: &SendFilter) -> Result<Vec<SendRow>, StateError> {
-        let mut stmt = self.conn.prepare(&format!(
-            "SELECT {SEND_COLUMNS} FROM sends
+        let mut stmt = self.conn.prepare(concat!(
+            "SELECT ",
+            send_columns!(),
+            " FROM sends
              WHERE (?1 IS NULL OR contact_id = ?1) AND (?2 IS NULL OR object = ?2) AND (?3 IS NULL OR status = ?3)
              ORDER BY due_at, key LIMIT ?4"
         ))?;
@@ -1159,6 +1226,33 @@ impl RunStore for SqliteRunStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `as_stored` is the round trip through the ledger's text, to the
+    /// millisecond, at the edges too (leap second, year 9999 and beyond).
+    #[test]
+    fn an_instant_as_stored_is_its_round_trip_through_the_text() {
+        let mut instants = vec![
+            DateTime::<Utc>::MIN_UTC,
+            DateTime::<Utc>::MAX_UTC,
+            DateTime::from_timestamp(253_402_300_799, 999_999_999).unwrap(),
+            DateTime::from_timestamp(253_402_300_800, 5).unwrap(),
+            DateTime::from_timestamp(-62_135_596_800, 123_456_789).unwrap(),
+            DateTime::from_timestamp(-62_135_596_801, 1).unwrap(),
+            // A leap second (chrono's nanosecond above 10^9).
+            DateTime::from_timestamp(1_483_228_799, 1_500_000_000).unwrap(),
+        ];
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..10_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let secs = (x % 400_000_000_000) as i64 - 100_000_000_000;
+            instants.push(DateTime::from_timestamp(secs, (x >> 34) as u32 % 1_000_000_000).unwrap());
+        }
+        for t in instants {
+            assert_eq!(as_stored(t), parse_ts(&ts(t)).unwrap_or(t), "{t:?}");
+        }
+    }
 
     /// The queries a runner makes on every pass find their sends through
     /// the partial indexes, never by walking the whole ledger.
