@@ -187,16 +187,20 @@ def timed(cmd, env=None):
     if p.returncode != 0:
         sys.exit(f"{' '.join(cmd)} failed ({p.returncode}):\n{p.stdout[-2000:]}\n{p.stderr[-2000:]}")
     with open(rss_file) as f:
-        rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", f.read()).group(1))
-    return elapsed, rss, p.stdout
+        text = f.read()
+    rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", text).group(1))
+    # The process's CPU (user + system): less sensitive to the machine's load
+    # than the wall time.
+    cpu = sum(float(re.search(rf"{k} time \(seconds\): ([\d.]+)", text).group(1)) for k in ("User", "System"))
+    return elapsed, rss, p.stdout, cpu
 
 
 def herald_run(d, env=None):
-    elapsed, rss, out = timed(
+    elapsed, rss, out, cpu = timed(
         [HERALD, "run", "--once", "--format", "json", d], env={"HERALD_NOW": RUN_AT, **(env or {})}
     )
     report = json.loads(out.strip().splitlines()[-1])
-    return elapsed, rss, report
+    return elapsed, rss, report, cpu
 
 
 # ---- email ----
@@ -252,9 +256,9 @@ def email(count):
     )
     # The plan's port is this sink's: make the plan while it listens.
     d = make_plan("email", count, "email", providers)
-    elapsed, rss, report = herald_run(d)
+    elapsed, rss, report, cpu = herald_run(d)
     received = sink.stop()
-    return {"seconds": elapsed, "rss_kib": rss, "sent": report["sent"], "received": received, "report": report}
+    return {"seconds": elapsed, "rss_kib": rss, "cpu": cpu, "sent": report["sent"], "received": received, "report": report}
 
 
 def email_raw(count, size):
@@ -297,6 +301,12 @@ class Gateway:
     def url(self):
         return f"http://127.0.0.1:{self.port}/v1/messages"
 
+    def cpu(self):
+        """The gateway's CPU so far (user + system), in seconds."""
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stats(self):
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/stats") as r:
             return json.load(r)
@@ -337,9 +347,19 @@ def sms(count):
         'from = "Boutique"\n'
     )
     d = make_plan("sms", count, "sms", providers)
-    elapsed, rss, report = herald_run(d, env={"BENCH_SMS_TOKEN": TOKEN})
+    before = gw.cpu()
+    elapsed, rss, report, cpu = herald_run(d, env={"BENCH_SMS_TOKEN": TOKEN})
+    server_cpu = gw.cpu() - before
     s = gw.stop()
-    return {"seconds": elapsed, "rss_kib": rss, "sent": report["sent"], "received": s["delivered"], "report": report}
+    return {
+        "seconds": elapsed,
+        "rss_kib": rss,
+        "cpu": cpu,
+        "server_cpu": server_cpu,
+        "sent": report["sent"],
+        "received": s["delivered"],
+        "report": report,
+    }
 
 
 def sms_raw():
@@ -347,17 +367,19 @@ def sms_raw():
     script = os.path.join(OUT, "post.lua")
     with open(script, "w") as f:
         f.write(WRK_SCRIPT.replace("TOKEN", TOKEN))
+    before = gw.cpu()
     p = subprocess.run(
         ["wrk", "-t", "2", "-c", str(WORKERS), "-d", f"{RAW_SECONDS}s", "-s", script, f"http://127.0.0.1:{gw.port}"],
         capture_output=True,
         text=True,
         check=True,
     )
+    server_cpu = gw.cpu() - before
     s = gw.stop()
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", p.stdout).group(1))
     if re.search(r"Non-2xx", p.stdout):
         sys.exit(f"wrk got errors from the gateway:\n{p.stdout}")
-    return {"per_second": rate, "received": s["delivered"], "requests": s["requests"]}
+    return {"per_second": rate, "received": s["delivered"], "requests": s["requests"], "server_cpu": server_cpu}
 
 
 def main():
@@ -395,7 +417,7 @@ def main():
         r = raw["sms"]
         print(
             f"raw SMS:   wrk -c {WORKERS} -> gateway:          {r['per_second']:8,.0f} req/s "
-            f"({r['received']:,} in {RAW_SECONDS} s)"
+            f"({r['received']:,} in {RAW_SECONDS} s; gateway CPU {r['server_cpu'] / max(r['received'], 1) * 1e6:.0f} µs per request)"
         )
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     rss = {}
@@ -407,9 +429,11 @@ def main():
             rss.setdefault(channel, []).append(r["rss_kib"])
             complete = r["sent"] == n and r["received"] == n
             ok &= complete and (n != biggest or ratio >= TARGET)
+            server = f", gateway {r['server_cpu'] / n * 1e6:4.0f} µs" if "server_cpu" in r else ""
             print(
                 f"herald {channel:5} {n:>7,} contacts: {r['sent']:>7,} sent, {r['received']:>7,} received, "
-                f"{r['seconds']:6.1f} s, {rate:7,.0f}/s = {ratio:5.1%} of raw, peak RSS {r['rss_kib'] / 1024:6.1f} MiB"
+                f"{r['seconds']:6.1f} s, {rate:7,.0f}/s = {ratio:5.1%} of raw, peak RSS {r['rss_kib'] / 1024:6.1f} MiB, "
+                f"CPU per send: Herald {r['cpu'] / n * 1e6:4.0f} µs{server}"
                 + ("" if complete else "  INCOMPLETE")
             )
     # Bounded: four times the audience may not cost much more memory.
