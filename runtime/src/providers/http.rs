@@ -5,107 +5,118 @@
 //! `Retry-After` when given); other 4xx failed for good. A request that
 //! could not connect is retried; one that timed out or broke after it was
 //! sent is in doubt — retried with its key by the providers that take one.
+//!
+//! They send asynchronously: the workers run every HTTP send on one thread,
+//! as many concurrent requests over keep-alive connections as there are
+//! workers (see `run::workers`). What does not change between requests (the
+//! URL, the authorization and content-type headers) is made once.
 
 use super::{Body, Outcome, Outgoing, Provider};
 use herald_compiler::config::{PushProvider, SmsProvider};
 use hmac::{KeyInit, Mac};
-use reqwest::{Client, RequestBuilder};
-use std::cell::RefCell;
-use std::sync::atomic::{AtomicU64, Ordering};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName, HeaderValue};
+use reqwest::{RequestBuilder, Url};
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
-/// The HTTP client of one provider: rustls with ring, bounded timeouts.
-///
-/// Each worker thread sends on its own: a single-threaded tokio runtime and
-/// a client (with its pool of keep-alive connections) per thread, so that a
-/// request is written, and its answer read, on the thread that asked for it.
-/// `reqwest`'s blocking client instead hands every request to a runtime
-/// thread and back: that handoff took a quarter of the runner's CPU at tens
-/// of thousands of SMS a second. A connection belongs to the runtime that
-/// opened it, hence one client per provider per thread.
-pub struct Clients {
-    id: u64,
-    timeout: Duration,
+/// One attempt at a request: its outcome, and whether it could not even
+/// connect (what the workers' circuit breaker counts: a provider that is
+/// down, not one that answers 5xx or is slow).
+#[derive(Debug)]
+pub struct Attempt {
+    pub outcome: Outcome,
+    pub cannot_connect: bool,
 }
 
-struct Local {
-    runtime: tokio::runtime::Runtime,
-    /// (provider's `Clients::id`, client)
-    clients: Vec<(u64, Client)>,
-}
-
-thread_local! {
-    static LOCAL: RefCell<Option<Local>> = const { RefCell::new(None) };
-}
-
-impl Clients {
-    pub fn new(timeout: Duration) -> Result<Clients, String> {
-        // Built once here so that a client that cannot start stops the runner
-        // at start, with the reason, rather than failing every send.
-        build(timeout)?;
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        Ok(Clients {
-            id: NEXT.fetch_add(1, Ordering::Relaxed),
-            timeout,
-        })
-    }
-
-    /// Run one exchange on this thread's runtime, with this thread's client.
-    fn exchange<F>(&self, provider: &str, f: impl FnOnce(&Client) -> F) -> Outcome
-    where
-        F: Future<Output = Outcome>,
-    {
-        LOCAL.with(|local| {
-            let mut local = local.borrow_mut();
-            if local.is_none() {
-                match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-                    Ok(runtime) => {
-                        *local = Some(Local {
-                            runtime,
-                            clients: Vec::new(),
-                        });
-                    }
-                    Err(_) => {
-                        return Outcome::Retry {
-                            after: None,
-                            reason: format!("{provider}: cannot start the HTTP runtime"),
-                        };
-                    }
-                }
-            }
-            let Some(Local { runtime, clients }) = local.as_mut() else {
-                unreachable!("the runtime was just made")
-            };
-            let i = match clients.iter().position(|(id, _)| *id == self.id) {
-                Some(i) => i,
-                None => match build(self.timeout) {
-                    Ok(c) => {
-                        clients.push((self.id, c));
-                        clients.len() - 1
-                    }
-                    Err(reason) => return Outcome::Retry { after: None, reason },
-                },
-            };
-            runtime.block_on(f(&clients[i].1))
-        })
+impl From<Outcome> for Attempt {
+    fn from(outcome: Outcome) -> Attempt {
+        Attempt {
+            outcome,
+            cannot_connect: false,
+        }
     }
 }
 
-/// Drop this thread's HTTP runtime and connections (a worker ends with it,
-/// so that the runtime is not dropped in a thread-local destructor).
-pub fn end_thread() {
-    let _ = LOCAL.try_with(|l| l.borrow_mut().take());
+pub type Sending<'a> = Pin<Box<dyn Future<Output = Attempt> + 'a>>;
+
+/// A provider that sends over HTTP, on a tokio runtime.
+pub trait HttpSend: Send + Sync {
+    /// Must be polled inside a tokio runtime (the workers' HTTP thread).
+    fn send_async<'a>(&'a self, m: &'a Outgoing) -> Sending<'a>;
+    /// `scheme://host:port/` of the endpoint: no credentials, no path (a
+    /// Twilio path holds the account), for the report of a provider that is down.
+    fn origin(&self) -> &str;
 }
 
-fn build(timeout: Duration) -> Result<Client, String> {
-    // Installed once for the process; a second call finds it there.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    Client::builder()
-        .connect_timeout(timeout.min(Duration::from_secs(5)))
-        .timeout(timeout)
-        .pool_max_idle_per_host(16)
-        .build()
-        .map_err(|e| format!("cannot start the HTTP client: {e}"))
+/// The HTTP client of one provider: rustls with ring, bounded timeouts, a
+/// pool of keep-alive connections. Its connections belong to the runtime
+/// that opened them: the workers' HTTP thread, the only one that sends.
+pub struct Client {
+    inner: reqwest::Client,
+}
+
+impl Client {
+    pub fn new(timeout: Duration) -> Result<Client, String> {
+        // Installed once for the process; a second call finds it there.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        // Built here so that a client that cannot start stops the runner at
+        // start, with the reason, rather than failing every send.
+        let inner = reqwest::Client::builder()
+            .connect_timeout(timeout.min(Duration::from_secs(5)))
+            .timeout(timeout)
+            .pool_max_idle_per_host(64)
+            .tcp_nodelay(true)
+            .build()
+            .map_err(|e| format!("cannot start the HTTP client: {e}"))?;
+        Ok(Client { inner })
+    }
+
+    fn post(&self, url: &Url) -> RequestBuilder {
+        self.inner.post(url.clone())
+    }
+}
+
+/// Send one message outside the workers (on a runtime made for it).
+fn blocking(p: &dyn HttpSend, m: &Outgoing, provider: &str) -> Outcome {
+    match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt.block_on(p.send_async(m)).outcome,
+        Err(_) => Outcome::Retry {
+            after: None,
+            reason: format!("{provider}: cannot start the HTTP runtime"),
+        },
+    }
+}
+
+/// The endpoint of a provider, parsed once, and its origin for messages.
+fn endpoint(provider: &str, url: &str) -> Result<(Url, String), String> {
+    let parsed = Url::parse(url).map_err(|e| {
+        format!("the {provider} provider's URL is not a valid URL ({e}); set `base_url` in herald.toml to `https://…`")
+    })?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(format!(
+            "the {provider} provider's URL must start with `http://` or `https://`; set `base_url` in herald.toml"
+        ));
+    }
+    let origin = match (parsed.host_str(), parsed.port_or_known_default()) {
+        (Some(h), Some(p)) if h.contains(':') => format!("{}://[{h}]:{p}/", parsed.scheme()),
+        (Some(h), Some(p)) => format!("{}://{h}:{p}/", parsed.scheme()),
+        _ => format!("{}://?/", parsed.scheme()),
+    };
+    Ok((parsed, origin))
+}
+
+fn bearer(token: &str) -> HeaderValue {
+    let mut h = HeaderValue::from_str(&format!("Bearer {token}")).unwrap_or_else(|_| HeaderValue::from_static(""));
+    h.set_sensitive(true);
+    h
+}
+
+const JSON: HeaderValue = HeaderValue::from_static("application/json");
+const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+
+fn key_header(key: &str) -> HeaderValue {
+    HeaderValue::from_str(key).unwrap_or_else(|_| HeaderValue::from_static("invalid-key"))
 }
 
 fn retry_after(h: &reqwest::header::HeaderMap) -> Option<Duration> {
@@ -121,13 +132,16 @@ async fn exchange(
     idempotent: bool,
     id: impl FnOnce(&serde_json::Value) -> Option<String>,
     error_code: impl FnOnce(&serde_json::Value) -> Option<String>,
-) -> Outcome {
+) -> Attempt {
     let response = match request.send().await {
         Ok(r) => r,
         Err(e) if e.is_connect() => {
-            return Outcome::Retry {
-                after: None,
-                reason: format!("{provider}: cannot connect"),
+            return Attempt {
+                outcome: Outcome::Retry {
+                    after: None,
+                    reason: format!("{provider}: cannot connect"),
+                },
+                cannot_connect: true,
             };
         }
         Err(e) => {
@@ -137,55 +151,68 @@ async fn exchange(
                 Outcome::Retry { after: None, reason }
             } else {
                 Outcome::InDoubt { reason }
-            };
+            }
+            .into();
         }
     };
     let status = response.status();
     let after = retry_after(response.headers());
-    // Bodies are small; a bound keeps a hostile server from filling memory.
-    let body: serde_json::Value = response
-        .bytes()
-        .await
-        .ok()
-        .filter(|b| b.len() <= 64 * 1024)
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or(serde_json::Value::Null);
     let code = status.as_u16();
+    // Read whole, so that the connection can carry the next request. Bodies
+    // are small; a bound keeps a hostile server from filling memory.
+    let bytes = response.bytes().await.ok().filter(|b| b.len() <= 64 * 1024);
+    let body = || -> serde_json::Value {
+        bytes
+            .as_ref()
+            .and_then(|b| serde_json::from_slice(b).ok())
+            .unwrap_or(serde_json::Value::Null)
+    };
     if status.is_success() {
-        Outcome::Sent { provider_id: id(&body) }
+        Outcome::Sent {
+            provider_id: id(&body()),
+        }
+        .into()
     } else if code == 429 || status.is_server_error() {
         Outcome::Retry {
             after,
             reason: format!("{provider}: HTTP {code}"),
         }
+        .into()
     } else {
-        let detail = error_code(&body).map(|c| format!(" ({c})")).unwrap_or_default();
+        let detail = error_code(&body()).map(|c| format!(" ({c})")).unwrap_or_default();
         Outcome::Failed {
             reason: format!("{provider}: HTTP {code}{detail}"),
         }
+        .into()
     }
 }
 
 /// Twilio's Messages API: `POST /2010-04-01/Accounts/{AccountSid}/Messages.json`,
 /// form-encoded `To`, `From`, `Body`, HTTP basic auth.
 pub struct Twilio {
-    client: Clients,
-    url: String,
+    client: Client,
+    url: Url,
+    origin: String,
     sid: String,
     token: String,
     from: Option<String>,
 }
 
 impl Twilio {
-    pub fn new(client: Clients, c: &SmsProvider, sid: String, token: String) -> Twilio {
+    pub fn new(client: Client, c: &SmsProvider, sid: String, token: String) -> Result<Twilio, String> {
         let base = c.base_url.clone().unwrap_or_else(|| "https://api.twilio.com".into());
-        Twilio {
+        let (url, origin) = endpoint(
+            "twilio",
+            &format!("{}/2010-04-01/Accounts/{sid}/Messages.json", base.trim_end_matches('/')),
+        )?;
+        Ok(Twilio {
             client,
-            url: format!("{}/2010-04-01/Accounts/{sid}/Messages.json", base.trim_end_matches('/')),
+            url,
+            origin,
             sid,
             token,
             from: c.from.clone(),
-        }
+        })
     }
 }
 
@@ -199,15 +226,31 @@ impl Provider for Twilio {
     }
 
     fn send(&self, m: &Outgoing) -> Outcome {
-        let Body::Sms { sender, text } = &m.body else {
-            return Outcome::Failed {
-                reason: "not an SMS".into(),
+        blocking(self, m, "twilio")
+    }
+
+    fn http(&self) -> Option<&dyn HttpSend> {
+        Some(self)
+    }
+}
+
+impl HttpSend for Twilio {
+    fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    fn send_async<'a>(&'a self, m: &'a Outgoing) -> Sending<'a> {
+        Box::pin(async move {
+            let Body::Sms { sender, text } = &m.body else {
+                return Outcome::Failed {
+                    reason: "not an SMS".into(),
+                }
+                .into();
             };
-        };
-        let from = sender.as_ref().or(self.from.as_ref()).cloned().unwrap_or_default();
-        let form = [("To", m.to.as_str()), ("From", from.as_str()), ("Body", text.as_str())];
-        self.client.exchange("twilio", |client| {
-            let request = client
+            let from = sender.as_ref().or(self.from.as_ref()).map_or("", String::as_str);
+            let form = [("To", m.to.as_str()), ("From", from), ("Body", text.as_str())];
+            let request = self
+                .client
                 .post(&self.url)
                 .basic_auth(&self.sid, Some(&self.token))
                 .form(&form);
@@ -223,6 +266,7 @@ impl Provider for Twilio {
                         .map(|c| format!("error {c}"))
                 },
             )
+            .await
         })
     }
 }
@@ -230,20 +274,32 @@ impl Provider for Twilio {
 /// A generic SMS endpoint: `POST base_url` with JSON `{to, from, text, key}`,
 /// a bearer token, and the send's key as `Idempotency-Key`.
 pub struct HttpSms {
-    client: Clients,
-    url: String,
-    token: Option<String>,
+    client: Client,
+    url: Url,
+    origin: String,
+    auth: Option<HeaderValue>,
     from: Option<String>,
 }
 
+/// The generic SMS body, serialized straight from borrowed fields.
+#[derive(serde::Serialize)]
+struct SmsJson<'a> {
+    to: &'a str,
+    from: Option<&'a str>,
+    text: &'a str,
+    key: &'a str,
+}
+
 impl HttpSms {
-    pub fn new(client: Clients, c: &SmsProvider, token: Option<String>) -> HttpSms {
-        HttpSms {
+    pub fn new(client: Client, c: &SmsProvider, token: Option<String>) -> Result<HttpSms, String> {
+        let (url, origin) = endpoint("sms", c.base_url.as_deref().unwrap_or_default())?;
+        Ok(HttpSms {
             client,
-            url: c.base_url.clone().unwrap_or_default(),
-            token,
+            url,
+            origin,
+            auth: token.as_deref().map(bearer),
             from: c.from.clone(),
-        }
+        })
     }
 }
 
@@ -257,26 +313,50 @@ impl Provider for HttpSms {
     }
 
     fn send(&self, m: &Outgoing) -> Outcome {
-        let Body::Sms { sender, text } = &m.body else {
-            return Outcome::Failed {
-                reason: "not an SMS".into(),
+        blocking(self, m, "http")
+    }
+
+    fn http(&self) -> Option<&dyn HttpSend> {
+        Some(self)
+    }
+}
+
+impl HttpSend for HttpSms {
+    fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    fn send_async<'a>(&'a self, m: &'a Outgoing) -> Sending<'a> {
+        Box::pin(async move {
+            let Body::Sms { sender, text } = &m.body else {
+                return Outcome::Failed {
+                    reason: "not an SMS".into(),
+                }
+                .into();
             };
-        };
-        let body = serde_json::json!({
-            "to": m.to, "from": sender.as_ref().or(self.from.as_ref()), "text": text, "key": m.key,
-        });
-        self.client.exchange("http", |client| {
-            let mut request = client.post(&self.url).header("Idempotency-Key", &m.key).json(&body);
-            if let Some(t) = &self.token {
-                request = request.bearer_auth(t);
+            let body = serde_json::to_vec(&SmsJson {
+                to: &m.to,
+                from: sender.as_deref().or(self.from.as_deref()),
+                text,
+                key: &m.key,
+            })
+            .unwrap_or_default();
+            let mut request = self
+                .client
+                .post(&self.url)
+                .header(IDEMPOTENCY_KEY, key_header(&m.key))
+                .header(CONTENT_TYPE, JSON);
+            if let Some(a) = &self.auth {
+                request = request.header(AUTHORIZATION, a.clone());
             }
             exchange(
                 "http",
-                request,
+                request.body(body),
                 true,
                 |b| b.get("id").and_then(|s| s.as_str()).map(str::to_string),
                 |b| b.get("code").and_then(|c| c.as_str().map(str::to_string)),
             )
+            .await
         })
     }
 }
@@ -284,26 +364,32 @@ impl Provider for HttpSms {
 /// Firebase Cloud Messaging, HTTP v1:
 /// `POST {base}/v1/projects/{project}/messages:send` with an OAuth 2 access token.
 pub struct Fcm {
-    client: Clients,
-    url: String,
-    token: String,
+    client: Client,
+    url: Url,
+    origin: String,
+    auth: HeaderValue,
 }
 
 impl Fcm {
-    pub fn new(client: Clients, c: &PushProvider, token: String) -> Fcm {
+    pub fn new(client: Client, c: &PushProvider, token: String) -> Result<Fcm, String> {
         let base = c
             .base_url
             .clone()
             .unwrap_or_else(|| "https://fcm.googleapis.com".into());
-        Fcm {
-            client,
-            url: format!(
+        let (url, origin) = endpoint(
+            "fcm",
+            &format!(
                 "{}/v1/projects/{}/messages:send",
                 base.trim_end_matches('/'),
                 c.project_id.clone().unwrap_or_default()
             ),
-            token,
-        }
+        )?;
+        Ok(Fcm {
+            client,
+            url,
+            origin,
+            auth: bearer(&token),
+        })
     }
 }
 
@@ -317,24 +403,40 @@ impl Provider for Fcm {
     }
 
     fn send(&self, m: &Outgoing) -> Outcome {
-        let Body::Push { title, body, url } = &m.body else {
-            return Outcome::Failed {
-                reason: "not a push".into(),
+        blocking(self, m, "fcm")
+    }
+
+    fn http(&self) -> Option<&dyn HttpSend> {
+        Some(self)
+    }
+}
+
+impl HttpSend for Fcm {
+    fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    fn send_async<'a>(&'a self, m: &'a Outgoing) -> Sending<'a> {
+        Box::pin(async move {
+            let Body::Push { title, body, url } = &m.body else {
+                return Outcome::Failed {
+                    reason: "not a push".into(),
+                }
+                .into();
             };
-        };
-        let mut message = serde_json::json!({
-            "token": m.to,
-            "notification": { "title": title, "body": body },
-            "data": { "herald_key": m.key },
-        });
-        if let Some(u) = url {
-            message["webpush"] = serde_json::json!({ "fcm_options": { "link": u } });
-            message["data"]["url"] = serde_json::Value::String(u.clone());
-        }
-        self.client.exchange("fcm", |client| {
-            let request = client
+            let mut message = serde_json::json!({
+                "token": m.to,
+                "notification": { "title": title, "body": body },
+                "data": { "herald_key": m.key },
+            });
+            if let Some(u) = url {
+                message["webpush"] = serde_json::json!({ "fcm_options": { "link": u } });
+                message["data"]["url"] = serde_json::Value::String(u.clone());
+            }
+            let request = self
+                .client
                 .post(&self.url)
-                .bearer_auth(&self.token)
+                .header(AUTHORIZATION, self.auth.clone())
                 .json(&serde_json::json!({ "message": message }));
             exchange(
                 "fcm",
@@ -343,6 +445,7 @@ impl Provider for Fcm {
                 |b| b.get("name").and_then(|s| s.as_str()).map(str::to_string),
                 |b| b.pointer("/error/status").and_then(|s| s.as_str()).map(str::to_string),
             )
+            .await
         })
     }
 }
@@ -351,20 +454,23 @@ impl Provider for Fcm {
 /// `TIMESTAMP.BODY`, with `X-Herald-Timestamp` and `Idempotency-Key`
 /// (receivers deduplicate by key).
 pub struct Webhook {
-    client: Clients,
+    client: Client,
     kind: &'static str,
-    url: String,
+    url: Url,
+    origin: String,
     secret: String,
 }
 
 impl Webhook {
-    pub fn new(client: Clients, kind: &'static str, url: String, secret: String) -> Webhook {
-        Webhook {
+    pub fn new(client: Client, kind: &'static str, url: String, secret: String) -> Result<Webhook, String> {
+        let (url, origin) = endpoint(kind, &url)?;
+        Ok(Webhook {
             client,
             kind,
             url,
+            origin,
             secret,
-        }
+        })
     }
 }
 
@@ -390,35 +496,51 @@ impl Provider for Webhook {
     }
 
     fn send(&self, m: &Outgoing) -> Outcome {
-        let payload = match &m.body {
-            Body::Push { title, body, url } => serde_json::json!({
-                "type": "push", "key": m.key, "contact_id": m.contact_id, "token": m.to,
-                "title": title, "body": body, "url": url,
-            }),
-            Body::Call { script, window } => serde_json::json!({
-                "type": "call", "key": m.key, "contact_id": m.contact_id, "phone": m.to,
-                "window": window, "script": script,
-            }),
-            Body::Sms { sender, text } => serde_json::json!({
-                "type": "sms", "key": m.key, "contact_id": m.contact_id, "to": m.to, "from": sender, "text": text,
-            }),
-            Body::Email { .. } => {
-                return Outcome::Failed {
-                    reason: "email goes over SMTP".into(),
-                };
-            }
-        };
-        let body = serde_json::to_vec(&payload).unwrap_or_default();
-        let timestamp = crate::clock::real_unix_ms() / 1000;
-        self.client.exchange(self.kind, |client| {
-            let request = client
+        blocking(self, m, self.kind)
+    }
+
+    fn http(&self) -> Option<&dyn HttpSend> {
+        Some(self)
+    }
+}
+
+impl HttpSend for Webhook {
+    fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    fn send_async<'a>(&'a self, m: &'a Outgoing) -> Sending<'a> {
+        Box::pin(async move {
+            let payload = match &m.body {
+                Body::Push { title, body, url } => serde_json::json!({
+                    "type": "push", "key": m.key, "contact_id": m.contact_id, "token": m.to,
+                    "title": title, "body": body, "url": url,
+                }),
+                Body::Call { script, window } => serde_json::json!({
+                    "type": "call", "key": m.key, "contact_id": m.contact_id, "phone": m.to,
+                    "window": window, "script": script,
+                }),
+                Body::Sms { sender, text } => serde_json::json!({
+                    "type": "sms", "key": m.key, "contact_id": m.contact_id, "to": m.to, "from": sender, "text": text,
+                }),
+                Body::Email { .. } => {
+                    return Outcome::Failed {
+                        reason: "email goes over SMTP".into(),
+                    }
+                    .into();
+                }
+            };
+            let body = serde_json::to_vec(&payload).unwrap_or_default();
+            let timestamp = crate::clock::real_unix_ms() / 1000;
+            let request = self
+                .client
                 .post(&self.url)
-                .header("Content-Type", "application/json")
-                .header("Idempotency-Key", &m.key)
+                .header(CONTENT_TYPE, JSON)
+                .header(IDEMPOTENCY_KEY, key_header(&m.key))
                 .header("X-Herald-Timestamp", timestamp.to_string())
                 .header("X-Herald-Signature", sign(&self.secret, timestamp, &body))
                 .body(body);
-            exchange(self.kind, request, true, |_| None, |_| None)
+            exchange(self.kind, request, true, |_| None, |_| None).await
         })
     }
 }
@@ -434,5 +556,15 @@ mod tests {
             sign("s3cret", 1_700_000_000, br#"{"a":1}"#),
             "v1=1698a50bc74d1ff1db85c4e0a5297c2ad9fdba245d5737cdb789e4cc6e098940"
         );
+    }
+
+    #[test]
+    fn origins_hold_no_credentials_nor_path() {
+        let (_, o) = endpoint("sms", "https://user:secret@sms.example:8443/v1/ACxxx/messages?k=v").unwrap();
+        assert_eq!(o, "https://sms.example:8443/");
+        let (_, o) = endpoint("sms", "http://127.0.0.1:9/x").unwrap();
+        assert_eq!(o, "http://127.0.0.1:9/");
+        assert!(endpoint("sms", "").unwrap_err().contains("base_url"));
+        assert!(endpoint("sms", "ftp://x/").unwrap_err().contains("http://"));
     }
 }
