@@ -12,12 +12,16 @@
 //! URL, the authorization and content-type headers) is made once.
 
 use super::{Body, Outcome, Outgoing, Provider};
+use bytes::Bytes;
 use herald_compiler::config::{PushProvider, SmsProvider};
 use hmac::{KeyInit, Mac};
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName, HeaderValue};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::client::conn::http1::SendRequest;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderName, HeaderValue};
 use reqwest::{RequestBuilder, Url};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// One attempt at a request: its outcome, and whether it could not even
@@ -54,6 +58,7 @@ pub trait HttpSend: Send + Sync {
 /// that opened them: the workers' HTTP thread, the only one that sends.
 pub struct Client {
     inner: reqwest::Client,
+    timeout: Duration,
 }
 
 impl Client {
@@ -69,11 +74,152 @@ impl Client {
             .tcp_nodelay(true)
             .build()
             .map_err(|e| format!("cannot start the HTTP client: {e}"))?;
-        Ok(Client { inner })
+        Ok(Client { inner, timeout })
     }
 
     fn post(&self, url: &Url) -> RequestBuilder {
         self.inner.post(url.clone())
+    }
+
+    /// For a plain-HTTP endpoint, hyper's connections directly.
+    fn plain(&self, url: &Url) -> Option<Plain> {
+        if url.scheme() != "http" {
+            return None;
+        }
+        let host = url.host_str()?;
+        let port = url.port_or_known_default()?;
+        let authority = match url.port() {
+            Some(p) => format!("{host}:{p}"),
+            None => host.to_string(),
+        };
+        Some(Plain {
+            addr: format!("{host}:{port}"),
+            host: HeaderValue::from_str(&authority).ok()?,
+            path: match url.query() {
+                Some(q) => format!("{}?{q}", url.path()),
+                None => url.path().to_string(),
+            }
+            .parse()
+            .ok()?,
+            idle: Mutex::default(),
+            connect_timeout: self.timeout.min(Duration::from_secs(5)),
+            timeout: self.timeout,
+        })
+    }
+}
+
+/// A plain-HTTP (`http://`) endpoint, sent to over hyper's HTTP/1.1
+/// connections, kept between requests (one per request in flight). Only the
+/// providers that take an idempotency key use it (the generic SMS endpoint,
+/// webhooks): a request whose fate is unclear is retried with its key.
+/// reqwest's layers over hyper (its services, URL conversions, a pool keyed
+/// by URL) cost a quarter of the sending thread's CPU per request; TLS
+/// endpoints keep reqwest.
+struct Plain {
+    /// `host:port`, to connect to.
+    addr: String,
+    host: HeaderValue,
+    /// The path and query (origin form).
+    path: hyper::Uri,
+    idle: Mutex<Vec<SendRequest<Full<Bytes>>>>,
+    connect_timeout: Duration,
+    timeout: Duration,
+}
+
+/// Why a request got no answer.
+enum Failure {
+    /// No connection could be made: nothing was sent.
+    Connect,
+    /// No answer in time: it may have been taken.
+    Timeout,
+    /// The connection broke after the request went out.
+    Lost,
+}
+
+/// A provider's answer: status, `Retry-After`, body (bounded; `None` when
+/// too large or unreadable).
+struct Answer {
+    status: u16,
+    retry_after: Option<Duration>,
+    body: Option<Bytes>,
+}
+
+/// Bodies are small; a bound keeps a hostile server from filling memory.
+const MAX_BODY: usize = 64 * 1024;
+
+impl Plain {
+    async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, Failure> {
+        let stream = tokio::time::timeout(self.connect_timeout, tokio::net::TcpStream::connect(&self.addr))
+            .await
+            .map_err(|_| Failure::Connect)?
+            .map_err(|_| Failure::Connect)?;
+        let _ = stream.set_nodelay(true);
+        let (sender, connection) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .map_err(|_| Failure::Connect)?;
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        Ok(sender)
+    }
+
+    async fn post(&self, headers: &[(HeaderName, HeaderValue)], body: Vec<u8>) -> Result<Answer, Failure> {
+        let body = Bytes::from(body);
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        loop {
+            let kept = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            let fresh = kept.is_none();
+            let mut conn = match kept {
+                Some(c) => c,
+                None => self.connect().await?,
+            };
+            if conn.ready().await.is_err() {
+                if fresh {
+                    return Err(Failure::Connect);
+                }
+                // A kept connection the server has closed: another one.
+                continue;
+            }
+            let mut request = hyper::Request::post(self.path.clone()).header(HOST, self.host.clone());
+            for (k, v) in headers {
+                request = request.header(k, v.clone());
+            }
+            let Ok(request) = request.body(Full::new(body.clone())) else {
+                return Err(Failure::Connect);
+            };
+            let exchange = async {
+                let response = match conn.try_send_request(request).await {
+                    Ok(r) => r,
+                    // Whether the request was still unsent.
+                    Err(mut e) => return Err(e.take_message().is_some()),
+                };
+                let status = response.status().as_u16();
+                let retry_after = retry_after(response.headers());
+                let body = Limited::new(response.into_body(), MAX_BODY)
+                    .collect()
+                    .await
+                    .ok()
+                    .map(http_body_util::Collected::to_bytes);
+                Ok(Answer {
+                    status,
+                    retry_after,
+                    body,
+                })
+            };
+            match tokio::time::timeout_at(deadline, exchange).await {
+                Err(_) => return Err(Failure::Timeout),
+                // Not sent: a kept connection closed under it; a new one.
+                Ok(Err(true)) if !fresh => continue,
+                Ok(Err(true)) => return Err(Failure::Connect),
+                Ok(Err(false)) => return Err(Failure::Lost),
+                Ok(Ok(answer)) => {
+                    if answer.body.is_some() {
+                        self.idle.lock().unwrap_or_else(|e| e.into_inner()).push(conn);
+                    }
+                    return Ok(answer);
+                }
+            }
+        }
     }
 }
 
@@ -124,8 +270,8 @@ fn retry_after(h: &reqwest::header::HeaderMap) -> Option<Duration> {
     v.trim().parse::<u64>().ok().map(|s| Duration::from_secs(s.min(3600)))
 }
 
-/// Send a request and map what happened. `id` reads the provider's message
-/// id from a successful response body.
+/// Send a request through reqwest and map what happened. `id` reads the
+/// provider's message id from a successful response body.
 async fn exchange(
     provider: &str,
     request: RequestBuilder,
@@ -135,7 +281,30 @@ async fn exchange(
 ) -> Attempt {
     let response = match request.send().await {
         Ok(r) => r,
-        Err(e) if e.is_connect() => {
+        Err(e) if e.is_connect() => return failed(provider, Failure::Connect, idempotent),
+        Err(e) if e.is_timeout() => return failed(provider, Failure::Timeout, idempotent),
+        Err(_) => return failed(provider, Failure::Lost, idempotent),
+    };
+    let status = response.status().as_u16();
+    let retry_after = retry_after(response.headers());
+    // Read whole, so that the connection can carry the next request.
+    let body = response.bytes().await.ok().filter(|b| b.len() <= MAX_BODY);
+    answered(
+        provider,
+        Answer {
+            status,
+            retry_after,
+            body,
+        },
+        id,
+        error_code,
+    )
+}
+
+/// What a request that got no answer means.
+fn failed(provider: &str, f: Failure, idempotent: bool) -> Attempt {
+    let what = match f {
+        Failure::Connect => {
             return Attempt {
                 outcome: Outcome::Retry {
                     after: None,
@@ -144,37 +313,40 @@ async fn exchange(
                 cannot_connect: true,
             };
         }
-        Err(e) => {
-            let what = if e.is_timeout() { "timeout" } else { "connection lost" };
-            let reason = format!("{provider}: {what}");
-            return if idempotent {
-                Outcome::Retry { after: None, reason }
-            } else {
-                Outcome::InDoubt { reason }
-            }
-            .into();
-        }
+        Failure::Timeout => "timeout",
+        Failure::Lost => "connection lost",
     };
-    let status = response.status();
-    let after = retry_after(response.headers());
-    let code = status.as_u16();
-    // Read whole, so that the connection can carry the next request. Bodies
-    // are small; a bound keeps a hostile server from filling memory.
-    let bytes = response.bytes().await.ok().filter(|b| b.len() <= 64 * 1024);
+    let reason = format!("{provider}: {what}");
+    if idempotent {
+        Outcome::Retry { after: None, reason }
+    } else {
+        Outcome::InDoubt { reason }
+    }
+    .into()
+}
+
+/// What an answer means.
+fn answered(
+    provider: &str,
+    a: Answer,
+    id: impl FnOnce(&serde_json::Value) -> Option<String>,
+    error_code: impl FnOnce(&serde_json::Value) -> Option<String>,
+) -> Attempt {
     let body = || -> serde_json::Value {
-        bytes
+        a.body
             .as_ref()
             .and_then(|b| serde_json::from_slice(b).ok())
             .unwrap_or(serde_json::Value::Null)
     };
-    if status.is_success() {
+    let code = a.status;
+    if (200..300).contains(&code) {
         Outcome::Sent {
             provider_id: id(&body()),
         }
         .into()
-    } else if code == 429 || status.is_server_error() {
+    } else if code == 429 || (500..600).contains(&code) {
         Outcome::Retry {
-            after,
+            after: a.retry_after,
             reason: format!("{provider}: HTTP {code}"),
         }
         .into()
@@ -275,6 +447,7 @@ impl HttpSend for Twilio {
 /// a bearer token, and the send's key as `Idempotency-Key`.
 pub struct HttpSms {
     client: Client,
+    plain: Option<Plain>,
     url: Url,
     origin: String,
     auth: Option<HeaderValue>,
@@ -294,6 +467,7 @@ impl HttpSms {
     pub fn new(client: Client, c: &SmsProvider, token: Option<String>) -> Result<HttpSms, String> {
         let (url, origin) = endpoint("sms", c.base_url.as_deref().unwrap_or_default())?;
         Ok(HttpSms {
+            plain: client.plain(&url),
             client,
             url,
             origin,
@@ -341,6 +515,16 @@ impl HttpSend for HttpSms {
                 key: &m.key,
             })
             .unwrap_or_default();
+            let id = |b: &serde_json::Value| b.get("id").and_then(|s| s.as_str()).map(str::to_string);
+            let code = |b: &serde_json::Value| b.get("code").and_then(|c| c.as_str().map(str::to_string));
+            if let Some(plain) = &self.plain {
+                let mut headers = vec![(IDEMPOTENCY_KEY, key_header(&m.key)), (CONTENT_TYPE, JSON)];
+                headers.extend(self.auth.iter().map(|a| (AUTHORIZATION, a.clone())));
+                return match plain.post(&headers, body).await {
+                    Ok(a) => answered("http", a, id, code),
+                    Err(f) => failed("http", f, true),
+                };
+            }
             let mut request = self
                 .client
                 .post(&self.url)
@@ -349,14 +533,7 @@ impl HttpSend for HttpSms {
             if let Some(a) = &self.auth {
                 request = request.header(AUTHORIZATION, a.clone());
             }
-            exchange(
-                "http",
-                request.body(body),
-                true,
-                |b| b.get("id").and_then(|s| s.as_str()).map(str::to_string),
-                |b| b.get("code").and_then(|c| c.as_str().map(str::to_string)),
-            )
-            .await
+            exchange("http", request.body(body), true, id, code).await
         })
     }
 }
@@ -455,6 +632,7 @@ impl HttpSend for Fcm {
 /// (receivers deduplicate by key).
 pub struct Webhook {
     client: Client,
+    plain: Option<Plain>,
     kind: &'static str,
     url: Url,
     origin: String,
@@ -465,6 +643,7 @@ impl Webhook {
     pub fn new(client: Client, kind: &'static str, url: String, secret: String) -> Result<Webhook, String> {
         let (url, origin) = endpoint(kind, &url)?;
         Ok(Webhook {
+            plain: client.plain(&url),
             client,
             kind,
             url,
@@ -532,15 +711,30 @@ impl HttpSend for Webhook {
             };
             let body = serde_json::to_vec(&payload).unwrap_or_default();
             let timestamp = crate::clock::real_unix_ms() / 1000;
-            let request = self
-                .client
-                .post(&self.url)
-                .header(CONTENT_TYPE, JSON)
-                .header(IDEMPOTENCY_KEY, key_header(&m.key))
-                .header("X-Herald-Timestamp", timestamp.to_string())
-                .header("X-Herald-Signature", sign(&self.secret, timestamp, &body))
-                .body(body);
-            exchange(self.kind, request, true, |_| None, |_| None).await
+            let headers = [
+                (CONTENT_TYPE, JSON),
+                (IDEMPOTENCY_KEY, key_header(&m.key)),
+                (
+                    HeaderName::from_static("x-herald-timestamp"),
+                    HeaderValue::from(timestamp),
+                ),
+                (
+                    HeaderName::from_static("x-herald-signature"),
+                    HeaderValue::from_str(&sign(&self.secret, timestamp, &body))
+                        .unwrap_or_else(|_| HeaderValue::from_static("")),
+                ),
+            ];
+            if let Some(plain) = &self.plain {
+                return match plain.post(&headers, body).await {
+                    Ok(a) => answered(self.kind, a, |_| None, |_| None),
+                    Err(f) => failed(self.kind, f, true),
+                };
+            }
+            let mut request = self.client.post(&self.url);
+            for (k, v) in headers {
+                request = request.header(k, v);
+            }
+            exchange(self.kind, request.body(body), true, |_| None, |_| None).await
         })
     }
 }
@@ -556,6 +750,23 @@ mod tests {
             sign("s3cret", 1_700_000_000, br#"{"a":1}"#),
             "v1=1698a50bc74d1ff1db85c4e0a5297c2ad9fdba245d5737cdb789e4cc6e098940"
         );
+    }
+
+    #[test]
+    fn plain_http_endpoints_go_over_hyper_and_tls_ones_over_reqwest() {
+        let client = Client::new(Duration::from_secs(2)).unwrap();
+        let p = client
+            .plain(&Url::parse("http://127.0.0.1:9/v1/messages?x=1").unwrap())
+            .unwrap();
+        assert_eq!(p.addr, "127.0.0.1:9");
+        assert_eq!(p.host, "127.0.0.1:9");
+        assert_eq!(p.path, "/v1/messages?x=1");
+        let p = client.plain(&Url::parse("http://sms.example/send").unwrap()).unwrap();
+        assert_eq!(
+            (p.addr.as_str(), p.host.to_str().unwrap()),
+            ("sms.example:80", "sms.example")
+        );
+        assert!(client.plain(&Url::parse("https://sms.example/send").unwrap()).is_none());
     }
 
     #[test]
