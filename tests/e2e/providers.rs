@@ -462,9 +462,14 @@ struct Gateway {
 }
 
 fn gateway(fault: impl Fn(u64) -> Option<Reply> + Send + Sync + 'static) -> Gateway {
+    gateway_on(0, fault)
+}
+
+/// The gateway on this port (0: any free one).
+fn gateway_on(port: u16, fault: impl Fn(u64) -> Option<Reply> + Send + Sync + 'static) -> Gateway {
     let delivered: Arc<Mutex<BTreeMap<String, u64>>> = Arc::default();
     let d = Arc::clone(&delivered);
-    let server = MockServer::start(move |r, n| {
+    let server = MockServer::start_on(port, move |r, n| {
         let Some(key) = r.header("idempotency-key").map(str::to_string) else {
             return Reply::Status(400, vec![], r#"{"code": "missing_key"}"#.into());
         };
@@ -531,6 +536,82 @@ fn faults_on_a_fifth_of_sms_requests_lose_nothing_and_duplicate_nothing() {
     // Every request for one send carried the same key.
     let per_key: BTreeSet<&str> = requests.iter().filter_map(|q| q.header("idempotency-key")).collect();
     assert_eq!(per_key.len() as u64, want);
+}
+
+#[test]
+fn a_provider_that_is_down_ends_the_run_quickly_loses_nothing_and_the_next_run_sends_each_once() {
+    // A port where nothing listens: every connection is refused.
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let dir = campaign_plan(900, &http_providers(&url));
+    let want = expected(dir.path())["campaigns.bf_sms"];
+    assert!(want > 200, "a few hundred sends: {want}");
+    let token = "gw-t0ken-never-shown";
+    let env = [("GW_TOKEN", token)];
+    let start = Instant::now();
+    let (code, out, err) = run(herald()
+        .env("HERALD_NOW", RUN_AT)
+        .env("GW_TOKEN", token)
+        .args(["run", "--once"])
+        .arg(dir.path()));
+    let took = start.elapsed();
+    // Each send tried five times with back-off would take minutes: the
+    // breaker stops trying after a few refused connections.
+    assert!(took < Duration::from_secs(20), "took {took:?}: {out} {err}");
+    assert_eq!(code, 1, "{out} {err}");
+    assert!(
+        err.contains(&format!(
+            "sms provider unreachable: cannot connect to http://127.0.0.1:{port}/"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("Nothing was lost") && err.contains("base_url"), "{err}");
+    assert!(
+        !out.contains(token) && !err.contains(token) && !err.contains("+33"),
+        "{out} {err}"
+    );
+    // Every SMS stays queued: none sent, none in doubt, none left `sending`.
+    let rows = ledger(dir.path());
+    let sms: Vec<_> = rows.iter().filter(|s| s["channel"] == "sms").collect();
+    assert_eq!(sms.len() as u64, want);
+    assert!(sms.iter().all(|s| s["status"] == "queued"), "{sms:?}");
+    // Once their hold on the real clock is over, a run tries again, and its
+    // JSON report names the provider too.
+    std::thread::sleep(Duration::from_millis(1100));
+    let (code, out, _) = run(herald()
+        .env("HERALD_NOW", RUN_AT)
+        .env("GW_TOKEN", token)
+        .args(["run", "--once", "--format", "json"])
+        .arg(dir.path()));
+    assert_eq!(code, 1);
+    let report: serde_json::Value = serde_json::from_str(out.lines().last().unwrap_or("")).unwrap();
+    assert_eq!(report["sent"], 0);
+    assert!(
+        report["unreachable"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("sms provider unreachable")
+    );
+    // The provider is back: a later run sends each exactly once.
+    let g = gateway_on(port, |_| None);
+    for _ in 0..30 {
+        if !ledger(dir.path()).iter().any(|s| s["status"] == "queued") {
+            break;
+        }
+        // The sends were held a moment on the real clock.
+        std::thread::sleep(Duration::from_millis(500));
+        run_once(dir.path(), &env);
+    }
+    let delivered = g.delivered.lock().unwrap().clone();
+    assert_eq!(delivered.len() as u64, want, "zero lost");
+    assert!(delivered.values().all(|n| *n == 1), "zero duplicates");
+    let rows = ledger(dir.path());
+    assert!(
+        rows.iter()
+            .filter(|s| s["channel"] == "sms")
+            .all(|s| s["status"] == "sent"),
+        "every send ends sent"
+    );
 }
 
 /// Kill `herald run` with SIGKILL after `ms` milliseconds.

@@ -78,7 +78,12 @@ pub struct MockServer {
 impl MockServer {
     /// Serve with `handler(request, n)` (`n`: the request's number, from 0).
     pub fn start(handler: impl Fn(&Request, u64) -> Reply + Send + Sync + 'static) -> MockServer {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        MockServer::start_on(0, handler)
+    }
+
+    /// Serve on this port of 127.0.0.1 (0: any free one).
+    pub fn start_on(port: u16, handler: impl Fn(&Request, u64) -> Reply + Send + Sync + 'static) -> MockServer {
+        let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
         listener.set_nonblocking(true).unwrap();
         let port = listener.local_addr().unwrap().port();
         let requests = Arc::new(Mutex::new(Vec::new()));

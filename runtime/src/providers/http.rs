@@ -5,107 +5,264 @@
 //! `Retry-After` when given); other 4xx failed for good. A request that
 //! could not connect is retried; one that timed out or broke after it was
 //! sent is in doubt — retried with its key by the providers that take one.
+//!
+//! They send asynchronously: the workers run every HTTP send on one thread,
+//! as many concurrent requests over keep-alive connections as there are
+//! workers (see `run::workers`). What does not change between requests (the
+//! URL, the authorization and content-type headers) is made once.
 
 use super::{Body, Outcome, Outgoing, Provider};
+use bytes::Bytes;
 use herald_compiler::config::{PushProvider, SmsProvider};
 use hmac::{KeyInit, Mac};
-use reqwest::{Client, RequestBuilder};
-use std::cell::RefCell;
-use std::sync::atomic::{AtomicU64, Ordering};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::client::conn::http1::SendRequest;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderName, HeaderValue};
+use reqwest::{RequestBuilder, Url};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Mutex;
 use std::time::Duration;
 
-/// The HTTP client of one provider: rustls with ring, bounded timeouts.
-///
-/// Each worker thread sends on its own: a single-threaded tokio runtime and
-/// a client (with its pool of keep-alive connections) per thread, so that a
-/// request is written, and its answer read, on the thread that asked for it.
-/// `reqwest`'s blocking client instead hands every request to a runtime
-/// thread and back: that handoff took a quarter of the runner's CPU at tens
-/// of thousands of SMS a second. A connection belongs to the runtime that
-/// opened it, hence one client per provider per thread.
-pub struct Clients {
-    id: u64,
+/// One attempt at a request: its outcome, and whether it could not even
+/// connect (what the workers' circuit breaker counts: a provider that is
+/// down, not one that answers 5xx or is slow).
+#[derive(Debug)]
+pub struct Attempt {
+    pub outcome: Outcome,
+    pub cannot_connect: bool,
+}
+
+impl From<Outcome> for Attempt {
+    fn from(outcome: Outcome) -> Attempt {
+        Attempt {
+            outcome,
+            cannot_connect: false,
+        }
+    }
+}
+
+pub type Sending<'a> = Pin<Box<dyn Future<Output = Attempt> + 'a>>;
+
+/// A provider that sends over HTTP, on a tokio runtime.
+pub trait HttpSend: Send + Sync {
+    /// Must be polled inside a tokio runtime (the workers' HTTP thread).
+    fn send_async<'a>(&'a self, m: &'a Outgoing) -> Sending<'a>;
+    /// `scheme://host:port/` of the endpoint: no credentials, no path (a
+    /// Twilio path holds the account), for the report of a provider that is down.
+    fn origin(&self) -> &str;
+}
+
+/// The HTTP client of one provider: rustls with ring, bounded timeouts, a
+/// pool of keep-alive connections. Its connections belong to the runtime
+/// that opened them: the workers' HTTP thread, the only one that sends.
+pub struct Client {
+    inner: reqwest::Client,
     timeout: Duration,
 }
 
-struct Local {
-    runtime: tokio::runtime::Runtime,
-    /// (provider's `Clients::id`, client)
-    clients: Vec<(u64, Client)>,
-}
-
-thread_local! {
-    static LOCAL: RefCell<Option<Local>> = const { RefCell::new(None) };
-}
-
-impl Clients {
-    pub fn new(timeout: Duration) -> Result<Clients, String> {
-        // Built once here so that a client that cannot start stops the runner
-        // at start, with the reason, rather than failing every send.
-        build(timeout)?;
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        Ok(Clients {
-            id: NEXT.fetch_add(1, Ordering::Relaxed),
-            timeout,
-        })
+impl Client {
+    pub fn new(timeout: Duration) -> Result<Client, String> {
+        // Installed once for the process; a second call finds it there.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        // Built here so that a client that cannot start stops the runner at
+        // start, with the reason, rather than failing every send.
+        let inner = reqwest::Client::builder()
+            .connect_timeout(timeout.min(Duration::from_secs(5)))
+            .timeout(timeout)
+            .pool_max_idle_per_host(64)
+            .tcp_nodelay(true)
+            .build()
+            .map_err(|e| format!("cannot start the HTTP client: {e}"))?;
+        Ok(Client { inner, timeout })
     }
 
-    /// Run one exchange on this thread's runtime, with this thread's client.
-    fn exchange<F>(&self, provider: &str, f: impl FnOnce(&Client) -> F) -> Outcome
-    where
-        F: Future<Output = Outcome>,
-    {
-        LOCAL.with(|local| {
-            let mut local = local.borrow_mut();
-            if local.is_none() {
-                match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-                    Ok(runtime) => {
-                        *local = Some(Local {
-                            runtime,
-                            clients: Vec::new(),
-                        });
+    fn post(&self, url: &Url) -> RequestBuilder {
+        self.inner.post(url.clone())
+    }
+
+    /// For a plain-HTTP endpoint, hyper's connections directly.
+    fn plain(&self, url: &Url) -> Option<Plain> {
+        if url.scheme() != "http" {
+            return None;
+        }
+        let host = url.host_str()?;
+        let port = url.port_or_known_default()?;
+        let authority = match url.port() {
+            Some(p) => format!("{host}:{p}"),
+            None => host.to_string(),
+        };
+        Some(Plain {
+            addr: format!("{host}:{port}"),
+            host: HeaderValue::from_str(&authority).ok()?,
+            path: match url.query() {
+                Some(q) => format!("{}?{q}", url.path()),
+                None => url.path().to_string(),
+            }
+            .parse()
+            .ok()?,
+            idle: Mutex::default(),
+            connect_timeout: self.timeout.min(Duration::from_secs(5)),
+            timeout: self.timeout,
+        })
+    }
+}
+
+/// A plain-HTTP (`http://`) endpoint, sent to over hyper's HTTP/1.1
+/// connections, kept between requests (one per request in flight). Only the
+/// providers that take an idempotency key use it (the generic SMS endpoint,
+/// webhooks): a request whose fate is unclear is retried with its key.
+/// reqwest's layers over hyper (its services, URL conversions, a pool keyed
+/// by URL) cost a quarter of the sending thread's CPU per request; TLS
+/// endpoints keep reqwest.
+struct Plain {
+    /// `host:port`, to connect to.
+    addr: String,
+    host: HeaderValue,
+    /// The path and query (origin form).
+    path: hyper::Uri,
+    idle: Mutex<Vec<SendRequest<Full<Bytes>>>>,
+    connect_timeout: Duration,
+    timeout: Duration,
+}
+
+/// Why a request got no answer.
+enum Failure {
+    /// No connection could be made: nothing was sent.
+    Connect,
+    /// No answer in time: it may have been taken.
+    Timeout,
+    /// The connection broke after the request went out.
+    Lost,
+}
+
+/// A provider's answer: status, `Retry-After`, body (bounded; `None` when
+/// too large or unreadable).
+struct Answer {
+    status: u16,
+    retry_after: Option<Duration>,
+    body: Option<Bytes>,
+}
+
+/// Bodies are small; a bound keeps a hostile server from filling memory.
+const MAX_BODY: usize = 64 * 1024;
+
+impl Plain {
+    async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, Failure> {
+        let stream = tokio::time::timeout(self.connect_timeout, tokio::net::TcpStream::connect(&self.addr))
+            .await
+            .map_err(|_| Failure::Connect)?
+            .map_err(|_| Failure::Connect)?;
+        let _ = stream.set_nodelay(true);
+        let (sender, connection) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .map_err(|_| Failure::Connect)?;
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        Ok(sender)
+    }
+
+    async fn post(&self, headers: &[(HeaderName, HeaderValue)], body: Vec<u8>) -> Result<Answer, Failure> {
+        let body = Bytes::from(body);
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        loop {
+            let kept = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            let fresh = kept.is_none();
+            let mut conn = match kept {
+                Some(c) => c,
+                None => self.connect().await?,
+            };
+            if conn.ready().await.is_err() {
+                if fresh {
+                    return Err(Failure::Connect);
+                }
+                // A kept connection the server has closed: another one.
+                continue;
+            }
+            let mut request = hyper::Request::post(self.path.clone()).header(HOST, self.host.clone());
+            for (k, v) in headers {
+                request = request.header(k, v.clone());
+            }
+            let Ok(request) = request.body(Full::new(body.clone())) else {
+                return Err(Failure::Connect);
+            };
+            let exchange = async {
+                let response = match conn.try_send_request(request).await {
+                    Ok(r) => r,
+                    // Whether the request was still unsent.
+                    Err(mut e) => return Err(e.take_message().is_some()),
+                };
+                let status = response.status().as_u16();
+                let retry_after = retry_after(response.headers());
+                let body = Limited::new(response.into_body(), MAX_BODY)
+                    .collect()
+                    .await
+                    .ok()
+                    .map(http_body_util::Collected::to_bytes);
+                Ok(Answer {
+                    status,
+                    retry_after,
+                    body,
+                })
+            };
+            match tokio::time::timeout_at(deadline, exchange).await {
+                Err(_) => return Err(Failure::Timeout),
+                // Not sent: a kept connection closed under it; a new one.
+                Ok(Err(true)) if !fresh => continue,
+                Ok(Err(true)) => return Err(Failure::Connect),
+                Ok(Err(false)) => return Err(Failure::Lost),
+                Ok(Ok(answer)) => {
+                    if answer.body.is_some() {
+                        self.idle.lock().unwrap_or_else(|e| e.into_inner()).push(conn);
                     }
-                    Err(_) => {
-                        return Outcome::Retry {
-                            after: None,
-                            reason: format!("{provider}: cannot start the HTTP runtime"),
-                        };
-                    }
+                    return Ok(answer);
                 }
             }
-            let Some(Local { runtime, clients }) = local.as_mut() else {
-                unreachable!("the runtime was just made")
-            };
-            let i = match clients.iter().position(|(id, _)| *id == self.id) {
-                Some(i) => i,
-                None => match build(self.timeout) {
-                    Ok(c) => {
-                        clients.push((self.id, c));
-                        clients.len() - 1
-                    }
-                    Err(reason) => return Outcome::Retry { after: None, reason },
-                },
-            };
-            runtime.block_on(f(&clients[i].1))
-        })
+        }
     }
 }
 
-/// Drop this thread's HTTP runtime and connections (a worker ends with it,
-/// so that the runtime is not dropped in a thread-local destructor).
-pub fn end_thread() {
-    let _ = LOCAL.try_with(|l| l.borrow_mut().take());
+/// Send one message outside the workers (on a runtime made for it).
+fn blocking(p: &dyn HttpSend, m: &Outgoing, provider: &str) -> Outcome {
+    match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt.block_on(p.send_async(m)).outcome,
+        Err(_) => Outcome::Retry {
+            after: None,
+            reason: format!("{provider}: cannot start the HTTP runtime"),
+        },
+    }
 }
 
-fn build(timeout: Duration) -> Result<Client, String> {
-    // Installed once for the process; a second call finds it there.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    Client::builder()
-        .connect_timeout(timeout.min(Duration::from_secs(5)))
-        .timeout(timeout)
-        .pool_max_idle_per_host(16)
-        .build()
-        .map_err(|e| format!("cannot start the HTTP client: {e}"))
+/// The endpoint of a provider, parsed once, and its origin for messages.
+fn endpoint(provider: &str, url: &str) -> Result<(Url, String), String> {
+    let parsed = Url::parse(url).map_err(|e| {
+        format!("the {provider} provider's URL is not a valid URL ({e}); set `base_url` in herald.toml to `https://…`")
+    })?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(format!(
+            "the {provider} provider's URL must start with `http://` or `https://`; set `base_url` in herald.toml"
+        ));
+    }
+    let origin = match (parsed.host_str(), parsed.port_or_known_default()) {
+        (Some(h), Some(p)) if h.contains(':') => format!("{}://[{h}]:{p}/", parsed.scheme()),
+        (Some(h), Some(p)) => format!("{}://{h}:{p}/", parsed.scheme()),
+        _ => format!("{}://?/", parsed.scheme()),
+    };
+    Ok((parsed, origin))
+}
+
+fn bearer(token: &str) -> HeaderValue {
+    let mut h = HeaderValue::from_str(&format!("Bearer {token}")).unwrap_or_else(|_| HeaderValue::from_static(""));
+    h.set_sensitive(true);
+    h
+}
+
+const JSON: HeaderValue = HeaderValue::from_static("application/json");
+const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+
+fn key_header(key: &str) -> HeaderValue {
+    HeaderValue::from_str(key).unwrap_or_else(|_| HeaderValue::from_static("invalid-key"))
 }
 
 fn retry_after(h: &reqwest::header::HeaderMap) -> Option<Duration> {
@@ -113,79 +270,121 @@ fn retry_after(h: &reqwest::header::HeaderMap) -> Option<Duration> {
     v.trim().parse::<u64>().ok().map(|s| Duration::from_secs(s.min(3600)))
 }
 
-/// Send a request and map what happened. `id` reads the provider's message
-/// id from a successful response body.
+/// Send a request through reqwest and map what happened. `id` reads the
+/// provider's message id from a successful response body.
 async fn exchange(
     provider: &str,
     request: RequestBuilder,
     idempotent: bool,
     id: impl FnOnce(&serde_json::Value) -> Option<String>,
     error_code: impl FnOnce(&serde_json::Value) -> Option<String>,
-) -> Outcome {
+) -> Attempt {
     let response = match request.send().await {
         Ok(r) => r,
-        Err(e) if e.is_connect() => {
-            return Outcome::Retry {
-                after: None,
-                reason: format!("{provider}: cannot connect"),
-            };
-        }
-        Err(e) => {
-            let what = if e.is_timeout() { "timeout" } else { "connection lost" };
-            let reason = format!("{provider}: {what}");
-            return if idempotent {
-                Outcome::Retry { after: None, reason }
-            } else {
-                Outcome::InDoubt { reason }
-            };
-        }
+        Err(e) if e.is_connect() => return failed(provider, Failure::Connect, idempotent),
+        Err(e) if e.is_timeout() => return failed(provider, Failure::Timeout, idempotent),
+        Err(_) => return failed(provider, Failure::Lost, idempotent),
     };
-    let status = response.status();
-    let after = retry_after(response.headers());
-    // Bodies are small; a bound keeps a hostile server from filling memory.
-    let body: serde_json::Value = response
-        .bytes()
-        .await
-        .ok()
-        .filter(|b| b.len() <= 64 * 1024)
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or(serde_json::Value::Null);
-    let code = status.as_u16();
-    if status.is_success() {
-        Outcome::Sent { provider_id: id(&body) }
-    } else if code == 429 || status.is_server_error() {
+    let status = response.status().as_u16();
+    let retry_after = retry_after(response.headers());
+    // Read whole, so that the connection can carry the next request.
+    let body = response.bytes().await.ok().filter(|b| b.len() <= MAX_BODY);
+    answered(
+        provider,
+        Answer {
+            status,
+            retry_after,
+            body,
+        },
+        id,
+        error_code,
+    )
+}
+
+/// What a request that got no answer means.
+fn failed(provider: &str, f: Failure, idempotent: bool) -> Attempt {
+    let what = match f {
+        Failure::Connect => {
+            return Attempt {
+                outcome: Outcome::Retry {
+                    after: None,
+                    reason: format!("{provider}: cannot connect"),
+                },
+                cannot_connect: true,
+            };
+        }
+        Failure::Timeout => "timeout",
+        Failure::Lost => "connection lost",
+    };
+    let reason = format!("{provider}: {what}");
+    if idempotent {
+        Outcome::Retry { after: None, reason }
+    } else {
+        Outcome::InDoubt { reason }
+    }
+    .into()
+}
+
+/// What an answer means.
+fn answered(
+    provider: &str,
+    a: Answer,
+    id: impl FnOnce(&serde_json::Value) -> Option<String>,
+    error_code: impl FnOnce(&serde_json::Value) -> Option<String>,
+) -> Attempt {
+    let body = || -> serde_json::Value {
+        a.body
+            .as_ref()
+            .and_then(|b| serde_json::from_slice(b).ok())
+            .unwrap_or(serde_json::Value::Null)
+    };
+    let code = a.status;
+    if (200..300).contains(&code) {
+        Outcome::Sent {
+            provider_id: id(&body()),
+        }
+        .into()
+    } else if code == 429 || (500..600).contains(&code) {
         Outcome::Retry {
-            after,
+            after: a.retry_after,
             reason: format!("{provider}: HTTP {code}"),
         }
+        .into()
     } else {
-        let detail = error_code(&body).map(|c| format!(" ({c})")).unwrap_or_default();
+        let detail = error_code(&body()).map(|c| format!(" ({c})")).unwrap_or_default();
         Outcome::Failed {
             reason: format!("{provider}: HTTP {code}{detail}"),
         }
+        .into()
     }
 }
 
 /// Twilio's Messages API: `POST /2010-04-01/Accounts/{AccountSid}/Messages.json`,
 /// form-encoded `To`, `From`, `Body`, HTTP basic auth.
 pub struct Twilio {
-    client: Clients,
-    url: String,
+    client: Client,
+    url: Url,
+    origin: String,
     sid: String,
     token: String,
     from: Option<String>,
 }
 
 impl Twilio {
-    pub fn new(client: Clients, c: &SmsProvider, sid: String, token: String) -> Twilio {
+    pub fn new(client: Client, c: &SmsProvider, sid: String, token: String) -> Result<Twilio, String> {
         let base = c.base_url.clone().unwrap_or_else(|| "https://api.twilio.com".into());
-        Twilio {
+        let (url, origin) = endpoint(
+            "twilio",
+            &format!("{}/2010-04-01/Accounts/{sid}/Messages.json", base.trim_end_matches('/')),
+        )?;
+        Ok(Twilio {
             client,
-            url: format!("{}/2010-04-01/Accounts/{sid}/Messages.json", base.trim_end_matches('/')),
+            url,
+            origin,
             sid,
             token,
             from: c.from.clone(),
-        }
+        })
     }
 }
 
@@ -199,15 +398,31 @@ impl Provider for Twilio {
     }
 
     fn send(&self, m: &Outgoing) -> Outcome {
-        let Body::Sms { sender, text } = &m.body else {
-            return Outcome::Failed {
-                reason: "not an SMS".into(),
+        blocking(self, m, "twilio")
+    }
+
+    fn http(&self) -> Option<&dyn HttpSend> {
+        Some(self)
+    }
+}
+
+impl HttpSend for Twilio {
+    fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    fn send_async<'a>(&'a self, m: &'a Outgoing) -> Sending<'a> {
+        Box::pin(async move {
+            let Body::Sms { sender, text } = &m.body else {
+                return Outcome::Failed {
+                    reason: "not an SMS".into(),
+                }
+                .into();
             };
-        };
-        let from = sender.as_ref().or(self.from.as_ref()).cloned().unwrap_or_default();
-        let form = [("To", m.to.as_str()), ("From", from.as_str()), ("Body", text.as_str())];
-        self.client.exchange("twilio", |client| {
-            let request = client
+            let from = sender.as_ref().or(self.from.as_ref()).map_or("", String::as_str);
+            let form = [("To", m.to.as_str()), ("From", from), ("Body", text.as_str())];
+            let request = self
+                .client
                 .post(&self.url)
                 .basic_auth(&self.sid, Some(&self.token))
                 .form(&form);
@@ -223,6 +438,7 @@ impl Provider for Twilio {
                         .map(|c| format!("error {c}"))
                 },
             )
+            .await
         })
     }
 }
@@ -230,20 +446,34 @@ impl Provider for Twilio {
 /// A generic SMS endpoint: `POST base_url` with JSON `{to, from, text, key}`,
 /// a bearer token, and the send's key as `Idempotency-Key`.
 pub struct HttpSms {
-    client: Clients,
-    url: String,
-    token: Option<String>,
+    client: Client,
+    plain: Option<Plain>,
+    url: Url,
+    origin: String,
+    auth: Option<HeaderValue>,
     from: Option<String>,
 }
 
+/// The generic SMS body, serialized straight from borrowed fields.
+#[derive(serde::Serialize)]
+struct SmsJson<'a> {
+    to: &'a str,
+    from: Option<&'a str>,
+    text: &'a str,
+    key: &'a str,
+}
+
 impl HttpSms {
-    pub fn new(client: Clients, c: &SmsProvider, token: Option<String>) -> HttpSms {
-        HttpSms {
+    pub fn new(client: Client, c: &SmsProvider, token: Option<String>) -> Result<HttpSms, String> {
+        let (url, origin) = endpoint("sms", c.base_url.as_deref().unwrap_or_default())?;
+        Ok(HttpSms {
+            plain: client.plain(&url),
             client,
-            url: c.base_url.clone().unwrap_or_default(),
-            token,
+            url,
+            origin,
+            auth: token.as_deref().map(bearer),
             from: c.from.clone(),
-        }
+        })
     }
 }
 
@@ -257,26 +487,53 @@ impl Provider for HttpSms {
     }
 
     fn send(&self, m: &Outgoing) -> Outcome {
-        let Body::Sms { sender, text } = &m.body else {
-            return Outcome::Failed {
-                reason: "not an SMS".into(),
+        blocking(self, m, "http")
+    }
+
+    fn http(&self) -> Option<&dyn HttpSend> {
+        Some(self)
+    }
+}
+
+impl HttpSend for HttpSms {
+    fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    fn send_async<'a>(&'a self, m: &'a Outgoing) -> Sending<'a> {
+        Box::pin(async move {
+            let Body::Sms { sender, text } = &m.body else {
+                return Outcome::Failed {
+                    reason: "not an SMS".into(),
+                }
+                .into();
             };
-        };
-        let body = serde_json::json!({
-            "to": m.to, "from": sender.as_ref().or(self.from.as_ref()), "text": text, "key": m.key,
-        });
-        self.client.exchange("http", |client| {
-            let mut request = client.post(&self.url).header("Idempotency-Key", &m.key).json(&body);
-            if let Some(t) = &self.token {
-                request = request.bearer_auth(t);
+            let body = serde_json::to_vec(&SmsJson {
+                to: &m.to,
+                from: sender.as_deref().or(self.from.as_deref()),
+                text,
+                key: &m.key,
+            })
+            .unwrap_or_default();
+            let id = |b: &serde_json::Value| b.get("id").and_then(|s| s.as_str()).map(str::to_string);
+            let code = |b: &serde_json::Value| b.get("code").and_then(|c| c.as_str().map(str::to_string));
+            if let Some(plain) = &self.plain {
+                let mut headers = vec![(IDEMPOTENCY_KEY, key_header(&m.key)), (CONTENT_TYPE, JSON)];
+                headers.extend(self.auth.iter().map(|a| (AUTHORIZATION, a.clone())));
+                return match plain.post(&headers, body).await {
+                    Ok(a) => answered("http", a, id, code),
+                    Err(f) => failed("http", f, true),
+                };
             }
-            exchange(
-                "http",
-                request,
-                true,
-                |b| b.get("id").and_then(|s| s.as_str()).map(str::to_string),
-                |b| b.get("code").and_then(|c| c.as_str().map(str::to_string)),
-            )
+            let mut request = self
+                .client
+                .post(&self.url)
+                .header(IDEMPOTENCY_KEY, key_header(&m.key))
+                .header(CONTENT_TYPE, JSON);
+            if let Some(a) = &self.auth {
+                request = request.header(AUTHORIZATION, a.clone());
+            }
+            exchange("http", request.body(body), true, id, code).await
         })
     }
 }
@@ -284,26 +541,32 @@ impl Provider for HttpSms {
 /// Firebase Cloud Messaging, HTTP v1:
 /// `POST {base}/v1/projects/{project}/messages:send` with an OAuth 2 access token.
 pub struct Fcm {
-    client: Clients,
-    url: String,
-    token: String,
+    client: Client,
+    url: Url,
+    origin: String,
+    auth: HeaderValue,
 }
 
 impl Fcm {
-    pub fn new(client: Clients, c: &PushProvider, token: String) -> Fcm {
+    pub fn new(client: Client, c: &PushProvider, token: String) -> Result<Fcm, String> {
         let base = c
             .base_url
             .clone()
             .unwrap_or_else(|| "https://fcm.googleapis.com".into());
-        Fcm {
-            client,
-            url: format!(
+        let (url, origin) = endpoint(
+            "fcm",
+            &format!(
                 "{}/v1/projects/{}/messages:send",
                 base.trim_end_matches('/'),
                 c.project_id.clone().unwrap_or_default()
             ),
-            token,
-        }
+        )?;
+        Ok(Fcm {
+            client,
+            url,
+            origin,
+            auth: bearer(&token),
+        })
     }
 }
 
@@ -317,24 +580,40 @@ impl Provider for Fcm {
     }
 
     fn send(&self, m: &Outgoing) -> Outcome {
-        let Body::Push { title, body, url } = &m.body else {
-            return Outcome::Failed {
-                reason: "not a push".into(),
+        blocking(self, m, "fcm")
+    }
+
+    fn http(&self) -> Option<&dyn HttpSend> {
+        Some(self)
+    }
+}
+
+impl HttpSend for Fcm {
+    fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    fn send_async<'a>(&'a self, m: &'a Outgoing) -> Sending<'a> {
+        Box::pin(async move {
+            let Body::Push { title, body, url } = &m.body else {
+                return Outcome::Failed {
+                    reason: "not a push".into(),
+                }
+                .into();
             };
-        };
-        let mut message = serde_json::json!({
-            "token": m.to,
-            "notification": { "title": title, "body": body },
-            "data": { "herald_key": m.key },
-        });
-        if let Some(u) = url {
-            message["webpush"] = serde_json::json!({ "fcm_options": { "link": u } });
-            message["data"]["url"] = serde_json::Value::String(u.clone());
-        }
-        self.client.exchange("fcm", |client| {
-            let request = client
+            let mut message = serde_json::json!({
+                "token": m.to,
+                "notification": { "title": title, "body": body },
+                "data": { "herald_key": m.key },
+            });
+            if let Some(u) = url {
+                message["webpush"] = serde_json::json!({ "fcm_options": { "link": u } });
+                message["data"]["url"] = serde_json::Value::String(u.clone());
+            }
+            let request = self
+                .client
                 .post(&self.url)
-                .bearer_auth(&self.token)
+                .header(AUTHORIZATION, self.auth.clone())
                 .json(&serde_json::json!({ "message": message }));
             exchange(
                 "fcm",
@@ -343,6 +622,7 @@ impl Provider for Fcm {
                 |b| b.get("name").and_then(|s| s.as_str()).map(str::to_string),
                 |b| b.pointer("/error/status").and_then(|s| s.as_str()).map(str::to_string),
             )
+            .await
         })
     }
 }
@@ -351,20 +631,25 @@ impl Provider for Fcm {
 /// `TIMESTAMP.BODY`, with `X-Herald-Timestamp` and `Idempotency-Key`
 /// (receivers deduplicate by key).
 pub struct Webhook {
-    client: Clients,
+    client: Client,
+    plain: Option<Plain>,
     kind: &'static str,
-    url: String,
+    url: Url,
+    origin: String,
     secret: String,
 }
 
 impl Webhook {
-    pub fn new(client: Clients, kind: &'static str, url: String, secret: String) -> Webhook {
-        Webhook {
+    pub fn new(client: Client, kind: &'static str, url: String, secret: String) -> Result<Webhook, String> {
+        let (url, origin) = endpoint(kind, &url)?;
+        Ok(Webhook {
+            plain: client.plain(&url),
             client,
             kind,
             url,
+            origin,
             secret,
-        }
+        })
     }
 }
 
@@ -390,35 +675,66 @@ impl Provider for Webhook {
     }
 
     fn send(&self, m: &Outgoing) -> Outcome {
-        let payload = match &m.body {
-            Body::Push { title, body, url } => serde_json::json!({
-                "type": "push", "key": m.key, "contact_id": m.contact_id, "token": m.to,
-                "title": title, "body": body, "url": url,
-            }),
-            Body::Call { script, window } => serde_json::json!({
-                "type": "call", "key": m.key, "contact_id": m.contact_id, "phone": m.to,
-                "window": window, "script": script,
-            }),
-            Body::Sms { sender, text } => serde_json::json!({
-                "type": "sms", "key": m.key, "contact_id": m.contact_id, "to": m.to, "from": sender, "text": text,
-            }),
-            Body::Email { .. } => {
-                return Outcome::Failed {
-                    reason: "email goes over SMTP".into(),
+        blocking(self, m, self.kind)
+    }
+
+    fn http(&self) -> Option<&dyn HttpSend> {
+        Some(self)
+    }
+}
+
+impl HttpSend for Webhook {
+    fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    fn send_async<'a>(&'a self, m: &'a Outgoing) -> Sending<'a> {
+        Box::pin(async move {
+            let payload = match &m.body {
+                Body::Push { title, body, url } => serde_json::json!({
+                    "type": "push", "key": m.key, "contact_id": m.contact_id, "token": m.to,
+                    "title": title, "body": body, "url": url,
+                }),
+                Body::Call { script, window } => serde_json::json!({
+                    "type": "call", "key": m.key, "contact_id": m.contact_id, "phone": m.to,
+                    "window": window, "script": script,
+                }),
+                Body::Sms { sender, text } => serde_json::json!({
+                    "type": "sms", "key": m.key, "contact_id": m.contact_id, "to": m.to, "from": sender, "text": text,
+                }),
+                Body::Email { .. } => {
+                    return Outcome::Failed {
+                        reason: "email goes over SMTP".into(),
+                    }
+                    .into();
+                }
+            };
+            let body = serde_json::to_vec(&payload).unwrap_or_default();
+            let timestamp = crate::clock::real_unix_ms() / 1000;
+            let headers = [
+                (CONTENT_TYPE, JSON),
+                (IDEMPOTENCY_KEY, key_header(&m.key)),
+                (
+                    HeaderName::from_static("x-herald-timestamp"),
+                    HeaderValue::from(timestamp),
+                ),
+                (
+                    HeaderName::from_static("x-herald-signature"),
+                    HeaderValue::from_str(&sign(&self.secret, timestamp, &body))
+                        .unwrap_or_else(|_| HeaderValue::from_static("")),
+                ),
+            ];
+            if let Some(plain) = &self.plain {
+                return match plain.post(&headers, body).await {
+                    Ok(a) => answered(self.kind, a, |_| None, |_| None),
+                    Err(f) => failed(self.kind, f, true),
                 };
             }
-        };
-        let body = serde_json::to_vec(&payload).unwrap_or_default();
-        let timestamp = crate::clock::real_unix_ms() / 1000;
-        self.client.exchange(self.kind, |client| {
-            let request = client
-                .post(&self.url)
-                .header("Content-Type", "application/json")
-                .header("Idempotency-Key", &m.key)
-                .header("X-Herald-Timestamp", timestamp.to_string())
-                .header("X-Herald-Signature", sign(&self.secret, timestamp, &body))
-                .body(body);
-            exchange(self.kind, request, true, |_| None, |_| None)
+            let mut request = self.client.post(&self.url);
+            for (k, v) in headers {
+                request = request.header(k, v);
+            }
+            exchange(self.kind, request.body(body), true, |_| None, |_| None).await
         })
     }
 }
@@ -434,5 +750,32 @@ mod tests {
             sign("s3cret", 1_700_000_000, br#"{"a":1}"#),
             "v1=1698a50bc74d1ff1db85c4e0a5297c2ad9fdba245d5737cdb789e4cc6e098940"
         );
+    }
+
+    #[test]
+    fn plain_http_endpoints_go_over_hyper_and_tls_ones_over_reqwest() {
+        let client = Client::new(Duration::from_secs(2)).unwrap();
+        let p = client
+            .plain(&Url::parse("http://127.0.0.1:9/v1/messages?x=1").unwrap())
+            .unwrap();
+        assert_eq!(p.addr, "127.0.0.1:9");
+        assert_eq!(p.host, "127.0.0.1:9");
+        assert_eq!(p.path, "/v1/messages?x=1");
+        let p = client.plain(&Url::parse("http://sms.example/send").unwrap()).unwrap();
+        assert_eq!(
+            (p.addr.as_str(), p.host.to_str().unwrap()),
+            ("sms.example:80", "sms.example")
+        );
+        assert!(client.plain(&Url::parse("https://sms.example/send").unwrap()).is_none());
+    }
+
+    #[test]
+    fn origins_hold_no_credentials_nor_path() {
+        let (_, o) = endpoint("sms", "https://user:secret@sms.example:8443/v1/ACxxx/messages?k=v").unwrap();
+        assert_eq!(o, "https://sms.example:8443/");
+        let (_, o) = endpoint("sms", "http://127.0.0.1:9/x").unwrap();
+        assert_eq!(o, "http://127.0.0.1:9/");
+        assert!(endpoint("sms", "").unwrap_err().contains("base_url"));
+        assert!(endpoint("sms", "ftp://x/").unwrap_err().contains("http://"));
     }
 }

@@ -17,7 +17,7 @@ mod mime;
 mod pace;
 mod smtp;
 
-pub use http::end_thread;
+pub use http::HttpSend;
 pub use pace::{Pacer, backoff, sleep_until};
 
 use herald_compiler::ast::values::Channel;
@@ -92,7 +92,13 @@ pub trait Provider: Send + Sync {
     /// Whether sending the same key twice delivers once (so a send in doubt
     /// can be retried with its key).
     fn idempotent(&self) -> bool;
+    /// Send one message, blocking the thread.
     fn send(&self, m: &Outgoing) -> Outcome;
+    /// The providers over HTTP: the workers send through this instead,
+    /// many at once on one thread.
+    fn http(&self) -> Option<&dyn HttpSend> {
+        None
+    }
 }
 
 /// Credentials read from the environment when the runner starts.
@@ -182,43 +188,43 @@ impl Providers {
         by_channel.insert(Channel::Email, email);
         let sms: Box<dyn Provider> = match &p.sms {
             Some(s) if s.kind == SmsProviderKind::Twilio => Box::new(http::Twilio::new(
-                http::Clients::new(s.timeout)?,
+                http::Client::new(s.timeout)?,
                 s,
                 secrets.get(&s.account_sid).unwrap_or_default(),
                 secrets.get(&s.auth_token).unwrap_or_default(),
-            )),
+            )?),
             Some(s) if s.kind == SmsProviderKind::Http => Box::new(http::HttpSms::new(
-                http::Clients::new(s.timeout)?,
+                http::Client::new(s.timeout)?,
                 s,
                 secrets.get(&s.auth_token),
-            )),
+            )?),
             Some(s) => Box::new(file::FileOutbox::sms(outbox(&s.dir))),
             None => Box::new(file::FileOutbox::sms(default_outbox.clone())),
         };
         by_channel.insert(Channel::Sms, sms);
         let push: Box<dyn Provider> = match &p.push {
             Some(s) if s.kind == PushProviderKind::Fcm => Box::new(http::Fcm::new(
-                http::Clients::new(s.timeout)?,
+                http::Client::new(s.timeout)?,
                 s,
                 secrets.get(&s.credentials).unwrap_or_default(),
-            )),
+            )?),
             Some(s) if s.kind == PushProviderKind::Http => Box::new(http::Webhook::new(
-                http::Clients::new(s.timeout)?,
+                http::Client::new(s.timeout)?,
                 "http",
                 s.base_url.clone().unwrap_or_default(),
                 secrets.get(&s.credentials).unwrap_or_default(),
-            )),
+            )?),
             Some(s) => Box::new(file::FileOutbox::push(outbox(&s.dir))),
             None => Box::new(file::FileOutbox::push(default_outbox.clone())),
         };
         by_channel.insert(Channel::Push, push);
         let call: Box<dyn Provider> = match &p.call {
             Some(c) if c.kind == CallProviderKind::Webhook => Box::new(http::Webhook::new(
-                http::Clients::new(c.timeout)?,
+                http::Client::new(c.timeout)?,
                 "webhook",
                 c.url.clone().unwrap_or_default(),
                 secrets.get(&c.secret).unwrap_or_default(),
-            )),
+            )?),
             Some(c) if c.kind == CallProviderKind::Csv => Box::new(call::CallLists::new(outbox(&c.dir))),
             Some(c) => Box::new(file::FileOutbox::call(outbox(&c.dir))),
             None => Box::new(file::FileOutbox::call(default_outbox)),

@@ -24,17 +24,20 @@ impl Pacer {
 
     /// Wait for this message's slot. `false` when `stop` was raised meanwhile.
     pub fn wait(&self, stop: &AtomicBool) -> bool {
-        let Some(interval) = self.interval else {
-            return !stop.load(Ordering::Relaxed);
-        };
-        let slot = {
-            let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
-            let now = Instant::now();
-            let slot = next.map_or(now, |n| n.max(now));
-            *next = Some(slot + interval);
-            slot
-        };
-        sleep_until(slot, stop)
+        match self.slot() {
+            Some(slot) => sleep_until(slot, stop),
+            None => !stop.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Take the next slot: when this message may go (`None`: no limit).
+    pub fn slot(&self) -> Option<Instant> {
+        let interval = self.interval?;
+        let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        let slot = next.map_or(now, |n| n.max(now));
+        *next = Some(slot + interval);
+        Some(slot)
     }
 }
 

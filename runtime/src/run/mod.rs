@@ -9,6 +9,7 @@
 //! The business clock is `HERALD_NOW` or the machine's; leases, retries and
 //! timeouts run on the real clock.
 
+mod breaker;
 mod compose;
 mod deployed;
 mod events;
@@ -200,7 +201,9 @@ fn start(args: &Args) -> Result<Exit, (Exit, String)> {
             passes += 1;
             total.add(&report);
             match (args.until, report.next_due) {
-                (Some(until), Some(next)) if !report.stopped && next <= until => at = next,
+                (Some(until), Some(next)) if !report.stopped && report.unreachable.is_empty() && next <= until => {
+                    at = next
+                }
                 _ => break report.stopped,
             }
         };
@@ -209,6 +212,13 @@ fn start(args: &Args) -> Result<Exit, (Exit, String)> {
             outln!("{passes} passes up to {}: {}.", until.to_rfc3339(), summary(&total));
         }
         release(&mut runner);
+        if !total.unreachable.is_empty() {
+            fatal(format!(
+                "{}. Nothing was lost: its sends stay queued and the next `herald run` sends them. Check that the provider is running and reachable from here, and its `base_url` (or `url`) in herald.toml, then `herald apply`",
+                total.unreachable.join("; ")
+            ));
+            return Ok(Exit::Failure);
+        }
         return Ok(if stopped { Exit::Failure } else { Exit::Ok });
     }
     let token = match &config.run.token {
@@ -407,6 +417,13 @@ fn serve_and_loop(
                 }
                 if report.sent + report.queued + report.entered + report.failed + report.in_doubt > 0 {
                     print_report(&report, args.format);
+                }
+                for u in &report.unreachable {
+                    tracing::warn!(
+                        provider = %u,
+                        hold_s = breaker::HOLD.as_secs(),
+                        "provider down; its sends stay queued and it is tried again after the hold"
+                    );
                 }
             }
             Err(e) => {

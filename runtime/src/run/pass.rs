@@ -77,6 +77,10 @@ pub struct Report {
     pub stopped: bool,
     /// The next instant something is due (a wait, a deferred send, a campaign…).
     pub next_due: Option<DateTime<Utc>>,
+    /// Providers found down (they could not be connected to): their sends
+    /// stay queued for a later pass.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unreachable: Vec<String>,
 }
 
 impl Report {
@@ -93,6 +97,7 @@ impl Report {
             > 0
             || !self.dropped.is_empty()
             || self.stopped
+            || !self.unreachable.is_empty()
     }
 
     /// Add another pass's counts (for `--until`'s total).
@@ -114,6 +119,11 @@ impl Report {
         }
         self.stopped |= o.stopped;
         self.next_due = o.next_due;
+        for u in &o.unreachable {
+            if !self.unreachable.contains(u) {
+                self.unreachable.push(u.clone());
+            }
+        }
     }
 
     fn due(&mut self, t: DateTime<Utc>) {
@@ -1029,6 +1039,19 @@ impl<'p> Pass<'_, 'p> {
             );
             self.ops += 1;
             match verdict {
+                Verdict::Send if self.workers.down(row.channel) => {
+                    // Its provider cannot be connected to: not claimed, left
+                    // queued (held a moment on the real clock) for a later pass.
+                    let hold = crate::clock::real_unix_ms()
+                        + i64::try_from(super::workers::DOWN_HOLD.as_millis()).unwrap_or(0);
+                    if !in_ledger {
+                        self.write_fresh(&row)?;
+                    }
+                    self.store
+                        .requeue_send(&row.key, row.not_before, Some(hold), Some("provider-down"))
+                        .map_err(db)?;
+                    self.report.retrying += 1;
+                }
                 Verdict::Send => {
                     let window_id = self.now.with_timezone(&tz).format("%Y-%m-%dT%H").to_string();
                     match compose(
@@ -1152,9 +1175,7 @@ impl<'p> Pass<'_, 'p> {
 
     fn flush(&mut self) -> Result<(), String> {
         self.store.commit().map_err(db)?;
-        for job in self.ready.drain(..) {
-            self.workers.submit(job);
-        }
+        self.workers.submit_all(self.ready.drain(..));
         self.ready_unsafe = 0;
         let done = self.workers.poll();
         self.store.begin().map_err(db)?;
@@ -1265,6 +1286,7 @@ impl<'p> Pass<'_, 'p> {
             self.record(d)?;
         }
         self.store.commit().map_err(db)?;
+        self.report.unreachable = self.workers.unreachable();
         Ok(self.report)
     }
 }

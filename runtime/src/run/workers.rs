@@ -1,18 +1,24 @@
-//! The workers that talk to providers: a few threads, each taking ready
-//! messages from a bounded queue (so the runner never claims far more than
-//! is being sent) and reporting outcomes back.
+//! The workers that talk to providers: the HTTP providers' sends as
+//! concurrent requests on one thread, the others (SMTP, files) on a few
+//! threads; both take ready messages from a bounded queue (so the runner
+//! never claims far more than is being sent) and report outcomes back.
+//! A provider that cannot be connected to is "down" (see `run::breaker`):
+//! its sends go back to the ledger untried.
 //!
 //! A message that the provider asks to retry is retried here a few times,
 //! with back-off on the real clock; after that it goes back to the ledger
 //! and a later pass takes it again.
 
+use super::breaker::Breaker;
 use crate::providers::{Outcome, Outgoing, Providers, backoff};
 use herald_compiler::ast::values::Channel;
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, Sender, SyncSender, TryRecvError, channel, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Retries in the worker before the message goes back to the ledger.
 const INLINE_RETRIES: u32 = 4;
@@ -50,11 +56,96 @@ pub struct Done {
     large: bool,
 }
 
+/// How long the sends to a provider that is down stay in the ledger before
+/// a pass takes them again (the breaker, not this, decides when the
+/// provider is tried again: see [`super::breaker::HOLD`]).
+pub const DOWN_HOLD: Duration = Duration::from_secs(1);
+
+/// When the runner must wait for room, it waits until this many more can
+/// be handed over (a quarter of a large batch), so that it and the workers
+/// do not take turns one message at a time.
+const ROOM: usize = LARGE_BATCH / 4;
+
+/// Outcomes on their way back to the runner. The runner is woken when as
+/// many as it waits for are there, not once per outcome (each wake-up is a
+/// context switch on a machine where the runner, the workers and maybe
+/// the provider share two cores).
+#[derive(Default)]
+struct Outbox {
+    state: Mutex<OutboxState>,
+    ready: Condvar,
+}
+
+#[derive(Default)]
+struct OutboxState {
+    done: Vec<Done>,
+    /// How many outcomes the waiting runner wants (0: not waiting).
+    want: usize,
+    /// Worker threads still running.
+    threads: usize,
+}
+
+impl Outbox {
+    fn lock(&self) -> std::sync::MutexGuard<'_, OutboxState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn push(&self, d: Done) {
+        let mut s = self.lock();
+        s.done.push(d);
+        if s.want > 0 && s.done.len() >= s.want {
+            s.want = 0;
+            self.ready.notify_one();
+        }
+    }
+
+    fn take(&self) -> Vec<Done> {
+        std::mem::take(&mut self.lock().done)
+    }
+
+    /// Wait until at least `n` outcomes are there, or no worker is left.
+    fn wait(&self, n: usize) -> Vec<Done> {
+        let mut s = self.lock();
+        while s.done.len() < n && s.threads > 0 {
+            s.want = n;
+            s = self.ready.wait(s).unwrap_or_else(|e| e.into_inner());
+        }
+        s.want = 0;
+        std::mem::take(&mut s.done)
+    }
+}
+
+/// Counts a worker thread out of the outbox when it ends (even by a panic),
+/// so that a runner waiting for outcomes does not wait forever.
+struct Running(Arc<Outbox>);
+
+impl Running {
+    fn new(outbox: &Arc<Outbox>) -> Running {
+        outbox.lock().threads += 1;
+        Running(Arc::clone(outbox))
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.lock().threads -= 1;
+        self.0.ready.notify_one();
+    }
+}
+
+/// The workers: sends to providers over HTTP run on one thread, `n` at a
+/// time as concurrent requests (one tokio runtime, `n` keep-alive
+/// connections); the others (SMTP, files) on `n` threads, one message at a
+/// time each. Jobs and outcomes cross between threads in batches.
 pub struct Workers {
     providers: Arc<Providers>,
+    /// One per channel whose provider is over HTTP.
+    breakers: Arc<BTreeMap<Channel, Breaker>>,
     jobs: Option<SyncSender<Job>>,
-    done: Receiver<Done>,
+    http_jobs: Option<tokio::sync::mpsc::UnboundedSender<Vec<Job>>>,
+    outbox: Arc<Outbox>,
     handles: Vec<JoinHandle<()>>,
+    n: u32,
     outstanding: usize,
     /// Handed over and not finished, in small batches.
     outstanding_unsafe: usize,
@@ -64,46 +155,143 @@ pub struct Workers {
 
 impl Workers {
     pub fn start(n: u32, providers: Arc<Providers>, stop: Arc<AtomicBool>) -> Workers {
+        let n = n.max(1);
         // What is claimed but not yet handed to a provider is what a crash
         // would leave `sending`: the queue is bounded, and `submit` bounds the
         // sends without idempotency keys more tightly.
         let (jobs_tx, jobs_rx) = sync_channel::<Job>(LARGE_BATCH);
-        let jobs_rx = Arc::new(std::sync::Mutex::new(jobs_rx));
-        let (done_tx, done) = channel();
-        let handles = (0..n.max(1))
+        let jobs_rx = Arc::new(Mutex::new(jobs_rx));
+        let outbox = Arc::new(Outbox::default());
+        let mut handles: Vec<JoinHandle<()>> = (0..n)
             .map(|i| {
                 let jobs = Arc::clone(&jobs_rx);
-                let done = done_tx.clone();
+                let done = Running::new(&outbox);
                 let providers = Arc::clone(&providers);
                 let stop = Arc::clone(&stop);
                 std::thread::Builder::new()
                     .name(format!("herald-send-{i}"))
-                    .spawn(move || work(&jobs, &done, &providers, &stop))
+                    .spawn(move || serve(&jobs, &done, &providers, &stop))
                     .expect("a thread can be started")
             })
             .collect();
+        let breakers: BTreeMap<Channel, Breaker> = Channel::ALL
+            .iter()
+            .filter(|c| providers.for_channel(**c).is_some_and(|(p, _)| p.http().is_some()))
+            .map(|c| (*c, Breaker::default()))
+            .collect();
+        let breakers = Arc::new(breakers);
+        let http_jobs = (!breakers.is_empty()).then(|| {
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            let providers = Arc::clone(&providers);
+            let breakers = Arc::clone(&breakers);
+            let done = Running::new(&outbox);
+            handles.push(
+                std::thread::Builder::new()
+                    .name("herald-send-http".into())
+                    .spawn(move || serve_http(rx, done, providers, breakers, stop, n))
+                    .expect("a thread can be started"),
+            );
+            tx
+        });
         Workers {
             providers,
+            breakers,
             jobs: Some(jobs_tx),
-            done,
+            http_jobs,
+            outbox,
             handles,
+            n,
             outstanding: 0,
             outstanding_unsafe: 0,
             finished: Vec::new(),
         }
     }
 
-    /// Hand a message to the workers. Waits while the queue is full, and
-    /// while a batch of sends without idempotency keys is still unfinished.
-    pub fn submit(&mut self, job: Job) {
-        if !job.large {
-            let limit = batch(self.workers());
-            while self.outstanding_unsafe >= limit {
-                match self.done.recv() {
-                    Ok(d) => self.received(d),
-                    Err(_) => break,
+    /// Hand messages to the workers. Waits while the queue is full, and
+    /// while a batch of sends without idempotency keys is still unfinished:
+    /// at most [`LARGE_BATCH`] plus one per worker are handed over and
+    /// unfinished, and at most [`batch`] of them without keys.
+    pub fn submit_all(&mut self, jobs: impl IntoIterator<Item = Job>) {
+        let limit = batch(self.n);
+        let cap = LARGE_BATCH + self.n as usize;
+        let mut pending: Vec<Job> = Vec::new();
+        let mut pending_unsafe = 0;
+        for job in jobs {
+            if !self.breakers.contains_key(&job.channel) {
+                self.submit_blocking(job, limit);
+                continue;
+            }
+            loop {
+                let full = self.outstanding + pending.len() >= cap
+                    || (!job.large && self.outstanding_unsafe + pending_unsafe >= limit);
+                if !full {
+                    break;
+                }
+                if !pending.is_empty() {
+                    self.hand_over(&mut pending, &mut pending_unsafe);
+                    continue;
+                }
+                if !self.wait_for_room(cap.saturating_sub(ROOM), limit / 2) {
+                    break;
                 }
             }
+            pending_unsafe += usize::from(!job.large);
+            pending.push(job);
+        }
+        self.hand_over(&mut pending, &mut pending_unsafe);
+    }
+
+    /// Send a batch to the HTTP thread: one message, one wake-up.
+    fn hand_over(&mut self, pending: &mut Vec<Job>, pending_unsafe: &mut usize) {
+        if pending.is_empty() {
+            return;
+        }
+        let jobs = std::mem::take(pending);
+        let n = jobs.len();
+        let sent = match &self.http_jobs {
+            Some(tx) => tx.send(jobs).map_err(|e| e.0),
+            None => Err(jobs),
+        };
+        match sent {
+            Ok(()) => {
+                self.outstanding += n;
+                self.outstanding_unsafe += *pending_unsafe;
+            }
+            // The HTTP thread is gone (it could not start): back to the ledger.
+            Err(jobs) => self.finished.extend(jobs.into_iter().map(|j| Done {
+                key: j.outgoing.key,
+                outcome: Outcome::Retry {
+                    after: None,
+                    reason: "the HTTP sender stopped".into(),
+                },
+                retries: 0,
+                large: j.large,
+            })),
+        }
+        *pending_unsafe = 0;
+    }
+
+    /// Wait until at most `total` messages are unfinished, and at most
+    /// `unsafe_` of those in small batches. `false` if no worker is left.
+    fn wait_for_room(&mut self, total: usize, unsafe_: usize) -> bool {
+        while self.outstanding > total || self.outstanding_unsafe > unsafe_ {
+            // At least this many must finish (any finished one counts
+            // towards the total; only some towards the small batches).
+            let n = (self.outstanding.saturating_sub(total))
+                .max(self.outstanding_unsafe.saturating_sub(unsafe_))
+                .max(1);
+            let done = self.outbox.wait(n);
+            if done.is_empty() {
+                return false;
+            }
+            self.received(done);
+        }
+        true
+    }
+
+    fn submit_blocking(&mut self, job: Job, limit: usize) {
+        if !job.large && self.outstanding_unsafe >= limit {
+            self.wait_for_room(usize::MAX, limit / 2);
         }
         let large = job.large;
         if let Some(tx) = &self.jobs
@@ -114,35 +302,29 @@ impl Workers {
         }
     }
 
-    fn received(&mut self, d: Done) {
-        self.outstanding -= 1;
-        self.outstanding_unsafe -= usize::from(!d.large);
-        self.finished.push(d);
+    fn received(&mut self, done: Vec<Done>) {
+        for d in done {
+            self.outstanding -= 1;
+            self.outstanding_unsafe -= usize::from(!d.large);
+            self.finished.push(d);
+        }
     }
 
     /// Outcomes reported so far.
     pub fn poll(&mut self) -> Vec<Done> {
-        loop {
-            match self.done.try_recv() {
-                Ok(d) => self.received(d),
-                Err(TryRecvError::Empty | TryRecvError::Disconnected) => return std::mem::take(&mut self.finished),
-            }
-        }
+        let done = self.outbox.take();
+        self.received(done);
+        std::mem::take(&mut self.finished)
     }
 
     /// Wait for every message handed over.
     pub fn wait_all(&mut self) -> Vec<Done> {
-        while self.outstanding > 0 {
-            match self.done.recv() {
-                Ok(d) => self.received(d),
-                Err(_) => break,
-            }
-        }
+        self.wait_for_room(0, 0);
         std::mem::take(&mut self.finished)
     }
 
     pub fn workers(&self) -> u32 {
-        self.handles.len() as u32
+        self.n
     }
 
     /// Whether the channel's provider takes an idempotency key.
@@ -157,23 +339,43 @@ impl Workers {
     pub fn large_batch(&self, c: Channel) -> bool {
         c != Channel::Email && self.idempotent(c)
     }
+
+    /// Whether the channel's provider is down (it cannot be connected to):
+    /// its sends stay queued rather than being claimed.
+    pub fn down(&self, c: Channel) -> bool {
+        self.breakers.get(&c).is_some_and(|b| b.is_open(Instant::now()))
+    }
+
+    /// The providers found down since the last call, in words (no
+    /// credentials: the endpoint's origin only).
+    pub fn unreachable(&self) -> Vec<String> {
+        self.breakers
+            .iter()
+            .filter(|(_, b)| b.take_tripped())
+            .map(|(c, _)| unreachable(&self.providers, *c))
+            .collect()
+    }
+}
+
+fn unreachable(providers: &Providers, c: Channel) -> String {
+    let origin = providers
+        .for_channel(c)
+        .and_then(|(p, _)| p.http())
+        .map_or("?", |h| h.origin());
+    format!("{c} provider unreachable: cannot connect to {origin}")
 }
 
 impl Drop for Workers {
     fn drop(&mut self) {
         self.jobs = None;
+        self.http_jobs = None;
         for h in self.handles.drain(..) {
             let _ = h.join();
         }
     }
 }
 
-fn work(jobs: &std::sync::Mutex<Receiver<Job>>, done: &Sender<Done>, providers: &Providers, stop: &AtomicBool) {
-    serve(jobs, done, providers, stop);
-    crate::providers::end_thread();
-}
-
-fn serve(jobs: &std::sync::Mutex<Receiver<Job>>, done: &Sender<Done>, providers: &Providers, stop: &AtomicBool) {
+fn serve(jobs: &Mutex<Receiver<Job>>, done: &Running, providers: &Providers, stop: &AtomicBool) {
     loop {
         let job = {
             let rx = jobs.lock().unwrap_or_else(|e| e.into_inner());
@@ -182,18 +384,43 @@ fn serve(jobs: &std::sync::Mutex<Receiver<Job>>, done: &Sender<Done>, providers:
         let Ok(job) = job else { return };
         let key = job.outgoing.key.clone();
         let (outcome, retries) = send(&job, providers, stop);
-        let large = job.large;
-        if done
-            .send(Done {
-                key,
-                outcome,
-                retries,
-                large,
-            })
-            .is_err()
-        {
-            return;
+        done.0.push(Done {
+            key,
+            outcome,
+            retries,
+            large: job.large,
+        });
+    }
+}
+
+/// What to do after an attempt: `Ok(wait)` to retry after `wait`, `Err` to
+/// report the outcome.
+fn next(
+    outcome: Outcome,
+    idempotent: bool,
+    retries: u32,
+    key: &str,
+    stop: &AtomicBool,
+) -> Result<(Duration, String), Outcome> {
+    let outcome = match outcome {
+        // With an idempotency key, not knowing is a reason to try again.
+        Outcome::InDoubt { reason } if idempotent => Outcome::Retry { after: None, reason },
+        o => o,
+    };
+    match outcome {
+        Outcome::Retry { after, reason } if retries < INLINE_RETRIES && !stop.load(Ordering::Relaxed) => {
+            let wait = after.unwrap_or_else(|| backoff(retries, key));
+            // Long waits (a provider's Retry-After) go back to the ledger.
+            if wait > Duration::from_secs(10) {
+                Err(Outcome::Retry {
+                    after: Some(wait),
+                    reason,
+                })
+            } else {
+                Ok((wait, reason))
+            }
         }
+        o => Err(o),
     }
 }
 
@@ -209,39 +436,146 @@ fn send(job: &Job, providers: &Providers, stop: &AtomicBool) -> (Outcome, u32) {
     let mut retries = 0;
     loop {
         if !pacer.wait(stop) {
-            return (
-                Outcome::Retry {
-                    after: None,
-                    reason: "stopped before sending".into(),
-                },
-                retries,
-            );
+            return (stopped(), retries);
         }
-        let outcome = match provider.send(&job.outgoing) {
-            // With an idempotency key, not knowing is a reason to try again.
-            Outcome::InDoubt { reason } if provider.idempotent() => Outcome::Retry { after: None, reason },
-            o => o,
-        };
-        match outcome {
-            Outcome::Retry { after, reason } if retries < INLINE_RETRIES && !stop.load(Ordering::Relaxed) => {
-                let wait = after.unwrap_or_else(|| backoff(retries, &job.outgoing.key));
-                // Long waits (a provider's Retry-After) go back to the ledger.
-                if wait > std::time::Duration::from_secs(10) {
-                    return (
-                        Outcome::Retry {
-                            after: Some(wait),
-                            reason,
-                        },
-                        retries,
-                    );
-                }
+        let outcome = provider.send(&job.outgoing);
+        match next(outcome, provider.idempotent(), retries, &job.outgoing.key, stop) {
+            Ok((wait, reason)) => {
                 if !crate::providers::sleep_until(Instant::now() + wait, stop) {
                     return (Outcome::Retry { after: None, reason }, retries);
                 }
                 retries += 1;
             }
-            o => return (o, retries),
+            Err(o) => return (o, retries),
         }
+    }
+}
+
+fn stopped() -> Outcome {
+    Outcome::Retry {
+        after: None,
+        reason: "stopped before sending".into(),
+    }
+}
+
+/// The HTTP thread: `n` sends in flight at most, each a task on this
+/// thread's runtime.
+fn serve_http(
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<Vec<Job>>,
+    done: Running,
+    providers: Arc<Providers>,
+    breakers: Arc<BTreeMap<Channel, Breaker>>,
+    stop: Arc<AtomicBool>,
+    n: u32,
+) {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!(error = %e, "the HTTP sender could not start");
+            // Dropping `rx` makes `submit` put the sends back in the ledger.
+            return;
+        }
+    };
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&runtime, async move {
+        let slots = Arc::new(tokio::sync::Semaphore::new(n as usize));
+        let done = Rc::new(done);
+        while let Some(jobs) = rx.recv().await {
+            for job in jobs {
+                let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
+                    return;
+                };
+                let (providers, breakers, stop, done) = (
+                    Arc::clone(&providers),
+                    Arc::clone(&breakers),
+                    Arc::clone(&stop),
+                    Rc::clone(&done),
+                );
+                tokio::task::spawn_local(async move {
+                    let (outcome, retries) = send_http(&job, &providers, &breakers, &stop).await;
+                    drop(slot);
+                    done.0.push(Done {
+                        key: job.outgoing.key,
+                        outcome,
+                        retries,
+                        large: job.large,
+                    });
+                });
+            }
+        }
+        // Every send finished (their slots are back) before the thread ends.
+        let _ = slots.acquire_many(n).await;
+    });
+}
+
+async fn send_http(
+    job: &Job,
+    providers: &Providers,
+    breakers: &BTreeMap<Channel, Breaker>,
+    stop: &AtomicBool,
+) -> (Outcome, u32) {
+    let (Some((provider, pacer)), Some(breaker)) = (providers.for_channel(job.channel), breakers.get(&job.channel))
+    else {
+        return (
+            Outcome::Failed {
+                reason: format!("no provider for {}", job.channel),
+            },
+            0,
+        );
+    };
+    let Some(http) = provider.http() else {
+        return (
+            Outcome::Failed {
+                reason: format!("no provider for {}", job.channel),
+            },
+            0,
+        );
+    };
+    let mut retries = 0;
+    loop {
+        // A provider that is down: straight back to the ledger, untried.
+        if breaker.is_open(Instant::now()) {
+            return (
+                Outcome::Retry {
+                    after: Some(DOWN_HOLD),
+                    reason: unreachable(providers, job.channel),
+                },
+                retries,
+            );
+        }
+        if let Some(slot) = pacer.slot()
+            && !sleep_until(slot, stop).await
+        {
+            return (stopped(), retries);
+        }
+        if stop.load(Ordering::Relaxed) {
+            return (stopped(), retries);
+        }
+        let attempt = http.send_async(&job.outgoing).await;
+        breaker.record(attempt.cannot_connect, Instant::now());
+        match next(attempt.outcome, provider.idempotent(), retries, &job.outgoing.key, stop) {
+            Ok((wait, reason)) => {
+                if !sleep_until(Instant::now() + wait, stop).await {
+                    return (Outcome::Retry { after: None, reason }, retries);
+                }
+                retries += 1;
+            }
+            Err(o) => return (o, retries),
+        }
+    }
+}
+
+/// Sleep on the runtime until `t`, waking every 50 ms to honour `stop`.
+async fn sleep_until(t: Instant, stop: &AtomicBool) -> bool {
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            return false;
+        }
+        let now = Instant::now();
+        if now >= t {
+            return true;
+        }
+        tokio::time::sleep((t - now).min(Duration::from_millis(50))).await;
     }
 }
 

@@ -1,0 +1,136 @@
+//! A circuit breaker per provider: a provider that cannot be connected to is
+//! "down", and the runner stops trying it for a while instead of trying
+//! every message five times with back-off (100,000 SMS to a server that is
+//! not there would take a day).
+//!
+//! Only failures to connect count: a provider that answers 5xx or 429, or
+//! is slow, is up, and its messages are retried as usual. After
+//! [`TRIP_AFTER`] connection failures in a row the breaker opens for
+//! [`HOLD`]; then it lets sends through again (half-open): one that connects
+//! closes it, one that cannot connect opens it again at once.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Connection failures in a row that make a provider down. A flaky
+/// provider (one request in five failing with 5xx, 429 or a timeout) never
+/// adds to it; a refused connection in the middle of successes resets.
+pub const TRIP_AFTER: u32 = 5;
+
+/// How long a provider that is down is left alone before it is tried again.
+pub const HOLD: Duration = Duration::from_secs(10);
+
+#[derive(Default)]
+pub struct Breaker {
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    /// Connection failures in a row.
+    failures: u32,
+    /// Open until then; in the past: half-open. `None`: closed.
+    open_until: Option<Instant>,
+    /// Opened since the last [`Breaker::take_tripped`].
+    tripped: bool,
+}
+
+impl Breaker {
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether sends must not be tried now.
+    pub fn is_open(&self, now: Instant) -> bool {
+        self.state().open_until.is_some_and(|t| now < t)
+    }
+
+    /// Record an attempt: whether it could not connect.
+    pub fn record(&self, cannot_connect: bool, now: Instant) {
+        let mut s = self.state();
+        if !cannot_connect {
+            s.failures = 0;
+            s.open_until = None;
+            return;
+        }
+        s.failures = s.failures.saturating_add(1);
+        // Half-open (or already open): one failure is enough.
+        if s.failures >= TRIP_AFTER || s.open_until.is_some() {
+            s.open_until = Some(now + HOLD);
+            s.tripped = true;
+        }
+    }
+
+    /// Whether it opened since the last call (for the pass's report).
+    pub fn take_tripped(&self) -> bool {
+        std::mem::take(&mut self.state().tripped)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opens_after_connection_failures_in_a_row_only() {
+        let b = Breaker::default();
+        let t = Instant::now();
+        for _ in 0..TRIP_AFTER - 1 {
+            b.record(true, t);
+            assert!(!b.is_open(t));
+        }
+        // A success (any answer, a 500 included) resets the count.
+        b.record(false, t);
+        for _ in 0..TRIP_AFTER - 1 {
+            b.record(true, t);
+        }
+        assert!(!b.is_open(t));
+        assert!(!b.take_tripped());
+        b.record(true, t);
+        assert!(b.is_open(t));
+        assert!(b.is_open(t + HOLD - Duration::from_millis(1)));
+        assert!(b.take_tripped());
+        assert!(!b.take_tripped(), "reported once");
+    }
+
+    #[test]
+    fn half_open_after_the_hold_closes_on_success_and_reopens_on_failure() {
+        let b = Breaker::default();
+        let t = Instant::now();
+        for _ in 0..TRIP_AFTER {
+            b.record(true, t);
+        }
+        b.take_tripped();
+        // After the hold: sends are tried again.
+        let later = t + HOLD;
+        assert!(!b.is_open(later));
+        // One that cannot connect opens it again at once.
+        b.record(true, later);
+        assert!(b.is_open(later));
+        assert!(b.take_tripped());
+        // One that connects closes it; then it takes TRIP_AFTER again.
+        let again = later + HOLD;
+        b.record(false, again);
+        assert!(!b.is_open(again));
+        b.record(true, again);
+        assert!(!b.is_open(again), "closed: one failure is not enough");
+        assert!(!b.take_tripped());
+    }
+
+    #[test]
+    fn a_flaky_provider_never_opens_it() {
+        // One request in five fails (500, 429, timeout): none is a failure
+        // to connect.
+        let b = Breaker::default();
+        let t = Instant::now();
+        for _ in 0..10_000 {
+            b.record(false, t);
+        }
+        assert!(!b.is_open(t));
+        // Even refused connections scattered among answers do not.
+        for i in 0..10_000 {
+            b.record(i % 3 == 0, t);
+        }
+        assert!(!b.is_open(t));
+    }
+}
