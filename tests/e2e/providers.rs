@@ -122,6 +122,10 @@ struct Smtp {
 
 impl Smtp {
     fn start() -> Smtp {
+        Smtp::start_on(free_port())
+    }
+
+    fn start_on(port: u16) -> Smtp {
         let python = std::env::var("HERALD_TEST_PYTHON")
             .map(PathBuf::from)
             .unwrap_or_else(|_| repo().join("target/test-venv/bin/python"));
@@ -129,7 +133,6 @@ impl Smtp {
             python.exists(),
             "the SMTP tests need aiosmtpd: run scripts/test (it makes target/test-venv), or set HERALD_TEST_PYTHON"
         );
-        let port = free_port();
         let maildir = tempfile::tempdir().unwrap();
         let child = std::process::Command::new(python)
             .args([
@@ -612,6 +615,70 @@ fn a_provider_that_is_down_ends_the_run_quickly_loses_nothing_and_the_next_run_s
             .all(|s| s["status"] == "sent"),
         "every send ends sent"
     );
+}
+
+#[test]
+fn an_smtp_server_that_is_down_ends_the_run_quickly_and_its_sends_keep_their_attempts() {
+    // A port where nothing listens: no SMTP session can be opened.
+    let port = free_port();
+    let dir = campaign_plan(
+        600,
+        &format!("{}\n[providers.sms]\nkind = \"file\"\n", smtp_providers(port)),
+    );
+    let want = expected(dir.path())["campaigns.bf_email"];
+    assert!(want > 100, "a few hundred emails: {want}");
+    let emails = |dir: &Path| -> Vec<serde_json::Value> {
+        ledger(dir).into_iter().filter(|s| s["channel"] == "email").collect()
+    };
+    for round in 0..3 {
+        let start = Instant::now();
+        let (code, out, err) = run(herald()
+            .env("HERALD_NOW", RUN_AT)
+            .args(["run", "--once"])
+            .arg(dir.path()));
+        let took = start.elapsed();
+        // Each email tried five times with back-off would take minutes.
+        assert!(
+            took < Duration::from_secs(20),
+            "round {round} took {took:?}: {out} {err}"
+        );
+        assert_eq!(code, 1, "{out} {err}");
+        assert!(
+            err.contains(&format!(
+                "email provider unreachable: cannot connect to smtp://127.0.0.1:{port}"
+            )),
+            "{err}"
+        );
+        assert!(
+            err.contains("Nothing was lost") && err.contains("`host` and `port`"),
+            "{err}"
+        );
+        // Every email stays queued, and handing a claim back untried is not
+        // an attempt: a server down for hours does not make them give up.
+        let rows = emails(dir.path());
+        assert_eq!(rows.len() as u64, want);
+        assert!(
+            rows.iter().all(|s| s["status"] == "queued" && s["attempts"] == 0),
+            "round {round}: {:?}",
+            rows.iter().find(|s| s["status"] != "queued" || s["attempts"] != 0)
+        );
+        // Held a moment on the real clock.
+        std::thread::sleep(Duration::from_millis(1100));
+    }
+    // The server is back: each email goes out exactly once.
+    let smtp = Smtp::start_on(port);
+    for _ in 0..30 {
+        if !emails(dir.path()).iter().any(|s| s["status"] == "queued") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        run_once(dir.path(), &[]);
+    }
+    let messages = smtp.messages();
+    assert_eq!(messages.len() as u64, want, "zero lost");
+    let ids: BTreeSet<&str> = messages.iter().filter_map(|m| header(m, "Message-ID")).collect();
+    assert_eq!(ids.len() as u64, want, "zero duplicates");
+    assert!(emails(dir.path()).iter().all(|s| s["status"] == "sent"));
 }
 
 /// Kill `herald run` with SIGKILL after `ms` milliseconds.

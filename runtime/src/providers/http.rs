@@ -11,7 +11,7 @@
 //! workers (see `run::workers`). What does not change between requests (the
 //! URL, the authorization and content-type headers) is made once.
 
-use super::{Body, Outcome, Outgoing, Provider};
+use super::{Attempt, Body, Outcome, Outgoing, Provider};
 use bytes::Bytes;
 use herald_compiler::config::{PushProvider, SmsProvider};
 use hmac::{KeyInit, Mac};
@@ -23,24 +23,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Mutex;
 use std::time::Duration;
-
-/// One attempt at a request: its outcome, and whether it could not even
-/// connect (what the workers' circuit breaker counts: a provider that is
-/// down, not one that answers 5xx or is slow).
-#[derive(Debug)]
-pub struct Attempt {
-    pub outcome: Outcome,
-    pub cannot_connect: bool,
-}
-
-impl From<Outcome> for Attempt {
-    fn from(outcome: Outcome) -> Attempt {
-        Attempt {
-            outcome,
-            cannot_connect: false,
-        }
-    }
-}
 
 pub type Sending<'a> = Pin<Box<dyn Future<Output = Attempt> + 'a>>;
 

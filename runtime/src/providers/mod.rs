@@ -86,6 +86,24 @@ pub enum Outcome {
     },
 }
 
+/// One attempt at a message: its outcome, and whether it could not even
+/// connect (what the workers' circuit breaker counts: a provider that is
+/// down, not one that answers 5xx or is slow).
+#[derive(Debug)]
+pub struct Attempt {
+    pub outcome: Outcome,
+    pub cannot_connect: bool,
+}
+
+impl From<Outcome> for Attempt {
+    fn from(outcome: Outcome) -> Attempt {
+        Attempt {
+            outcome,
+            cannot_connect: false,
+        }
+    }
+}
+
 pub trait Provider: Send + Sync {
     /// `smtp`, `twilio`… (for reports).
     fn kind(&self) -> &'static str;
@@ -94,6 +112,16 @@ pub trait Provider: Send + Sync {
     fn idempotent(&self) -> bool;
     /// Send one message, blocking the thread.
     fn send(&self, m: &Outgoing) -> Outcome;
+    /// [`Provider::send`], saying whether it could not even connect (the
+    /// workers' circuit breaker counts those).
+    fn attempt(&self, m: &Outgoing) -> Attempt {
+        self.send(m).into()
+    }
+    /// Where the provider is, for the report of one that is down: no
+    /// credentials, no path.
+    fn origin(&self) -> Option<String> {
+        self.http().map(|h| h.origin().to_string())
+    }
     /// The providers over HTTP: the workers send through this instead,
     /// many at once on one thread.
     fn http(&self) -> Option<&dyn HttpSend> {

@@ -17,7 +17,7 @@
 //! - with a server that offers PIPELINING (RFC 2920), `MAIL`, `RCPT` and
 //!   `DATA` go in one write: two round trips a message instead of four.
 
-use super::{Outcome, Outgoing, Provider, Secrets, mime};
+use super::{Attempt, Outcome, Outgoing, Provider, Secrets, mime};
 use herald_compiler::config::{EmailProvider, SmtpTls};
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, DEFAULT_MECHANISMS};
@@ -279,28 +279,45 @@ impl Provider for Smtp {
         false
     }
 
+    fn origin(&self) -> Option<String> {
+        Some(format!("smtp://{}:{}", self.host, self.port))
+    }
+
     fn send(&self, m: &Outgoing) -> Outcome {
+        self.attempt(m).outcome
+    }
+
+    fn attempt(&self, m: &Outgoing) -> Attempt {
         let message = match mime::email(m, &self.from, &self.domain) {
             Ok(msg) => msg,
-            Err(reason) => return Outcome::Failed { reason },
+            Err(reason) => return Outcome::Failed { reason }.into(),
         };
         let bytes = message.formatted();
         loop {
             let (mut conn, reused) = match self.session() {
                 Ok(s) => s,
-                Err(e) => return outcome(Failure::Before(e)),
+                // No session: the server could not be reached (refused, no
+                // route, timed out, TLS) unless it answered with a code.
+                Err(e) => {
+                    let cannot_connect = e.status().is_none();
+                    return Attempt {
+                        outcome: outcome(Failure::Before(e)),
+                        cannot_connect,
+                    };
+                }
             };
             match transaction(&mut conn, message.envelope(), &bytes) {
                 Ok(response) => {
                     self.recycle(conn);
                     return Outcome::Sent {
                         provider_id: Some(format!("smtp {}", response.code())),
-                    };
+                    }
+                    .into();
                 }
                 // A pooled session the server closed meanwhile: nothing was
                 // sent; a new session takes the message.
                 Err(Failure::Before(e)) if reused && !e.is_permanent() && !e.is_transient() => {}
-                Err(failure) => return outcome(failure),
+                Err(failure) => return outcome(failure).into(),
             }
         }
     }

@@ -7,7 +7,9 @@
 //! is slow, is up, and its messages are retried as usual. After
 //! [`TRIP_AFTER`] connection failures in a row the breaker opens for
 //! [`HOLD`]; then it lets sends through again (half-open): one that connects
-//! closes it, one that cannot connect opens it again at once.
+//! closes it, one that cannot connect opens it again at once, for twice as
+//! long each time up to [`MAX_HOLD`] (a provider down for hours is tried a
+//! few times an hour, not every ten seconds).
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -17,8 +19,12 @@ use std::time::{Duration, Instant};
 /// adds to it; a refused connection in the middle of successes resets.
 pub const TRIP_AFTER: u32 = 5;
 
-/// How long a provider that is down is left alone before it is tried again.
+/// How long a provider that is down is left alone before it is tried again
+/// (the first time; then twice as long each time it is still down).
 pub const HOLD: Duration = Duration::from_secs(10);
+
+/// The longest hold.
+pub const MAX_HOLD: Duration = Duration::from_secs(300);
 
 #[derive(Default)]
 pub struct Breaker {
@@ -33,6 +39,8 @@ struct State {
     open_until: Option<Instant>,
     /// Opened since the last [`Breaker::take_tripped`].
     tripped: bool,
+    /// The current hold (doubles while the provider stays down).
+    hold: Duration,
 }
 
 impl Breaker {
@@ -41,8 +49,14 @@ impl Breaker {
     }
 
     /// Whether sends must not be tried now.
+    #[cfg(test)]
     pub fn is_open(&self, now: Instant) -> bool {
-        self.state().open_until.is_some_and(|t| now < t)
+        self.open_until(now).is_some()
+    }
+
+    /// Until when sends must not be tried (`None`: they may be now).
+    pub fn open_until(&self, now: Instant) -> Option<Instant> {
+        self.state().open_until.filter(|t| now < *t)
     }
 
     /// Record an attempt: whether it could not connect.
@@ -51,13 +65,25 @@ impl Breaker {
         if !cannot_connect {
             s.failures = 0;
             s.open_until = None;
+            s.hold = Duration::ZERO;
             return;
         }
         s.failures = s.failures.saturating_add(1);
-        // Half-open (or already open): one failure is enough.
-        if s.failures >= TRIP_AFTER || s.open_until.is_some() {
-            s.open_until = Some(now + HOLD);
-            s.tripped = true;
+        match s.open_until {
+            // Already open: a send that was under way when it opened.
+            Some(t) if now < t => {}
+            // Half-open: one failure is enough, and the hold doubles.
+            Some(_) => {
+                s.hold = (s.hold * 2).clamp(HOLD, MAX_HOLD);
+                s.open_until = Some(now + s.hold);
+                s.tripped = true;
+            }
+            None if s.failures >= TRIP_AFTER => {
+                s.hold = HOLD;
+                s.open_until = Some(now + HOLD);
+                s.tripped = true;
+            }
+            None => {}
         }
     }
 
@@ -115,6 +141,35 @@ mod tests {
         b.record(true, again);
         assert!(!b.is_open(again), "closed: one failure is not enough");
         assert!(!b.take_tripped());
+    }
+
+    #[test]
+    fn the_hold_doubles_while_the_provider_stays_down_and_resets_when_it_answers() {
+        let b = Breaker::default();
+        let mut t = Instant::now();
+        for _ in 0..TRIP_AFTER {
+            b.record(true, t);
+        }
+        let mut holds = Vec::new();
+        for _ in 0..8 {
+            let until = b.open_until(t).expect("open");
+            holds.push((until - t).as_secs());
+            // A send under way when it opened does not lengthen it.
+            b.record(true, t);
+            assert_eq!(b.open_until(t), Some(until));
+            // Half-open, still down.
+            t = until;
+            assert_eq!(b.open_until(t), None);
+            b.record(true, t);
+        }
+        assert_eq!(holds, [10, 20, 40, 80, 160, 300, 300, 300]);
+        // It answers: closed, and the next trip holds HOLD again.
+        t += MAX_HOLD;
+        b.record(false, t);
+        for _ in 0..TRIP_AFTER {
+            b.record(true, t);
+        }
+        assert_eq!(b.open_until(t).map(|u| u - t), Some(HOLD));
     }
 
     #[test]

@@ -189,6 +189,11 @@ fn start(args: &Args) -> Result<Exit, (Exit, String)> {
         links,
         deployed,
         crm_events: Default::default(),
+        down_hold: if args.once {
+            pass::DownHold::Moment
+        } else {
+            pass::DownHold::UntilRetried
+        },
     };
     if args.once {
         let mut at = now()?;
@@ -214,7 +219,7 @@ fn start(args: &Args) -> Result<Exit, (Exit, String)> {
         release(&mut runner);
         if !total.unreachable.is_empty() {
             fatal(format!(
-                "{}. Nothing was lost: its sends stay queued and the next `herald run` sends them. Check that the provider is running and reachable from here, and its `base_url` (or `url`) in herald.toml, then `herald apply`",
+                "{}. Nothing was lost: its sends stay queued and the next `herald run` sends them. Check that the provider is running and reachable from here, and its address in herald.toml (`base_url` or `url`; for SMTP, `host` and `port`; after a change, `herald apply`)",
                 total.unreachable.join("; ")
             ));
             return Ok(Exit::Failure);
@@ -421,8 +426,7 @@ fn serve_and_loop(
                 for u in &report.unreachable {
                     tracing::warn!(
                         provider = %u,
-                        hold_s = breaker::HOLD.as_secs(),
-                        "provider down; its sends stay queued and it is tried again after the hold"
+                        "provider down; its sends stay queued and it is tried again after a hold (10 s, doubling while it stays down, at most 5 min)"
                     );
                 }
             }

@@ -150,6 +150,17 @@ pub struct Runner {
     pub deployed: Deployed,
     /// The event export `count()` reads, kept between passes.
     pub crm_events: CrmEvents,
+    /// How long the sends of a provider found down are held in the ledger:
+    /// a long-running runner holds them until its breaker tries the provider
+    /// again (not taking and putting them back at every pass); `--once` a
+    /// moment only, as the next run starts with a fresh breaker.
+    pub down_hold: DownHold,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DownHold {
+    UntilRetried,
+    Moment,
 }
 
 /// A campaign or date-triggered scenario looked at in this pass: instants in
@@ -256,6 +267,7 @@ impl Runner {
             ready: Vec::new(),
             ready_unsafe: 0,
             claimed: HashMap::new(),
+            down_hold: self.down_hold,
             enrolments_active,
             enrolled: false,
             error: None,
@@ -509,6 +521,7 @@ struct Pass<'a, 'p> {
     /// Ledger ids of the sends this pass inserted claimed and handed over,
     /// by key, until their outcome is recorded.
     claimed: HashMap<String, i64>,
+    down_hold: DownHold,
     /// Whether any enrolment was active when the pass began (only the
     /// runner, under its lease, enrols).
     enrolments_active: bool,
@@ -1039,11 +1052,14 @@ impl<'p> Pass<'_, 'p> {
             );
             self.ops += 1;
             match verdict {
-                Verdict::Send if self.workers.down(row.channel) => {
+                Verdict::Send if let Some(down) = self.workers.down_for(row.channel) => {
                     // Its provider cannot be connected to: not claimed, left
-                    // queued (held a moment on the real clock) for a later pass.
-                    let hold = crate::clock::real_unix_ms()
-                        + i64::try_from(super::workers::DOWN_HOLD.as_millis()).unwrap_or(0);
+                    // queued, held on the real clock (see `Runner::down_hold`).
+                    let hold = match self.down_hold {
+                        DownHold::UntilRetried => down,
+                        DownHold::Moment => down.min(Duration::from_secs(1)),
+                    };
+                    let hold = crate::clock::real_unix_ms() + i64::try_from(hold.as_millis()).unwrap_or(i64::MAX / 2);
                     if !in_ledger {
                         self.write_fresh(&row)?;
                     }
@@ -1212,8 +1228,12 @@ impl<'p> Pass<'_, 'p> {
                 // the business clock.
                 let hold = after.unwrap_or_else(|| backoff(d.retries + 1, &d.key));
                 let hold_ms = crate::clock::real_unix_ms() + i64::try_from(hold.as_millis()).unwrap_or(i64::MAX / 2);
-                st.requeue_send(&d.key, self.now, Some(hold_ms), Some(&reason))
-                    .map_err(db)?;
+                if d.tried {
+                    st.requeue_send(&d.key, self.now, Some(hold_ms), Some(&reason))
+                        .map_err(db)?;
+                } else {
+                    st.requeue_untried(&d.key, hold_ms, &reason).map_err(db)?;
+                }
                 self.report.retrying += 1;
             }
         }

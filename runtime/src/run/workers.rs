@@ -12,7 +12,7 @@
 use super::breaker::Breaker;
 use crate::providers::{Outcome, Outgoing, Providers, backoff};
 use herald_compiler::ast::values::Channel;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
@@ -53,13 +53,13 @@ pub struct Done {
     pub outcome: Outcome,
     /// Retries made in the worker.
     pub retries: u32,
+    /// Whether the provider was asked at all: a message handed back because
+    /// its provider is down or the runner stops, or whose every try could not
+    /// connect, was not, and its claim is not an attempt (a server down for
+    /// hours must not make sends give up).
+    pub tried: bool,
     large: bool,
 }
-
-/// How long the sends to a provider that is down stay in the ledger before
-/// a pass takes them again (the breaker, not this, decides when the
-/// provider is tried again: see [`super::breaker::HOLD`]).
-pub const DOWN_HOLD: Duration = Duration::from_secs(1);
 
 /// When the runner must wait for room, it waits until this many more can
 /// be handed over (a quarter of a large batch), so that it and the workers
@@ -139,8 +139,10 @@ impl Drop for Running {
 /// time each. Jobs and outcomes cross between threads in batches.
 pub struct Workers {
     providers: Arc<Providers>,
-    /// One per channel whose provider is over HTTP.
+    /// One per channel with a provider.
     breakers: Arc<BTreeMap<Channel, Breaker>>,
+    /// The channels whose provider is over HTTP (sent by the HTTP thread).
+    http: BTreeSet<Channel>,
     jobs: Option<SyncSender<Job>>,
     http_jobs: Option<tokio::sync::mpsc::UnboundedSender<Vec<Job>>>,
     outbox: Arc<Outbox>,
@@ -162,25 +164,31 @@ impl Workers {
         let (jobs_tx, jobs_rx) = sync_channel::<Job>(LARGE_BATCH);
         let jobs_rx = Arc::new(Mutex::new(jobs_rx));
         let outbox = Arc::new(Outbox::default());
+        let breakers: BTreeMap<Channel, Breaker> = Channel::ALL
+            .iter()
+            .filter(|c| providers.for_channel(**c).is_some())
+            .map(|c| (*c, Breaker::default()))
+            .collect();
+        let breakers = Arc::new(breakers);
+        let http: BTreeSet<Channel> = Channel::ALL
+            .iter()
+            .filter(|c| providers.for_channel(**c).is_some_and(|(p, _)| p.http().is_some()))
+            .copied()
+            .collect();
         let mut handles: Vec<JoinHandle<()>> = (0..n)
             .map(|i| {
                 let jobs = Arc::clone(&jobs_rx);
                 let done = Running::new(&outbox);
                 let providers = Arc::clone(&providers);
+                let breakers = Arc::clone(&breakers);
                 let stop = Arc::clone(&stop);
                 std::thread::Builder::new()
                     .name(format!("herald-send-{i}"))
-                    .spawn(move || serve(&jobs, &done, &providers, &stop))
+                    .spawn(move || serve(&jobs, &done, &providers, &breakers, &stop))
                     .expect("a thread can be started")
             })
             .collect();
-        let breakers: BTreeMap<Channel, Breaker> = Channel::ALL
-            .iter()
-            .filter(|c| providers.for_channel(**c).is_some_and(|(p, _)| p.http().is_some()))
-            .map(|c| (*c, Breaker::default()))
-            .collect();
-        let breakers = Arc::new(breakers);
-        let http_jobs = (!breakers.is_empty()).then(|| {
+        let http_jobs = (!http.is_empty()).then(|| {
             let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
             let providers = Arc::clone(&providers);
             let breakers = Arc::clone(&breakers);
@@ -196,6 +204,7 @@ impl Workers {
         Workers {
             providers,
             breakers,
+            http,
             jobs: Some(jobs_tx),
             http_jobs,
             outbox,
@@ -217,7 +226,7 @@ impl Workers {
         let mut pending: Vec<Job> = Vec::new();
         let mut pending_unsafe = 0;
         for job in jobs {
-            if !self.breakers.contains_key(&job.channel) {
+            if !self.http.contains(&job.channel) {
                 self.submit_blocking(job, limit);
                 continue;
             }
@@ -265,6 +274,7 @@ impl Workers {
                     reason: "the HTTP sender stopped".into(),
                 },
                 retries: 0,
+                tried: false,
                 large: j.large,
             })),
         }
@@ -340,10 +350,11 @@ impl Workers {
         c != Channel::Email && self.idempotent(c)
     }
 
-    /// Whether the channel's provider is down (it cannot be connected to):
-    /// its sends stay queued rather than being claimed.
-    pub fn down(&self, c: Channel) -> bool {
-        self.breakers.get(&c).is_some_and(|b| b.is_open(Instant::now()))
+    /// Whether the channel's provider is down (it cannot be connected to),
+    /// and for how long yet: its sends stay queued rather than being claimed.
+    pub fn down_for(&self, c: Channel) -> Option<Duration> {
+        let now = Instant::now();
+        self.breakers.get(&c)?.open_until(now).map(|t| t - now)
     }
 
     /// The providers found down since the last call, in words (no
@@ -360,8 +371,8 @@ impl Workers {
 fn unreachable(providers: &Providers, c: Channel) -> String {
     let origin = providers
         .for_channel(c)
-        .and_then(|(p, _)| p.http())
-        .map_or("?", |h| h.origin());
+        .and_then(|(p, _)| p.origin())
+        .unwrap_or_else(|| "its server".into());
     format!("{c} provider unreachable: cannot connect to {origin}")
 }
 
@@ -375,7 +386,13 @@ impl Drop for Workers {
     }
 }
 
-fn serve(jobs: &Mutex<Receiver<Job>>, done: &Running, providers: &Providers, stop: &AtomicBool) {
+fn serve(
+    jobs: &Mutex<Receiver<Job>>,
+    done: &Running,
+    providers: &Providers,
+    breakers: &BTreeMap<Channel, Breaker>,
+    stop: &AtomicBool,
+) {
     loop {
         let job = {
             let rx = jobs.lock().unwrap_or_else(|e| e.into_inner());
@@ -383,11 +400,12 @@ fn serve(jobs: &Mutex<Receiver<Job>>, done: &Running, providers: &Providers, sto
         };
         let Ok(job) = job else { return };
         let key = job.outgoing.key.clone();
-        let (outcome, retries) = send(&job, providers, stop);
+        let (outcome, retries, tried) = send(&job, providers, breakers, stop);
         done.0.push(Done {
             key,
             outcome,
             retries,
+            tried,
             large: job.large,
         });
     }
@@ -424,31 +442,56 @@ fn next(
     }
 }
 
-fn send(job: &Job, providers: &Providers, stop: &AtomicBool) -> (Outcome, u32) {
-    let Some((provider, pacer)) = providers.for_channel(job.channel) else {
+fn send(
+    job: &Job,
+    providers: &Providers,
+    breakers: &BTreeMap<Channel, Breaker>,
+    stop: &AtomicBool,
+) -> (Outcome, u32, bool) {
+    let (Some((provider, pacer)), Some(breaker)) = (providers.for_channel(job.channel), breakers.get(&job.channel))
+    else {
         return (
             Outcome::Failed {
                 reason: format!("no provider for {}", job.channel),
             },
             0,
+            false,
         );
     };
     let mut retries = 0;
+    // Whether the provider was asked (see `Done::tried`).
+    let mut tried = false;
     loop {
-        if !pacer.wait(stop) {
-            return (stopped(), retries);
+        if let Some(held) = down(breaker, providers, job.channel) {
+            return (held, retries, tried);
         }
-        let outcome = provider.send(&job.outgoing);
-        match next(outcome, provider.idempotent(), retries, &job.outgoing.key, stop) {
+        if !pacer.wait(stop) {
+            return (stopped(), retries, tried);
+        }
+        let attempt = provider.attempt(&job.outgoing);
+        tried |= !attempt.cannot_connect;
+        breaker.record(attempt.cannot_connect, Instant::now());
+        match next(attempt.outcome, provider.idempotent(), retries, &job.outgoing.key, stop) {
             Ok((wait, reason)) => {
                 if !crate::providers::sleep_until(Instant::now() + wait, stop) {
-                    return (Outcome::Retry { after: None, reason }, retries);
+                    return (Outcome::Retry { after: None, reason }, retries, tried);
                 }
                 retries += 1;
             }
-            Err(o) => return (o, retries),
+            Err(o) => return (o, retries, tried),
         }
     }
+}
+
+/// A provider that is down: its message goes straight back to the ledger,
+/// untried, due again at once; the runner's next look at it finds the
+/// provider down and holds it there (see `pass::Runner::down_hold`).
+fn down(breaker: &Breaker, providers: &Providers, c: Channel) -> Option<Outcome> {
+    breaker.open_until(Instant::now())?;
+    Some(Outcome::Retry {
+        after: None,
+        reason: unreachable(providers, c),
+    })
 }
 
 fn stopped() -> Outcome {
@@ -492,12 +535,13 @@ fn serve_http(
                     Rc::clone(&done),
                 );
                 tokio::task::spawn_local(async move {
-                    let (outcome, retries) = send_http(&job, &providers, &breakers, &stop).await;
+                    let (outcome, retries, tried) = send_http(&job, &providers, &breakers, &stop).await;
                     drop(slot);
                     done.0.push(Done {
                         key: job.outgoing.key,
                         outcome,
                         retries,
+                        tried,
                         large: job.large,
                     });
                 });
@@ -513,7 +557,7 @@ async fn send_http(
     providers: &Providers,
     breakers: &BTreeMap<Channel, Breaker>,
     stop: &AtomicBool,
-) -> (Outcome, u32) {
+) -> (Outcome, u32, bool) {
     let (Some((provider, pacer)), Some(breaker)) = (providers.for_channel(job.channel), breakers.get(&job.channel))
     else {
         return (
@@ -521,6 +565,7 @@ async fn send_http(
                 reason: format!("no provider for {}", job.channel),
             },
             0,
+            false,
         );
     };
     let Some(http) = provider.http() else {
@@ -529,38 +574,35 @@ async fn send_http(
                 reason: format!("no provider for {}", job.channel),
             },
             0,
+            false,
         );
     };
     let mut retries = 0;
+    // Whether the provider was asked (see `Done::tried`).
+    let mut tried = false;
     loop {
-        // A provider that is down: straight back to the ledger, untried.
-        if breaker.is_open(Instant::now()) {
-            return (
-                Outcome::Retry {
-                    after: Some(DOWN_HOLD),
-                    reason: unreachable(providers, job.channel),
-                },
-                retries,
-            );
+        if let Some(held) = down(breaker, providers, job.channel) {
+            return (held, retries, tried);
         }
         if let Some(slot) = pacer.slot()
             && !sleep_until(slot, stop).await
         {
-            return (stopped(), retries);
+            return (stopped(), retries, tried);
         }
         if stop.load(Ordering::Relaxed) {
-            return (stopped(), retries);
+            return (stopped(), retries, tried);
         }
         let attempt = http.send_async(&job.outgoing).await;
+        tried |= !attempt.cannot_connect;
         breaker.record(attempt.cannot_connect, Instant::now());
         match next(attempt.outcome, provider.idempotent(), retries, &job.outgoing.key, stop) {
             Ok((wait, reason)) => {
                 if !sleep_until(Instant::now() + wait, stop).await {
-                    return (Outcome::Retry { after: None, reason }, retries);
+                    return (Outcome::Retry { after: None, reason }, retries, tried);
                 }
                 retries += 1;
             }
-            Err(o) => return (o, retries),
+            Err(o) => return (o, retries, tried),
         }
     }
 }

@@ -354,6 +354,11 @@ pub trait RunStore {
         hold_ms: Option<i64>,
         reason: Option<&str>,
     ) -> Result<(), StateError>;
+    /// A claimed send handed back without its provider being asked (the
+    /// provider is down, or the runner stops): back to `queued`, held until
+    /// `hold_ms` on the real clock, and its claim not counted as an attempt
+    /// (a provider down for hours must not make its sends give up).
+    fn requeue_untried(&mut self, key: &str, hold_ms: i64, reason: &str) -> Result<(), StateError>;
     fn drop_send(&mut self, key: &str, reason: &str) -> Result<(), StateError>;
     /// Sends left `sending` by another runner (the caller holds the runner
     /// lease, so that runner is gone).
@@ -1114,6 +1119,15 @@ impl RunStore for SqliteRunStore {
                 "UPDATE sends SET status = 'queued', not_before = ?2, reason = ?3, sent_at = NULL, lease_owner = NULL, lease_until = ?4 WHERE key = ?1",
             )?
             .execute(params![key, ts(not_before), reason, hold_ms])?;
+        Ok(())
+    }
+
+    fn requeue_untried(&mut self, key: &str, hold_ms: i64, reason: &str) -> Result<(), StateError> {
+        self.conn
+            .prepare_cached(
+                "UPDATE sends SET status = 'queued', reason = ?2, sent_at = NULL, lease_owner = NULL, lease_until = ?3, attempts = max(attempts - 1, 0) WHERE key = ?1",
+            )?
+            .execute(params![key, reason, hold_ms])?;
         Ok(())
     }
 
