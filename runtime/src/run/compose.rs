@@ -9,8 +9,10 @@ use herald_compiler::contact::{self, Contact, FieldValue, Layout};
 use herald_compiler::model::Plan;
 use herald_compiler::render::{Rendered, Renderer};
 use hmac::{KeyInit, Mac};
+use std::sync::{Arc, OnceLock};
 
 /// Signed links to the runner's public pages for one send.
+#[derive(Clone)]
 pub struct Links {
     pub base: String,
     pub secret: String,
@@ -53,6 +55,54 @@ impl Links {
     }
 }
 
+/// What a message's templates see: the contact, the event, and the send's
+/// links, made only when a template reads them (signing a token for every
+/// SMS that prints no link was a tenth of composing it).
+struct SendContext {
+    contact: minijinja::Value,
+    event: minijinja::Value,
+    links: Arc<Links>,
+    key: String,
+    token: OnceLock<String>,
+}
+
+// Not derived: the links hold the secret that signs them.
+impl std::fmt::Debug for SendContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SendContext").finish_non_exhaustive()
+    }
+}
+
+impl SendContext {
+    fn page(&self, page: &str) -> minijinja::Value {
+        let token = self.token.get_or_init(|| self.links.token(&self.key));
+        minijinja::Value::from(self.links.page(page, token))
+    }
+}
+
+impl minijinja::value::Object for SendContext {
+    fn get_value(self: &Arc<Self>, key: &minijinja::Value) -> Option<minijinja::Value> {
+        Some(match key.as_str()? {
+            "contact" => self.contact.clone(),
+            "event" => self.event.clone(),
+            "unsubscribe_url" => self.page("u"),
+            "preferences_url" => self.page("p"),
+            "view_online_url" => self.page("v"),
+            _ => return None,
+        })
+    }
+
+    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
+        minijinja::value::Enumerator::Str(&[
+            "contact",
+            "event",
+            "unsubscribe_url",
+            "preferences_url",
+            "view_online_url",
+        ])
+    }
+}
+
 /// The contact's address for a channel: the model's email or phone field,
 /// the push token field.
 fn address(plan: &Plan, layout: &Layout, c: &Contact, channel: Channel) -> Option<String> {
@@ -79,7 +129,7 @@ pub fn compose<'p>(
     layout: &Layout,
     contact: &Contact,
     row: &SendRow,
-    links: &Links,
+    links: &Arc<Links>,
     window: String,
 ) -> Result<Outgoing, String> {
     let message = plan
@@ -92,15 +142,13 @@ pub fn compose<'p>(
         .as_deref()
         .and_then(|e| serde_json::from_str(e).ok())
         .unwrap_or(serde_json::Value::Null);
-    let token = links.token(&row.key);
-    let unsubscribe = links.page("u", &token);
-    let ctx = minijinja::context! {
-        contact => contact::contact_value(layout, contact),
-        event => minijinja::Value::from(minijinja::value::Serde(&event)),
-        unsubscribe_url => unsubscribe.clone(),
-        preferences_url => links.page("p", &token),
-        view_online_url => links.page("v", &token),
-    };
+    let ctx = minijinja::Value::from_object(SendContext {
+        contact: contact::contact_value(layout, contact),
+        event: minijinja::Value::from(minijinja::value::Serde(&event)),
+        links: Arc::clone(links),
+        key: row.key.clone(),
+        token: OnceLock::new(),
+    });
     // The renderer's messages name the part and the template problem, never a value.
     let rendered = renderer
         .render(&plan.config, message, &ctx)
@@ -116,7 +164,7 @@ pub fn compose<'p>(
             preheader,
             html,
             text,
-            unsubscribe_url: (message.purpose == Purpose::Marketing).then_some(unsubscribe),
+            unsubscribe_url: (message.purpose == Purpose::Marketing).then(|| links.page("u", &links.token(&row.key))),
         },
         Rendered::Sms { text, .. } => Body::Sms {
             sender: match &message.content {
@@ -157,5 +205,38 @@ mod tests {
                 .page("u", &links.token("abc"))
                 .starts_with("https://h.example.test/u/abc.")
         );
+    }
+
+    /// Templates see the contact, the event and the send's three links (one
+    /// token signs them all); the secret never shows in a debug print.
+    #[test]
+    fn the_send_context_gives_templates_the_links_of_the_send() {
+        let links = Arc::new(Links {
+            base: "https://h.example.test".into(),
+            secret: "s3cret-value".into(),
+        });
+        let ctx = minijinja::Value::from_object(SendContext {
+            contact: minijinja::context! { first_name => "Ada" },
+            event: minijinja::context! { order => 7 },
+            links: Arc::clone(&links),
+            key: "k1".into(),
+            token: OnceLock::new(),
+        });
+        let env = minijinja::Environment::new();
+        let out = env
+            .render_str(
+                "{{ contact.first_name }} {{ event.order }} {{ unsubscribe_url }} {{ preferences_url }} {{ view_online_url }} {{ nothing is undefined }}",
+                &ctx,
+            )
+            .unwrap();
+        let token = links.token("k1");
+        assert_eq!(
+            out,
+            format!(
+                "Ada 7 https://h.example.test/u/{token} https://h.example.test/p/{token} https://h.example.test/v/{token} True"
+            )
+        );
+        assert_eq!(links.verify(&token), Some("k1"));
+        assert!(!format!("{ctx:?}").contains("s3cret"), "{ctx:?}");
     }
 }

@@ -164,14 +164,14 @@ fn start(args: &Args) -> Result<Exit, (Exit, String)> {
     let secrets = crate::providers::Secrets::resolve(&config).map_err(failure)?;
     let providers = Arc::new(crate::providers::Providers::build(&config, &dir, &secrets).map_err(failure)?);
     let listen = args.listen.clone().unwrap_or_else(|| config.run.listen.clone());
-    let links = compose::Links {
+    let links = Arc::new(compose::Links {
         base: config
             .run
             .public_url
             .clone()
             .unwrap_or_else(|| format!("http://{listen}")),
         secret: link_secret(&mut store).map_err(failure)?,
-    };
+    });
     let stop = Arc::new(AtomicBool::new(false));
     let owner = format!("{}:{}:{}", who(), std::process::id(), uuid::Uuid::new_v4().simple());
     if args.once {
@@ -358,10 +358,7 @@ fn serve_and_loop(
         store: std::sync::Mutex::new(SqliteRunStore::open(state_path).map_err(|e| (Exit::Failure, e.to_string()))?),
         deployed: std::sync::Mutex::new(deployed::Deployed::default()),
         token,
-        links: compose::Links {
-            base: runner.links.base.clone(),
-            secret: runner.links.secret.clone(),
-        },
+        links: compose::Links::clone(&runner.links),
         wake: wake_tx,
         dir: runner.dir.clone(),
         now: Box::new(|| crate::clock::now().unwrap_or(DateTime::<Utc>::UNIX_EPOCH)),

@@ -146,7 +146,7 @@ pub struct Runner {
     pub owner: String,
     pub stop: Arc<AtomicBool>,
     pub workers: Workers,
-    pub links: Links,
+    pub links: Arc<Links>,
     pub deployed: Deployed,
     /// The event export `count()` reads, kept between passes.
     pub crm_events: CrmEvents,
@@ -500,7 +500,7 @@ struct Pass<'a, 'p> {
     owner: &'a str,
     store: &'a mut SqliteRunStore,
     workers: &'a mut Workers,
-    links: &'a Links,
+    links: &'a Arc<Links>,
     stop: &'a AtomicBool,
     engines: &'a Engines<'p>,
     layout: &'a Layout,

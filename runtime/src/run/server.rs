@@ -422,10 +422,7 @@ fn render_again(server: &Server, key: &str) -> Option<String> {
         return None;
     };
     let layout = source.layout().clone();
-    let links = super::compose::Links {
-        base: server.links.base.clone(),
-        secret: server.links.secret.clone(),
-    };
+    let links = std::sync::Arc::new(server.links.clone());
     let mut renderer = herald_compiler::render::Renderer::default();
     let out = super::compose::compose(&mut renderer, &plan, &layout, &contact, &row, &links, String::new()).ok()?;
     Some(match out.body {
