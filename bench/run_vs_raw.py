@@ -3,8 +3,9 @@ loopback, next to the raw throughput of the same servers driven without
 Herald, in the same run. Run with `bench/run.sh` (it builds Herald and the SMS
 gateway and installs Postfix's tools and wrk when missing).
 
-- Email: a campaign into Postfix's `smtp-sink`; raw: `smtp-source` with as
-  many sessions as Herald has workers, messages of the size Herald sends.
+- Email: a campaign into Postfix's `smtp-sink`; raw: `smtp-source -d` with as
+  many sessions as Herald has workers (kept between messages, as Herald
+  keeps its own), messages of the size Herald sends.
 - SMS: a campaign through the generic `http` provider into the gateway of
   `runtime/benches/sms_gateway.rs`; raw: `wrk` posting the same JSON with as
   many connections as Herald has workers.
@@ -267,6 +268,9 @@ def email_raw(count, size):
     subprocess.run(
         [
             "/usr/sbin/smtp-source",
+            # Sessions kept between messages, as Herald keeps its own
+            # (without -d, smtp-source opens a session per message).
+            "-d",
             "-s",
             str(WORKERS),
             "-m",
@@ -410,7 +414,7 @@ def main():
     if "email" in raw:
         r = raw["email"]
         print(
-            f"raw email: smtp-source -s {WORKERS} -> smtp-sink: {r['per_second']:8,.0f} msg/s "
+            f"raw email: smtp-source -d -s {WORKERS} -> smtp-sink: {r['per_second']:8,.0f} msg/s "
             f"({r['received']:,} in {r['seconds']:.1f} s)"
         )
     if "sms" in raw:

@@ -65,7 +65,12 @@ impl Client {
 
     /// For a plain-HTTP endpoint, hyper's connections directly.
     fn plain(&self, url: &Url) -> Option<Plain> {
-        if url.scheme() != "http" {
+        // reqwest does what this does not: credentials in the URL (basic
+        // auth), and the proxy the environment names.
+        let proxied = ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
+            .iter()
+            .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()));
+        if url.scheme() != "http" || !url.username().is_empty() || url.password().is_some() || proxied {
             return None;
         }
         let host = url.host_str()?;
@@ -219,15 +224,15 @@ fn blocking(p: &dyn HttpSend, m: &Outgoing, provider: &str) -> Outcome {
 /// The endpoint of a provider, parsed once, and its origin for messages.
 fn endpoint(provider: &str, url: &str) -> Result<(Url, String), String> {
     let parsed = Url::parse(url).map_err(|e| {
-        format!("the {provider} provider's URL is not a valid URL ({e}); set `base_url` in herald.toml to `https://…`")
+        format!("the {provider} provider's URL is not a valid URL ({e}); set its `base_url` (or `url`) in herald.toml to `https://…`")
     })?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(format!(
-            "the {provider} provider's URL must start with `http://` or `https://`; set `base_url` in herald.toml"
+            "the {provider} provider's URL must start with `http://` or `https://`; set its `base_url` (or `url`) in herald.toml"
         ));
     }
+    // `host_str` brackets an IPv6 address already.
     let origin = match (parsed.host_str(), parsed.port_or_known_default()) {
-        (Some(h), Some(p)) if h.contains(':') => format!("{}://[{h}]:{p}/", parsed.scheme()),
         (Some(h), Some(p)) => format!("{}://{h}:{p}/", parsed.scheme()),
         _ => format!("{}://?/", parsed.scheme()),
     };
@@ -293,6 +298,7 @@ fn failed(provider: &str, f: Failure, idempotent: bool) -> Attempt {
                     reason: format!("{provider}: cannot connect"),
                 },
                 cannot_connect: true,
+                asked: true,
             };
         }
         Failure::Timeout => "timeout",
@@ -396,10 +402,9 @@ impl HttpSend for Twilio {
     fn send_async<'a>(&'a self, m: &'a Outgoing) -> Sending<'a> {
         Box::pin(async move {
             let Body::Sms { sender, text } = &m.body else {
-                return Outcome::Failed {
+                return Attempt::local(Outcome::Failed {
                     reason: "not an SMS".into(),
-                }
-                .into();
+                });
             };
             let from = sender.as_ref().or(self.from.as_ref()).map_or("", String::as_str);
             let form = [("To", m.to.as_str()), ("From", from), ("Body", text.as_str())];
@@ -485,10 +490,9 @@ impl HttpSend for HttpSms {
     fn send_async<'a>(&'a self, m: &'a Outgoing) -> Sending<'a> {
         Box::pin(async move {
             let Body::Sms { sender, text } = &m.body else {
-                return Outcome::Failed {
+                return Attempt::local(Outcome::Failed {
                     reason: "not an SMS".into(),
-                }
-                .into();
+                });
             };
             let body = serde_json::to_vec(&SmsJson {
                 to: &m.to,
@@ -578,10 +582,9 @@ impl HttpSend for Fcm {
     fn send_async<'a>(&'a self, m: &'a Outgoing) -> Sending<'a> {
         Box::pin(async move {
             let Body::Push { title, body, url } = &m.body else {
-                return Outcome::Failed {
+                return Attempt::local(Outcome::Failed {
                     reason: "not a push".into(),
-                }
-                .into();
+                });
             };
             let mut message = serde_json::json!({
                 "token": m.to,
@@ -685,10 +688,9 @@ impl HttpSend for Webhook {
                     "type": "sms", "key": m.key, "contact_id": m.contact_id, "to": m.to, "from": sender, "text": text,
                 }),
                 Body::Email { .. } => {
-                    return Outcome::Failed {
+                    return Attempt::local(Outcome::Failed {
                         reason: "email goes over SMTP".into(),
-                    }
-                    .into();
+                    });
                 }
             };
             let body = serde_json::to_vec(&payload).unwrap_or_default();
@@ -749,6 +751,14 @@ mod tests {
             ("sms.example:80", "sms.example")
         );
         assert!(client.plain(&Url::parse("https://sms.example/send").unwrap()).is_none());
+        // Credentials in the URL are reqwest's to send (basic auth).
+        assert!(
+            client
+                .plain(&Url::parse("http://u:p@sms.example/send").unwrap())
+                .is_none()
+        );
+        let (_, origin) = endpoint("sms", "http://[::1]:8080/v1").unwrap();
+        assert_eq!(origin, "http://[::1]:8080/");
     }
 
     #[test]

@@ -93,6 +93,10 @@ pub enum Outcome {
 pub struct Attempt {
     pub outcome: Outcome,
     pub cannot_connect: bool,
+    /// Whether the provider was contacted at all (or a connection tried): a
+    /// message that could not even be built (an invalid address in the
+    /// CRM) says nothing of the provider, and must not close the breaker.
+    pub asked: bool,
 }
 
 impl From<Outcome> for Attempt {
@@ -100,6 +104,18 @@ impl From<Outcome> for Attempt {
         Attempt {
             outcome,
             cannot_connect: false,
+            asked: true,
+        }
+    }
+}
+
+impl Attempt {
+    /// Failed before the provider was contacted.
+    pub fn local(outcome: Outcome) -> Attempt {
+        Attempt {
+            outcome,
+            cannot_connect: false,
+            asked: false,
         }
     }
 }

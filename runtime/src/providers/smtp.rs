@@ -280,7 +280,11 @@ impl Provider for Smtp {
     }
 
     fn origin(&self) -> Option<String> {
-        Some(format!("smtp://{}:{}", self.host, self.port))
+        // An IPv6 address in brackets, as in a URL.
+        Some(match self.host.contains(':') {
+            true => format!("smtp://[{}]:{}", self.host, self.port),
+            false => format!("smtp://{}:{}", self.host, self.port),
+        })
     }
 
     fn send(&self, m: &Outgoing) -> Outcome {
@@ -290,7 +294,7 @@ impl Provider for Smtp {
     fn attempt(&self, m: &Outgoing) -> Attempt {
         let message = match mime::email(m, &self.from, &self.domain) {
             Ok(msg) => msg,
-            Err(reason) => return Outcome::Failed { reason }.into(),
+            Err(reason) => return Attempt::local(Outcome::Failed { reason }),
         };
         let bytes = message.formatted();
         loop {
@@ -303,6 +307,7 @@ impl Provider for Smtp {
                     return Attempt {
                         outcome: outcome(Failure::Before(e)),
                         cannot_connect,
+                        asked: true,
                     };
                 }
             };

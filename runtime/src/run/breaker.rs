@@ -62,6 +62,15 @@ impl Breaker {
     /// Record an attempt: whether it could not connect.
     pub fn record(&self, cannot_connect: bool, now: Instant) {
         let mut s = self.state();
+        // Half-open for as long again as the hold without a word from the
+        // provider (no sends meanwhile): forgotten, as if it had answered.
+        if let Some(t) = s.open_until
+            && now >= t + s.hold
+        {
+            s.failures = 0;
+            s.open_until = None;
+            s.hold = Duration::ZERO;
+        }
         if !cannot_connect {
             s.failures = 0;
             s.open_until = None;
@@ -170,6 +179,20 @@ mod tests {
             b.record(true, t);
         }
         assert_eq!(b.open_until(t).map(|u| u - t), Some(HOLD));
+    }
+
+    #[test]
+    fn a_long_forgotten_trip_does_not_make_one_refusal_reopen_it() {
+        let b = Breaker::default();
+        let t = Instant::now();
+        for _ in 0..TRIP_AFTER {
+            b.record(true, t);
+        }
+        // No send for a long while after the hold: one refused connection
+        // counts as one, not as a half-open failure.
+        let later = t + HOLD * 10;
+        b.record(true, later);
+        assert_eq!(b.open_until(later), None);
     }
 
     #[test]

@@ -236,7 +236,7 @@ impl Runner {
         let st = &self.store;
         let due_sends = st.contacts_with_due_sends(now, now_ms).map_err(|e| e.to_string())?;
         let due_enrolments = st.contacts_with_due_enrolments(now).map_err(|e| e.to_string())?;
-        let enrolments_active = !st.active_versions().map_err(|e| e.to_string())?.is_empty();
+        let enrolments_active = st.any_active_enrolment().map_err(|e| e.to_string())?;
         let mut events: BTreeMap<String, Vec<EventRow>> = BTreeMap::new();
         for e in st.pending_events(100_000).map_err(|e| e.to_string())? {
             events.entry(e.contact_id.clone()).or_default().push(e);
@@ -1063,9 +1063,7 @@ impl<'p> Pass<'_, 'p> {
                     if !in_ledger {
                         self.write_fresh(&row)?;
                     }
-                    self.store
-                        .requeue_send(&row.key, row.not_before, Some(hold), Some("provider-down"))
-                        .map_err(db)?;
+                    self.store.hold_queued(&row.key, hold, "provider-down").map_err(db)?;
                     self.report.retrying += 1;
                 }
                 Verdict::Send => {

@@ -469,8 +469,10 @@ fn send(
             return (stopped(), retries, tried);
         }
         let attempt = provider.attempt(&job.outgoing);
-        tried |= !attempt.cannot_connect;
-        breaker.record(attempt.cannot_connect, Instant::now());
+        tried |= attempt.asked && !attempt.cannot_connect;
+        if attempt.asked {
+            breaker.record(attempt.cannot_connect, Instant::now());
+        }
         match next(attempt.outcome, provider.idempotent(), retries, &job.outgoing.key, stop) {
             Ok((wait, reason)) => {
                 if !crate::providers::sleep_until(Instant::now() + wait, stop) {
@@ -535,8 +537,14 @@ fn serve_http(
                     Rc::clone(&done),
                 );
                 tokio::task::spawn_local(async move {
+                    let mut unfinished = Unfinished {
+                        done: Rc::clone(&done),
+                        key: Some(job.outgoing.key.clone()),
+                        large: job.large,
+                    };
                     let (outcome, retries, tried) = send_http(&job, &providers, &breakers, &stop).await;
                     drop(slot);
+                    unfinished.key = None;
                     done.0.push(Done {
                         key: job.outgoing.key,
                         outcome,
@@ -550,6 +558,30 @@ fn serve_http(
         // Every send finished (their slots are back) before the thread ends.
         let _ = slots.acquire_many(n).await;
     });
+}
+
+/// A send whose task ends without an outcome (it panicked) is reported in
+/// doubt, as it may have gone out: the runner must not wait for it forever.
+struct Unfinished {
+    done: Rc<Running>,
+    key: Option<String>,
+    large: bool,
+}
+
+impl Drop for Unfinished {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            self.done.0.push(Done {
+                key,
+                outcome: Outcome::InDoubt {
+                    reason: "the sender failed".into(),
+                },
+                retries: 0,
+                tried: true,
+                large: self.large,
+            });
+        }
+    }
 }
 
 async fn send_http(
@@ -593,8 +625,10 @@ async fn send_http(
             return (stopped(), retries, tried);
         }
         let attempt = http.send_async(&job.outgoing).await;
-        tried |= !attempt.cannot_connect;
-        breaker.record(attempt.cannot_connect, Instant::now());
+        tried |= attempt.asked && !attempt.cannot_connect;
+        if attempt.asked {
+            breaker.record(attempt.cannot_connect, Instant::now());
+        }
         match next(attempt.outcome, provider.idempotent(), retries, &job.outgoing.key, stop) {
             Ok((wait, reason)) => {
                 if !sleep_until(Instant::now() + wait, stop).await {
@@ -624,6 +658,32 @@ async fn sleep_until(t: Instant, stop: &AtomicBool) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A send task that ends without an outcome (a panic) is reported in
+    /// doubt; one that finished is reported once, by itself.
+    #[test]
+    fn a_send_that_never_finished_is_reported_in_doubt() {
+        let outbox = Arc::new(Outbox::default());
+        let running = Rc::new(Running::new(&outbox));
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _unfinished = Unfinished {
+                done: Rc::clone(&running),
+                key: Some("k1".into()),
+                large: true,
+            };
+            panic!("a bug in a provider");
+        }));
+        assert!(panicked.is_err());
+        drop(Unfinished {
+            done: Rc::clone(&running),
+            key: None,
+            large: true,
+        });
+        let done = outbox.take();
+        assert_eq!(done.len(), 1);
+        assert_eq!(done[0].key, "k1");
+        assert!(matches!(&done[0].outcome, Outcome::InDoubt { reason } if reason == "the sender failed"));
+    }
     use crate::providers::Secrets;
 
     /// Emails (large) and sends to providers without keys (in doubt after a

@@ -296,6 +296,8 @@ pub trait RunStore {
     fn contacts_with_due_enrolments(&self, now: DateTime<Utc>) -> Result<BTreeSet<String>, StateError>;
     /// Versions of scenarios with contacts still in them: (address, version).
     fn active_versions(&self) -> Result<Vec<(String, u64)>, StateError>;
+    /// Whether any contact is in a scenario.
+    fn any_active_enrolment(&self) -> Result<bool, StateError>;
 
     // The send ledger.
     /// Insert a send; `false` when its key exists (it was queued before).
@@ -359,6 +361,9 @@ pub trait RunStore {
     /// `hold_ms` on the real clock, and its claim not counted as an attempt
     /// (a provider down for hours must not make its sends give up).
     fn requeue_untried(&mut self, key: &str, hold_ms: i64, reason: &str) -> Result<(), StateError>;
+    /// A queued send held until `hold_ms` on the real clock (its provider is
+    /// down); a send no longer queued is left as it is.
+    fn hold_queued(&mut self, key: &str, hold_ms: i64, reason: &str) -> Result<(), StateError>;
     fn drop_send(&mut self, key: &str, reason: &str) -> Result<(), StateError>;
     /// Sends left `sending` by another runner (the caller holds the runner
     /// lease, so that runner is gone).
@@ -941,6 +946,13 @@ impl RunStore for SqliteRunStore {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    fn any_active_enrolment(&self) -> Result<bool, StateError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT 1 FROM enrolments WHERE status = 'active' LIMIT 1")?
+            .exists([])?)
+    }
+
     fn active_versions(&self) -> Result<Vec<(String, u64)>, StateError> {
         let mut stmt = self
             .conn
@@ -1092,7 +1104,7 @@ impl RunStore for SqliteRunStore {
     ) -> Result<(), StateError> {
         self.conn
             .prepare_cached(
-                "UPDATE sends SET status = ?2, reason = ?3, provider_id = coalesce(?4, provider_id), lease_owner = NULL, lease_until = NULL WHERE rowid = ?1",
+                "UPDATE sends SET status = ?2, reason = ?3, provider_id = coalesce(?4, provider_id), lease_owner = NULL, lease_until = NULL WHERE id = ?1",
             )?
             .execute(params![id, status.as_str(), reason, provider_id])?;
         Ok(())
@@ -1119,6 +1131,13 @@ impl RunStore for SqliteRunStore {
                 "UPDATE sends SET status = 'queued', not_before = ?2, reason = ?3, sent_at = NULL, lease_owner = NULL, lease_until = ?4 WHERE key = ?1",
             )?
             .execute(params![key, ts(not_before), reason, hold_ms])?;
+        Ok(())
+    }
+
+    fn hold_queued(&mut self, key: &str, hold_ms: i64, reason: &str) -> Result<(), StateError> {
+        self.conn
+            .prepare_cached("UPDATE sends SET reason = ?2, lease_until = ?3 WHERE key = ?1 AND status = 'queued'")?
+            .execute(params![key, reason, hold_ms])?;
         Ok(())
     }
 
