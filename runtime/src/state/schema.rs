@@ -350,7 +350,10 @@ mod tests {
         assert_eq!(rows(&conn, enrolments_sql), enrolments);
         assert_eq!(sends.len(), 2);
         // The row id is a column now, with the same values.
-        assert_eq!(rows(&conn, "SELECT id FROM sends ORDER BY id"), ["Integer(7)", "Integer(9)"]);
+        assert_eq!(
+            rows(&conn, "SELECT id FROM sends ORDER BY id"),
+            ["Integer(7)", "Integer(9)"]
+        );
         // The partial index of what is sending came through.
         let sending: i64 = conn
             .query_row("SELECT count(*) FROM sends INDEXED BY sends_sending WHERE status = 'sending' AND lease_owner = 'runner'", [], |r| r.get(0))
