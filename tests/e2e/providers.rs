@@ -653,6 +653,11 @@ fn an_smtp_server_that_is_down_ends_the_run_quickly_and_its_sends_keep_their_att
             err.contains("Nothing was lost") && err.contains("`host` and `port`"),
             "{err}"
         );
+        // The report does not say that nothing is left to do.
+        assert!(
+            out.contains("sends wait to be tried again") && !out.contains("Nothing else is scheduled"),
+            "{out}"
+        );
         // Every email stays queued, and handing a claim back untried is not
         // an attempt: a server down for hours does not make them give up.
         let rows = emails(dir.path());

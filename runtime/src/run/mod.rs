@@ -307,6 +307,12 @@ fn print_report(r: &Report, format: Format) {
             }
             match r.next_due {
                 Some(t) => outln!("Next work due at {}.", t.to_rfc3339()),
+                // Held on the real clock (back-off, a provider down), not
+                // scheduled on the business clock: still work to do.
+                None if r.retrying > 0 => outln!(
+                    "{} sends wait to be tried again: the next `herald run` takes them.",
+                    thousands(r.retrying)
+                ),
                 None => outln!("Nothing else is scheduled."),
             }
         }
