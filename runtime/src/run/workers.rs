@@ -10,7 +10,7 @@
 //! and a later pass takes it again.
 
 use super::breaker::Breaker;
-use crate::providers::{Outcome, Outgoing, Providers, backoff};
+use crate::providers::{Attempt, Outcome, Outgoing, Providers, backoff};
 use herald_compiler::ast::values::Channel;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
@@ -450,39 +450,65 @@ fn send(
 ) -> (Outcome, u32, bool) {
     let (Some((provider, pacer)), Some(breaker)) = (providers.for_channel(job.channel), breakers.get(&job.channel))
     else {
-        return (
-            Outcome::Failed {
-                reason: format!("no provider for {}", job.channel),
-            },
-            0,
-            false,
-        );
+        return no_provider(job.channel);
     };
-    let mut retries = 0;
-    // Whether the provider was asked (see `Done::tried`).
-    let mut tried = false;
+    let mut t = Tries::default();
     loop {
         if let Some(held) = down(breaker, providers, job.channel) {
-            return (held, retries, tried);
+            return t.end(held);
         }
         if !pacer.wait(stop) {
-            return (stopped(), retries, tried);
+            return t.end(stopped());
         }
         let attempt = provider.attempt(&job.outgoing);
-        tried |= attempt.asked && !attempt.cannot_connect;
+        match t.after(attempt, breaker, provider.idempotent(), &job.outgoing.key, stop) {
+            Ok((wait, reason)) => {
+                if !crate::providers::sleep_until(Instant::now() + wait, stop) {
+                    return t.end(Outcome::Retry { after: None, reason });
+                }
+                t.retries += 1;
+            }
+            Err(o) => return t.end(o),
+        }
+    }
+}
+
+/// One message's tries, in either kind of worker.
+#[derive(Default)]
+struct Tries {
+    retries: u32,
+    /// Whether the provider was asked (see `Done::tried`).
+    tried: bool,
+}
+
+impl Tries {
+    fn end(&self, o: Outcome) -> (Outcome, u32, bool) {
+        (o, self.retries, self.tried)
+    }
+
+    /// After an attempt (the breaker learns of it): `Ok(wait)` to try again
+    /// after `wait`, `Err` to report the outcome.
+    fn after(
+        &mut self,
+        attempt: Attempt,
+        breaker: &Breaker,
+        idempotent: bool,
+        key: &str,
+        stop: &AtomicBool,
+    ) -> Result<(Duration, String), Outcome> {
+        self.tried |= attempt.asked && !attempt.cannot_connect;
         if attempt.asked {
             breaker.record(attempt.cannot_connect, Instant::now());
         }
-        match next(attempt.outcome, provider.idempotent(), retries, &job.outgoing.key, stop) {
-            Ok((wait, reason)) => {
-                if !crate::providers::sleep_until(Instant::now() + wait, stop) {
-                    return (Outcome::Retry { after: None, reason }, retries, tried);
-                }
-                retries += 1;
-            }
-            Err(o) => return (o, retries, tried),
-        }
+        next(attempt.outcome, idempotent, self.retries, key, stop)
     }
+}
+
+fn no_provider(c: Channel) -> (Outcome, u32, bool) {
+    let o = Outcome::Failed {
+        reason: format!("no provider for {c}"),
+    };
+    (o, 0, false)
 }
 
 /// A provider that is down: its message goes straight back to the ledger,
@@ -592,51 +618,33 @@ async fn send_http(
 ) -> (Outcome, u32, bool) {
     let (Some((provider, pacer)), Some(breaker)) = (providers.for_channel(job.channel), breakers.get(&job.channel))
     else {
-        return (
-            Outcome::Failed {
-                reason: format!("no provider for {}", job.channel),
-            },
-            0,
-            false,
-        );
+        return no_provider(job.channel);
     };
     let Some(http) = provider.http() else {
-        return (
-            Outcome::Failed {
-                reason: format!("no provider for {}", job.channel),
-            },
-            0,
-            false,
-        );
+        return no_provider(job.channel);
     };
-    let mut retries = 0;
-    // Whether the provider was asked (see `Done::tried`).
-    let mut tried = false;
+    let mut t = Tries::default();
     loop {
         if let Some(held) = down(breaker, providers, job.channel) {
-            return (held, retries, tried);
+            return t.end(held);
         }
         if let Some(slot) = pacer.slot()
             && !sleep_until(slot, stop).await
         {
-            return (stopped(), retries, tried);
+            return t.end(stopped());
         }
         if stop.load(Ordering::Relaxed) {
-            return (stopped(), retries, tried);
+            return t.end(stopped());
         }
         let attempt = http.send_async(&job.outgoing).await;
-        tried |= attempt.asked && !attempt.cannot_connect;
-        if attempt.asked {
-            breaker.record(attempt.cannot_connect, Instant::now());
-        }
-        match next(attempt.outcome, provider.idempotent(), retries, &job.outgoing.key, stop) {
+        match t.after(attempt, breaker, provider.idempotent(), &job.outgoing.key, stop) {
             Ok((wait, reason)) => {
                 if !sleep_until(Instant::now() + wait, stop).await {
-                    return (Outcome::Retry { after: None, reason }, retries, tried);
+                    return t.end(Outcome::Retry { after: None, reason });
                 }
-                retries += 1;
+                t.retries += 1;
             }
-            Err(o) => return (o, retries, tried),
+            Err(o) => return t.end(o),
         }
     }
 }
