@@ -473,6 +473,26 @@ fn send(
     }
 }
 
+/// Every batch handed over and not taken goes back to the ledger, untried;
+/// once the channel is closed, `hand_over` puts later ones back itself.
+fn hand_back(rx: &mut tokio::sync::mpsc::UnboundedReceiver<Vec<Job>>, done: &Running, reason: &str) {
+    rx.close();
+    while let Ok(jobs) = rx.try_recv() {
+        for j in jobs {
+            done.0.push(Done {
+                key: j.outgoing.key,
+                outcome: Outcome::Retry {
+                    after: None,
+                    reason: reason.into(),
+                },
+                retries: 0,
+                tried: false,
+                large: j.large,
+            });
+        }
+    }
+}
+
 /// One message's tries, in either kind of worker.
 #[derive(Default)]
 struct Tries {
@@ -543,7 +563,7 @@ fn serve_http(
         Ok(rt) => rt,
         Err(e) => {
             tracing::error!(error = %e, "the HTTP sender could not start");
-            // Dropping `rx` makes `submit` put the sends back in the ledger.
+            hand_back(&mut rx, &done, "the HTTP sender could not start");
             return;
         }
     };
@@ -666,6 +686,42 @@ async fn sleep_until(t: Instant, stop: &AtomicBool) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An HTTP thread that cannot start hands back every batch it was given
+    /// (none is left `sending` for ever), and takes no more.
+    #[test]
+    fn batches_given_to_an_http_thread_that_cannot_start_come_back_untried() {
+        let outbox = Arc::new(Outbox::default());
+        let running = Running::new(&outbox);
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let job = |key: &str| Job {
+            outgoing: Outgoing {
+                key: key.into(),
+                contact_id: "c1".into(),
+                to: "+33600000000".into(),
+                body: crate::providers::Body::Sms {
+                    sender: None,
+                    text: "x".into(),
+                },
+            },
+            channel: Channel::Sms,
+            large: true,
+        };
+        tx.send(vec![job("k1"), job("k2")]).unwrap();
+        tx.send(vec![job("k3")]).unwrap();
+        hand_back(&mut rx, &running, "could not start");
+        let back = outbox.take();
+        let keys: Vec<&str> = back.iter().map(|d| d.key.as_str()).collect();
+        assert_eq!(keys, ["k1", "k2", "k3"]);
+        assert!(
+            back.iter()
+                .all(|d| !d.tried && matches!(d.outcome, Outcome::Retry { .. }))
+        );
+        assert!(
+            tx.send(vec![job("k4")]).is_err(),
+            "closed: hand_over keeps the next batch"
+        );
+    }
 
     /// A send task that ends without an outcome (a panic) is reported in
     /// doubt; one that finished is reported once, by itself.
