@@ -211,7 +211,7 @@ impl Plain {
 }
 
 /// Send one message outside the workers (on a runtime made for it).
-fn blocking(p: &dyn HttpSend, m: &Outgoing, provider: &str) -> Outcome {
+pub(super) fn blocking(p: &dyn HttpSend, m: &Outgoing, provider: &str) -> Outcome {
     match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt.block_on(p.send_async(m)).outcome,
         Err(_) => Outcome::Retry {
@@ -385,10 +385,6 @@ impl Provider for Twilio {
         false
     }
 
-    fn send(&self, m: &Outgoing) -> Outcome {
-        blocking(self, m, "twilio")
-    }
-
     fn http(&self) -> Option<&dyn HttpSend> {
         Some(self)
     }
@@ -471,10 +467,6 @@ impl Provider for HttpSms {
 
     fn idempotent(&self) -> bool {
         true
-    }
-
-    fn send(&self, m: &Outgoing) -> Outcome {
-        blocking(self, m, "http")
     }
 
     fn http(&self) -> Option<&dyn HttpSend> {
@@ -565,10 +557,6 @@ impl Provider for Fcm {
         false
     }
 
-    fn send(&self, m: &Outgoing) -> Outcome {
-        blocking(self, m, "fcm")
-    }
-
     fn http(&self) -> Option<&dyn HttpSend> {
         Some(self)
     }
@@ -657,10 +645,6 @@ impl Provider for Webhook {
 
     fn idempotent(&self) -> bool {
         true
-    }
-
-    fn send(&self, m: &Outgoing) -> Outcome {
-        blocking(self, m, self.kind)
     }
 
     fn http(&self) -> Option<&dyn HttpSend> {

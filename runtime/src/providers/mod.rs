@@ -18,7 +18,7 @@ mod pace;
 mod smtp;
 
 pub use http::HttpSend;
-pub use pace::{Pacer, backoff, sleep_until};
+pub use pace::{Pacer, backoff, sleep_until, sleep_until_async};
 
 use herald_compiler::ast::values::Channel;
 use herald_compiler::config::{
@@ -126,8 +126,17 @@ pub trait Provider: Send + Sync {
     /// Whether sending the same key twice delivers once (so a send in doubt
     /// can be retried with its key).
     fn idempotent(&self) -> bool;
-    /// Send one message, blocking the thread.
-    fn send(&self, m: &Outgoing) -> Outcome;
+    /// Send one message, blocking the thread. The providers over HTTP send
+    /// through [`Provider::http`] (the workers' HTTP thread); this runs one
+    /// exchange on a runtime of its own.
+    fn send(&self, m: &Outgoing) -> Outcome {
+        match self.http() {
+            Some(h) => http::blocking(h, m, self.kind()),
+            None => Outcome::Failed {
+                reason: format!("{}: cannot send", self.kind()),
+            },
+        }
+    }
     /// [`Provider::send`], saying whether it could not even connect (the
     /// workers' circuit breaker counts those).
     fn attempt(&self, m: &Outgoing) -> Attempt {

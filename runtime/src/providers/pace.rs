@@ -44,15 +44,34 @@ impl Pacer {
 /// Sleep until `t`, waking every 50 ms to honour `stop`. `false` if stopped.
 pub fn sleep_until(t: Instant, stop: &AtomicBool) -> bool {
     loop {
-        if stop.load(Ordering::Relaxed) {
-            return false;
+        match nap(t, stop) {
+            Ok(d) => std::thread::sleep(d),
+            Err(reached) => return reached,
         }
-        let now = Instant::now();
-        if now >= t {
-            return true;
-        }
-        std::thread::sleep((t - now).min(Duration::from_millis(50)));
     }
+}
+
+/// [`sleep_until`] on a tokio runtime.
+pub async fn sleep_until_async(t: Instant, stop: &AtomicBool) -> bool {
+    loop {
+        match nap(t, stop) {
+            Ok(d) => tokio::time::sleep(d).await,
+            Err(reached) => return reached,
+        }
+    }
+}
+
+/// The next nap on the way to `t` (50 ms at most, to honour `stop`), or
+/// `Err(whether t was reached)` when the wait is over.
+fn nap(t: Instant, stop: &AtomicBool) -> Result<Duration, bool> {
+    if stop.load(Ordering::Relaxed) {
+        return Err(false);
+    }
+    let now = Instant::now();
+    if now >= t {
+        return Err(true);
+    }
+    Ok((t - now).min(Duration::from_millis(50)))
 }
 
 /// The wait before retry number `attempt` (0-based): exponential from

@@ -35,7 +35,7 @@ use herald_compiler::engine::{
 };
 use herald_compiler::model::{Plan, Trigger};
 use herald_compiler::render::Renderer;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -266,7 +266,6 @@ impl Runner {
             last_control: Instant::now(),
             ready: Vec::new(),
             ready_unsafe: 0,
-            claimed: HashMap::new(),
             down_hold: self.down_hold,
             enrolments_active,
             enrolled: false,
@@ -518,9 +517,6 @@ struct Pass<'a, 'p> {
     last_control: Instant,
     /// Claimed sends, handed to the workers at the next commit.
     ready: Vec<Job>,
-    /// Ledger ids of the sends this pass inserted claimed and handed over,
-    /// by key, until their outcome is recorded.
-    claimed: HashMap<String, i64>,
     down_hold: DownHold,
     /// Whether any enrolment was active when the pass began (only the
     /// runner, under its lease, enrols).
@@ -1081,29 +1077,24 @@ impl<'p> Pass<'_, 'p> {
                             let lease = self.now_ms + i64::try_from(LEASE.as_millis()).unwrap_or(0) * 4;
                             // Pressure counts the send at the instant it went
                             // out. Committed before the provider sees it.
+                            // `None`: its key was in the ledger already.
                             let claimed = if in_ledger {
                                 self.store
                                     .claim_send(&row.key, self.owner, lease, self.now)
                                     .map_err(db)?;
-                                true
+                                Some(None)
                             } else {
-                                match self
-                                    .store
+                                self.store
                                     .insert_claimed(&row, self.owner, lease, self.now)
                                     .map_err(db)?
-                                {
-                                    Some(id) => {
-                                        self.claimed.insert(row.key.clone(), id);
-                                        true
-                                    }
-                                    None => false,
-                                }
+                                    .map(Some)
                             };
-                            if claimed {
+                            if let Some(id) = claimed {
                                 let large = self.workers.large_batch(row.channel);
                                 self.ready_unsafe += usize::from(!large);
                                 self.ready.push(Job {
                                     outgoing,
+                                    id,
                                     channel: row.channel,
                                     large,
                                 });
@@ -1202,9 +1193,8 @@ impl<'p> Pass<'_, 'p> {
     }
 
     fn record(&mut self, d: Done) -> Result<(), String> {
-        let id = self.claimed.remove(&d.key);
         let st = &mut *self.store;
-        let mut finish = |status: SendStatus, reason: Option<&str>, provider_id: Option<&str>| match id {
+        let mut finish = |status: SendStatus, reason: Option<&str>, provider_id: Option<&str>| match d.id {
             Some(id) => st.finish_claimed(id, status, reason, provider_id),
             None => st.finish_send(&d.key, status, reason, provider_id, None),
         };

@@ -10,7 +10,7 @@
 //! and a later pass takes it again.
 
 use super::breaker::Breaker;
-use crate::providers::{Attempt, Outcome, Outgoing, Providers, backoff};
+use crate::providers::{Attempt, Outcome, Outgoing, Providers, backoff, sleep_until, sleep_until_async};
 use herald_compiler::ast::values::Channel;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
@@ -43,6 +43,9 @@ pub const LARGE_BATCH: usize = 1024;
 
 pub struct Job {
     pub outgoing: Outgoing,
+    /// The ledger id of a send the pass inserted claimed (its outcome is
+    /// recorded by it); `None` for one claimed by its key.
+    pub id: Option<i64>,
     pub channel: Channel,
     /// Whether it may wait in a large batch ([`Workers::large_batch`]).
     pub large: bool,
@@ -50,6 +53,8 @@ pub struct Job {
 
 pub struct Done {
     pub key: String,
+    /// As the job's.
+    pub id: Option<i64>,
     pub outcome: Outcome,
     /// Retries made in the worker.
     pub retries: u32,
@@ -59,6 +64,19 @@ pub struct Done {
     /// hours must not make sends give up).
     pub tried: bool,
     large: bool,
+}
+
+impl Done {
+    fn of(job: Job, outcome: Outcome, retries: u32, tried: bool) -> Done {
+        Done {
+            key: job.outgoing.key,
+            id: job.id,
+            outcome,
+            retries,
+            tried,
+            large: job.large,
+        }
+    }
 }
 
 /// When the runner must wait for room, it waits until this many more can
@@ -267,15 +285,12 @@ impl Workers {
                 self.outstanding_unsafe += *pending_unsafe;
             }
             // The HTTP thread is gone (it could not start): back to the ledger.
-            Err(jobs) => self.finished.extend(jobs.into_iter().map(|j| Done {
-                key: j.outgoing.key,
-                outcome: Outcome::Retry {
+            Err(jobs) => self.finished.extend(jobs.into_iter().map(|j| {
+                let outcome = Outcome::Retry {
                     after: None,
                     reason: "the HTTP sender stopped".into(),
-                },
-                retries: 0,
-                tried: false,
-                large: j.large,
+                };
+                Done::of(j, outcome, 0, false)
             })),
         }
         *pending_unsafe = 0;
@@ -399,15 +414,8 @@ fn serve(
             rx.recv()
         };
         let Ok(job) = job else { return };
-        let key = job.outgoing.key.clone();
         let (outcome, retries, tried) = send(&job, providers, breakers, stop);
-        done.0.push(Done {
-            key,
-            outcome,
-            retries,
-            tried,
-            large: job.large,
-        });
+        done.0.push(Done::of(job, outcome, retries, tried));
     }
 }
 
@@ -463,7 +471,7 @@ fn send(
         let attempt = provider.attempt(&job.outgoing);
         match t.after(attempt, breaker, provider.idempotent(), &job.outgoing.key, stop) {
             Ok((wait, reason)) => {
-                if !crate::providers::sleep_until(Instant::now() + wait, stop) {
+                if !sleep_until(Instant::now() + wait, stop) {
                     return t.end(Outcome::Retry { after: None, reason });
                 }
                 t.retries += 1;
@@ -479,16 +487,11 @@ fn hand_back(rx: &mut tokio::sync::mpsc::UnboundedReceiver<Vec<Job>>, done: &Run
     rx.close();
     while let Ok(jobs) = rx.try_recv() {
         for j in jobs {
-            done.0.push(Done {
-                key: j.outgoing.key,
-                outcome: Outcome::Retry {
-                    after: None,
-                    reason: reason.into(),
-                },
-                retries: 0,
-                tried: false,
-                large: j.large,
-            });
+            let outcome = Outcome::Retry {
+                after: None,
+                reason: reason.into(),
+            };
+            done.0.push(Done::of(j, outcome, 0, false));
         }
     }
 }
@@ -585,19 +588,12 @@ fn serve_http(
                 tokio::task::spawn_local(async move {
                     let mut unfinished = Unfinished {
                         done: Rc::clone(&done),
-                        key: Some(job.outgoing.key.clone()),
-                        large: job.large,
+                        job: Some((job.outgoing.key.clone(), job.id, job.large)),
                     };
                     let (outcome, retries, tried) = send_http(&job, &providers, &breakers, &stop).await;
                     drop(slot);
-                    unfinished.key = None;
-                    done.0.push(Done {
-                        key: job.outgoing.key,
-                        outcome,
-                        retries,
-                        tried,
-                        large: job.large,
-                    });
+                    unfinished.job = None;
+                    done.0.push(Done::of(job, outcome, retries, tried));
                 });
             }
         }
@@ -610,21 +606,22 @@ fn serve_http(
 /// doubt, as it may have gone out: the runner must not wait for it forever.
 struct Unfinished {
     done: Rc<Running>,
-    key: Option<String>,
-    large: bool,
+    /// The send's key, ledger id and batch size, until it finished.
+    job: Option<(String, Option<i64>, bool)>,
 }
 
 impl Drop for Unfinished {
     fn drop(&mut self) {
-        if let Some(key) = self.key.take() {
+        if let Some((key, id, large)) = self.job.take() {
             self.done.0.push(Done {
                 key,
+                id,
                 outcome: Outcome::InDoubt {
                     reason: "the sender failed".into(),
                 },
                 retries: 0,
                 tried: true,
-                large: self.large,
+                large,
             });
         }
     }
@@ -649,7 +646,7 @@ async fn send_http(
             return t.end(held);
         }
         if let Some(slot) = pacer.slot()
-            && !sleep_until(slot, stop).await
+            && !sleep_until_async(slot, stop).await
         {
             return t.end(stopped());
         }
@@ -659,27 +656,13 @@ async fn send_http(
         let attempt = http.send_async(&job.outgoing).await;
         match t.after(attempt, breaker, provider.idempotent(), &job.outgoing.key, stop) {
             Ok((wait, reason)) => {
-                if !sleep_until(Instant::now() + wait, stop).await {
+                if !sleep_until_async(Instant::now() + wait, stop).await {
                     return t.end(Outcome::Retry { after: None, reason });
                 }
                 t.retries += 1;
             }
             Err(o) => return t.end(o),
         }
-    }
-}
-
-/// Sleep on the runtime until `t`, waking every 50 ms to honour `stop`.
-async fn sleep_until(t: Instant, stop: &AtomicBool) -> bool {
-    loop {
-        if stop.load(Ordering::Relaxed) {
-            return false;
-        }
-        let now = Instant::now();
-        if now >= t {
-            return true;
-        }
-        tokio::time::sleep((t - now).min(Duration::from_millis(50))).await;
     }
 }
 
@@ -695,6 +678,7 @@ mod tests {
         let running = Running::new(&outbox);
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let job = |key: &str| Job {
+            id: None,
             outgoing: Outgoing {
                 key: key.into(),
                 contact_id: "c1".into(),
@@ -732,16 +716,14 @@ mod tests {
         let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let _unfinished = Unfinished {
                 done: Rc::clone(&running),
-                key: Some("k1".into()),
-                large: true,
+                job: Some(("k1".into(), Some(7), true)),
             };
             panic!("a bug in a provider");
         }));
         assert!(panicked.is_err());
         drop(Unfinished {
             done: Rc::clone(&running),
-            key: None,
-            large: true,
+            job: None,
         });
         let done = outbox.take();
         assert_eq!(done.len(), 1);

@@ -18,11 +18,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 /// An instant as stored.
+/// The last instant the ledger's text holds: year 9999 at most, so that
+/// the text stays fixed-width (sortable).
+const MAX_STORED: i64 = 253_402_300_799; // 9999-12-31T23:59:59Z
+
 pub fn ts(t: DateTime<Utc>) -> String {
-    // Year 9999 at most: the text stays fixed-width (sortable).
-    const MAX: i64 = 253_402_300_799; // 9999-12-31T23:59:59Z
-    let t = if t.timestamp() > MAX {
-        DateTime::from_timestamp(MAX, 0).unwrap_or(t)
+    let t = if t.timestamp() > MAX_STORED {
+        DateTime::from_timestamp(MAX_STORED, 0).unwrap_or(t)
     } else {
         t
     };
@@ -33,10 +35,9 @@ pub fn ts(t: DateTime<Utc>) -> String {
 /// millisecond), without writing and parsing its text.
 pub fn as_stored(t: DateTime<Utc>) -> DateTime<Utc> {
     use chrono::Timelike;
-    const MAX: i64 = 253_402_300_799;
     match t.timestamp() {
         // Years 1 to 9999: the text holds the millisecond.
-        -62_135_596_800..=MAX => t.with_nanosecond(t.nanosecond() / 1_000_000 * 1_000_000).unwrap_or(t),
+        -62_135_596_800..=MAX_STORED => t.with_nanosecond(t.nanosecond() / 1_000_000 * 1_000_000).unwrap_or(t),
         _ => parse_ts(&ts(t)).unwrap_or(t),
     }
 }
@@ -405,6 +406,51 @@ impl SqliteRunStore {
         // 100,000 SMS (bench/run.sh) the runner wrote 0.86 GB, not 1.1 GB.
         conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
         Ok(SqliteRunStore { conn, in_tx: false })
+    }
+
+    /// Insert a send as given, with these status columns and lease: its
+    /// ledger id, `None` when its key exists.
+    #[allow(clippy::too_many_arguments)]
+    fn insert_send(
+        &mut self,
+        s: &SendRow,
+        status: SendStatus,
+        reason: Option<&str>,
+        attempts: u32,
+        sent_at: Option<String>,
+        lease: Option<(&str, i64)>,
+        updated_at: &str,
+    ) -> Result<Option<i64>, StateError> {
+        let n = self.conn.prepare_cached(
+            "INSERT OR IGNORE INTO sends (key, object, version, contact_id, occurrence, message, channel, purpose, program, tags, priority, due_at, not_before, status, reason, attempts, sent_at, provider_id, event, thread, lease_owner, lease_until, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
+        )?
+        .execute(params![
+            s.key,
+            s.object,
+            s.version as i64,
+            s.contact_id,
+            s.occurrence,
+            s.message,
+            s.channel.as_str(),
+            s.purpose.as_str(),
+            s.program,
+            serde_json::to_string(&s.tags).unwrap_or_else(|_| "[]".into()),
+            i64::from(s.priority),
+            ts(s.due_at),
+            ts(s.not_before),
+            status.as_str(),
+            reason,
+            i64::from(attempts),
+            sent_at,
+            s.provider_id,
+            s.event,
+            s.thread,
+            lease.map(|l| l.0),
+            lease.map(|l| l.1),
+            updated_at,
+        ])?;
+        Ok((n > 0).then(|| self.conn.last_insert_rowid()))
     }
 }
 
@@ -962,33 +1008,17 @@ impl RunStore for SqliteRunStore {
     }
 
     fn queue_send(&mut self, s: &SendRow) -> Result<bool, StateError> {
-        let n = self.conn.prepare_cached(
-            "INSERT OR IGNORE INTO sends (key, object, version, contact_id, occurrence, message, channel, purpose, program, tags, priority, due_at, not_before, status, reason, attempts, sent_at, provider_id, event, thread, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?12)",
-        )?
-        .execute(params![
-            s.key,
-            s.object,
-            s.version as i64,
-            s.contact_id,
-            s.occurrence,
-            s.message,
-            s.channel.as_str(),
-            s.purpose.as_str(),
-            s.program,
-            serde_json::to_string(&s.tags).unwrap_or_else(|_| "[]".into()),
-            i64::from(s.priority),
-            ts(s.due_at),
-            ts(s.not_before),
-            s.status.as_str(),
-            s.reason,
-            i64::from(s.attempts),
+        let at = ts(s.due_at);
+        self.insert_send(
+            s,
+            s.status,
+            s.reason.as_deref(),
+            s.attempts,
             s.sent_at.map(ts),
-            s.provider_id,
-            s.event,
-            s.thread,
-        ])?;
-        Ok(n > 0)
+            None,
+            &at,
+        )
+        .map(|id| id.is_some())
     }
 
     fn insert_claimed(
@@ -999,31 +1029,15 @@ impl RunStore for SqliteRunStore {
         at: DateTime<Utc>,
     ) -> Result<Option<i64>, StateError> {
         let at = ts(at);
-        let n = self.conn.prepare_cached(
-            "INSERT OR IGNORE INTO sends (key, object, version, contact_id, occurrence, message, channel, purpose, program, tags, priority, due_at, not_before, status, attempts, sent_at, event, thread, lease_owner, lease_until, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 'sending', 1, ?14, ?15, ?16, ?17, ?18, ?14)",
-        )?
-        .execute(params![
-            s.key,
-            s.object,
-            s.version as i64,
-            s.contact_id,
-            s.occurrence,
-            s.message,
-            s.channel.as_str(),
-            s.purpose.as_str(),
-            s.program,
-            serde_json::to_string(&s.tags).unwrap_or_else(|_| "[]".into()),
-            i64::from(s.priority),
-            ts(s.due_at),
-            ts(s.not_before),
-            at,
-            s.event,
-            s.thread,
-            owner,
-            lease_until_ms,
-        ])?;
-        Ok((n > 0).then(|| self.conn.last_insert_rowid()))
+        self.insert_send(
+            s,
+            SendStatus::Sending,
+            None,
+            1,
+            Some(at.clone()),
+            Some((owner, lease_until_ms)),
+            &at,
+        )
     }
 
     fn has_sends(&self, object: &str, version: u64) -> Result<bool, StateError> {
