@@ -198,15 +198,20 @@ fn split(tokens: &[usize], capacity: usize) -> Vec<usize> {
 
 pub fn analyze(text: &str) -> Analysis {
     let mut non_gsm = Vec::new();
+    // In GSM-7, a text's units and characters, counted on the way (the
+    // runner analyses every SMS it sends: no token list unless it splits).
+    let (mut septets, mut chars) = (0, 0);
     for (i, (offset, c)) in text.char_indices().enumerate() {
-        if gsm_septets(c).is_none() {
-            non_gsm.push(NonGsm {
+        chars += 1;
+        match gsm_septets(c) {
+            Some(n) => septets += n,
+            None => non_gsm.push(NonGsm {
                 character: c.to_string(),
                 code_point: format!("U+{:04X}", c as u32),
                 position: i + 1,
                 byte_offset: offset,
                 replacement: gsm_replacement(c),
-            });
+            }),
         }
     }
     let encoding = if non_gsm.is_empty() {
@@ -214,15 +219,18 @@ pub fn analyze(text: &str) -> Analysis {
     } else {
         Encoding::Ucs2
     };
-    let toks = tokens(text, encoding);
-    let units: usize = toks.iter().sum();
-    let characters = match encoding {
-        Encoding::Gsm7 => text.chars().count(),
-        Encoding::Ucs2 => text.graphemes(true).map(|g| if g == "\r\n" { 2 } else { 1 }).sum(),
+    let (units, characters, toks) = match encoding {
+        Encoding::Gsm7 => (septets, chars, None),
+        Encoding::Ucs2 => {
+            let toks = tokens(text, encoding);
+            let characters = text.graphemes(true).map(|g| if g == "\r\n" { 2 } else { 1 }).sum();
+            (toks.iter().sum(), characters, Some(toks))
+        }
     };
     let (parts, per_segment) = if units <= encoding.single() {
         (vec![units], encoding.single())
     } else {
+        let toks = toks.unwrap_or_else(|| tokens(text, encoding));
         (split(&toks, encoding.multi()), encoding.multi())
     };
     let remaining = per_segment.saturating_sub(parts.last().copied().unwrap_or(0));

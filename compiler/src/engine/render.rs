@@ -145,7 +145,8 @@ fn render_with<'s>(
             text, transliterate, ..
         } => {
             let mut out = one(env, "text", &text.source, ctx)?;
-            if *transliterate {
+            // Most texts are GSM-7 already: nothing to rewrite.
+            if *transliterate && out.chars().any(|c| sms::gsm_septets(c).is_none()) {
                 out = sms::transliterate(&out);
             }
             let analysis = sms::analyze(&out);

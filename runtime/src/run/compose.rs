@@ -130,7 +130,9 @@ pub fn compose<'p>(
     contact: &Contact,
     row: &SendRow,
     links: &Arc<Links>,
-    window: String,
+    // The calling window's name, asked only for a call (its formatting
+    // showed in the runner's profile when made for every send).
+    window: impl FnOnce() -> String,
 ) -> Result<Outgoing, String> {
     let message = plan
         .messages
@@ -174,7 +176,10 @@ pub fn compose<'p>(
             text,
         },
         Rendered::Push { title, body, url } => Body::Push { title, body, url },
-        Rendered::Call { script } => Body::Call { script, window },
+        Rendered::Call { script } => Body::Call {
+            script,
+            window: window(),
+        },
     };
     Ok(Outgoing {
         key: row.key.clone(),

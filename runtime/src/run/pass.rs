@@ -24,7 +24,7 @@ use crate::crm;
 use crate::crm::events::EventHistory;
 use crate::providers::{Outcome, backoff};
 use crate::state::run::{
-    EnrolmentRow, EnrolmentStatus, EventRow, RunStore, SendRow, SendStatus, SqliteRunStore, as_stored,
+    Ended, EnrolmentRow, EnrolmentStatus, EventRow, RunStore, SendRow, SendStatus, SqliteRunStore, as_stored,
 };
 use chrono::{DateTime, Days, TimeDelta, Utc};
 use herald_compiler::contact::{Contact, Layout};
@@ -237,6 +237,7 @@ impl Runner {
         let due_sends = st.contacts_with_due_sends(now, now_ms).map_err(|e| e.to_string())?;
         let due_enrolments = st.contacts_with_due_enrolments(now).map_err(|e| e.to_string())?;
         let enrolments_active = st.any_active_enrolment().map_err(|e| e.to_string())?;
+        let suppressions = st.any_suppression().map_err(|e| e.to_string())?;
         let mut events: BTreeMap<String, Vec<EventRow>> = BTreeMap::new();
         for e in st.pending_events(100_000).map_err(|e| e.to_string())? {
             events.entry(e.contact_id.clone()).or_default().push(e);
@@ -268,6 +269,7 @@ impl Runner {
             ready_unsafe: 0,
             down_hold: self.down_hold,
             enrolments_active,
+            suppressions,
             enrolled: false,
             error: None,
             zones: Vec::new(),
@@ -521,6 +523,11 @@ struct Pass<'a, 'p> {
     /// Whether any enrolment was active when the pass began (only the
     /// runner, under its lease, enrols).
     enrolments_active: bool,
+    /// Whether the ledger holds any suppression, as of the transaction the
+    /// pass is in (refreshed at each commit, when the pass starts seeing
+    /// what the events endpoint recorded meanwhile): when none, no contact
+    /// needs looking up.
+    suppressions: bool,
     /// Whether the contact being looked at entered a scenario in this pass.
     enrolled: bool,
     /// How many of them are in small batches (no idempotency key, or email).
@@ -987,7 +994,11 @@ impl<'p> Pass<'_, 'p> {
         if due.is_empty() {
             return Ok(());
         }
-        let suppressed = self.store.suppressed(&c.id).map_err(db)?;
+        let suppressed = if self.suppressions {
+            self.store.suppressed(&c.id).map_err(db)?
+        } else {
+            Vec::new()
+        };
         for (mut row, in_ledger) in due {
             if self.paused.contains(&row.object) {
                 if !in_ledger {
@@ -1063,7 +1074,8 @@ impl<'p> Pass<'_, 'p> {
                     self.report.retrying += 1;
                 }
                 Verdict::Send => {
-                    let window_id = self.now.with_timezone(&tz).format("%Y-%m-%dT%H").to_string();
+                    let now = self.now;
+                    let window_id = || now.with_timezone(&tz).format("%Y-%m-%dT%H").to_string();
                     match compose(
                         &mut self.renderer,
                         engine.plan,
@@ -1184,31 +1196,49 @@ impl<'p> Pass<'_, 'p> {
         self.ready_unsafe = 0;
         let done = self.workers.poll();
         self.store.begin().map_err(db)?;
-        for d in done {
-            self.record(d)?;
-        }
+        self.suppressions = self.store.any_suppression().map_err(db)?;
+        self.record_all(done)?;
         self.ops = 0;
         self.last_flush = Instant::now();
         Ok(())
     }
 
-    fn record(&mut self, d: Done) -> Result<(), String> {
+    /// Record what the workers finished. Claimed sends that ended are
+    /// written together (one statement prepared for the lot).
+    fn record_all(&mut self, done: Vec<Done>) -> Result<(), String> {
+        let mut ended = Vec::with_capacity(done.len());
+        for d in done {
+            self.record(d, &mut ended)?;
+        }
+        self.store.finish_claimed(&ended).map_err(db)
+    }
+
+    /// Record one outcome; a claimed send that ended goes to `ended`.
+    fn record(&mut self, d: Done, ended: &mut Vec<Ended>) -> Result<(), String> {
         let st = &mut *self.store;
-        let mut finish = |status: SendStatus, reason: Option<&str>, provider_id: Option<&str>| match d.id {
-            Some(id) => st.finish_claimed(id, status, reason, provider_id),
-            None => st.finish_send(&d.key, status, reason, provider_id, None),
+        let mut finish = |status: SendStatus, reason: Option<String>, provider_id: Option<String>| match d.id {
+            Some(id) => {
+                ended.push(Ended {
+                    id,
+                    status,
+                    reason,
+                    provider_id,
+                });
+                Ok(())
+            }
+            None => st.finish_send(&d.key, status, reason.as_deref(), provider_id.as_deref(), None),
         };
         match d.outcome {
             Outcome::Sent { provider_id } => {
-                finish(SendStatus::Sent, None, provider_id.as_deref()).map_err(db)?;
+                finish(SendStatus::Sent, None, provider_id).map_err(db)?;
                 self.report.sent += 1;
             }
             Outcome::Failed { reason } => {
-                finish(SendStatus::Failed, Some(&reason), None).map_err(db)?;
+                finish(SendStatus::Failed, Some(reason), None).map_err(db)?;
                 self.report.failed += 1;
             }
             Outcome::InDoubt { reason } => {
-                finish(SendStatus::InDoubt, Some(&reason), None).map_err(db)?;
+                finish(SendStatus::InDoubt, Some(reason), None).map_err(db)?;
                 self.report.in_doubt += 1;
             }
             Outcome::Retry { after, reason } => {
@@ -1290,9 +1320,7 @@ impl<'p> Pass<'_, 'p> {
     fn finish(mut self) -> Result<Report, String> {
         self.flush()?;
         let done = self.workers.wait_all();
-        for d in done {
-            self.record(d)?;
-        }
+        self.record_all(done)?;
         self.store.commit().map_err(db)?;
         self.report.unreachable = self.workers.unreachable();
         Ok(self.report)

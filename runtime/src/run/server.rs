@@ -424,7 +424,7 @@ fn render_again(server: &Server, key: &str) -> Option<String> {
     let layout = source.layout().clone();
     let links = std::sync::Arc::new(server.links.clone());
     let mut renderer = herald_compiler::render::Renderer::default();
-    let out = super::compose::compose(&mut renderer, &plan, &layout, &contact, &row, &links, String::new()).ok()?;
+    let out = super::compose::compose(&mut renderer, &plan, &layout, &contact, &row, &links, String::new).ok()?;
     Some(match out.body {
         crate::providers::Body::Email { html, .. } => html,
         crate::providers::Body::Sms { text, .. } => page("SMS", &format!("<p>{}</p>", html_escape(&text))).0,
