@@ -16,8 +16,12 @@ an address and the consent, so each contact is one send. Herald's time is the
 whole process (start, CRM scan, ledger, sends), measured at 25,000 and
 100,000 contacts to show that peak memory does not grow with the audience.
 
-Targets (issue #10): at least 50 % of raw; peak RSS bounded. Exits 1 when
-missed."""
+At the biggest audience, raw and Herald are measured in turns, ROUNDS times
+each (3; HERALD_BENCH_ROUNDS): one measurement on this 2-core machine can be
+half the next, so the comparison is between medians.
+
+Targets (issue #10): a median at least 50 % of raw's; peak RSS bounded.
+Exits 1 when missed."""
 
 import csv
 import json
@@ -42,7 +46,12 @@ WORKERS = int(os.environ.get("HERALD_BENCH_WORKERS", "4"))
 # Which channels to measure (both by default): `sms` alone is quicker while
 # working on the HTTP path.
 CHANNELS = os.environ.get("HERALD_BENCH_CHANNELS", "email,sms").split(",")
-RAW_SECONDS = 10
+RAW_SECONDS = 5
+# Raw and Herald are measured in turns, this many times each at the biggest
+# audience: on this 2-core machine one measurement swings by up to half from
+# the next (where the scheduler puts the client's and the server's threads),
+# so the target is judged on the medians.
+ROUNDS = int(os.environ.get("HERALD_BENCH_ROUNDS", "3"))
 TARGET = 0.5
 # A campaign at 10:00 in Paris on a Friday, run a minute later (business clock).
 SEND_AT = "2026-11-27T10:00"
@@ -174,6 +183,33 @@ def make_plan(name, count, channel, providers):
     return d
 
 
+class Plan:
+    """A plan made and applied once (`make_plan`) for a server on `port`, run
+    once per round from the state it had after `apply` (the providers'
+    address is deployed with the plan: each round's server listens on the
+    same port)."""
+
+    def __init__(self, channel, count, port):
+        self.port = port
+        providers = {"email": email_providers, "sms": sms_providers}[channel](port)
+        self.dir = make_plan(channel, count, channel, providers)
+        self.state = os.path.join(self.dir, ".herald")
+        self.pristine = os.path.join(OUT, f"{channel}-{count}-applied")
+        shutil.rmtree(self.pristine, ignore_errors=True)
+        shutil.copytree(self.state, self.pristine)
+
+    def fresh(self):
+        shutil.rmtree(self.state)
+        shutil.copytree(self.pristine, self.state)
+        return self.dir
+
+
+def median(xs):
+    xs = sorted(xs)
+    mid = len(xs) // 2
+    return xs[mid] if len(xs) % 2 else (xs[mid - 1] + xs[mid]) / 2
+
+
 def timed(cmd, env=None):
     """Run a command under /usr/bin/time -v: (seconds, peak RSS in KiB, stdout)."""
     rss_file = os.path.join(OUT, "time.txt")
@@ -210,8 +246,8 @@ def herald_run(d, env=None):
 class SmtpSink:
     """Postfix's smtp-sink: accepts every message, counts them (-c)."""
 
-    def __init__(self):
-        self.port = free_port()
+    def __init__(self, port=None):
+        self.port = port or free_port()
         user = ["-u", "nobody"] if os.geteuid() == 0 else []
         self.out = open(os.path.join(OUT, "smtp-sink.out"), "w+")
         self.proc = subprocess.Popen(
@@ -249,14 +285,16 @@ def message_size():
     return sum(sizes) // len(sizes)
 
 
-def email(count):
-    sink = SmtpSink()
-    providers = (
-        f'[providers.email]\nkind = "smtp"\nhost = "127.0.0.1"\nport = {sink.port}\ntls = "none"\n'
+def email_providers(port):
+    return (
+        f'[providers.email]\nkind = "smtp"\nhost = "127.0.0.1"\nport = {port}\ntls = "none"\n'
         f'from = "Boutique <{FROM}>"\n'
     )
-    # The plan's port is this sink's: make the plan while it listens.
-    d = make_plan("email", count, "email", providers)
+
+
+def email(plan):
+    sink = SmtpSink(plan.port)
+    d = plan.fresh()
     elapsed, rss, report, cpu = herald_run(d)
     received = sink.stop()
     return {"seconds": elapsed, "rss_kib": rss, "cpu": cpu, "sent": report["sent"], "received": received, "report": report}
@@ -287,23 +325,20 @@ def email_raw(count, size):
     )
     elapsed = time.perf_counter() - start
     received = sink.stop()
-    return {"seconds": elapsed, "received": received}
+    return {"seconds": elapsed, "received": received, "per_second": received / elapsed}
 
 
 # ---- SMS ----
 
 
 class Gateway:
-    def __init__(self):
-        self.port = free_port()
+    def __init__(self, port=None):
+        self.port = port or free_port()
         self.proc = subprocess.Popen(
             [GATEWAY, "--listen", f"127.0.0.1:{self.port}", "--token", TOKEN],
             stdout=subprocess.DEVNULL,
         )
         wait_port(self.port, self.proc)
-
-    def url(self):
-        return f"http://127.0.0.1:{self.port}/v1/messages"
 
     def cpu(self):
         """The gateway's CPU so far (user + system), in seconds."""
@@ -344,13 +379,16 @@ end
 """
 
 
-def sms(count):
-    gw = Gateway()
-    providers = (
-        f'[providers.sms]\nkind = "http"\nbase_url = "{gw.url()}"\nauth_token = "env:BENCH_SMS_TOKEN"\n'
+def sms_providers(port):
+    return (
+        f'[providers.sms]\nkind = "http"\nbase_url = "http://127.0.0.1:{port}/v1/messages"\nauth_token = "env:BENCH_SMS_TOKEN"\n'
         'from = "Boutique"\n'
     )
-    d = make_plan("sms", count, "sms", providers)
+
+
+def sms(plan):
+    gw = Gateway(plan.port)
+    d = plan.fresh()
     before = gw.cpu()
     elapsed, rss, report, cpu = herald_run(d, env={"BENCH_SMS_TOKEN": TOKEN})
     server_cpu = gw.cpu() - before
@@ -390,54 +428,66 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     if not GATEWAY or not os.path.exists(GATEWAY):
         sys.exit("HERALD_BENCH_GATEWAY must name the built sms_gateway bench binary (bench/run.sh sets it)")
-    results = {"cores": os.cpu_count(), "workers": WORKERS, "email": {}, "sms": {}}
+    results = {"cores": os.cpu_count(), "workers": WORKERS, "rounds": ROUNDS, "email": {}, "sms": {}}
     biggest = max(SIZES)
     size = 0
-    raw = {}
     if "email" in CHANNELS:
         size = results["email_bytes"] = message_size()
-        raw_email = email_raw(biggest, size)
-        raw_email["per_second"] = raw_email["received"] / raw_email["seconds"]
-        results["email_raw"] = raw["email"] = raw_email
-    if "sms" in CHANNELS:
-        results["sms_raw"] = raw["sms"] = sms_raw()
-    for n in SIZES:
-        if "email" in CHANNELS:
-            results["email"][n] = email(n)
-        if "sms" in CHANNELS:
-            results["sms"][n] = sms(n)
+    drivers = {"email": (email, lambda: email_raw(biggest, size)), "sms": (sms, sms_raw)}
+    channels = [c for c in ("email", "sms") if c in CHANNELS]
+    for channel in channels:
+        run, raw = drivers[channel]
+        results[f"{channel}_raw"] = []
+        for n in SIZES:
+            plan = Plan(channel, n, free_port())
+            results[channel][n] = []
+            # In turns at the biggest audience: raw, Herald, raw, Herald...
+            for _ in range(ROUNDS if n == biggest else 1):
+                if n == biggest:
+                    results[f"{channel}_raw"].append(raw())
+                results[channel][n].append(run(plan))
     with open(os.path.join(OUT, "results.json"), "w") as f:
         json.dump(results, f, indent=2, default=str)
 
     ok = True
-    print(f"herald run --once, {os.cpu_count()} cores, {WORKERS} workers; email {size:,} bytes")
-    if "email" in raw:
-        r = raw["email"]
-        print(
-            f"raw email: smtp-source -d -s {WORKERS} -> smtp-sink: {r['per_second']:8,.0f} msg/s "
-            f"({r['received']:,} in {r['seconds']:.1f} s)"
-        )
-    if "sms" in raw:
-        r = raw["sms"]
-        print(
-            f"raw SMS:   wrk -c {WORKERS} -> gateway:          {r['per_second']:8,.0f} req/s "
-            f"({r['received']:,} in {RAW_SECONDS} s; gateway CPU {r['server_cpu'] / max(r['received'], 1) * 1e6:.0f} µs per request)"
-        )
+    print(f"herald run --once, {os.cpu_count()} cores, {WORKERS} workers, {ROUNDS} rounds; email {size:,} bytes")
+    raw_rate = {}
+    for channel in channels:
+        rs = results[f"{channel}_raw"]
+        raw_rate[channel] = median([r["per_second"] for r in rs])
+        rounds = " ".join(f"{r['per_second']:,.0f}" for r in rs)
+        if channel == "email":
+            what = f"raw email: smtp-source -d -s {WORKERS} -> smtp-sink: median {raw_rate[channel]:8,.0f} msg/s"
+            detail = f"{biggest:,} each"
+        else:
+            what = f"raw SMS:   wrk -c {WORKERS} -> gateway:          median {raw_rate[channel]:8,.0f} req/s"
+            cpu = median([r["server_cpu"] / max(r["received"], 1) for r in rs])
+            detail = f"{RAW_SECONDS} s each; gateway CPU {cpu * 1e6:.0f} µs per request"
+        print(f"{what} (rounds: {rounds}; {detail})")
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     rss = {}
-    for channel, rate_raw in ((c, raw[c]["per_second"]) for c in ("email", "sms") if c in raw):
+    for channel in channels:
         for n in SIZES:
-            r = results[channel][n]
-            rate = r["sent"] / r["seconds"]
-            ratio = rate / rate_raw
-            rss.setdefault(channel, []).append(r["rss_kib"])
-            complete = r["sent"] == n and r["received"] == n
+            runs = results[channel][n]
+            rates = [r["sent"] / r["seconds"] for r in runs]
+            rate = median(rates)
+            ratio = rate / raw_rate[channel]
+            peak = max(r["rss_kib"] for r in runs)
+            rss.setdefault(channel, []).append(peak)
+            complete = all(r["sent"] == n and r["received"] == n for r in runs)
             ok &= complete and (n != biggest or ratio >= TARGET)
-            server = f", gateway {r['server_cpu'] / n * 1e6:4.0f} µs" if "server_cpu" in r else ""
+            server = (
+                f", gateway {median([r['server_cpu'] for r in runs]) / n * 1e6:4.0f} µs" if "server_cpu" in runs[0] else ""
+            )
+            rounds = ""
+            if len(runs) > 1:
+                each = " ".join(f"{x:,.0f}" for x in rates)
+                ratios = ", ".join(f"{x / r['per_second']:.0%}" for x, r in zip(rates, results[f"{channel}_raw"]))
+                rounds = f" (rounds: {each} = {ratios} of the raw before each)"
             print(
-                f"herald {channel:5} {n:>7,} contacts: {r['sent']:>7,} sent, {r['received']:>7,} received, "
-                f"{r['seconds']:6.1f} s, {rate:7,.0f}/s = {ratio:5.1%} of raw, peak RSS {r['rss_kib'] / 1024:6.1f} MiB, "
-                f"CPU per send: Herald {r['cpu'] / n * 1e6:4.0f} µs{server}"
+                f"herald {channel:5} {n:>7,} contacts: {runs[-1]['sent']:>7,} sent, {runs[-1]['received']:>7,} received, "
+                f"{median([r['seconds'] for r in runs]):6.1f} s, {'median ' if len(runs) > 1 else ''}{rate:7,.0f}/s = {ratio:5.1%} of raw{rounds}, "
+                f"peak RSS {peak / 1024:6.1f} MiB, CPU per send: Herald {median([r['cpu'] for r in runs]) / n * 1e6:4.0f} µs{server}"
                 + ("" if complete else "  INCOMPLETE")
             )
     # Bounded: four times the audience may not cost much more memory.
@@ -448,7 +498,10 @@ def main():
             f"peak RSS {channel}: {' -> '.join(f'{x / 1024:.1f}' for x in v)} MiB "
             f"({'bounded' if bounded else 'GROWS with the audience'})"
         )
-    print(f"targets (every send delivered, >= {TARGET:.0%} of raw at {biggest:,}, memory bounded):", "met" if ok else "MISSED")
+    print(
+        f"targets (every send delivered, median >= {TARGET:.0%} of median raw at {biggest:,}, memory bounded):",
+        "met" if ok else "MISSED",
+    )
     sys.exit(0 if ok else 1)
 
 
