@@ -237,7 +237,6 @@ impl Runner {
         let due_sends = st.contacts_with_due_sends(now, now_ms).map_err(|e| e.to_string())?;
         let due_enrolments = st.contacts_with_due_enrolments(now).map_err(|e| e.to_string())?;
         let enrolments_active = st.any_active_enrolment().map_err(|e| e.to_string())?;
-        let suppressions = st.any_suppression().map_err(|e| e.to_string())?;
         let mut events: BTreeMap<String, Vec<EventRow>> = BTreeMap::new();
         for e in st.pending_events(100_000).map_err(|e| e.to_string())? {
             events.entry(e.contact_id.clone()).or_default().push(e);
@@ -269,7 +268,7 @@ impl Runner {
             ready_unsafe: 0,
             down_hold: self.down_hold,
             enrolments_active,
-            suppressions,
+            suppressions: false,
             enrolled: false,
             error: None,
             zones: Vec::new(),
@@ -281,6 +280,8 @@ impl Runner {
             crm_events: crm_events.as_deref(),
         };
         pass.store.begin().map_err(|e| e.to_string())?;
+        // Read in the transaction, as every contact's suppressions were.
+        pass.suppressions = pass.store.any_suppression().map_err(|e| e.to_string())?;
         let mut seen = 0u64;
         let scan = if full || !due_sends.is_empty() || !due_enrolments.is_empty() || !pass.events.is_empty() {
             Some(source.scan(&mut |c: &Contact| {
@@ -1205,12 +1206,19 @@ impl<'p> Pass<'_, 'p> {
 
     /// Record what the workers finished. Claimed sends that ended are
     /// written together (one statement prepared for the lot).
+    /// Every outcome is recorded even if one cannot be (the first error is
+    /// returned after): a claimed send left `sending` after its provider
+    /// took it would be sent again by the next runner.
     fn record_all(&mut self, done: Vec<Done>) -> Result<(), String> {
         let mut ended = Vec::with_capacity(done.len());
+        let mut failed = None;
         for d in done {
-            self.record(d, &mut ended)?;
+            if let Err(e) = self.record(d, &mut ended) {
+                failed.get_or_insert(e);
+            }
         }
-        self.store.finish_claimed(&ended).map_err(db)
+        let written = self.store.finish_claimed(&ended).map_err(db);
+        failed.map_or(written, Err)
     }
 
     /// Record one outcome; a claimed send that ended goes to `ended`.
@@ -1320,8 +1328,10 @@ impl<'p> Pass<'_, 'p> {
     fn finish(mut self) -> Result<Report, String> {
         self.flush()?;
         let done = self.workers.wait_all();
-        self.record_all(done)?;
+        // Committed even if an outcome could not be recorded: the others were.
+        let recorded = self.record_all(done);
         self.store.commit().map_err(db)?;
+        recorded?;
         self.report.unreachable = self.workers.unreachable();
         Ok(self.report)
     }

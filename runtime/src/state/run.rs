@@ -338,7 +338,7 @@ pub trait RunStore {
     /// [`RunStore::finish_send`] for sends [`RunStore::insert_claimed`]
     /// inserted, found by their ledger ids: the ledger's order, where keys
     /// are random (a lookup by key reads a page of the key index per send).
-    /// All in one statement, prepared once for the lot.
+    /// One statement, prepared once for the lot.
     fn finish_claimed(&mut self, ended: &[Ended]) -> Result<(), StateError>;
     /// Claim a send for the provider: `sending`, leased to `owner`.
     fn claim_send(&mut self, key: &str, owner: &str, lease_until_ms: i64, at: DateTime<Utc>) -> Result<(), StateError>;
@@ -1160,10 +1160,15 @@ impl RunStore for SqliteRunStore {
         let mut stmt = self.conn.prepare_cached(
             "UPDATE sends SET status = ?2, reason = ?3, provider_id = coalesce(?4, provider_id), lease_owner = NULL, lease_until = NULL WHERE id = ?1",
         )?;
+        // Every row is tried: one that cannot be written does not leave the
+        // others `sending` (the first error is returned after).
+        let mut failed = None;
         for e in ended {
-            stmt.execute(params![e.id, e.status.as_str(), e.reason, e.provider_id])?;
+            if let Err(err) = stmt.execute(params![e.id, e.status.as_str(), e.reason, e.provider_id]) {
+                failed.get_or_insert(err);
+            }
         }
-        Ok(())
+        failed.map_or(Ok(()), |e| Err(e.into()))
     }
 
     fn requeue_abandoned(&mut self, key: &str, reason: &str) -> Result<(), StateError> {
