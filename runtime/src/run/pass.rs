@@ -1196,12 +1196,17 @@ impl<'p> Pass<'_, 'p> {
         self.workers.submit_all(self.ready.drain(..));
         self.ready_unsafe = 0;
         let done = self.workers.poll();
-        self.store.begin().map_err(db)?;
-        self.suppressions = self.store.any_suppression().map_err(db)?;
-        self.record_all(done)?;
+        // The outcomes are recorded even if the next transaction cannot
+        // begin (then a statement at a time): dropped, their sends would stay
+        // `sending` and go out again after a restart.
+        let began = self.store.begin().map_err(db);
+        let any = self.store.any_suppression().map_err(db);
+        // Unknown: each contact is looked up (and its query reports the error).
+        self.suppressions = *any.as_ref().unwrap_or(&true);
+        let recorded = self.record_all(done);
         self.ops = 0;
         self.last_flush = Instant::now();
-        Ok(())
+        began.and(any).and(recorded)
     }
 
     /// Record what the workers finished. Claimed sends that ended are
@@ -1326,11 +1331,13 @@ impl<'p> Pass<'_, 'p> {
 
     /// Commit, wait for the workers, record their outcomes.
     fn finish(mut self) -> Result<Report, String> {
-        self.flush()?;
+        // Whatever fails, the workers' outcomes are waited for, recorded and
+        // committed before the error is returned.
+        let flushed = self.flush();
         let done = self.workers.wait_all();
-        // Committed even if an outcome could not be recorded: the others were.
         let recorded = self.record_all(done);
         self.store.commit().map_err(db)?;
+        flushed?;
         recorded?;
         self.report.unreachable = self.workers.unreachable();
         Ok(self.report)
