@@ -96,9 +96,13 @@ impl Breaker {
         }
     }
 
-    /// Whether it opened since the last call (for the pass's report).
+    /// Whether it opened since the last call and the provider has not
+    /// connected since (for the pass's report: a provider that came back
+    /// within the pass is not reported down).
     pub fn take_tripped(&self) -> bool {
-        std::mem::take(&mut self.state().tripped)
+        let mut s = self.state();
+        let down = s.open_until.is_some() || s.failures > 0;
+        std::mem::take(&mut s.tripped) && down
     }
 }
 
@@ -193,6 +197,33 @@ mod tests {
         let later = t + HOLD * 10;
         b.record(true, later);
         assert_eq!(b.open_until(later), None);
+    }
+
+    #[test]
+    fn a_trip_is_reported_unless_the_provider_connected_since() {
+        let trip = |b: &Breaker, t: Instant| {
+            for _ in 0..TRIP_AFTER {
+                b.record(true, t);
+            }
+        };
+        let t = Instant::now();
+        // Still open, or half-open and not tried: reported, once.
+        let b = Breaker::default();
+        trip(&b, t);
+        assert!(b.take_tripped());
+        assert!(!b.take_tripped());
+        trip(&b, t + HOLD);
+        assert!(b.take_tripped(), "half-open, and it failed again");
+        // Connected after the hold: it came back within the pass.
+        let b = Breaker::default();
+        trip(&b, t);
+        b.record(false, t + HOLD);
+        assert!(!b.take_tripped());
+        // Forgotten after a long silence, then refused again: still down.
+        let b = Breaker::default();
+        trip(&b, t);
+        b.record(true, t + HOLD * 10);
+        assert!(b.take_tripped());
     }
 
     #[test]
