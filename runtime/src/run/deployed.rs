@@ -12,7 +12,6 @@ use herald_compiler::engine::{Engine, Sent, guard::thread_id};
 use herald_compiler::model::{Experiment, Plan};
 use herald_compiler::rules::Solicitation;
 use herald_compiler::{SourceFile, SourceSet};
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -141,25 +140,6 @@ impl<'p> Engines<'p> {
     }
 }
 
-/// The permanent idempotency key of a send: object, version, contact and
-/// occurrence, hashed (it appears in Message-IDs and file names, so it must
-/// be short and safe whatever the contact id holds).
-pub fn send_key(object: &str, version: u64, contact: &str, occurrence: &str) -> String {
-    let mut h = Sha256::new();
-    for part in [object, &version.to_string(), contact, occurrence] {
-        h.update((part.len() as u64).to_le_bytes());
-        h.update(part.as_bytes());
-    }
-    // Hex by hand: a `format!` per byte showed in the runner's profile.
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut key = String::with_capacity(32);
-    for b in &h.finalize()[..16] {
-        key.push(char::from(HEX[usize::from(b >> 4)]));
-        key.push(char::from(HEX[usize::from(b & 15)]));
-    }
-    key
-}
-
 /// Transactional before service before marketing at the same instant.
 pub fn priority(p: Purpose) -> u8 {
     match p {
@@ -180,23 +160,6 @@ pub fn sent(row: &SendRow) -> Option<Sent<'_>> {
             message_tags: &row.tags,
             origin_tags: &[],
         },
-        thread: thread_id(row.thread_key()),
+        thread: thread_id(&row.thread_key()),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn keys_are_stable_distinct_and_safe() {
-        let k = send_key("campaigns.bf", 1, "c/1", "once");
-        // Keys are permanent (ledgers and Message-IDs hold them): never changed.
-        assert_eq!(k, "d0fba65d619c6550358d02c223b1cdab");
-        assert_eq!(k.len(), 32);
-        assert!(k.chars().all(|c| c.is_ascii_hexdigit()));
-        assert_ne!(k, send_key("campaigns.bf", 2, "c/1", "once"));
-        // Parts cannot run into each other.
-        assert_ne!(send_key("a", 1, "bc", "d"), send_key("a", 1, "b", "cd"));
-    }
 }

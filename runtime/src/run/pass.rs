@@ -17,7 +17,7 @@
 //! same key on a provider that takes one, and marks it in doubt otherwise.
 
 use super::compose::{Links, compose};
-use super::deployed::{Deployed, Engines, send_key};
+use super::deployed::{Deployed, Engines};
 use super::history::{CrmEvents, RunHistory};
 use super::workers::{Done, Job, Workers};
 use crate::crm;
@@ -25,6 +25,7 @@ use crate::crm::events::EventHistory;
 use crate::providers::{Outcome, backoff};
 use crate::state::run::{
     Ended, EnrolmentRow, EnrolmentStatus, EventRow, RunStore, SendRow, SendStatus, SqliteRunStore, as_stored,
+    ledger_key, send_key,
 };
 use chrono::{DateTime, Days, TimeDelta, Utc};
 use herald_compiler::contact::{Contact, Layout};
@@ -695,12 +696,7 @@ impl<'p> Pass<'_, 'p> {
             if at <= from || at > self.now {
                 continue;
             }
-            if ledger_known
-                && self
-                    .store
-                    .send_exists(&send_key(&address, version, &c.id, "once"))
-                    .map_err(db)?
-            {
+            if ledger_known && self.store.send_exists(&address, version, &c.id, "once").map_err(db)? {
                 continue;
             }
             // The control group of an A/B test is recorded too: its drop says why.
@@ -836,7 +832,7 @@ impl<'p> Pass<'_, 'p> {
                     send.reason = Some("holdout".into());
                 }
                 // A fallback belongs to the solicitation of the send it
-                // falls back for: that send's key.
+                // falls back for: that send's identity.
                 if let Some(thread) = thread.filter(|t| *t != step) {
                     let primary = format!("{}/{thread}", row.occurrence);
                     send.thread = Some(send_key(&row.scenario, row.version, &c.id, &primary));
@@ -917,7 +913,7 @@ impl<'p> Pass<'_, 'p> {
         }
         .unwrap_or_default();
         SendRow {
-            key: send_key(address, version, &c.id, occurrence),
+            key: ledger_key(self.now, &send_key(address, version, &c.id, occurrence)),
             object: address.to_string(),
             version,
             contact_id: c.id.clone(),
@@ -943,7 +939,7 @@ impl<'p> Pass<'_, 'p> {
     /// A new send. One that is due now is kept in memory and written once
     /// its guards have decided (claimed, deferred or dropped: one insert, not
     /// an insert then an update); the others are written at once. `checked`:
-    /// the caller already knows its key is not in the ledger.
+    /// the caller already knows no send of its identity is in the ledger.
     fn queue(&mut self, mut row: SendRow, checked: bool) -> Result<(), String> {
         // As the ledger holds it (instants to the millisecond).
         row.due_at = as_stored(row.due_at);
@@ -952,10 +948,16 @@ impl<'p> Pass<'_, 'p> {
         let new = if later {
             self.store.queue_send(&row).map_err(db)?
         } else {
-            // The key may be in the ledger already, or queued for this
-            // contact a moment ago in this pass.
-            let known = (!checked && self.store.send_exists(&row.key).map_err(db)?)
-                || self.fresh.iter().any(|(r, _)| r.key == row.key);
+            // It may be in the ledger already, or queued for this contact a
+            // moment ago in this pass.
+            let same =
+                |r: &SendRow| r.object == row.object && r.version == row.version && r.occurrence == row.occurrence;
+            let known = (!checked
+                && self
+                    .store
+                    .send_exists(&row.object, row.version, &row.contact_id, &row.occurrence)
+                    .map_err(db)?)
+                || self.fresh.iter().any(|(r, _)| same(r));
             !known
         };
         if !new {
@@ -1052,7 +1054,7 @@ impl<'p> Pass<'_, 'p> {
                     origin,
                     message: &row.message,
                     due: row.due_at,
-                    thread: herald_compiler::engine::guard::thread_id(row.thread_key()),
+                    thread: herald_compiler::engine::guard::thread_id(&row.thread_key()),
                 },
                 &log,
                 &suppressed,
@@ -1090,7 +1092,7 @@ impl<'p> Pass<'_, 'p> {
                             let lease = self.now_ms + i64::try_from(LEASE.as_millis()).unwrap_or(0) * 4;
                             // Pressure counts the send at the instant it went
                             // out. Committed before the provider sees it.
-                            // `None`: its key was in the ledger already.
+                            // `None`: a send of its identity was in the ledger already.
                             let claimed = if in_ledger {
                                 self.store
                                     .claim_send(&row.key, self.owner, lease, self.now)

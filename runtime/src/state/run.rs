@@ -14,6 +14,7 @@ use super::StateError;
 use chrono::{DateTime, SecondsFormat, Utc};
 use herald_compiler::ast::values::{Channel, Purpose};
 use rusqlite::{Connection, OptionalExtension, params};
+use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
@@ -128,16 +129,58 @@ pub struct SendRow {
     pub provider_id: Option<String>,
     /// The triggering event's properties (JSON), for templates.
     pub event: Option<String>,
-    /// The solicitation it belongs to: for a fallback, the key of the send it
-    /// falls back for (`None`: its own key).
+    /// The solicitation it belongs to: for a fallback, the identity
+    /// ([`send_key`]) of the send it falls back for (`None`: its own).
     pub thread: Option<String>,
 }
 
 impl SendRow {
-    /// The key of its solicitation (pressure caps count one per solicitation).
-    pub fn thread_key(&self) -> &str {
-        self.thread.as_deref().unwrap_or(&self.key)
+    /// Its identity hashed ([`send_key`]).
+    pub fn identity(&self) -> String {
+        send_key(&self.object, self.version, &self.contact_id, &self.occurrence)
     }
+
+    /// The identity of its solicitation (pressure caps count one per
+    /// solicitation): a fallback's `thread`, else its own.
+    pub fn thread_key(&self) -> std::borrow::Cow<'_, str> {
+        match &self.thread {
+            Some(t) => std::borrow::Cow::Borrowed(t),
+            None => std::borrow::Cow::Owned(self.identity()),
+        }
+    }
+}
+
+/// A send's identity hashed: object, version, contact and occurrence. It
+/// names a solicitation (a fallback's `thread` is its primary's identity),
+/// and it was the key of every send before state 7 (those keep it). Short
+/// and safe whatever the contact id holds.
+pub fn send_key(object: &str, version: u64, contact: &str, occurrence: &str) -> String {
+    let mut h = Sha256::new();
+    for part in [object, &version.to_string(), contact, occurrence] {
+        h.update((part.len() as u64).to_le_bytes());
+        h.update(part.as_bytes());
+    }
+    // Hex by hand: a `format!` per byte showed in the runner's profile.
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut key = String::with_capacity(32);
+    for b in &h.finalize()[..16] {
+        key.push(char::from(HEX[usize::from(b >> 4)]));
+        key.push(char::from(HEX[usize::from(b & 15)]));
+    }
+    key
+}
+
+/// The permanent idempotency key of a new send (stored with it; retries,
+/// Message-IDs and providers' idempotency keys use the stored one): the
+/// instant of the pass that made it, in milliseconds (12 hex digits), then
+/// 20 hex digits of its identity. A pass's keys begin alike, so they go
+/// into one place of the ledger's key index instead of random pages of all
+/// of it. The pass's instant is the business clock (pinned in tests, so
+/// keys are reproducible); the ledger is unique by identity, not by key.
+pub fn ledger_key(at: DateTime<Utc>, identity: &str) -> String {
+    let ms = u64::try_from(at.timestamp_millis()).unwrap_or(0).min(0xffff_ffff_ffff);
+    let tail = identity.get(..20).unwrap_or(identity);
+    format!("{ms:012x}{tail}")
 }
 
 /// An enrolment as stored.
@@ -313,9 +356,10 @@ pub trait RunStore {
     fn any_active_enrolment(&self) -> Result<bool, StateError>;
 
     // The send ledger.
-    /// Insert a send; `false` when its key exists (it was queued before).
+    /// Insert a send; `false` when a send of its identity exists (it was queued before).
     fn queue_send(&mut self, row: &SendRow) -> Result<bool, StateError>;
-    fn send_exists(&self, key: &str) -> Result<bool, StateError>;
+    /// Whether the ledger holds the send of this identity.
+    fn send_exists(&self, object: &str, version: u64, contact_id: &str, occurrence: &str) -> Result<bool, StateError>;
     /// Whether the ledger holds any send of this version of an object.
     fn has_sends(&self, object: &str, version: u64) -> Result<bool, StateError>;
     /// Queued sends of a contact that are due by `now` (and, for retries,
@@ -327,7 +371,7 @@ pub trait RunStore {
     /// Insert a send that is due now and passed the guards, already claimed
     /// (`sending`, leased to `owner`, sent at `at`, one attempt): one write
     /// where queueing then claiming took two. Its ledger id, for
-    /// [`RunStore::finish_claimed`]; `None` when its key exists.
+    /// [`RunStore::finish_claimed`]; `None` when a send of its identity exists.
     fn insert_claimed(
         &mut self,
         row: &SendRow,
@@ -444,7 +488,7 @@ impl SqliteRunStore {
     }
 
     /// Insert a send as given, with these status columns and lease: its
-    /// ledger id, `None` when its key exists.
+    /// ledger id, `None` when a send of its identity exists.
     #[allow(clippy::too_many_arguments)]
     fn insert_send(
         &mut self,
@@ -1091,13 +1135,13 @@ impl RunStore for SqliteRunStore {
             .exists(params![object, version as i64])?)
     }
 
-    fn send_exists(&self, key: &str) -> Result<bool, StateError> {
+    fn send_exists(&self, object: &str, version: u64, contact_id: &str, occurrence: &str) -> Result<bool, StateError> {
         Ok(self
             .conn
-            .prepare_cached("SELECT 1 FROM sends WHERE key = ?1")?
-            .query_row([key], |_| Ok(()))
-            .optional()?
-            .is_some())
+            .prepare_cached(
+                "SELECT 1 FROM sends WHERE object = ?1 AND version = ?2 AND contact_id = ?3 AND occurrence = ?4",
+            )?
+            .exists(params![object, version as i64, contact_id, occurrence])?)
     }
 
     fn due_sends(&self, contact_id: &str, now: DateTime<Utc>, now_ms: i64) -> Result<Vec<SendRow>, StateError> {
@@ -1320,6 +1364,37 @@ impl RunStore for SqliteRunStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_are_stable_distinct_and_safe() {
+        let k = send_key("campaigns.bf", 1, "c/1", "once");
+        // Keys are permanent (ledgers and Message-IDs hold them): never changed.
+        assert_eq!(k, "d0fba65d619c6550358d02c223b1cdab");
+        assert_eq!(k.len(), 32);
+        assert!(k.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(k, send_key("campaigns.bf", 2, "c/1", "once"));
+        // Parts cannot run into each other.
+        assert_ne!(send_key("a", 1, "bc", "d"), send_key("a", 1, "b", "cd"));
+    }
+
+    #[test]
+    fn ledger_keys_begin_with_the_instant_and_end_with_the_identity() {
+        let id = send_key("campaigns.bf", 1, "c/1", "once");
+        let at = DateTime::from_timestamp_millis(1_764_234_060_123).unwrap();
+        let k = ledger_key(at, &id);
+        assert_eq!(k, "019ac48b615bd0fba65d619c6550358d");
+        assert_eq!(k.len(), 32);
+        assert!(k.ends_with(&id[..20]));
+        // Later passes sort after: a pass's keys sit together.
+        let later = ledger_key(
+            at + chrono::TimeDelta::milliseconds(1),
+            &send_key("campaigns.bf", 1, "a", "once"),
+        );
+        assert!(later > k);
+        // Before 1970 or past year 10889: clamped, still 32 hex digits.
+        assert_eq!(ledger_key(DateTime::<Utc>::MIN_UTC, &id).len(), 32);
+        assert_eq!(ledger_key(DateTime::<Utc>::MAX_UTC, &id).len(), 32);
+    }
 
     /// `as_stored` is the round trip through the ledger's text, to the
     /// millisecond, at the edges too (leap second, year 9999 and beyond).
