@@ -20,6 +20,11 @@ At the biggest audience, raw and Herald are measured in turns, ROUNDS times
 each (3; HERALD_BENCH_ROUNDS): one measurement on this 2-core machine can be
 half the next, so the comparison is between medians.
 
+Then SMS once more at the biggest audience, on a ledger that already holds
+2,000,000 earlier sends (HERALD_BENCH_GROWN; 0 skips it), against Herald's
+median on an empty ledger: the ledger grows with every campaign, and what
+Herald writes per send must not slow down with it.
+
 Targets (issue #10): a median at least 50 % of raw's; peak RSS bounded.
 Exits 1 when missed."""
 
@@ -30,6 +35,7 @@ import re
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -52,6 +58,9 @@ RAW_SECONDS = 5
 # the next (where the scheduler puts the client's and the server's threads),
 # so the target is judged on the medians.
 ROUNDS = int(os.environ.get("HERALD_BENCH_ROUNDS", "3"))
+# SMS again at the biggest audience, on a ledger that already holds this many
+# sends (0: not measured).
+GROWN = int(os.environ.get("HERALD_BENCH_GROWN", "2000000"))
 TARGET = 0.5
 # A campaign at 10:00 in Paris on a Friday, run a minute later (business clock).
 SEND_AT = "2026-11-27T10:00"
@@ -198,10 +207,39 @@ class Plan:
         shutil.rmtree(self.pristine, ignore_errors=True)
         shutil.copytree(self.state, self.pristine)
 
-    def fresh(self):
+    def fresh(self, pristine=None):
         shutil.rmtree(self.state)
-        shutil.copytree(self.pristine, self.state)
+        shutil.copytree(pristine or self.pristine, self.state)
         return self.dir
+
+
+def grow(plan, earlier):
+    """A copy of the plan's applied state whose ledger already holds
+    `earlier` sends: past campaigns to the same contacts, sent in 2025 (out
+    of every pressure window), keyed as before state 7 (random hex). Herald
+    then sends into a ledger that has grown, as it will after months."""
+    grown = plan.pristine + "-grown"
+    shutil.rmtree(grown, ignore_errors=True)
+    shutil.copytree(plan.pristine, grown)
+    with open(os.path.join(plan.dir, "data", "contacts.csv"), newline="") as f:
+        ids = [r[0] for r in list(csv.reader(f))[1:]]
+    db = sqlite3.connect(os.path.join(grown, "state.db"))
+
+    def rows():
+        for n in range(earlier):
+            k, i = divmod(n, len(ids))
+            at = f"2025-{k % 12 + 1:02d}-10T09:00:00.000Z"
+            yield (os.urandom(16).hex(), f"campaigns.past_{k}", ids[i], at, f"msg-{n}")
+
+    db.executemany(
+        "INSERT INTO sends (key, object, version, contact_id, occurrence, message, channel, purpose, program, tags,"
+        " priority, due_at, not_before, status, attempts, sent_at, provider_id, updated_at)"
+        " VALUES (?1, ?2, 1, ?3, 'once', 'bf_sms', 'sms', 'marketing', 'promotions', '[]', 2, ?4, ?4, 'sent', 1, ?4, ?5, ?4)",
+        rows(),
+    )
+    db.commit()
+    db.close()
+    return grown
 
 
 def median(xs):
@@ -386,9 +424,9 @@ def sms_providers(port):
     )
 
 
-def sms(plan):
+def sms(plan, pristine=None):
     gw = Gateway(plan.port)
-    d = plan.fresh()
+    d = plan.fresh(pristine)
     before = gw.cpu()
     elapsed, rss, report, cpu = herald_run(d, env={"BENCH_SMS_TOKEN": TOKEN})
     server_cpu = gw.cpu() - before
@@ -446,6 +484,8 @@ def main():
                 if n == biggest:
                     results[f"{channel}_raw"].append(raw())
                 results[channel][n].append(run(plan))
+            if channel == "sms" and n == biggest and GROWN:
+                results["sms_grown"] = sms(plan, grow(plan, GROWN))
     with open(os.path.join(OUT, "results.json"), "w") as f:
         json.dump(results, f, indent=2, default=str)
 
@@ -490,6 +530,17 @@ def main():
                 f"peak RSS {peak / 1024:6.1f} MiB, CPU per send: Herald {median([r['cpu'] for r in runs]) / n * 1e6:4.0f} µs{server}"
                 + ("" if complete else "  INCOMPLETE")
             )
+    if "sms_grown" in results:
+        r = results["sms_grown"]
+        rate = r["sent"] / r["seconds"]
+        empty = median([x["sent"] / x["seconds"] for x in results["sms"][biggest]])
+        complete = r["sent"] == biggest and r["received"] == biggest
+        ok &= complete
+        print(
+            f"herald sms   {biggest:>7,} contacts, on a ledger of {GROWN:,} earlier sends: {rate:7,.0f}/s "
+            f"= {rate / empty:.0%} of its median on an empty ledger, {r['seconds']:.1f} s, "
+            f"CPU per send: Herald {r['cpu'] / biggest * 1e6:4.0f} µs" + ("" if complete else "  INCOMPLETE")
+        )
     # Bounded: four times the audience may not cost much more memory.
     for channel, v in rss.items():
         bounded = v[-1] <= v[0] * 1.25 + 8 * 1024
