@@ -160,6 +160,6 @@ pub fn sent(row: &SendRow) -> Option<Sent<'_>> {
             message_tags: &row.tags,
             origin_tags: &[],
         },
-        thread: thread_id(&row.thread_key()),
+        thread: thread_id(row.thread_key()),
     })
 }

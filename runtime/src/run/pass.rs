@@ -912,8 +912,9 @@ impl<'p> Pass<'_, 'p> {
                 .map(|x| x.program.clone()),
         }
         .unwrap_or_default();
+        let identity = send_key(address, version, &c.id, occurrence);
         SendRow {
-            key: ledger_key(self.now, &send_key(address, version, &c.id, occurrence)),
+            key: ledger_key(self.now, &identity),
             object: address.to_string(),
             version,
             contact_id: c.id.clone(),
@@ -932,7 +933,8 @@ impl<'p> Pass<'_, 'p> {
             sent_at: None,
             provider_id: None,
             event,
-            thread: None,
+            // Its own solicitation, unless it is a fallback (see `thread_key`).
+            thread: Some(identity),
         }
     }
 
@@ -950,8 +952,12 @@ impl<'p> Pass<'_, 'p> {
         } else {
             // It may be in the ledger already, or queued for this contact a
             // moment ago in this pass.
-            let same =
-                |r: &SendRow| r.object == row.object && r.version == row.version && r.occurrence == row.occurrence;
+            let same = |r: &SendRow| {
+                r.object == row.object
+                    && r.version == row.version
+                    && r.contact_id == row.contact_id
+                    && r.occurrence == row.occurrence
+            };
             let known = (!checked
                 && self
                     .store
@@ -1054,7 +1060,7 @@ impl<'p> Pass<'_, 'p> {
                     origin,
                     message: &row.message,
                     due: row.due_at,
-                    thread: herald_compiler::engine::guard::thread_id(&row.thread_key()),
+                    thread: herald_compiler::engine::guard::thread_id(row.thread_key()),
                 },
                 &log,
                 &suppressed,

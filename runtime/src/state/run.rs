@@ -129,24 +129,19 @@ pub struct SendRow {
     pub provider_id: Option<String>,
     /// The triggering event's properties (JSON), for templates.
     pub event: Option<String>,
-    /// The solicitation it belongs to: for a fallback, the identity
-    /// ([`send_key`]) of the send it falls back for (`None`: its own).
+    /// The solicitation it belongs to ([`SendRow::thread_key`]): the
+    /// identity ([`send_key`]) of the send itself, or for a fallback of the
+    /// send it falls back for.
     pub thread: Option<String>,
 }
 
 impl SendRow {
-    /// Its identity hashed ([`send_key`]).
-    pub fn identity(&self) -> String {
-        send_key(&self.object, self.version, &self.contact_id, &self.occurrence)
-    }
-
     /// The identity of its solicitation (pressure caps count one per
-    /// solicitation): a fallback's `thread`, else its own.
-    pub fn thread_key(&self) -> std::borrow::Cow<'_, str> {
-        match &self.thread {
-            Some(t) => std::borrow::Cow::Borrowed(t),
-            None => std::borrow::Cow::Owned(self.identity()),
-        }
+    /// solicitation). Every send made since state 7 stores it in `thread`
+    /// (its own identity, or a fallback's primary's); an older send without
+    /// one is its own solicitation, and its key is its identity.
+    pub fn thread_key(&self) -> &str {
+        self.thread.as_deref().unwrap_or(&self.key)
     }
 }
 
@@ -503,8 +498,9 @@ impl SqliteRunStore {
         let due_at = self.stamps.text(s.due_at);
         let not_before = self.stamps.text(s.not_before);
         let n = self.conn.prepare_cached(
-            "INSERT OR IGNORE INTO sends (key, object, version, contact_id, occurrence, message, channel, purpose, program, tags, priority, due_at, not_before, status, reason, attempts, sent_at, provider_id, event, thread, lease_owner, lease_until, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
+            "INSERT INTO sends (key, object, version, contact_id, occurrence, message, channel, purpose, program, tags, priority, due_at, not_before, status, reason, attempts, sent_at, provider_id, event, thread, lease_owner, lease_until, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)
+             ON CONFLICT (object, version, contact_id, occurrence) DO NOTHING",
         )?
         .execute(params![
             s.key,
@@ -1445,6 +1441,59 @@ mod tests {
         assert!(abandoned.contains("USING INDEX sends_sending"), "{abandoned}");
         let next = plan("SELECT min(not_before) FROM sends WHERE status = 'queued' AND not_before > 'x'");
         assert!(next.contains("sends_due"), "{next}");
+    }
+
+    /// The ledger keeps one send per identity, whatever its key (a later
+    /// pass makes another key for it); a key that another identity holds is
+    /// an error, never a send silently skipped.
+    #[test]
+    fn one_send_per_identity_and_a_key_clash_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        super::super::State::open_or_create(&path).unwrap();
+        let mut store = SqliteRunStore::open(&path).unwrap();
+        let at = DateTime::from_timestamp_millis(1_764_234_060_000).unwrap();
+        let row = |contact: &str, pass: DateTime<Utc>| {
+            let identity = send_key("campaigns.bf", 1, contact, "once");
+            SendRow {
+                key: ledger_key(pass, &identity),
+                object: "campaigns.bf".into(),
+                version: 1,
+                contact_id: contact.into(),
+                occurrence: "once".into(),
+                message: "bf_sms".into(),
+                channel: Channel::Sms,
+                purpose: Purpose::Marketing,
+                program: "promotions".into(),
+                tags: Vec::new(),
+                priority: 2,
+                due_at: at,
+                not_before: at,
+                status: SendStatus::Queued,
+                reason: None,
+                attempts: 0,
+                sent_at: None,
+                provider_id: None,
+                event: None,
+                thread: Some(identity),
+            }
+        };
+        let later = at + chrono::TimeDelta::hours(1);
+        assert!(store.queue_send(&row("c1", at)).unwrap());
+        assert!(!store.queue_send(&row("c1", at)).unwrap(), "the same send again");
+        assert!(!store.queue_send(&row("c1", later)).unwrap(), "a later pass's key");
+        assert!(
+            store
+                .insert_claimed(&row("c1", later), "runner", 0, later)
+                .unwrap()
+                .is_none()
+        );
+        assert!(store.send_exists("campaigns.bf", 1, "c1", "once").unwrap());
+        assert!(!store.send_exists("campaigns.bf", 1, "c2", "once").unwrap());
+        let mut clash = row("c2", at);
+        clash.key = row("c1", at).key;
+        assert!(store.queue_send(&clash).is_err(), "another identity under a taken key");
+        assert!(store.insert_claimed(&row("c2", at), "runner", 0, at).unwrap().is_some());
     }
 
     /// The kept texts are the formatted ones, whatever the order of the

@@ -281,7 +281,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // random page of an index as large as the whole ledger (on a ledger of
     // 2,000,000 sends the runner spent most of its time reading and writing
     // those pages, and sent half as fast). New keys begin with the instant
-    // of the pass that made them (see `run::deployed::ledger_key`): a
+    // of the pass that made them (see `state::run::ledger_key`): a
     // pass's keys sit together in the key index. The identity index also
     // answers what the index on (object, version) did.
     "
