@@ -24,8 +24,7 @@ use crate::crm;
 use crate::crm::events::EventHistory;
 use crate::providers::{Outcome, backoff};
 use crate::state::run::{
-    Ended, EnrolmentRow, EnrolmentStatus, EventRow, RunStore, SendRow, SendStatus, SqliteRunStore, as_stored,
-    ledger_key, send_key,
+    Ended, EnrolmentRow, EnrolmentStatus, EventRow, RunStore, SendRow, SendStatus, SqliteRunStore, as_stored, send_key,
 };
 use chrono::{DateTime, Days, TimeDelta, Utc};
 use herald_compiler::contact::{Contact, Layout};
@@ -912,29 +911,15 @@ impl<'p> Pass<'_, 'p> {
                 .map(|x| x.program.clone()),
         }
         .unwrap_or_default();
-        let identity = send_key(address, version, &c.id, occurrence);
         SendRow {
-            key: ledger_key(self.now, &identity),
-            object: address.to_string(),
-            version,
-            contact_id: c.id.clone(),
-            occurrence: occurrence.to_string(),
             message: message.to_string(),
             channel,
             purpose,
             program,
             tags,
             priority,
-            due_at: at,
-            not_before: at,
-            status: SendStatus::Queued,
-            reason: None,
-            attempts: 0,
-            sent_at: None,
-            provider_id: None,
             event,
-            // Its own solicitation, unless it is a fallback (see `thread_key`).
-            thread: Some(identity),
+            ..SendRow::new(self.now, address, version, &c.id, occurrence, at)
         }
     }
 

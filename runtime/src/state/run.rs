@@ -136,6 +136,42 @@ pub struct SendRow {
 }
 
 impl SendRow {
+    /// A send to make, queued for `at`: its key made by the pass at `pass`,
+    /// its own solicitation. The caller says what it sends (an email of no
+    /// message until then).
+    pub fn new(
+        pass: DateTime<Utc>,
+        object: &str,
+        version: u64,
+        contact_id: &str,
+        occurrence: &str,
+        at: DateTime<Utc>,
+    ) -> SendRow {
+        let identity = send_key(object, version, contact_id, occurrence);
+        SendRow {
+            key: ledger_key(pass, &identity),
+            object: object.to_string(),
+            version,
+            contact_id: contact_id.to_string(),
+            occurrence: occurrence.to_string(),
+            message: String::new(),
+            channel: Channel::Email,
+            purpose: Purpose::Marketing,
+            program: String::new(),
+            tags: Vec::new(),
+            priority: 2,
+            due_at: at,
+            not_before: at,
+            status: SendStatus::Queued,
+            reason: None,
+            attempts: 0,
+            sent_at: None,
+            provider_id: None,
+            event: None,
+            thread: Some(identity),
+        }
+    }
+
     /// The identity of its solicitation (pressure caps count one per
     /// solicitation). Every send made since state 7 stores it in `thread`
     /// (its own identity, or a fallback's primary's); an older send without
@@ -1453,30 +1489,10 @@ mod tests {
         super::super::State::open_or_create(&path).unwrap();
         let mut store = SqliteRunStore::open(&path).unwrap();
         let at = DateTime::from_timestamp_millis(1_764_234_060_000).unwrap();
-        let row = |contact: &str, pass: DateTime<Utc>| {
-            let identity = send_key("campaigns.bf", 1, contact, "once");
-            SendRow {
-                key: ledger_key(pass, &identity),
-                object: "campaigns.bf".into(),
-                version: 1,
-                contact_id: contact.into(),
-                occurrence: "once".into(),
-                message: "bf_sms".into(),
-                channel: Channel::Sms,
-                purpose: Purpose::Marketing,
-                program: "promotions".into(),
-                tags: Vec::new(),
-                priority: 2,
-                due_at: at,
-                not_before: at,
-                status: SendStatus::Queued,
-                reason: None,
-                attempts: 0,
-                sent_at: None,
-                provider_id: None,
-                event: None,
-                thread: Some(identity),
-            }
+        let row = |contact: &str, pass: DateTime<Utc>| SendRow {
+            message: "bf_sms".into(),
+            channel: Channel::Sms,
+            ..SendRow::new(pass, "campaigns.bf", 1, contact, "once", at)
         };
         let later = at + chrono::TimeDelta::hours(1);
         assert!(store.queue_send(&row("c1", at)).unwrap());
