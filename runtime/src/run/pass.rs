@@ -919,7 +919,9 @@ impl<'p> Pass<'_, 'p> {
             tags,
             priority,
             event,
-            ..SendRow::new(self.now, address, version, &c.id, occurrence, at)
+            // Keyed by the real clock: a pass's keys then grow as it goes,
+            // and each goes at the end of the ledger's key index.
+            ..SendRow::new(crate::clock::real_unix_ms(), address, version, &c.id, occurrence, at)
         }
     }
 

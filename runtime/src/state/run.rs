@@ -136,11 +136,11 @@ pub struct SendRow {
 }
 
 impl SendRow {
-    /// A send to make, queued for `at`: its key made by the pass at `pass`,
-    /// its own solicitation. The caller says what it sends (an email of no
-    /// message until then).
+    /// A send to make, queued for `at`: its key made at `made_ms` (Unix
+    /// milliseconds), its own solicitation. The caller says what it sends
+    /// (an email of no message until then).
     pub fn new(
-        pass: DateTime<Utc>,
+        made_ms: i64,
         object: &str,
         version: u64,
         contact_id: &str,
@@ -149,7 +149,7 @@ impl SendRow {
     ) -> SendRow {
         let identity = send_key(object, version, contact_id, occurrence);
         SendRow {
-            key: ledger_key(pass, &identity),
+            key: ledger_key(made_ms, &identity),
             object: object.to_string(),
             version,
             contact_id: contact_id.to_string(),
@@ -202,14 +202,15 @@ pub fn send_key(object: &str, version: u64, contact: &str, occurrence: &str) -> 
 }
 
 /// The permanent idempotency key of a new send (stored with it; retries,
-/// Message-IDs and providers' idempotency keys use the stored one): the
-/// instant of the pass that made it, in milliseconds (12 hex digits), then
-/// 20 hex digits of its identity. A pass's keys begin alike, so they go
-/// into one place of the ledger's key index instead of random pages of all
-/// of it. The pass's instant is the business clock (pinned in tests, so
-/// keys are reproducible); the ledger is unique by identity, not by key.
-pub fn ledger_key(at: DateTime<Utc>, identity: &str) -> String {
-    let ms = u64::try_from(at.timestamp_millis()).unwrap_or(0).min(0xffff_ffff_ffff);
+/// Message-IDs and providers' idempotency keys use the stored one): when it
+/// was made, in Unix milliseconds on the machine's clock (12 hex digits),
+/// then 20 hex digits of its identity. Keys made one after the other sort
+/// one after the other, so each new send goes at the end of the ledger's
+/// key index instead of into a random page of it. The ledger is unique by
+/// identity, not by key; a key tells when its send was made, never how many
+/// there were.
+pub fn ledger_key(made_ms: i64, identity: &str) -> String {
+    let ms = u64::try_from(made_ms).unwrap_or(0).min(0xffff_ffff_ffff);
     let tail = identity.get(..20).unwrap_or(identity);
     format!("{ms:012x}{tail}")
 }
@@ -1412,20 +1413,17 @@ mod tests {
     #[test]
     fn ledger_keys_begin_with_the_instant_and_end_with_the_identity() {
         let id = send_key("campaigns.bf", 1, "c/1", "once");
-        let at = DateTime::from_timestamp_millis(1_764_234_060_123).unwrap();
+        let at = 1_764_234_060_123;
         let k = ledger_key(at, &id);
         assert_eq!(k, "019ac48b615bd0fba65d619c6550358d");
         assert_eq!(k.len(), 32);
         assert!(k.ends_with(&id[..20]));
-        // Later passes sort after: a pass's keys sit together.
-        let later = ledger_key(
-            at + chrono::TimeDelta::milliseconds(1),
-            &send_key("campaigns.bf", 1, "a", "once"),
-        );
+        // Made later, sorted after, whatever the identity.
+        let later = ledger_key(at + 1, &send_key("campaigns.bf", 1, "a", "once"));
         assert!(later > k);
         // Before 1970 or past year 10889: clamped, still 32 hex digits.
-        assert_eq!(ledger_key(DateTime::<Utc>::MIN_UTC, &id).len(), 32);
-        assert_eq!(ledger_key(DateTime::<Utc>::MAX_UTC, &id).len(), 32);
+        assert_eq!(ledger_key(i64::MIN, &id).len(), 32);
+        assert_eq!(ledger_key(i64::MAX, &id).len(), 32);
     }
 
     /// `as_stored` is the round trip through the ledger's text, to the
@@ -1489,10 +1487,10 @@ mod tests {
         super::super::State::open_or_create(&path).unwrap();
         let mut store = SqliteRunStore::open(&path).unwrap();
         let at = DateTime::from_timestamp_millis(1_764_234_060_000).unwrap();
-        let row = |contact: &str, pass: DateTime<Utc>| SendRow {
+        let row = |contact: &str, made: DateTime<Utc>| SendRow {
             message: "bf_sms".into(),
             channel: Channel::Sms,
-            ..SendRow::new(pass, "campaigns.bf", 1, contact, "once", at)
+            ..SendRow::new(made.timestamp_millis(), "campaigns.bf", 1, contact, "once", at)
         };
         let later = at + chrono::TimeDelta::hours(1);
         assert!(store.queue_send(&row("c1", at)).unwrap());

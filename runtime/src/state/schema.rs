@@ -280,10 +280,10 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // A key was the identity hashed: random, so every new send went into a
     // random page of an index as large as the whole ledger (on a ledger of
     // 2,000,000 sends the runner spent most of its time reading and writing
-    // those pages, and sent half as fast). New keys begin with the instant
-    // of the pass that made them (see `state::run::ledger_key`): a
-    // pass's keys sit together in the key index. The identity index also
-    // answers what the index on (object, version) did.
+    // those pages, and sent half as fast). New keys begin with the time
+    // they were made (see `state::run::ledger_key`), so each goes at the end
+    // of the key index. The identity index also answers what the index on
+    // (object, version) did.
     "
     CREATE UNIQUE INDEX sends_once ON sends (object, version, contact_id, occurrence);
     DROP INDEX sends_object;
