@@ -100,6 +100,18 @@ fn ledger(dir: &Path) -> Vec<serde_json::Value> {
     serde_json::from_str(&out).unwrap()
 }
 
+/// Run again (half a second apart, 30 times at most) while any of `rows`
+/// is queued: sends held on the real clock go at a later pass.
+fn run_until_none_queued(dir: &Path, env: &[(&str, &str)], rows: impl Fn(&Path) -> Vec<serde_json::Value>) {
+    for _ in 0..30 {
+        if !rows(dir).iter().any(|s| s["status"] == "queued") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        run_once(dir, env);
+    }
+}
+
 fn run_once(dir: &Path, env: &[(&str, &str)]) -> serde_json::Value {
     let mut cmd = herald();
     cmd.env("HERALD_NOW", RUN_AT)
@@ -520,13 +532,7 @@ fn faults_on_a_fifth_of_sms_requests_lose_nothing_and_duplicate_nothing() {
     // Sends put back to the ledger are held on the real clock; later passes
     // take them. A pass that retried nothing may come while some are still
     // held (backing off from an earlier pass): wait until none is queued.
-    for _ in 0..30 {
-        if !ledger(dir.path()).iter().any(|s| s["status"] == "queued") {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(500));
-        run_once(dir.path(), &env);
-    }
+    run_until_none_queued(dir.path(), &env, ledger);
     let delivered = g.delivered.lock().unwrap().clone();
     assert_eq!(delivered.len() as u64, want, "zero lost");
     assert!(delivered.values().all(|n| *n == 1));
@@ -597,14 +603,8 @@ fn a_provider_that_is_down_ends_the_run_quickly_loses_nothing_and_the_next_run_s
     );
     // The provider is back: a later run sends each exactly once.
     let g = gateway_on(port, |_| None);
-    for _ in 0..30 {
-        if !ledger(dir.path()).iter().any(|s| s["status"] == "queued") {
-            break;
-        }
-        // The sends were held a moment on the real clock.
-        std::thread::sleep(Duration::from_millis(500));
-        run_once(dir.path(), &env);
-    }
+    // The sends were held a moment on the real clock.
+    run_until_none_queued(dir.path(), &env, ledger);
     let delivered = g.delivered.lock().unwrap().clone();
     assert_eq!(delivered.len() as u64, want, "zero lost");
     assert!(delivered.values().all(|n| *n == 1), "zero duplicates");
@@ -679,13 +679,7 @@ fn an_smtp_server_that_is_down_ends_the_run_quickly_and_its_sends_keep_their_att
     }
     // The server is back: each email goes out exactly once.
     let smtp = Smtp::start_on(port);
-    for _ in 0..30 {
-        if !emails(dir.path()).iter().any(|s| s["status"] == "queued") {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(500));
-        run_once(dir.path(), &[]);
-    }
+    run_until_none_queued(dir.path(), &[], emails);
     let messages = smtp.messages();
     assert_eq!(messages.len() as u64, want, "zero lost");
     let ids: BTreeSet<&str> = messages.iter().filter_map(|m| header(m, "Message-ID")).collect();

@@ -288,6 +288,43 @@ async fn exchange(
     )
 }
 
+/// POST a body to an endpoint that takes an idempotency key (the generic SMS
+/// endpoint, webhooks): over hyper directly when it is plain HTTP, else
+/// through reqwest. A request whose fate is unclear is retried with its key.
+#[allow(clippy::too_many_arguments)]
+async fn post_keyed(
+    provider: &str,
+    client: &Client,
+    plain: Option<&Plain>,
+    url: &Url,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    body: Vec<u8>,
+    id: impl FnOnce(&serde_json::Value) -> Option<String>,
+    error_code: impl FnOnce(&serde_json::Value) -> Option<String>,
+) -> Attempt {
+    if let Some(plain) = plain {
+        return match plain.post(&headers, body).await {
+            Ok(a) => answered(provider, a, id, error_code),
+            Err(f) => failed(provider, f, true),
+        };
+    }
+    let mut request = client.post(url);
+    for (k, v) in headers {
+        request = request.header(k, v);
+    }
+    exchange(provider, request.body(body), true, id, error_code).await
+}
+
+/// The text of an SMS and its sender (the message's, else the provider's).
+fn sms<'m>(m: &'m Outgoing, from: &'m Option<String>) -> Result<(Option<&'m str>, &'m str), Attempt> {
+    match &m.body {
+        Body::Sms { sender, text } => Ok((sender.as_deref().or(from.as_deref()), text)),
+        _ => Err(Attempt::local(Outcome::Failed {
+            reason: "not an SMS".into(),
+        })),
+    }
+}
+
 /// What a request that got no answer means.
 fn failed(provider: &str, f: Failure, idempotent: bool) -> Attempt {
     let what = match f {
@@ -397,13 +434,11 @@ impl HttpSend for Twilio {
 
     fn send_async<'a>(&'a self, m: &'a Outgoing) -> Sending<'a> {
         Box::pin(async move {
-            let Body::Sms { sender, text } = &m.body else {
-                return Attempt::local(Outcome::Failed {
-                    reason: "not an SMS".into(),
-                });
+            let (from, text) = match sms(m, &self.from) {
+                Ok(s) => s,
+                Err(a) => return a,
             };
-            let from = sender.as_ref().or(self.from.as_ref()).map_or("", String::as_str);
-            let form = [("To", m.to.as_str()), ("From", from), ("Body", text.as_str())];
+            let form = [("To", m.to.as_str()), ("From", from.unwrap_or("")), ("Body", text)];
             let request = self
                 .client
                 .post(&self.url)
@@ -481,37 +516,30 @@ impl HttpSend for HttpSms {
 
     fn send_async<'a>(&'a self, m: &'a Outgoing) -> Sending<'a> {
         Box::pin(async move {
-            let Body::Sms { sender, text } = &m.body else {
-                return Attempt::local(Outcome::Failed {
-                    reason: "not an SMS".into(),
-                });
+            let (from, text) = match sms(m, &self.from) {
+                Ok(s) => s,
+                Err(a) => return a,
             };
             let body = serde_json::to_vec(&SmsJson {
                 to: &m.to,
-                from: sender.as_deref().or(self.from.as_deref()),
+                from,
                 text,
                 key: &m.key,
             })
             .unwrap_or_default();
-            let id = |b: &serde_json::Value| b.get("id").and_then(|s| s.as_str()).map(str::to_string);
-            let code = |b: &serde_json::Value| b.get("code").and_then(|c| c.as_str().map(str::to_string));
-            if let Some(plain) = &self.plain {
-                let mut headers = vec![(IDEMPOTENCY_KEY, key_header(&m.key)), (CONTENT_TYPE, JSON)];
-                headers.extend(self.auth.iter().map(|a| (AUTHORIZATION, a.clone())));
-                return match plain.post(&headers, body).await {
-                    Ok(a) => answered("http", a, id, code),
-                    Err(f) => failed("http", f, true),
-                };
-            }
-            let mut request = self
-                .client
-                .post(&self.url)
-                .header(IDEMPOTENCY_KEY, key_header(&m.key))
-                .header(CONTENT_TYPE, JSON);
-            if let Some(a) = &self.auth {
-                request = request.header(AUTHORIZATION, a.clone());
-            }
-            exchange("http", request.body(body), true, id, code).await
+            let mut headers = vec![(IDEMPOTENCY_KEY, key_header(&m.key)), (CONTENT_TYPE, JSON)];
+            headers.extend(self.auth.iter().map(|a| (AUTHORIZATION, a.clone())));
+            post_keyed(
+                "http",
+                &self.client,
+                self.plain.as_ref(),
+                &self.url,
+                headers,
+                body,
+                |b| b.get("id").and_then(|s| s.as_str()).map(str::to_string),
+                |b| b.get("code").and_then(|c| c.as_str().map(str::to_string)),
+            )
+            .await
         })
     }
 }
@@ -679,7 +707,7 @@ impl HttpSend for Webhook {
             };
             let body = serde_json::to_vec(&payload).unwrap_or_default();
             let timestamp = crate::clock::real_unix_ms() / 1000;
-            let headers = [
+            let headers = vec![
                 (CONTENT_TYPE, JSON),
                 (IDEMPOTENCY_KEY, key_header(&m.key)),
                 (
@@ -692,17 +720,17 @@ impl HttpSend for Webhook {
                         .unwrap_or_else(|_| HeaderValue::from_static("")),
                 ),
             ];
-            if let Some(plain) = &self.plain {
-                return match plain.post(&headers, body).await {
-                    Ok(a) => answered(self.kind, a, |_| None, |_| None),
-                    Err(f) => failed(self.kind, f, true),
-                };
-            }
-            let mut request = self.client.post(&self.url);
-            for (k, v) in headers {
-                request = request.header(k, v);
-            }
-            exchange(self.kind, request.body(body), true, |_| None, |_| None).await
+            post_keyed(
+                self.kind,
+                &self.client,
+                self.plain.as_ref(),
+                &self.url,
+                headers,
+                body,
+                |_| None,
+                |_| None,
+            )
+            .await
         })
     }
 }

@@ -74,9 +74,10 @@ impl std::fmt::Debug for SendContext {
 }
 
 impl SendContext {
-    fn page(&self, page: &str) -> minijinja::Value {
+    /// The link to one of the send's pages, signed once for all of them.
+    fn page(&self, page: &str) -> String {
         let token = self.token.get_or_init(|| self.links.token(&self.key));
-        minijinja::Value::from(self.links.page(page, token))
+        self.links.page(page, token)
     }
 }
 
@@ -85,9 +86,9 @@ impl minijinja::value::Object for SendContext {
         Some(match key.as_str()? {
             "contact" => self.contact.clone(),
             "event" => self.event.clone(),
-            "unsubscribe_url" => self.page("u"),
-            "preferences_url" => self.page("p"),
-            "view_online_url" => self.page("v"),
+            "unsubscribe_url" => minijinja::Value::from(self.page("u")),
+            "preferences_url" => minijinja::Value::from(self.page("p")),
+            "view_online_url" => minijinja::Value::from(self.page("v")),
             _ => return None,
         })
     }
@@ -144,13 +145,14 @@ pub fn compose<'p>(
         .as_deref()
         .and_then(|e| serde_json::from_str(e).ok())
         .unwrap_or(serde_json::Value::Null);
-    let ctx = minijinja::Value::from_object(SendContext {
+    let send = Arc::new(SendContext {
         contact: contact::contact_value(layout, contact),
         event: minijinja::Value::from(minijinja::value::Serde(&event)),
         links: Arc::clone(links),
         key: row.key.clone(),
         token: OnceLock::new(),
     });
+    let ctx = minijinja::Value::from_dyn_object(Arc::clone(&send));
     // The renderer's messages name the part and the template problem, never a value.
     let rendered = renderer
         .render(&plan.config, message, &ctx)
@@ -166,7 +168,7 @@ pub fn compose<'p>(
             preheader,
             html,
             text,
-            unsubscribe_url: (message.purpose == Purpose::Marketing).then(|| links.page("u", &links.token(&row.key))),
+            unsubscribe_url: (message.purpose == Purpose::Marketing).then(|| send.page("u")),
         },
         Rendered::Sms { text, .. } => Body::Sms {
             sender: match &message.content {

@@ -279,9 +279,7 @@ impl Runner {
             fresh: Vec::new(),
             crm_events: crm_events.as_deref(),
         };
-        pass.store.begin().map_err(|e| e.to_string())?;
-        // Read in the transaction, as every contact's suppressions were.
-        pass.suppressions = pass.store.any_suppression().map_err(|e| e.to_string())?;
+        pass.begin()?;
         let mut seen = 0u64;
         let scan = if full || !due_sends.is_empty() || !due_enrolments.is_empty() || !pass.events.is_empty() {
             Some(source.scan(&mut |c: &Contact| {
@@ -1194,14 +1192,22 @@ impl<'p> Pass<'_, 'p> {
         // The outcomes are recorded even if the next transaction cannot
         // begin (then a statement at a time): dropped, their sends would stay
         // `sending` and go out again after a restart.
+        let began = self.begin();
+        let recorded = self.record_all(done);
+        self.ops = 0;
+        self.last_flush = Instant::now();
+        began.and(recorded)
+    }
+
+    /// Begin the pass's next transaction, and read in it whether any
+    /// suppression exists (what the events endpoint recorded meanwhile
+    /// shows from here on, as every contact's suppressions would).
+    fn begin(&mut self) -> Result<(), String> {
         let began = self.store.begin().map_err(db);
         let any = self.store.any_suppression().map_err(db);
         // Unknown: each contact is looked up (and its query reports the error).
         self.suppressions = *any.as_ref().unwrap_or(&true);
-        let recorded = self.record_all(done);
-        self.ops = 0;
-        self.last_flush = Instant::now();
-        began.and(any).and(recorded)
+        began.and(any.map(|_| ()))
     }
 
     /// Record what the workers finished. Claimed sends that ended are

@@ -10,7 +10,9 @@
 //! and a later pass takes it again.
 
 use super::breaker::Breaker;
-use crate::providers::{Attempt, Outcome, Outgoing, Providers, backoff, sleep_until, sleep_until_async};
+use crate::providers::{
+    Attempt, Outcome, Outgoing, Pacer, Provider, Providers, backoff, sleep_until, sleep_until_async,
+};
 use herald_compiler::ast::values::Channel;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
@@ -67,6 +69,15 @@ pub struct Done {
 }
 
 impl Done {
+    /// Back to the ledger without its provider being asked.
+    fn untried(job: Job, reason: &str) -> Done {
+        let outcome = Outcome::Retry {
+            after: None,
+            reason: reason.into(),
+        };
+        Done::of(job, outcome, 0, false)
+    }
+
     fn of(job: Job, outcome: Outcome, retries: u32, tried: bool) -> Done {
         Done {
             key: job.outgoing.key,
@@ -285,13 +296,9 @@ impl Workers {
                 self.outstanding_unsafe += *pending_unsafe;
             }
             // The HTTP thread is gone (it could not start): back to the ledger.
-            Err(jobs) => self.finished.extend(jobs.into_iter().map(|j| {
-                let outcome = Outcome::Retry {
-                    after: None,
-                    reason: "the HTTP sender stopped".into(),
-                };
-                Done::of(j, outcome, 0, false)
-            })),
+            Err(jobs) => self
+                .finished
+                .extend(jobs.into_iter().map(|j| Done::untried(j, "the HTTP sender stopped"))),
         }
         *pending_unsafe = 0;
     }
@@ -456,8 +463,7 @@ fn send(
     breakers: &BTreeMap<Channel, Breaker>,
     stop: &AtomicBool,
 ) -> (Outcome, u32, bool) {
-    let (Some((provider, pacer)), Some(breaker)) = (providers.for_channel(job.channel), breakers.get(&job.channel))
-    else {
+    let Some((provider, pacer, breaker)) = route(job.channel, providers, breakers) else {
         return no_provider(job.channel);
     };
     let mut t = Tries::default();
@@ -487,11 +493,7 @@ fn hand_back(rx: &mut tokio::sync::mpsc::UnboundedReceiver<Vec<Job>>, done: &Run
     rx.close();
     while let Ok(jobs) = rx.try_recv() {
         for j in jobs {
-            let outcome = Outcome::Retry {
-                after: None,
-                reason: reason.into(),
-            };
-            done.0.push(Done::of(j, outcome, 0, false));
+            done.0.push(Done::untried(j, reason));
         }
     }
 }
@@ -525,6 +527,16 @@ impl Tries {
         }
         next(attempt.outcome, idempotent, self.retries, key, stop)
     }
+}
+
+/// The provider, its pacer and its breaker for a channel.
+fn route<'w>(
+    c: Channel,
+    providers: &'w Providers,
+    breakers: &'w BTreeMap<Channel, Breaker>,
+) -> Option<(&'w dyn Provider, &'w Pacer, &'w Breaker)> {
+    let (provider, pacer) = providers.for_channel(c)?;
+    Some((provider, pacer, breakers.get(&c)?))
 }
 
 fn no_provider(c: Channel) -> (Outcome, u32, bool) {
@@ -633,8 +645,7 @@ async fn send_http(
     breakers: &BTreeMap<Channel, Breaker>,
     stop: &AtomicBool,
 ) -> (Outcome, u32, bool) {
-    let (Some((provider, pacer)), Some(breaker)) = (providers.for_channel(job.channel), breakers.get(&job.channel))
-    else {
+    let Some((provider, pacer, breaker)) = route(job.channel, providers, breakers) else {
         return no_provider(job.channel);
     };
     let Some(http) = provider.http() else {

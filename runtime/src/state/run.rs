@@ -412,9 +412,8 @@ pub trait RunStore {
         at: DateTime<Utc>,
     ) -> Result<Option<i64>, StateError>;
     /// [`RunStore::finish_send`] for sends [`RunStore::insert_claimed`]
-    /// inserted, found by their ledger ids: the ledger's order, where keys
-    /// are random (a lookup by key reads a page of the key index per send).
-    /// One statement, prepared once for the lot.
+    /// inserted, found by their ledger ids (the table's own order, no index
+    /// to go through). One statement, prepared once for the lot.
     fn finish_claimed(&mut self, ended: &[Ended]) -> Result<(), StateError>;
     /// Claim a send for the provider: `sending`, leased to `owner`.
     fn claim_send(&mut self, key: &str, owner: &str, lease_until_ms: i64, at: DateTime<Utc>) -> Result<(), StateError>;
@@ -1129,7 +1128,7 @@ impl RunStore for SqliteRunStore {
     }
 
     fn queue_send(&mut self, s: &SendRow) -> Result<bool, StateError> {
-        let at = ts(s.due_at);
+        let at = self.stamps.text(s.due_at);
         self.insert_send(
             s,
             s.status,
