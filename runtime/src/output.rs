@@ -47,6 +47,37 @@ pub fn init_logging() {
     };
 }
 
+/// Remove what [`write_file`] left in `dir` when its process was killed
+/// mid-write: `.NAME.PID.tmp` files (they may hold a whole message,
+/// addresses included) of processes that are gone, and this process's own
+/// id's (a killed process that had it: in a container every runner is 1).
+/// Called before this process writes there. Without `/proc` nothing tells
+/// a live process from a gone one: nothing is removed. Best effort.
+pub fn sweep_temporaries(dir: &std::path::Path) {
+    if !std::path::Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Some(pid) = name
+            .strip_prefix('.')
+            .and_then(|n| n.strip_suffix(".tmp"))
+            .and_then(|n| n.rsplit_once('.'))
+            .and_then(|(_, pid)| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let gone = pid == std::process::id() || !std::path::Path::new(&format!("/proc/{pid}")).exists();
+        if gone && entry.file_type().is_ok_and(|t| t.is_file()) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// Write `bytes` to `path` through a temporary file in the same directory
 /// renamed into place, so a reader never sees half a file. An existing file
 /// is replaced only with `force`, and never when it is not a regular file.
@@ -74,7 +105,17 @@ pub fn write_file(path: &std::path::Path, bytes: &[u8], force: bool) -> Result<(
     };
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let write = || -> std::io::Result<()> {
-        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        let open = || std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp);
+        let mut f = match open() {
+            // Left by a killed process that had this process id (ids come
+            // round again; in a container every runner is 1): never ours,
+            // as no two writes of one path run at once here.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                std::fs::remove_file(&tmp)?;
+                open()?
+            }
+            f => f?,
+        };
         f.write_all(bytes)?;
         f.sync_all()
     };

@@ -650,7 +650,7 @@ fn an_smtp_server_that_is_down_ends_the_run_quickly_and_its_sends_keep_their_att
             "{err}"
         );
         assert!(
-            err.contains("Nothing was lost") && err.contains("`host` and `port`"),
+            err.contains("Nothing was lost") && err.contains("`host`, `port`, `tls`"),
             "{err}"
         );
         // The report does not say that nothing is left to do.

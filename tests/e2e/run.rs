@@ -149,6 +149,12 @@ fn run_once_writes_the_outbox_once_and_reports_the_next_work() {
     assert_eq!(code, 0);
     assert!(out.starts_with("Run at 2026-11-25T12:00:00+00:00: "), "{out}");
     assert!(!out.contains("@example.test") && !out.contains("+336"), "{out}");
+    // The ledger's filters: an address that names nothing is a typo.
+    let (code, _, err) = run(herald().args(["sends", "--object", "car_ready"]).arg(dir.path()));
+    assert_eq!(code, 1);
+    assert!(err.contains("did you mean `scenarios.car_ready`?"), "{err}");
+    let (code, _, err) = run(herald().args(["sends", "--limit", "0"]).arg(dir.path()));
+    assert_eq!(code, 2, "{err}");
 }
 
 #[test]
@@ -179,6 +185,17 @@ fn events_from_the_command_line_enter_scenarios() {
         .arg(dir.path()));
     assert_eq!(code, 1);
     assert!(err.contains("did you mean `car_ready`"), "{err}");
+    // An event dated far ahead is refused: it would enter now and wait.
+    let (code, _, err) = run(herald()
+        .env("HERALD_NOW", NOW)
+        .args(["event", "send", "car_ready", "--contact", contact, "--prop", "amount=1"])
+        .args(["--at", "2099-01-01T00:00:00Z"])
+        .arg(dir.path()));
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("`--at` (2099-01-01T00:00:00Z) is more than an hour ahead"),
+        "{err}"
+    );
     let (code, _, err) = run(herald()
         .args([
             "event",
@@ -247,13 +264,44 @@ fn pause_resume_and_stop() {
     // The event waited; the scenario picks it up.
     let r = run_once(dir.path(), "2026-11-20T09:11:00Z");
     assert_eq!(r["sent"], 1, "{r}");
-    // `herald stop` stops the next pass before it starts; `resume --all` lifts it.
+    // `herald stop` stops the next pass before it starts; `resume` alone
+    // lifts the stop and keeps (and lists) the pauses; `--all` lifts both.
     assert_eq!(run(herald().args(["stop", "--dir"]).arg(dir.path())).0, 0);
     let (code, out, _) = run(herald().env("HERALD_NOW", NOW).args(["run", "--once"]).arg(dir.path()));
     assert_eq!(code, 1);
     assert!(out.contains("Stopped by `herald stop`"), "{out}");
-    assert_eq!(run(herald().args(["resume", "--all", "--dir"]).arg(dir.path())).0, 0);
-    assert_eq!(run_once(dir.path(), NOW)["stopped"], false);
+    assert_eq!(
+        run(herald().args(["pause", "scenarios.car_ready", "--dir"]).arg(dir.path())).0,
+        0
+    );
+    let (code, out, err) = run(herald().args(["resume", "--dir"]).arg(dir.path()));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("`herald stop` is lifted") && out.contains("Still paused: `scenarios.car_ready`"),
+        "{out}"
+    );
+    let r = run_once(dir.path(), NOW);
+    assert_eq!(r["stopped"], false);
+    assert_eq!(r["paused"], serde_json::json!(["scenarios.car_ready"]));
+    // Nothing stopped: `resume` alone says so, and what stays paused.
+    let (code, out, _) = run(herald().args(["resume", "--dir"]).arg(dir.path()));
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("Nothing is stopped.\nStill paused: `scenarios.car_ready`"),
+        "{out}"
+    );
+    assert_eq!(run(herald().args(["stop", "--dir"]).arg(dir.path())).0, 0);
+    let (code, out, _) = run(herald().args(["resume", "--all", "--dir"]).arg(dir.path()));
+    assert_eq!(code, 0);
+    assert_eq!(
+        out.trim(),
+        "Resumed everything: lifted `herald stop`; unpaused `scenarios.car_ready`."
+    );
+    let r = run_once(dir.path(), NOW);
+    assert_eq!(
+        (r["stopped"].as_bool(), r["paused"].as_array().map(Vec::len)),
+        (Some(false), Some(0))
+    );
 }
 
 #[test]
@@ -411,6 +459,18 @@ fn the_events_endpoint_checks_what_it_receives_and_the_runner_acts_at_once() {
     assert_eq!(code, 422);
     let message = body["error"].as_str().unwrap();
     assert!(message.contains("`amount`") && !message.contains("jean@"), "{body}");
+    // An event dated years ahead would enter its contact now and wait.
+    let (code, body) = runner.post(
+        "/v1/events",
+        Some("s3cret-token"),
+        json,
+        r#"{"event": "car_ready", "contact_id": "c0000002", "at": "9999-12-31T23:59:59Z", "properties": {"amount": 80}}"#,
+    );
+    assert_eq!(code, 422, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("ahead of the runner's clock"),
+        "{body}"
+    );
     let (code, _) = runner.post("/v1/events", Some("s3cret-token"), json, vec![b' '; 70 * 1024]);
     assert_eq!(code, 413, "bodies are bounded");
     // Accepted, once per id.
@@ -563,4 +623,35 @@ fn the_runner_counts_the_event_history_as_the_plan_does() {
         .filter(|r| r["object"] == address && r["status"] == "sent")
         .count() as u64;
     assert_eq!(sent, hand, "the runner sent what the plan said");
+}
+
+/// An outbox that cannot be one (here a file) stops the runner at start,
+/// naming the setting, before anything is claimed: never sends that wait
+/// for ever behind a report of success.
+#[test]
+fn an_outbox_that_is_not_a_directory_stops_the_runner_before_anything_is_claimed() {
+    let dir = copy_example("garage-services");
+    with_file_providers(dir.path());
+    std::fs::write(dir.path().join("not-a-dir"), "kept").unwrap();
+    let config = dir.path().join("herald.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let text = text.replace(
+        "[providers.email]\nkind = \"file\"\n",
+        "[providers.email]\nkind = \"file\"\ndir = \"not-a-dir\"\n",
+    );
+    std::fs::write(&config, text).unwrap();
+    let (code, _, err) = run(herald().args(["apply", "--auto-approve", "--dir"]).arg(dir.path()));
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = run(herald()
+        .env("HERALD_NOW", "2026-11-25T12:00:00Z")
+        .args(["run", "--once"])
+        .arg(dir.path()));
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        err.contains("`dir = \"not-a-dir\"` of `[providers.email]` in herald.toml cannot be used as an outbox: `")
+            && err.contains("not-a-dir` is not a directory; point it at a directory"),
+        "{err}"
+    );
+    assert!(ledger(dir.path()).is_empty());
+    assert_eq!(std::fs::read_to_string(dir.path().join("not-a-dir")).unwrap(), "kept");
 }

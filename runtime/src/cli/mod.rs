@@ -72,9 +72,9 @@ enum Command {
     Event(crate::run::EventCommand),
     /// Pause a deployed campaign or scenario (a running runner honours it within a second).
     Pause(crate::run::ControlArgs),
-    /// Resume a paused campaign or scenario (`--all`: everything, and after `herald stop`).
+    /// Resume a paused campaign or scenario; alone, lift `herald stop`; `--all`: both.
     Resume(crate::run::ControlArgs),
-    /// Stop a running `herald run` after the pass in progress.
+    /// Stop a running `herald run` after the pass in progress (or the next one, before its first pass).
     Stop(crate::run::ControlArgs),
     /// List the send ledger: what went out, was dropped and why, or is in doubt (contact ids only).
     Sends(crate::run::SendsArgs),

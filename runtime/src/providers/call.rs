@@ -15,8 +15,10 @@ pub struct CallLists {
 
 impl CallLists {
     pub fn new(dir: PathBuf) -> CallLists {
+        let dir = dir.join("calls");
+        crate::output::sweep_temporaries(&dir);
         CallLists {
-            dir: dir.join("calls"),
+            dir,
             lock: Mutex::new(()),
         }
     }

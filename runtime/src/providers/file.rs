@@ -23,31 +23,25 @@ enum FileKind {
 
 impl FileOutbox {
     pub fn new(dir: PathBuf, domain: String, from: String) -> FileOutbox {
-        FileOutbox {
-            dir: dir.join("email"),
-            kind: FileKind::Email { domain, from },
-        }
+        FileOutbox::at(dir.join("email"), FileKind::Email { domain, from })
+    }
+
+    /// An outbox in `dir`, rid of what a killed runner left half-written.
+    fn at(dir: PathBuf, kind: FileKind) -> FileOutbox {
+        crate::output::sweep_temporaries(&dir);
+        FileOutbox { dir, kind }
     }
 
     pub fn sms(dir: PathBuf) -> FileOutbox {
-        FileOutbox {
-            dir: dir.join("sms"),
-            kind: FileKind::Sms,
-        }
+        FileOutbox::at(dir.join("sms"), FileKind::Sms)
     }
 
     pub fn push(dir: PathBuf) -> FileOutbox {
-        FileOutbox {
-            dir: dir.join("push"),
-            kind: FileKind::Push,
-        }
+        FileOutbox::at(dir.join("push"), FileKind::Push)
     }
 
     pub fn call(dir: PathBuf) -> FileOutbox {
-        FileOutbox {
-            dir: dir.join("call"),
-            kind: FileKind::Call,
-        }
+        FileOutbox::at(dir.join("call"), FileKind::Call)
     }
 
     fn content(&self, m: &Outgoing) -> Result<(Vec<u8>, &'static str), String> {
@@ -109,7 +103,11 @@ impl Provider for FileOutbox {
         if let Err(e) = std::fs::create_dir_all(&self.dir) {
             return Outcome::Retry {
                 after: None,
-                reason: format!("outbox directory cannot be created ({})", e.kind()),
+                reason: format!(
+                    "outbox directory `{}` cannot be created ({})",
+                    self.dir.display(),
+                    e.kind()
+                ),
             };
         }
         match crate::output::write_file(&path, &bytes, false) {
@@ -120,5 +118,53 @@ impl Provider for FileOutbox {
                 reason: "outbox write failed".into(),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sms(key: &str) -> Outgoing {
+        Outgoing {
+            key: key.into(),
+            contact_id: "c1".into(),
+            to: "+33612345678".into(),
+            body: Body::Sms {
+                sender: None,
+                text: "Bonjour".into(),
+            },
+        }
+    }
+
+    /// What a killed runner left half-written (a whole message, address
+    /// included) is removed when the next one starts, and never stops a
+    /// message from being written.
+    #[test]
+    fn half_written_messages_of_a_killed_runner_are_swept_and_never_block() {
+        let dir = tempfile::tempdir().unwrap();
+        let sms_dir = dir.path().join("sms");
+        std::fs::create_dir_all(&sms_dir).unwrap();
+        // A process id no process has (above the kernel's maximum).
+        let dead = sms_dir.join(".k1.json.4294967295.tmp");
+        std::fs::write(&dead, "half").unwrap();
+        let kept = sms_dir.join("k0.json");
+        std::fs::write(&kept, "{}").unwrap();
+        // As if a process with this one's id had been killed mid-write (in
+        // a container every runner is 1): swept too, before any write.
+        let ours = sms_dir.join(format!(".k2.json.{}.tmp", std::process::id()));
+        std::fs::write(&ours, "half").unwrap();
+        let outbox = FileOutbox::sms(dir.path().to_path_buf());
+        assert!(!dead.exists() && !ours.exists());
+        assert!(kept.exists());
+        // One left after the sweep never blocks the write of its key.
+        std::fs::write(&ours, "half").unwrap();
+        assert!(matches!(outbox.send(&sms("k2")), Outcome::Sent { .. }));
+        assert!(!ours.exists());
+        assert!(
+            std::fs::read_to_string(sms_dir.join("k2.json"))
+                .unwrap()
+                .contains("Bonjour")
+        );
     }
 }

@@ -335,6 +335,7 @@ fn failed(provider: &str, f: Failure, idempotent: bool) -> Attempt {
                     reason: format!("{provider}: cannot connect"),
                 },
                 cannot_connect: true,
+                refused: false,
                 asked: true,
             };
         }

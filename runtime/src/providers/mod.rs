@@ -87,12 +87,16 @@ pub enum Outcome {
 }
 
 /// One attempt at a message: its outcome, and whether it could not even
-/// connect (what the workers' circuit breaker counts: a provider that is
-/// down, not one that answers 5xx or is slow).
+/// connect or open a session (what the workers' circuit breaker counts: a
+/// provider that is down or refuses every session, not one that refuses a
+/// message or is slow).
 #[derive(Debug)]
 pub struct Attempt {
     pub outcome: Outcome,
     pub cannot_connect: bool,
+    /// Of `cannot_connect`: the server answered, and refused the session
+    /// (a code to the greeting, EHLO or AUTH): its settings, not the network.
+    pub refused: bool,
     /// Whether the provider was contacted at all (or a connection tried): a
     /// message that could not even be built (an invalid address in the
     /// CRM) says nothing of the provider, and must not close the breaker.
@@ -104,6 +108,7 @@ impl From<Outcome> for Attempt {
         Attempt {
             outcome,
             cannot_connect: false,
+            refused: false,
             asked: true,
         }
     }
@@ -115,6 +120,7 @@ impl Attempt {
         Attempt {
             outcome,
             cannot_connect: false,
+            refused: false,
             asked: false,
         }
     }
@@ -211,6 +217,29 @@ impl Secrets {
     }
 }
 
+/// Whether messages can be written in `dir`: it is a directory, or the
+/// nearest part of it that exists is one (the rest is made when needed).
+fn usable_outbox(dir: &Path) -> Result<(), String> {
+    for at in dir.ancestors() {
+        match std::fs::metadata(at) {
+            Ok(m) if m.is_dir() => return Ok(()),
+            Ok(_) if at == dir => return Err("it is not a directory".into()),
+            Ok(_) => return Err(format!("`{}` is not a directory", at.display())),
+            // Missing, or under a file: the part above says which.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+                ) =>
+            {
+                continue;
+            }
+            Err(e) => return Err(format!("`{}` cannot be read ({})", at.display(), e.kind())),
+        }
+    }
+    Ok(())
+}
+
 /// One provider per channel, as configured; channels without one use the
 /// `file` outbox (the embedded default).
 pub struct Providers {
@@ -223,6 +252,54 @@ impl Providers {
         let p = &config.providers;
         let outbox = |d: &str| dir.join(d);
         let default_outbox = outbox(herald_compiler::config::DEFAULT_OUTBOX);
+        // Every outbox a `file` or `csv` provider writes to must be a
+        // directory, or one that can be made: found now, before anything is
+        // claimed, not as sends that wait for ever.
+        // (channel, `None` when it sends elsewhere, else its `dir` and the
+        // folder its messages go to in it).
+        let outboxes = [
+            (
+                "email",
+                match &p.email {
+                    Some(e) if e.kind == EmailProviderKind::Smtp => None,
+                    e => Some((e.as_ref().map(|e| e.dir.as_str()), "email")),
+                },
+            ),
+            (
+                "sms",
+                match &p.sms {
+                    Some(s) if s.kind != SmsProviderKind::File => None,
+                    s => Some((s.as_ref().map(|s| s.dir.as_str()), "sms")),
+                },
+            ),
+            (
+                "push",
+                match &p.push {
+                    Some(s) if s.kind != PushProviderKind::File => None,
+                    s => Some((s.as_ref().map(|s| s.dir.as_str()), "push")),
+                },
+            ),
+            (
+                "call",
+                match &p.call {
+                    Some(c) if c.kind == CallProviderKind::Webhook => None,
+                    Some(c) if c.kind == CallProviderKind::Csv => Some((Some(c.dir.as_str()), "calls")),
+                    c => Some((c.as_ref().map(|c| c.dir.as_str()), "call")),
+                },
+            ),
+        ];
+        let default = herald_compiler::config::DEFAULT_OUTBOX;
+        for (channel, used) in outboxes {
+            let Some((configured, folder)) = used else { continue };
+            let written = configured.unwrap_or(default);
+            usable_outbox(&outbox(written).join(folder)).map_err(|why| {
+                let setting = match configured {
+                    Some(d) if d != default => format!("`dir = \"{written}\"` of `[providers.{channel}]` in herald.toml"),
+                    _ => format!("the outbox `{written}` (the default) of the {channel} channel"),
+                };
+                format!("{setting} cannot be used as an outbox: {why}; point it at a directory (Herald makes it if it is missing)")
+            })?;
+        }
         let mut by_channel: BTreeMap<Channel, Box<dyn Provider>> = BTreeMap::new();
         let mut pacers = BTreeMap::new();
         let email: Box<dyn Provider> = match &p.email {

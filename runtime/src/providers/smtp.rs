@@ -108,8 +108,15 @@ impl Smtp {
         }
         // lettre keeps only the extensions it uses from the EHLO reply: ask
         // again (before AUTH, which a new EHLO may forget) for PIPELINING.
-        let ehlo = conn.command(Ehlo::new(self.hello.clone()))?;
-        let pipelining = ehlo.message().any(|l| l.trim().eq_ignore_ascii_case("PIPELINING"));
+        // RFC 5321 allows a second EHLO; a server that refuses it for good
+        // (`503`, as Python's old `smtpd` does) still has the session of
+        // the first: it goes on without pipelining. Anything else (`421`,
+        // closing) ends the session.
+        let pipelining = match conn.command(Ehlo::new(self.hello.clone())) {
+            Ok(ehlo) => ehlo.message().any(|l| l.trim().eq_ignore_ascii_case("PIPELINING")),
+            Err(e) if e.is_permanent() => false,
+            Err(e) => return Err(e),
+        };
         if let Some(credentials) = &self.credentials {
             conn.auth(DEFAULT_MECHANISMS, credentials)?;
         }
@@ -300,13 +307,23 @@ impl Provider for Smtp {
         loop {
             let (mut conn, reused) = match self.session() {
                 Ok(s) => s,
-                // No session: the server could not be reached (refused, no
-                // route, timed out, TLS) unless it answered with a code.
+                // No session (refused, no route, timed out, TLS, or a code
+                // to the greeting, EHLO or AUTH): the server or its settings,
+                // not this message. Never a failure of the message (a `535`
+                // to AUTH would fail every send for good): it waits, and the
+                // breaker counts the provider down.
                 Err(e) => {
-                    let cannot_connect = e.status().is_none();
                     return Attempt {
-                        outcome: outcome(Failure::Before(e)),
-                        cannot_connect,
+                        outcome: Outcome::Retry {
+                            after: None,
+                            reason: match e.status() {
+                                Some(code) => format!("smtp session refused ({code})"),
+                                None if e.is_tls() => "smtp TLS failed".into(),
+                                None => "smtp connection failed".into(),
+                            },
+                        },
+                        cannot_connect: true,
+                        refused: e.status().is_some(),
                         asked: true,
                     };
                 }
@@ -339,6 +356,119 @@ impl Drop for Smtp {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::providers::Body;
+    use std::io::{BufRead, BufReader, Write};
+
+    /// A minimal SMTP server on loopback for one session, written here to
+    /// stand in for servers that behave oddly (real ones are tested with
+    /// aiosmtpd in `tests/`): `greeting` first, then `250` to everything,
+    /// `503` to a second EHLO, `354` to DATA. Returns the messages taken.
+    fn odd_server(greeting: &'static str) -> (u16, std::thread::JoinHandle<usize>) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let mut out = stream.try_clone().unwrap();
+            let mut lines = BufReader::new(stream);
+            out.write_all(greeting.as_bytes()).unwrap();
+            if !greeting.starts_with("220") {
+                return 0;
+            }
+            let (mut ehlos, mut taken, mut line) = (0, 0, String::new());
+            // Bounded: a session of a few commands.
+            for _ in 0..100 {
+                line.clear();
+                if lines.read_line(&mut line).unwrap_or(0) == 0 {
+                    break;
+                }
+                let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
+                let reply: &[u8] = match verb.as_str() {
+                    "EHLO" => {
+                        ehlos += 1;
+                        if ehlos == 1 {
+                            b"250-odd\r\n250 8BITMIME\r\n"
+                        } else {
+                            b"503 Duplicate HELO/EHLO\r\n"
+                        }
+                    }
+                    "DATA" => {
+                        out.write_all(b"354 go on\r\n").unwrap();
+                        let mut body = String::new();
+                        while !body.ends_with("\r\n.\r\n") && lines.read_line(&mut body).unwrap_or(0) > 0 {}
+                        taken += 1;
+                        b"250 queued\r\n"
+                    }
+                    "QUIT" => {
+                        let _ = out.write_all(b"221 bye\r\n");
+                        break;
+                    }
+                    _ => b"250 ok\r\n",
+                };
+                out.write_all(reply).unwrap();
+            }
+            taken
+        });
+        (port, server)
+    }
+
+    fn smtp(port: u16) -> Smtp {
+        let config = EmailProvider {
+            kind: herald_compiler::config::EmailProviderKind::Smtp,
+            host: "127.0.0.1".into(),
+            port,
+            username: None,
+            password: None,
+            from: "Herald <news@herald.example.test>".into(),
+            tls: SmtpTls::None,
+            dir: String::new(),
+            rate: None,
+            timeout: Duration::from_secs(5),
+        };
+        Smtp::new(&config, &Secrets::default()).unwrap()
+    }
+
+    fn message() -> Outgoing {
+        Outgoing {
+            key: "k1".into(),
+            contact_id: "c1".into(),
+            to: "a@example.test".into(),
+            body: Body::Email {
+                subject: "Bonjour".into(),
+                preheader: None,
+                html: "<p>Bonjour</p>".into(),
+                text: "Bonjour".into(),
+                unsubscribe_url: None,
+            },
+        }
+    }
+
+    /// A server that refuses Herald's second EHLO still takes the message,
+    /// without pipelining: never a failure of every send.
+    #[test]
+    fn a_server_that_refuses_a_second_ehlo_still_gets_the_message() {
+        let (port, server) = odd_server("220 odd ESMTP\r\n");
+        let smtp = smtp(port);
+        let attempt = smtp.attempt(&message());
+        assert!(matches!(attempt.outcome, Outcome::Sent { .. }), "{attempt:?}");
+        drop(smtp);
+        assert_eq!(server.join().unwrap(), 1);
+    }
+
+    /// A session refused at its greeting is the server's state, not the
+    /// message's: the send waits (and the breaker counts the provider
+    /// down), never failed for good.
+    #[test]
+    fn a_refused_session_keeps_the_send() {
+        let (port, server) = odd_server("554 no service here\r\n");
+        let attempt = smtp(port).attempt(&message());
+        match attempt.outcome {
+            Outcome::Retry { ref reason, .. } => assert_eq!(reason, "smtp session refused (554)"),
+            ref other => panic!("{other:?}"),
+        }
+        assert!(attempt.cannot_connect && attempt.refused && attempt.asked);
+        assert_eq!(server.join().unwrap(), 0);
+    }
 
     #[test]
     fn content_is_dot_stuffed_and_terminated_in_one_piece() {

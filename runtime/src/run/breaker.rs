@@ -41,6 +41,9 @@ struct State {
     tripped: bool,
     /// The current hold (doubles while the provider stays down).
     hold: Duration,
+    /// The last failure was a session the server refused, not a
+    /// connection that could not be made.
+    refused: bool,
 }
 
 impl Breaker {
@@ -99,6 +102,16 @@ impl Breaker {
     /// Whether it opened since the last call and the provider has not
     /// connected since (for the pass's report: a provider that came back
     /// within the pass is not reported down).
+    /// Whether the last failure counted was a refused session.
+    pub fn refused(&self) -> bool {
+        self.state().refused
+    }
+
+    /// Record whether a failure to connect was a refused session.
+    pub fn record_refused(&self, refused: bool) {
+        self.state().refused = refused;
+    }
+
     pub fn take_tripped(&self) -> bool {
         let mut s = self.state();
         let down = s.open_until.is_some() || s.failures > 0;

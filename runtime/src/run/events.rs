@@ -3,11 +3,38 @@
 //! are recorded: an unknown event or property, or a value of the wrong
 //! type, is refused with a message that names it — never the value.
 
+use chrono::{DateTime, Datelike, Utc};
 use herald_compiler::ast::ScalarType;
 use herald_compiler::contact::{self, FieldValue};
 use herald_compiler::engine::EventProps;
 use herald_compiler::model::Plan;
 use serde_json::{Map, Value};
+
+/// How far ahead of the runner's clock an event's `at` may be: a sender's
+/// clock may run a little fast, but an event is what happened.
+const AHEAD: chrono::Duration = chrono::Duration::hours(1);
+
+/// Whether an event's time is plausible against the runner's `now`. An
+/// event dated years ahead would enter its contact at once and wait until
+/// then (using up a `reentry: never` for good); one dated before 2000 is a
+/// zero or default date, not a happening.
+pub fn check_at(at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), String> {
+    let stamp = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    if at > now + AHEAD {
+        return Err(format!(
+            "`at` ({}) is more than an hour ahead of the runner's clock ({}): send an event when it happens, and check the sender's clock",
+            stamp(at),
+            stamp(now)
+        ));
+    }
+    if at.year() < 2000 {
+        return Err(format!(
+            "`at` ({}) is before 2000: a zero or default date, not when the event happened",
+            stamp(at)
+        ));
+    }
+    Ok(())
+}
 
 fn type_name(t: ScalarType) -> &'static str {
     match t {
@@ -110,6 +137,26 @@ pub fn typed_props(plan: &Plan, name: &str, json: &str) -> EventProps {
 mod tests {
     use super::*;
     use herald_compiler::{SourceFile, SourceKind, SourceSet};
+
+    #[test]
+    fn an_event_is_dated_when_it_could_have_happened() {
+        let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().to_utc();
+        let now = t("2026-11-27T09:00:00Z");
+        assert!(check_at(now, now).is_ok());
+        assert!(
+            check_at(t("2026-11-27T09:59:59Z"), now).is_ok(),
+            "a fast clock is allowed for"
+        );
+        assert!(check_at(t("2024-03-01T00:00:00Z"), now).is_ok(), "the past is history");
+        let ahead = check_at(t("9999-12-31T23:59:59Z"), now).unwrap_err();
+        assert!(
+            ahead.contains("more than an hour ahead") && ahead.contains("2026-11-27T09:00:00Z"),
+            "{ahead}"
+        );
+        assert!(check_at(t("2026-11-27T10:00:01Z"), now).is_err());
+        let zero = check_at(t("1970-01-01T00:00:00Z"), now).unwrap_err();
+        assert!(zero.contains("before 2000"), "{zero}");
+    }
 
     fn plan() -> Plan {
         let mut set = SourceSet::new();

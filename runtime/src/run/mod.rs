@@ -219,7 +219,7 @@ fn start(args: &Args) -> Result<Exit, (Exit, String)> {
         release(&mut runner);
         if !total.unreachable.is_empty() {
             fatal(format!(
-                "{}. Nothing was lost: its sends stay queued and the next `herald run` sends them. Check that the provider is running and reachable from here, and its address in herald.toml (`base_url` or `url`; for SMTP, `host` and `port`; after a change, `herald apply`)",
+                "{}. Nothing was lost: its sends stay queued and the next `herald run` sends them. Check that the provider is running and reachable from here, and its settings in herald.toml (`base_url` or `url`; for SMTP, `host`, `port`, `tls` and the credentials; after a change, `herald apply`)",
                 total.unreachable.join("; ")
             ));
             return Ok(Exit::Failure);
@@ -537,8 +537,9 @@ pub fn event(cmd: EventCommand) -> Exit {
 fn send_event(a: &EventArgs) -> Result<(), (Exit, String)> {
     let (_, path, _state) = open_state(&a.dir)?;
     let mut store = SqliteRunStore::open(&path).map_err(|e| (Exit::Failure, e.to_string()))?;
+    let now = now()?;
     let at = match &a.at {
-        None => now()?,
+        None => now,
         Some(t) => DateTime::parse_from_rfc3339(t).map(|t| t.to_utc()).map_err(|_| {
             (
                 Exit::Unusable,
@@ -546,6 +547,7 @@ fn send_event(a: &EventArgs) -> Result<(), (Exit, String)> {
             )
         })?,
     };
+    events::check_at(at, now).map_err(|e| (Exit::Unusable, e.replacen("`at`", "`--at`", 1)))?;
     let mut deployed = deployed::Deployed::default();
     let plan = deployed.current(&store, at).map_err(|e| (Exit::Failure, e))?;
     let props = events::from_args(&plan, &a.name, &a.props).map_err(|e| (Exit::Failure, e))?;
@@ -597,7 +599,9 @@ fn set_control(what: Control, a: &ControlArgs) -> Result<(), (Exit, String)> {
     match what {
         Control::Stop => {
             store.set_control("*", Some("stop"), at, &who()).map_err(fail)?;
-            outln!("Stop requested: a running `herald run` stops after the pass in progress (within a second).");
+            outln!(
+                "Stop requested: a running `herald run` stops after the pass in progress (within a second); if none is running, the next one stops before its first pass, unless `herald resume` lifts the request first."
+            );
         }
         Control::Pause => {
             let Some(address) = &a.address else {
@@ -623,15 +627,46 @@ fn set_control(what: Control, a: &ControlArgs) -> Result<(), (Exit, String)> {
             outln!("Paused {address}: nothing of it is sent until `herald resume {address}`.");
         }
         Control::Resume => {
+            let (paused, stopped) = store.controls().map_err(fail)?;
+            let list = |p: &std::collections::BTreeSet<String>| {
+                p.iter().map(|x| format!("`{x}`")).collect::<Vec<_>>().join(", ")
+            };
             if a.all {
-                let (paused, _) = store.controls().map_err(fail)?;
                 for p in paused.iter().map(String::as_str).chain(["*"]) {
                     store.set_control(p, None, at, &who()).map_err(fail)?;
                 }
-                outln!("Resumed everything.");
+                let mut lifted = Vec::new();
+                if stopped {
+                    lifted.push("lifted `herald stop`".to_string());
+                }
+                if !paused.is_empty() {
+                    lifted.push(format!("unpaused {}", list(&paused)));
+                }
+                match lifted.is_empty() {
+                    true => outln!("Nothing was paused or stopped."),
+                    false => outln!("Resumed everything: {}.", lifted.join("; ")),
+                }
+            } else if a.address.is_none() && stopped {
+                // `herald resume` undoes `herald stop`, and only that.
+                store.set_control("*", None, at, &who()).map_err(fail)?;
+                outln!("Resumed: `herald stop` is lifted.");
+                if !paused.is_empty() {
+                    outln!(
+                        "Still paused: {} (`herald resume ADDRESS` for each, or `herald resume --all`).",
+                        list(&paused)
+                    );
+                }
             } else {
                 let Some(address) = &a.address else {
-                    return Err((Exit::Unusable, "name what to resume, or use `--all`".into()));
+                    // Nothing to lift (a runner that stopped took the request).
+                    outln!("Nothing is stopped.");
+                    if !paused.is_empty() {
+                        outln!(
+                            "Still paused: {} (`herald resume ADDRESS` for each, or `herald resume --all`).",
+                            list(&paused)
+                        );
+                    }
+                    return Ok(());
                 };
                 if store.set_control(address, None, at, &who()).map_err(fail)? {
                     outln!("Resumed {address}.");
@@ -658,7 +693,8 @@ pub struct SendsArgs {
     /// Only sends whose outcome is unknown (they may have gone out).
     #[arg(long)]
     in_doubt: bool,
-    #[arg(long, default_value_t = 100)]
+    /// At most this many (1 to 100,000).
+    #[arg(long, default_value_t = 100, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100_000))]
     limit: usize,
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
@@ -682,9 +718,29 @@ fn list_sends(a: &SendsArgs) -> Result<(), (Exit, String)> {
             contact: a.contact.clone(),
             object: a.object.clone(),
             status: a.in_doubt.then_some(SendStatus::InDoubt),
-            limit: a.limit.clamp(1, 100_000),
+            limit: a.limit,
         })
         .map_err(|e| (Exit::Failure, e.to_string()))?;
+    // An address that names nothing, deployed or sent: a typo, not an
+    // empty answer.
+    if let Some(object) = &a.object
+        && rows.is_empty()
+    {
+        let known = store.deployed_versions().map_err(|e| (Exit::Failure, e.to_string()))?;
+        if !known.iter().any(|(x, _)| x == object) {
+            let names = || known.iter().map(|(x, _)| x.as_str());
+            let hint = names()
+                .find(|x| x.split_once('.').is_some_and(|(_, n)| n == object))
+                .map(str::to_string)
+                .or_else(|| herald_compiler::suggest::did_you_mean(object, names()).map(str::to_string))
+                .map(|s| format!("; did you mean `{s}`?"))
+                .unwrap_or_else(|| "; `herald state list` shows what is deployed".into());
+            return Err((
+                Exit::Failure,
+                format!("no sends of `{object}`, and no deployed campaign or scenario has that address{hint}"),
+            ));
+        }
+    }
     match a.format {
         Format::Json => {
             let v: Vec<serde_json::Value> = rows

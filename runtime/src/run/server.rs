@@ -191,6 +191,9 @@ fn record_event(server: &Server, m: &serde_json::Map<String, serde_json::Value>)
             }
         },
     };
+    if let Err(e) = events::check_at(at, (server.now)()) {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, e);
+    }
     let props = match m.get("properties") {
         None | Some(serde_json::Value::Null) => serde_json::Map::new(),
         Some(serde_json::Value::Object(p)) => p.clone(),

@@ -385,17 +385,22 @@ impl Workers {
         self.breakers
             .iter()
             .filter(|(_, b)| b.take_tripped())
-            .map(|(c, _)| unreachable(&self.providers, *c))
+            .map(|(c, b)| unreachable(&self.providers, *c, b.refused()))
             .collect()
     }
 }
 
-fn unreachable(providers: &Providers, c: Channel) -> String {
+fn unreachable(providers: &Providers, c: Channel, refused: bool) -> String {
     let origin = providers
         .for_channel(c)
         .and_then(|(p, _)| p.origin())
         .unwrap_or_else(|| "its server".into());
-    format!("{c} provider unreachable: cannot connect to {origin}")
+    match refused {
+        true => format!(
+            "{c} provider refuses sessions: {origin} answers but opens none (`herald sends` shows its code; check the credentials and `tls`)"
+        ),
+        false => format!("{c} provider unreachable: cannot connect to {origin}"),
+    }
 }
 
 impl Drop for Workers {
@@ -523,6 +528,9 @@ impl Tries {
     ) -> Result<(Duration, String), Outcome> {
         self.tried |= attempt.asked && !attempt.cannot_connect;
         if attempt.asked {
+            if attempt.cannot_connect {
+                breaker.record_refused(attempt.refused);
+            }
             breaker.record(attempt.cannot_connect, Instant::now());
         }
         next(attempt.outcome, idempotent, self.retries, key, stop)
@@ -553,7 +561,7 @@ fn down(breaker: &Breaker, providers: &Providers, c: Channel) -> Option<Outcome>
     breaker.open_until(Instant::now())?;
     Some(Outcome::Retry {
         after: None,
-        reason: unreachable(providers, c),
+        reason: unreachable(providers, c, breaker.refused()),
     })
 }
 

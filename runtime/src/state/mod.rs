@@ -45,7 +45,28 @@ pub enum StateError {
     Locked(Box<LockInfo>),
     /// The saved plan was made against another state.
     Stale(String),
+    /// Another process holds the database (SQLite's busy or locked), past
+    /// the wait: nothing is wrong with the file.
+    Busy(Option<PathBuf>),
     Db(String),
+}
+
+/// Whether SQLite answered that another connection holds the database
+/// (`SQLITE_BUSY`; `SQLITE_LOCKED` is a conflict within one connection, a
+/// bug, and stays an error as it is).
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(e.sqlite_error_code(), Some(rusqlite::ErrorCode::DatabaseBusy))
+}
+
+impl StateError {
+    /// An error opening or first reading the state file: busy is not damage.
+    fn unreadable(path: &Path, e: &rusqlite::Error) -> StateError {
+        if is_busy(e) {
+            StateError::Busy(Some(path.to_path_buf()))
+        } else {
+            StateError::Unreadable(path.to_path_buf(), e.to_string())
+        }
+    }
 }
 
 impl fmt::Display for StateError {
@@ -64,6 +85,14 @@ impl fmt::Display for StateError {
             ),
             StateError::Locked(info) => write!(f, "the state is locked\n{info}"),
             StateError::Stale(m) => f.write_str(m),
+            StateError::Busy(Some(p)) => write!(
+                f,
+                "the state file `{}` is held by another process (the database is locked), and was not changed; the file is not damaged. Wait for that process (another `herald apply`, `herald run`, or a tool with the file open) to finish, then try again",
+                p.display()
+            ),
+            StateError::Busy(None) => f.write_str(
+                "the state is held by another process (the database is locked), past the wait; what was committed before stays. Wait for that process (another `herald apply`, `herald run`, or a tool with the file open) to finish, then try again",
+            ),
             StateError::Db(e) => write!(f, "state database error: {e}"),
         }
     }
@@ -71,7 +100,11 @@ impl fmt::Display for StateError {
 
 impl From<rusqlite::Error> for StateError {
     fn from(e: rusqlite::Error) -> Self {
-        StateError::Db(e.to_string())
+        if is_busy(&e) {
+            StateError::Busy(None)
+        } else {
+            StateError::Db(e.to_string())
+        }
     }
 }
 
@@ -142,7 +175,7 @@ impl State {
             Access::Read => OpenFlags::SQLITE_OPEN_READ_ONLY,
             Access::Write => OpenFlags::SQLITE_OPEN_READ_WRITE,
         } | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(path, flags).map_err(|e| unreadable(e.to_string()))?;
+        let conn = Connection::open_with_flags(path, flags).map_err(|e| StateError::unreadable(path, &e))?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         let mut state = State {
             conn,
@@ -228,7 +261,7 @@ impl State {
 
     fn prepare(&mut self, access: Access) -> Result<(), StateError> {
         let path = self.path.clone();
-        let unreadable = |e: rusqlite::Error| StateError::Unreadable(path.clone(), e.to_string());
+        let unreadable = |e: rusqlite::Error| StateError::unreadable(&path, &e);
         let version: i64 = self
             .conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
@@ -262,7 +295,7 @@ impl State {
                     ),
                 ));
             }
-            schema::migrate(&mut self.conn).map_err(|e| StateError::Db(e.to_string()))?;
+            schema::migrate(&mut self.conn)?;
         }
         Ok(())
     }
@@ -502,6 +535,40 @@ impl State {
 mod tests {
     use super::*;
     use std::sync::{Arc, Barrier};
+
+    /// A state another process holds is reported as held, never as damaged:
+    /// the advice for damage (move the file aside) would throw the ledger
+    /// away, and every send would go out again.
+    #[test]
+    fn a_locked_state_is_reported_as_held_not_damaged() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".herald/state.db");
+        State::open_or_create(&path).unwrap();
+        let holder = Connection::open(&path).unwrap();
+        holder.execute_batch("BEGIN EXCLUSIVE").unwrap();
+        let other = Connection::open(&path).unwrap();
+        other.busy_timeout(std::time::Duration::ZERO).unwrap();
+        let e = other
+            .query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
+            .unwrap_err();
+        let reported = StateError::unreadable(&path, &e);
+        assert!(matches!(reported, StateError::Busy(Some(_))), "{reported}");
+        let text = reported.to_string();
+        assert!(
+            text.contains("held by another process") && text.contains("not damaged"),
+            "{text}"
+        );
+        assert!(!text.contains("move it aside"), "{text}");
+        // Later statements say the same, through `?`.
+        let e = other.execute_batch("BEGIN IMMEDIATE").unwrap_err();
+        assert!(matches!(StateError::from(e), StateError::Busy(None)));
+        // Damage is still damage.
+        let damaged = rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CORRUPT), None);
+        assert!(matches!(
+            StateError::unreadable(&path, &damaged),
+            StateError::Unreadable(..)
+        ));
+    }
 
     /// Many first opens at once (as concurrent first applies do): every one
     /// gets the same, complete state; none sees a half-made one.
