@@ -185,6 +185,18 @@ fn events_from_the_command_line_enter_scenarios() {
         .arg(dir.path()));
     assert_eq!(code, 1);
     assert!(err.contains("did you mean `car_ready`"), "{err}");
+    // Ids as the endpoint takes them; each property once.
+    let (code, _, err) = run(herald()
+        .args(["event", "send", "car_ready", "--contact", ""])
+        .arg(dir.path()));
+    assert_eq!(code, 2);
+    assert!(err.contains("`--contact` is empty"), "{err}");
+    let (code, _, err) = run(herald()
+        .args(["event", "send", "car_ready", "--contact", contact])
+        .args(["--prop", "amount=1", "--prop", "amount=2"])
+        .arg(dir.path()));
+    assert_eq!(code, 1);
+    assert!(err.contains("`--prop amount=…` is given twice"), "{err}");
     // An event dated far ahead is refused: it would enter now and wait.
     let (code, _, err) = run(herald()
         .env("HERALD_NOW", NOW)
@@ -471,8 +483,16 @@ fn the_events_endpoint_checks_what_it_receives_and_the_runner_acts_at_once() {
         body["error"].as_str().unwrap().contains("ahead of the runner's clock"),
         "{body}"
     );
-    let (code, _) = runner.post("/v1/events", Some("s3cret-token"), json, vec![b' '; 70 * 1024]);
+    let (code, body) = runner.post("/v1/events", Some("s3cret-token"), json, vec![b' '; 70 * 1024]);
     assert_eq!(code, 413, "bodies are bounded");
+    assert!(body["error"].as_str().unwrap().contains("over 64 KiB"), "{body}");
+    let (code, body) = runner.post(
+        "/v1/events",
+        Some("s3cret-token"),
+        json,
+        r#"{"event": "car_ready", "contact_id": ""}"#,
+    );
+    assert_eq!((code, body["error"].as_str()), (422, Some("`contact_id` is empty")));
     // Accepted, once per id.
     let with_id = serde_json::json!({"event": "car_ready", "contact_id": "c0000003", "id": "order-9"}).to_string();
     let (code, body) = runner.post("/v1/events", Some("s3cret-token"), json, with_id.clone());

@@ -10,6 +10,18 @@ use herald_compiler::engine::EventProps;
 use herald_compiler::model::Plan;
 use serde_json::{Map, Value};
 
+/// A contact id or event id given on the command line, as the HTTP
+/// endpoint takes it: not empty, at most 256 characters.
+pub fn check_id(option: &str, id: &str) -> Result<(), String> {
+    if id.is_empty() {
+        return Err(format!("`{option}` is empty"));
+    }
+    if id.len() > 256 {
+        return Err(format!("`{option}` is longer than 256 characters"));
+    }
+    Ok(())
+}
+
 /// How far ahead of the runner's clock an event's `at` may be: a sender's
 /// clock may run a little fast, but an event is what happened.
 const AHEAD: chrono::Duration = chrono::Duration::hours(1);
@@ -100,6 +112,9 @@ pub fn from_args(plan: &Plan, name: &str, args: &[String]) -> Result<Map<String,
         let Some((k, raw)) = a.split_once('=') else {
             return Err(format!("`--prop {a}` is not `KEY=VALUE`"));
         };
+        if out.contains_key(k) {
+            return Err(format!("`--prop {k}=…` is given twice: give each property once"));
+        }
         let v = match event.and_then(|e| e.properties.get(k)) {
             Some(ScalarType::Number | ScalarType::Integer) => raw
                 .trim()

@@ -535,6 +535,10 @@ pub fn event(cmd: EventCommand) -> Exit {
 }
 
 fn send_event(a: &EventArgs) -> Result<(), (Exit, String)> {
+    events::check_id("--contact", &a.contact).map_err(|e| (Exit::Unusable, e))?;
+    if let Some(id) = &a.id {
+        events::check_id("--id", id).map_err(|e| (Exit::Unusable, e))?;
+    }
     let (_, path, _state) = open_state(&a.dir)?;
     let mut store = SqliteRunStore::open(&path).map_err(|e| (Exit::Failure, e.to_string()))?;
     let now = now()?;

@@ -92,7 +92,20 @@ fn authorised(server: &Server, headers: &HeaderMap) -> Result<(), Refusal> {
     }
 }
 
-fn json_body(headers: &HeaderMap, body: &Bytes) -> Result<serde_json::Map<String, serde_json::Value>, Refusal> {
+/// The body, or why not, as every other refusal: JSON with `error`.
+type Body = Result<Bytes, axum::extract::rejection::BytesRejection>;
+
+fn json_body(headers: &HeaderMap, body: &Body) -> Result<serde_json::Map<String, serde_json::Value>, Refusal> {
+    let body = match body {
+        Ok(b) => b,
+        Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return Err(refuse(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the body is over {} KiB: send one event at a time", MAX_BODY / 1024),
+            ));
+        }
+        Err(r) => return Err(refuse(r.status(), r.body_text())),
+    };
     let json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -116,6 +129,9 @@ fn json_body(headers: &HeaderMap, body: &Bytes) -> Result<serde_json::Map<String
 fn field<'a>(m: &'a serde_json::Map<String, serde_json::Value>, key: &str) -> Result<Option<&'a str>, Refusal> {
     match m.get(key) {
         None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(s)) if s.is_empty() => {
+            Err(refuse(StatusCode::UNPROCESSABLE_ENTITY, format!("`{key}` is empty")))
+        }
         Some(serde_json::Value::String(s)) if s.len() <= 256 => Ok(Some(s)),
         Some(serde_json::Value::String(_)) => Err(refuse(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -137,7 +153,7 @@ fn current_plan(server: &Server) -> Result<Arc<Plan>, Refusal> {
         .map_err(|e| refuse(StatusCode::SERVICE_UNAVAILABLE, e))
 }
 
-async fn post_event(State(server): State<Arc<Server>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn post_event(State(server): State<Arc<Server>>, headers: HeaderMap, body: Body) -> Response {
     if let Err(r) = authorised(&server, &headers) {
         return r.into_response();
     }
@@ -241,7 +257,7 @@ fn engagement_kind(kind: &str) -> Option<(&'static str, bool)> {
     })
 }
 
-async fn post_engagement(State(server): State<Arc<Server>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn post_engagement(State(server): State<Arc<Server>>, headers: HeaderMap, body: Body) -> Response {
     if let Err(r) = authorised(&server, &headers) {
         return r.into_response();
     }

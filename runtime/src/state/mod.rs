@@ -101,9 +101,13 @@ impl fmt::Display for StateError {
 impl From<rusqlite::Error> for StateError {
     fn from(e: rusqlite::Error) -> Self {
         if is_busy(&e) {
-            StateError::Busy(None)
-        } else {
-            StateError::Db(e.to_string())
+            return StateError::Busy(None);
+        }
+        match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase) => StateError::Db(format!(
+                "the state file is damaged ({e}); it was left as it is. Restore it from a backup (`sqlite3 state.db .recover` may save what is left); moving it aside starts a new state and forgets every send"
+            )),
+            _ => StateError::Db(e.to_string()),
         }
     }
 }
@@ -568,6 +572,13 @@ mod tests {
             StateError::unreadable(&path, &damaged),
             StateError::Unreadable(..)
         ));
+        // Later, damage says so, and how to recover without losing the ledger.
+        let damaged = rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CORRUPT), None);
+        let text = StateError::from(damaged).to_string();
+        assert!(
+            text.contains("damaged") && text.contains("Restore it from a backup"),
+            "{text}"
+        );
     }
 
     /// Many first opens at once (as concurrent first applies do): every one
