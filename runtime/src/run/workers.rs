@@ -689,6 +689,39 @@ async fn send_http(
 mod tests {
     use super::*;
 
+    /// A server that answers and refuses every session (a wrong password)
+    /// trips the breaker like one that cannot be reached, but the runner
+    /// says it refuses sessions, not that it cannot be reached; its sends
+    /// keep their attempts.
+    #[test]
+    fn refused_sessions_trip_the_breaker_and_say_so() {
+        let breaker = Breaker::default();
+        let stop = AtomicBool::new(false);
+        for _ in 0..super::super::breaker::TRIP_AFTER {
+            let mut t = Tries::default();
+            let refused = Attempt {
+                outcome: Outcome::Retry {
+                    after: None,
+                    reason: "smtp session refused (535)".into(),
+                },
+                cannot_connect: true,
+                refused: true,
+                asked: true,
+            };
+            let _ = t.after(refused, &breaker, false, "k", &stop);
+            assert!(!t.tried, "a refused session is not an attempt at the message");
+        }
+        assert!(breaker.take_tripped() && breaker.refused());
+        let dir = tempfile::tempdir().unwrap();
+        let config = herald_compiler::config::Config::fallback();
+        let providers = Providers::build(&config, dir.path(), &Secrets::default()).unwrap();
+        let said = unreachable(&providers, Channel::Email, breaker.refused());
+        assert!(said.starts_with("email provider refuses sessions"), "{said}");
+        // A connection that cannot be made is said as before.
+        breaker.record_refused(false);
+        assert!(unreachable(&providers, Channel::Email, breaker.refused()).contains("unreachable"));
+    }
+
     /// An HTTP thread that cannot start hands back every batch it was given
     /// (none is left `sending` for ever), and takes no more.
     #[test]
