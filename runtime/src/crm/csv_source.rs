@@ -286,11 +286,33 @@ struct Batch {
 
 /// Type one record into `contact` (its buffers are reused; the record is
 /// lent to csv's UTF-8 check, which is faster than one per cell, and put back).
+/// A value that failed and runs over several lines: most likely a quote
+/// left open, which swallowed the rows after it into this value. Say that,
+/// rather than that it is not an email: those rows are not read at all.
+fn unclosed_quote(layout: &Layout, text: &csv::StringRecord, problem: RowProblem) -> RowProblem {
+    let spans = text
+        .iter()
+        .enumerate()
+        .find(|(i, v)| v.contains('\n') && layout.column_name(*i) == Some(problem.column.as_str()))
+        .map(|(_, v)| v.matches('\n').count() + 1);
+    match spans {
+        Some(lines) => RowProblem::new(
+            problem.column,
+            Reason::Malformed(format!(
+                "its value runs over {lines} lines: a quote is most likely not closed, and the rows after it were read into this value (close the quote)"
+            )),
+        ),
+        None => problem,
+    }
+}
+
 fn parse_record(layout: &Layout, record: &mut csv::ByteRecord, contact: &mut Contact) -> Result<(), RowError> {
     let row = row_of(record.position());
     let (text, result) = match csv::StringRecord::from_byte_record(std::mem::take(record)) {
         Ok(text) => {
-            let result = layout.parse_cells_into(|i| text.get(i), contact);
+            let result = layout
+                .parse_cells_into(|i| text.get(i), contact)
+                .map_err(|problem| unclosed_quote(layout, &text, problem));
             (text.into_byte_record(), result)
         }
         Err(e) => {
@@ -390,6 +412,24 @@ mod tests {
         assert!(par.errors.windows(2).all(|w| w[0].row < w[1].row));
         let utf8 = par.errors.iter().find(|e| e.row == 5_002).unwrap();
         assert_eq!(utf8.problem, RowProblem::new("total", Reason::NotUtf8));
+    }
+
+    /// A quote left open swallows the rows after it into one value: the row
+    /// says so, not that the value is not a number.
+    #[test]
+    fn an_unclosed_quote_is_named_as_such() {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        write!(f, "id,total\nc1,\"12\nc2,3\nc3,4\"\nc4,5\nc5,\"6\"\n").unwrap();
+        let mut source = CsvSource::open(f.path(), &model()).unwrap();
+        let scan = source.scan(&mut |_| true).unwrap();
+        assert_eq!((scan.contacts, scan.bad_rows), (2, 1));
+        let e = &scan.errors[0];
+        assert_eq!((e.row, e.problem.column.as_str()), (2, "total"));
+        let said = e.problem.reason.to_string();
+        assert!(
+            said.contains("runs over 3 lines: a quote is most likely not closed"),
+            "{said}"
+        );
     }
 
     #[test]
