@@ -364,6 +364,11 @@ mod tests {
     /// aiosmtpd in `tests/`): `greeting` first, then `250` to everything,
     /// `503` to a second EHLO, `354` to DATA. Returns the messages taken.
     fn odd_server(greeting: &'static str) -> (u16, std::thread::JoinHandle<usize>) {
+        odd_server_with(greeting, false)
+    }
+
+    /// The same, offering AUTH and refusing every login (`535`) if `auth`.
+    fn odd_server_with(greeting: &'static str, auth: bool) -> (u16, std::thread::JoinHandle<usize>) {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let server = std::thread::spawn(move || {
@@ -386,10 +391,12 @@ mod tests {
                 let reply: &[u8] = match verb.as_str() {
                     "EHLO" => {
                         ehlos += 1;
-                        if ehlos == 1 {
-                            b"250-odd\r\n250 8BITMIME\r\n"
-                        } else {
+                        if ehlos > 1 {
                             b"503 Duplicate HELO/EHLO\r\n"
+                        } else if auth {
+                            b"250-odd\r\n250-AUTH PLAIN LOGIN\r\n250 8BITMIME\r\n"
+                        } else {
+                            b"250-odd\r\n250 8BITMIME\r\n"
                         }
                     }
                     "DATA" => {
@@ -399,6 +406,7 @@ mod tests {
                         taken += 1;
                         b"250 queued\r\n"
                     }
+                    "AUTH" => b"535 5.7.8 authentication failed\r\n",
                     "QUIT" => {
                         let _ = out.write_all(b"221 bye\r\n");
                         break;
@@ -413,19 +421,34 @@ mod tests {
     }
 
     fn smtp(port: u16) -> Smtp {
+        smtp_as(port, None)
+    }
+
+    /// With `login`, a username and password from (test) secrets.
+    fn smtp_as(port: u16, login: Option<(&str, &str)>) -> Smtp {
         let config = EmailProvider {
             kind: herald_compiler::config::EmailProviderKind::Smtp,
             host: "127.0.0.1".into(),
             port,
-            username: None,
-            password: None,
+            username: login.map(|_| herald_compiler::config::SecretRef { env: "U".into() }),
+            password: login.map(|_| herald_compiler::config::SecretRef { env: "P".into() }),
             from: "Herald <news@herald.example.test>".into(),
             tls: SmtpTls::None,
             dir: String::new(),
             rate: None,
             timeout: Duration::from_secs(5),
         };
-        Smtp::new(&config, &Secrets::default()).unwrap()
+        let secrets = match login {
+            Some((user, password)) => Secrets(
+                [
+                    ("U".to_string(), user.to_string()),
+                    ("P".to_string(), password.to_string()),
+                ]
+                .into(),
+            ),
+            None => Secrets::default(),
+        };
+        Smtp::new(&config, &secrets).unwrap()
     }
 
     fn message() -> Outgoing {
@@ -453,6 +476,20 @@ mod tests {
         assert!(matches!(attempt.outcome, Outcome::Sent { .. }), "{attempt:?}");
         drop(smtp);
         assert_eq!(server.join().unwrap(), 1);
+    }
+
+    /// A wrong password (`535` to AUTH) is the provider's settings, not the
+    /// message's: the send waits, counted against the provider.
+    #[test]
+    fn a_refused_login_keeps_the_send() {
+        let (port, server) = odd_server_with("220 odd ESMTP\r\n", true);
+        let attempt = smtp_as(port, Some(("news", "wrong"))).attempt(&message());
+        match attempt.outcome {
+            Outcome::Retry { ref reason, .. } => assert_eq!(reason, "smtp session refused (535)"),
+            ref other => panic!("{other:?}"),
+        }
+        assert!(attempt.cannot_connect && attempt.refused);
+        assert_eq!(server.join().unwrap(), 0);
     }
 
     /// A session refused at its greeting is the server's state, not the
