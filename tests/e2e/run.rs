@@ -243,6 +243,20 @@ fn events_from_the_command_line_enter_scenarios() {
     }
     let r = run_once(dir.path(), "2026-11-20T09:15:00Z");
     assert_eq!(r["events"], 1, "{r}");
+    // An id names one event: reused for another contact, it is refused.
+    let with_id = |who: &str| {
+        run(herald()
+            .args(["event", "send", "car_ready", "--contact", who, "--id", "visit-1"])
+            .arg(dir.path()))
+    };
+    assert_eq!(with_id(contact).0, 0);
+    assert_eq!(with_id(contact).0, 0, "the same event again: nothing to do");
+    let (code, _, err) = with_id("c0000008");
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("`visit-1` was already recorded for another contact or event"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -499,6 +513,17 @@ fn the_events_endpoint_checks_what_it_receives_and_the_runner_acts_at_once() {
     assert_eq!(code, 202, "{body}");
     let (code, body) = runner.post("/v1/events", Some("s3cret-token"), json, with_id);
     assert_eq!((code, body["status"].as_str()), (200, Some("duplicate")));
+    // The same id for another contact would be dropped as a duplicate: refused.
+    let reused = serde_json::json!({"event": "car_ready", "contact_id": "c0000004", "id": "order-9"}).to_string();
+    let (code, body) = runner.post("/v1/events", Some("s3cret-token"), json, reused);
+    assert_eq!(code, 409, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("already recorded for another contact"),
+        "{body}"
+    );
     // The runner wakes up for it: the transactional SMS is written out.
     let outbox = dir.path().join(".herald/outbox/sms");
     let start = std::time::Instant::now();

@@ -22,6 +22,23 @@ pub fn check_id(option: &str, id: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// An event id seen before: the same event again (`Ok`), or an id reused
+/// for another contact or event, which would be dropped as a duplicate and
+/// lost (`Err`, naming neither).
+pub fn check_repeat(
+    store: &dyn crate::state::run::RunStore,
+    id: &str,
+    contact: &str,
+    name: &str,
+) -> Result<(), String> {
+    match store.event_of_key(id) {
+        Ok(Some((c, n))) if c != contact || n != name => Err(format!(
+            "the id `{id}` was already recorded for another contact or event: an id names one event; give this one its own"
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// How far ahead of the runner's clock an event's `at` may be: a sender's
 /// clock may run a little fast, but an event is what happened.
 const AHEAD: chrono::Duration = chrono::Duration::hours(1);

@@ -561,7 +561,11 @@ fn send_event(a: &EventArgs) -> Result<(), (Exit, String)> {
         .map_err(|e| (Exit::Failure, e.to_string()))?
     {
         Some(id) => outln!("Event `{}` recorded for contact `{}` (#{id}).", a.name, a.contact),
-        None => outln!("Event already recorded (same `--id`); nothing to do."),
+        None => {
+            let id = a.id.as_deref().unwrap_or_default();
+            events::check_repeat(&store, id, &a.contact, &a.name).map_err(|e| (Exit::Failure, e))?;
+            outln!("Event already recorded (same `--id`); nothing to do.");
+        }
     }
     Ok(())
 }

@@ -234,7 +234,10 @@ fn record_event(server: &Server, m: &serde_json::Map<String, serde_json::Value>)
             )
                 .into_response()
         }
-        Ok(None) => (StatusCode::OK, axum::Json(serde_json::json!({ "status": "duplicate" }))).into_response(),
+        Ok(None) => match events::check_repeat(&*store, id.unwrap_or_default(), contact, name) {
+            Ok(()) => (StatusCode::OK, axum::Json(serde_json::json!({ "status": "duplicate" }))).into_response(),
+            Err(e) => error(StatusCode::CONFLICT, e),
+        },
         Err(e) => {
             tracing::error!(error = %e, "an event could not be recorded");
             error(StatusCode::SERVICE_UNAVAILABLE, "the state is busy; retry")

@@ -354,6 +354,8 @@ pub trait RunStore {
         source: &str,
         dedupe_key: Option<&str>,
     ) -> Result<Option<i64>, StateError>;
+    /// The contact and event name recorded under an event id.
+    fn event_of_key(&self, dedupe_key: &str) -> Result<Option<(String, String)>, StateError>;
     fn pending_events(&self, limit: usize) -> Result<Vec<EventRow>, StateError>;
     fn mark_events_processed(&mut self, ids: &[i64]) -> Result<(), StateError>;
     fn history(&self, contact_id: &str) -> Result<ContactHistory, StateError>;
@@ -931,6 +933,17 @@ impl RunStore for SqliteRunStore {
             params![contact_id, name, ts(at), props, source, dedupe_key],
         )?;
         Ok((n > 0).then(|| self.conn.last_insert_rowid()))
+    }
+
+    fn event_of_key(&self, dedupe_key: &str) -> Result<Option<(String, String)>, StateError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT contact_id, name FROM events WHERE dedupe_key = ?1",
+                [dedupe_key],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
     }
 
     fn pending_events(&self, limit: usize) -> Result<Vec<EventRow>, StateError> {
