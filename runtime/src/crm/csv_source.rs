@@ -284,8 +284,6 @@ struct Batch {
     used: usize,
 }
 
-/// Type one record into `contact` (its buffers are reused; the record is
-/// lent to csv's UTF-8 check, which is faster than one per cell, and put back).
 /// A value that failed and runs over several lines: most likely a quote
 /// left open, which swallowed the rows after it into this value. Say that,
 /// rather than that it is not an email: those rows are not read at all.
@@ -306,6 +304,8 @@ fn unclosed_quote(layout: &Layout, text: &csv::StringRecord, problem: RowProblem
     }
 }
 
+/// Type one record into `contact` (its buffers are reused; the record is
+/// lent to csv's UTF-8 check, which is faster than one per cell, and put back).
 fn parse_record(layout: &Layout, record: &mut csv::ByteRecord, contact: &mut Contact) -> Result<(), RowError> {
     let row = row_of(record.position());
     let (text, result) = match csv::StringRecord::from_byte_record(std::mem::take(record)) {

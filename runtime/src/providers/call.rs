@@ -14,13 +14,11 @@ pub struct CallLists {
 }
 
 impl CallLists {
-    pub fn new(dir: PathBuf) -> CallLists {
-        let dir = dir.join("calls");
-        crate::output::sweep_temporaries(&dir);
-        CallLists {
-            dir,
+    pub fn new(dir: PathBuf) -> Result<CallLists, String> {
+        Ok(CallLists {
+            dir: super::outbox_at(dir.join("calls"))?,
             lock: Mutex::new(()),
-        }
+        })
     }
 }
 

@@ -22,25 +22,27 @@ enum FileKind {
 }
 
 impl FileOutbox {
-    pub fn new(dir: PathBuf, domain: String, from: String) -> FileOutbox {
+    pub fn new(dir: PathBuf, domain: String, from: String) -> Result<FileOutbox, String> {
         FileOutbox::at(dir.join("email"), FileKind::Email { domain, from })
     }
 
-    /// An outbox in `dir`, rid of what a killed runner left half-written.
-    fn at(dir: PathBuf, kind: FileKind) -> FileOutbox {
-        crate::output::sweep_temporaries(&dir);
-        FileOutbox { dir, kind }
+    /// An outbox in `dir` (see [`super::outbox_at`]).
+    fn at(dir: PathBuf, kind: FileKind) -> Result<FileOutbox, String> {
+        Ok(FileOutbox {
+            dir: super::outbox_at(dir)?,
+            kind,
+        })
     }
 
-    pub fn sms(dir: PathBuf) -> FileOutbox {
+    pub fn sms(dir: PathBuf) -> Result<FileOutbox, String> {
         FileOutbox::at(dir.join("sms"), FileKind::Sms)
     }
 
-    pub fn push(dir: PathBuf) -> FileOutbox {
+    pub fn push(dir: PathBuf) -> Result<FileOutbox, String> {
         FileOutbox::at(dir.join("push"), FileKind::Push)
     }
 
-    pub fn call(dir: PathBuf) -> FileOutbox {
+    pub fn call(dir: PathBuf) -> Result<FileOutbox, String> {
         FileOutbox::at(dir.join("call"), FileKind::Call)
     }
 
@@ -154,7 +156,7 @@ mod tests {
         // a container every runner is 1): swept too, before any write.
         let ours = sms_dir.join(format!(".k2.json.{}.tmp", std::process::id()));
         std::fs::write(&ours, "half").unwrap();
-        let outbox = FileOutbox::sms(dir.path().to_path_buf());
+        let outbox = FileOutbox::sms(dir.path().to_path_buf()).unwrap();
         assert!(!dead.exists() && !ours.exists());
         assert!(kept.exists());
         // One left after the sweep never blocks the write of its key.

@@ -22,7 +22,7 @@ pub use pace::{Pacer, backoff, sleep_until, sleep_until_async};
 
 use herald_compiler::ast::values::Channel;
 use herald_compiler::config::{
-    CallProviderKind, Config, EmailProviderKind, PushProviderKind, SecretRef, SmsProviderKind,
+    CallProviderKind, Config, DEFAULT_OUTBOX, EmailProviderKind, PushProviderKind, SecretRef, SmsProviderKind,
 };
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -217,6 +217,28 @@ impl Secrets {
     }
 }
 
+/// An outbox a `file` or `csv` provider writes in, checked before anything
+/// is claimed (not found as sends that wait for ever), and rid of what a
+/// killed runner left half-written.
+fn outbox_at(dir: std::path::PathBuf) -> Result<std::path::PathBuf, String> {
+    usable_outbox(&dir)?;
+    crate::output::sweep_temporaries(&dir);
+    Ok(dir)
+}
+
+/// What to say when the outbox `configured` for `channel` cannot be one.
+fn unusable(channel: &'static str, configured: &str) -> impl FnOnce(String) -> String {
+    let setting = match configured != DEFAULT_OUTBOX {
+        true => format!("`dir = \"{configured}\"` of `[providers.{channel}]` in herald.toml"),
+        false => format!("the outbox `{DEFAULT_OUTBOX}` (the default) of the {channel} channel"),
+    };
+    move |why| {
+        format!(
+            "{setting} cannot be used as an outbox: {why}; point it at a directory (Herald makes it if it is missing)"
+        )
+    }
+}
+
 /// Whether messages can be written in `dir`: it is a directory, or the
 /// nearest part of it that exists is one (the rest is made when needed).
 fn usable_outbox(dir: &Path) -> Result<(), String> {
@@ -251,69 +273,23 @@ impl Providers {
     pub fn build(config: &Config, dir: &Path, secrets: &Secrets) -> Result<Providers, String> {
         let p = &config.providers;
         let outbox = |d: &str| dir.join(d);
-        let default_outbox = outbox(herald_compiler::config::DEFAULT_OUTBOX);
-        // Every outbox a `file` or `csv` provider writes to must be a
-        // directory, or one that can be made: found now, before anything is
-        // claimed, not as sends that wait for ever.
-        // (channel, `None` when it sends elsewhere, else its `dir` and the
-        // folder its messages go to in it).
-        let outboxes = [
-            (
-                "email",
-                match &p.email {
-                    Some(e) if e.kind == EmailProviderKind::Smtp => None,
-                    e => Some((e.as_ref().map(|e| e.dir.as_str()), "email")),
-                },
-            ),
-            (
-                "sms",
-                match &p.sms {
-                    Some(s) if s.kind != SmsProviderKind::File => None,
-                    s => Some((s.as_ref().map(|s| s.dir.as_str()), "sms")),
-                },
-            ),
-            (
-                "push",
-                match &p.push {
-                    Some(s) if s.kind != PushProviderKind::File => None,
-                    s => Some((s.as_ref().map(|s| s.dir.as_str()), "push")),
-                },
-            ),
-            (
-                "call",
-                match &p.call {
-                    Some(c) if c.kind == CallProviderKind::Webhook => None,
-                    Some(c) if c.kind == CallProviderKind::Csv => Some((Some(c.dir.as_str()), "calls")),
-                    c => Some((c.as_ref().map(|c| c.dir.as_str()), "call")),
-                },
-            ),
-        ];
-        let default = herald_compiler::config::DEFAULT_OUTBOX;
-        for (channel, used) in outboxes {
-            let Some((configured, folder)) = used else { continue };
-            let written = configured.unwrap_or(default);
-            usable_outbox(&outbox(written).join(folder)).map_err(|why| {
-                let setting = match configured {
-                    Some(d) if d != default => format!("`dir = \"{written}\"` of `[providers.{channel}]` in herald.toml"),
-                    _ => format!("the outbox `{written}` (the default) of the {channel} channel"),
-                };
-                format!("{setting} cannot be used as an outbox: {why}; point it at a directory (Herald makes it if it is missing)")
-            })?;
-        }
+        let default_outbox = outbox(DEFAULT_OUTBOX);
         let mut by_channel: BTreeMap<Channel, Box<dyn Provider>> = BTreeMap::new();
         let mut pacers = BTreeMap::new();
         let email: Box<dyn Provider> = match &p.email {
             Some(e) if e.kind == EmailProviderKind::Smtp => Box::new(smtp::Smtp::new(e, secrets)?),
-            Some(e) => Box::new(file::FileOutbox::new(
-                outbox(&e.dir),
-                mime::domain_of(&e.from),
-                e.from.clone(),
-            )),
-            None => Box::new(file::FileOutbox::new(
-                default_outbox.clone(),
-                "herald.invalid".into(),
-                "Herald <herald@herald.invalid>".into(),
-            )),
+            Some(e) => Box::new(
+                file::FileOutbox::new(outbox(&e.dir), mime::domain_of(&e.from), e.from.clone())
+                    .map_err(unusable("email", &e.dir))?,
+            ),
+            None => Box::new(
+                file::FileOutbox::new(
+                    default_outbox.clone(),
+                    "herald.invalid".into(),
+                    "Herald <herald@herald.invalid>".into(),
+                )
+                .map_err(unusable("email", DEFAULT_OUTBOX))?,
+            ),
         };
         by_channel.insert(Channel::Email, email);
         let sms: Box<dyn Provider> = match &p.sms {
@@ -328,8 +304,8 @@ impl Providers {
                 s,
                 secrets.get(&s.auth_token),
             )?),
-            Some(s) => Box::new(file::FileOutbox::sms(outbox(&s.dir))),
-            None => Box::new(file::FileOutbox::sms(default_outbox.clone())),
+            Some(s) => Box::new(file::FileOutbox::sms(outbox(&s.dir)).map_err(unusable("sms", &s.dir))?),
+            None => Box::new(file::FileOutbox::sms(default_outbox.clone()).map_err(unusable("sms", DEFAULT_OUTBOX))?),
         };
         by_channel.insert(Channel::Sms, sms);
         let push: Box<dyn Provider> = match &p.push {
@@ -344,8 +320,8 @@ impl Providers {
                 s.base_url.clone().unwrap_or_default(),
                 secrets.get(&s.credentials).unwrap_or_default(),
             )?),
-            Some(s) => Box::new(file::FileOutbox::push(outbox(&s.dir))),
-            None => Box::new(file::FileOutbox::push(default_outbox.clone())),
+            Some(s) => Box::new(file::FileOutbox::push(outbox(&s.dir)).map_err(unusable("push", &s.dir))?),
+            None => Box::new(file::FileOutbox::push(default_outbox.clone()).map_err(unusable("push", DEFAULT_OUTBOX))?),
         };
         by_channel.insert(Channel::Push, push);
         let call: Box<dyn Provider> = match &p.call {
@@ -355,9 +331,11 @@ impl Providers {
                 c.url.clone().unwrap_or_default(),
                 secrets.get(&c.secret).unwrap_or_default(),
             )?),
-            Some(c) if c.kind == CallProviderKind::Csv => Box::new(call::CallLists::new(outbox(&c.dir))),
-            Some(c) => Box::new(file::FileOutbox::call(outbox(&c.dir))),
-            None => Box::new(file::FileOutbox::call(default_outbox)),
+            Some(c) if c.kind == CallProviderKind::Csv => {
+                Box::new(call::CallLists::new(outbox(&c.dir)).map_err(unusable("call", &c.dir))?)
+            }
+            Some(c) => Box::new(file::FileOutbox::call(outbox(&c.dir)).map_err(unusable("call", &c.dir))?),
+            None => Box::new(file::FileOutbox::call(default_outbox).map_err(unusable("call", DEFAULT_OUTBOX))?),
         };
         by_channel.insert(Channel::Call, call);
         let rates = [

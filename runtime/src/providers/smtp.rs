@@ -241,6 +241,14 @@ fn transaction(
     })
 }
 
+/// A failure with no reply code, before anything was handed over.
+fn no_answer(e: &lettre::transport::smtp::Error) -> String {
+    match e.is_tls() {
+        true => "smtp TLS failed".into(),
+        false => "smtp connection failed".into(),
+    }
+}
+
 /// The outcome of a failure: only the code, as the server's text may quote
 /// the recipient.
 fn outcome(failure: Failure) -> Outcome {
@@ -260,11 +268,7 @@ fn outcome(failure: Failure) -> Outcome {
     } else if !handed_over {
         Outcome::Retry {
             after: None,
-            reason: if e.is_tls() {
-                "smtp TLS failed".into()
-            } else {
-                "smtp connection failed".into()
-            },
+            reason: no_answer(&e),
         }
     } else if e.is_timeout() {
         Outcome::InDoubt {
@@ -318,8 +322,7 @@ impl Provider for Smtp {
                             after: None,
                             reason: match e.status() {
                                 Some(code) => format!("smtp session refused ({code})"),
-                                None if e.is_tls() => "smtp TLS failed".into(),
-                                None => "smtp connection failed".into(),
+                                None => no_answer(&e),
                             },
                         },
                         cannot_connect: true,

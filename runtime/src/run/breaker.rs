@@ -99,9 +99,6 @@ impl Breaker {
         }
     }
 
-    /// Whether it opened since the last call and the provider has not
-    /// connected since (for the pass's report: a provider that came back
-    /// within the pass is not reported down).
     /// Whether the last failure counted was a refused session.
     pub fn refused(&self) -> bool {
         self.state().refused
@@ -112,6 +109,9 @@ impl Breaker {
         self.state().refused = refused;
     }
 
+    /// Whether it opened since the last call and the provider has not
+    /// connected since (for the pass's report: a provider that came back
+    /// within the pass is not reported down).
     pub fn take_tripped(&self) -> bool {
         let mut s = self.state();
         let down = s.open_until.is_some() || s.failures > 0;

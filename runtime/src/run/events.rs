@@ -10,8 +10,8 @@ use herald_compiler::engine::EventProps;
 use herald_compiler::model::Plan;
 use serde_json::{Map, Value};
 
-/// A contact id or event id given on the command line, as the HTTP
-/// endpoint takes it: not empty, at most 256 characters.
+/// A contact id, event id or other string field of an event, on the command
+/// line as over HTTP: not empty, at most 256 characters.
 pub fn check_id(option: &str, id: &str) -> Result<(), String> {
     if id.is_empty() {
         return Err(format!("`{option}` is empty"));

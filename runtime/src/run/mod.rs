@@ -639,6 +639,14 @@ fn set_control(what: Control, a: &ControlArgs) -> Result<(), (Exit, String)> {
             let list = |p: &std::collections::BTreeSet<String>| {
                 p.iter().map(|x| format!("`{x}`")).collect::<Vec<_>>().join(", ")
             };
+            let still_paused = || {
+                if !paused.is_empty() {
+                    outln!(
+                        "Still paused: {} (`herald resume ADDRESS` for each, or `herald resume --all`).",
+                        list(&paused)
+                    );
+                }
+            };
             if a.all {
                 for p in paused.iter().map(String::as_str).chain(["*"]) {
                     store.set_control(p, None, at, &who()).map_err(fail)?;
@@ -658,22 +666,12 @@ fn set_control(what: Control, a: &ControlArgs) -> Result<(), (Exit, String)> {
                 // `herald resume` undoes `herald stop`, and only that.
                 store.set_control("*", None, at, &who()).map_err(fail)?;
                 outln!("Resumed: `herald stop` is lifted.");
-                if !paused.is_empty() {
-                    outln!(
-                        "Still paused: {} (`herald resume ADDRESS` for each, or `herald resume --all`).",
-                        list(&paused)
-                    );
-                }
+                still_paused();
             } else {
                 let Some(address) = &a.address else {
                     // Nothing to lift (a runner that stopped took the request).
                     outln!("Nothing is stopped.");
-                    if !paused.is_empty() {
-                        outln!(
-                            "Still paused: {} (`herald resume ADDRESS` for each, or `herald resume --all`).",
-                            list(&paused)
-                        );
-                    }
+                    still_paused();
                     return Ok(());
                 };
                 if store.set_control(address, None, at, &who()).map_err(fail)? {

@@ -129,14 +129,9 @@ fn json_body(headers: &HeaderMap, body: &Body) -> Result<serde_json::Map<String,
 fn field<'a>(m: &'a serde_json::Map<String, serde_json::Value>, key: &str) -> Result<Option<&'a str>, Refusal> {
     match m.get(key) {
         None | Some(serde_json::Value::Null) => Ok(None),
-        Some(serde_json::Value::String(s)) if s.is_empty() => {
-            Err(refuse(StatusCode::UNPROCESSABLE_ENTITY, format!("`{key}` is empty")))
-        }
-        Some(serde_json::Value::String(s)) if s.len() <= 256 => Ok(Some(s)),
-        Some(serde_json::Value::String(_)) => Err(refuse(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            format!("`{key}` is longer than 256 characters"),
-        )),
+        Some(serde_json::Value::String(s)) => events::check_id(key, s)
+            .map(|()| Some(s.as_str()))
+            .map_err(|e| refuse(StatusCode::UNPROCESSABLE_ENTITY, e)),
         Some(_) => Err(refuse(
             StatusCode::UNPROCESSABLE_ENTITY,
             format!("`{key}` must be a string"),

@@ -45,8 +45,8 @@ pub enum StateError {
     Locked(Box<LockInfo>),
     /// The saved plan was made against another state.
     Stale(String),
-    /// Another process holds the database (SQLite's busy or locked), past
-    /// the wait: nothing is wrong with the file.
+    /// Another process holds the database (SQLite's busy), past the wait:
+    /// nothing is wrong with the file.
     Busy(Option<PathBuf>),
     Db(String),
 }
@@ -573,7 +573,6 @@ mod tests {
             StateError::Unreadable(..)
         ));
         // Later, damage says so, and how to recover without losing the ledger.
-        let damaged = rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CORRUPT), None);
         let text = StateError::from(damaged).to_string();
         assert!(
             text.contains("damaged") && text.contains("Restore it from a backup"),
