@@ -29,6 +29,7 @@ Targets (issue #10): a median at least 50 % of raw's; peak RSS bounded.
 Exits 1 when missed."""
 
 import csv
+import datetime
 import json
 import os
 import re
@@ -228,7 +229,8 @@ def grow(plan, earlier):
     def rows():
         for n in range(earlier):
             k, i = divmod(n, len(ids))
-            at = f"2025-{k % 12 + 1:02d}-10T09:00:00.000Z"
+            # The ledger's instants are Unix milliseconds (state 8).
+            at = int(datetime.datetime(2025, k % 12 + 1, 10, 9, tzinfo=datetime.timezone.utc).timestamp()) * 1000
             yield (os.urandom(16).hex(), f"campaigns.past_{k}", ids[i], at, f"msg-{n}")
 
     db.executemany(

@@ -601,7 +601,7 @@ fn once_herald_run_has_sent_the_forecast_reads_opens_and_clicks_from_the_ledger(
     for (i, id) in ids.iter().enumerate() {
         conn.execute(
             "INSERT INTO sends (key, object, version, contact_id, occurrence, message, channel, purpose, program, tags, priority, due_at, not_before, status, updated_at)
-             VALUES (?1, 'campaigns.vip_sales_early_access', 1, ?2, 'o', 'vip_early_access', 'email', 'marketing', 'promotions', '[]', 0, '2026-11-01T10:00:00.000Z', '2026-11-01T10:00:00.000Z', 'sent', '2026-11-01T10:00:00.000Z')",
+             VALUES (?1, 'campaigns.vip_sales_early_access', 1, ?2, 'o', 'vip_early_access', 'email', 'marketing', 'promotions', '[]', 0, 1793527200000, 1793527200000, 'sent', 1793527200000)",
             rusqlite::params![format!("k{i}"), id],
         )
         .unwrap();

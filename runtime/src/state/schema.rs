@@ -3,7 +3,7 @@
 
 use rusqlite::Connection;
 
-pub const VERSION: i64 = 7;
+pub const VERSION: i64 = 8;
 
 pub(super) const MIGRATIONS: &[&str] = &[
     // 1: deployed objects, versions, locks, applies; runtime tables.
@@ -288,6 +288,57 @@ pub(super) const MIGRATIONS: &[&str] = &[
     CREATE UNIQUE INDEX sends_once ON sends (object, version, contact_id, occurrence);
     DROP INDEX sends_object;
     ",
+    // 8: the ledger's instants (due, not before, sent, updated) are Unix
+    // milliseconds, not RFC 3339 text: 24 characters each made the row a
+    // third larger, and writing rows is most of what the runner does per
+    // send (see `state::run::ms`). Every row comes through, with its id.
+    "
+    CREATE TABLE sends_8 (
+        id          INTEGER PRIMARY KEY,
+        key         TEXT NOT NULL UNIQUE,
+        object      TEXT NOT NULL,
+        version     INTEGER NOT NULL,
+        contact_id  TEXT NOT NULL,
+        occurrence  TEXT NOT NULL,
+        message     TEXT NOT NULL,
+        channel     TEXT NOT NULL,
+        purpose     TEXT NOT NULL,
+        program     TEXT NOT NULL,
+        tags        TEXT NOT NULL,
+        priority    INTEGER NOT NULL,
+        due_at      INTEGER NOT NULL,
+        not_before  INTEGER NOT NULL,
+        status      TEXT NOT NULL CHECK (
+            status = 'queued' OR status = 'sending' OR status = 'sent'
+            OR status = 'failed' OR status = 'in_doubt' OR status = 'dropped'
+        ),
+        reason      TEXT,
+        attempts    INTEGER NOT NULL DEFAULT 0,
+        sent_at     INTEGER,
+        provider_id TEXT,
+        lease_owner TEXT,
+        lease_until INTEGER,
+        event       TEXT,
+        updated_at  INTEGER NOT NULL,
+        thread      TEXT
+    );
+    INSERT INTO sends_8 (id, key, object, version, contact_id, occurrence, message, channel, purpose, program, tags, priority, due_at, not_before, status, reason, attempts, sent_at, provider_id, lease_owner, lease_until, event, updated_at, thread)
+        SELECT id, key, object, version, contact_id, occurrence, message, channel, purpose, program, tags, priority,
+            CAST(round(unixepoch(due_at, 'subsec') * 1000) AS INTEGER),
+            CAST(round(unixepoch(not_before, 'subsec') * 1000) AS INTEGER),
+            status, reason, attempts,
+            CAST(round(unixepoch(sent_at, 'subsec') * 1000) AS INTEGER),
+            provider_id, lease_owner, lease_until, event,
+            CAST(round(unixepoch(updated_at, 'subsec') * 1000) AS INTEGER),
+            thread
+        FROM sends;
+    DROP TABLE sends;
+    ALTER TABLE sends_8 RENAME TO sends;
+    CREATE INDEX sends_due ON sends (not_before) WHERE status = 'queued';
+    CREATE INDEX sends_sending ON sends (lease_owner) WHERE status = 'sending';
+    CREATE INDEX sends_contact ON sends (contact_id, sent_at);
+    CREATE UNIQUE INDEX sends_once ON sends (object, version, contact_id, occurrence);
+    ",
 ];
 
 /// Bring the database to `VERSION`, in one write transaction. The version is
@@ -318,10 +369,95 @@ mod tests {
     }
 
     fn at_version(conn: &Connection, version: usize) {
-        for sql in &super::MIGRATIONS[..version] {
+        upgrade(conn, 0, version);
+    }
+
+    /// The migrations from `from` to `to` alone (a later one may need data
+    /// that a test of an earlier one does not write).
+    fn upgrade(conn: &Connection, from: usize, to: usize) {
+        for sql in &super::MIGRATIONS[from..to] {
             conn.execute_batch(sql).unwrap();
         }
-        conn.pragma_update(None, "user_version", version as i64).unwrap();
+        conn.pragma_update(None, "user_version", to as i64).unwrap();
+    }
+
+    /// Version 8 stores the ledger's instants as Unix milliseconds: each
+    /// text instant comes through to the millisecond (a missing one stays
+    /// missing), with every other column, the row ids and the indexes.
+    #[test]
+    fn version_8_stores_the_ledger_instants_as_milliseconds() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        at_version(&conn, 7);
+        conn.execute_batch(
+            "INSERT INTO sends (id, key, object, version, contact_id, occurrence, message, channel, purpose, program, tags, priority, due_at, not_before, status, reason, attempts, sent_at, provider_id, lease_owner, lease_until, event, updated_at, thread)
+             VALUES (7, 'k7', 'campaigns.bf', 2, 'c1', 'once', 'bf_sms', 'sms', 'marketing', 'promotions', '[\"x\"]', 2, '2026-11-27T09:00:00.000Z', '2026-11-27T09:00:00.000Z', 'sent', 'r', 1, '2026-11-27T09:01:00.123Z', 'p', NULL, NULL, 'e', '2026-11-27T09:01:00.123Z', 'k6'),
+                    (9, 'k9', 'campaigns.bf', 2, 'c2', 'once', 'bf_sms', 'sms', 'marketing', 'promotions', '[]', 2, '1970-01-01T00:00:00.001Z', '9999-12-31T23:59:59.999Z', 'queued', NULL, 0, NULL, NULL, NULL, 99, NULL, '1969-12-31T23:59:59.999Z', NULL);",
+        )
+        .unwrap();
+        let before: Vec<String> = {
+            let mut stmt = conn
+                .prepare("SELECT key, object, version, contact_id, occurrence, message, channel, purpose, program, tags, priority, status, reason, attempts, provider_id, lease_owner, lease_until, event, thread FROM sends ORDER BY id")
+                .unwrap();
+            stmt.query_map([], |r| {
+                Ok(format!(
+                    "{:?}",
+                    (0..19)
+                        .map(|i| format!("{:?}", r.get_ref(i).unwrap()))
+                        .collect::<Vec<_>>()
+                ))
+            })
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+        };
+        super::migrate(&mut conn).unwrap();
+        let instants: Vec<(i64, i64, i64, Option<i64>, i64)> = conn
+            .prepare("SELECT id, due_at, not_before, sent_at, updated_at FROM sends ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            instants,
+            [
+                (
+                    7,
+                    1_795_770_000_000,
+                    1_795_770_000_000,
+                    Some(1_795_770_060_123),
+                    1_795_770_060_123
+                ),
+                (9, 1, 253_402_300_799_999, None, -1),
+            ]
+        );
+        let after: Vec<String> = {
+            let mut stmt = conn
+                .prepare("SELECT key, object, version, contact_id, occurrence, message, channel, purpose, program, tags, priority, status, reason, attempts, provider_id, lease_owner, lease_until, event, thread FROM sends ORDER BY id")
+                .unwrap();
+            stmt.query_map([], |r| {
+                Ok(format!(
+                    "{:?}",
+                    (0..19)
+                        .map(|i| format!("{:?}", r.get_ref(i).unwrap()))
+                        .collect::<Vec<_>>()
+                ))
+            })
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+        };
+        assert_eq!(after, before);
+        let indexes: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'sends' AND sql IS NOT NULL ORDER BY name")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(indexes, ["sends_contact", "sends_due", "sends_once", "sends_sending"]);
+        let bad = conn.execute("UPDATE sends SET status = 'lost' WHERE id = 7", []);
+        assert!(bad.is_err(), "the ledger's check refuses an unknown status");
     }
 
     /// Version 7 makes a send unique by its identity: the rows stay, a second
@@ -329,7 +465,7 @@ mod tests {
     /// version's sends are found through the identity index.
     #[test]
     fn version_7_makes_a_send_unique_by_its_identity() {
-        let mut conn = Connection::open_in_memory().unwrap();
+        let conn = Connection::open_in_memory().unwrap();
         at_version(&conn, 6);
         let insert = |conn: &Connection, id: i64, key: &str, contact: &str| {
             conn.execute(
@@ -340,7 +476,7 @@ mod tests {
         };
         insert(&conn, 7, "k7", "c1").unwrap();
         insert(&conn, 9, "k9", "c2").unwrap();
-        super::migrate(&mut conn).unwrap();
+        upgrade(&conn, 6, 7);
         let keys: Vec<String> = conn
             .prepare("SELECT key FROM sends ORDER BY id")
             .unwrap()
@@ -366,7 +502,7 @@ mod tests {
     /// that does not exist; no check builds a temporary table any more.
     #[test]
     fn version_6_rebuilds_the_ledger_and_the_enrolments_keeping_every_row() {
-        let mut conn = Connection::open_in_memory().unwrap();
+        let conn = Connection::open_in_memory().unwrap();
         at_version(&conn, 5);
         conn.execute_batch(
             "INSERT INTO sends (rowid, key, object, version, contact_id, occurrence, message, channel, purpose, program, tags, priority, due_at, not_before, status, reason, attempts, sent_at, provider_id, lease_owner, lease_until, event, updated_at, thread)
@@ -395,7 +531,7 @@ mod tests {
         let sends_sql = "SELECT rowid, key, object, version, contact_id, occurrence, message, channel, purpose, program, tags, priority, due_at, not_before, status, reason, attempts, sent_at, provider_id, lease_owner, lease_until, event, updated_at, thread FROM sends ORDER BY rowid";
         let enrolments_sql = "SELECT * FROM enrolments ORDER BY id";
         let (sends, enrolments) = (rows(&conn, sends_sql), rows(&conn, enrolments_sql));
-        super::migrate(&mut conn).unwrap();
+        upgrade(&conn, 5, 6);
         assert_eq!(rows(&conn, sends_sql), sends);
         assert_eq!(rows(&conn, enrolments_sql), enrolments);
         assert_eq!(sends.len(), 2);
