@@ -19,6 +19,7 @@ mod server;
 mod workers;
 
 pub use pass::Report;
+pub use pass::runner_is_dead;
 
 use crate::exit::Exit;
 use crate::output::fatal;

@@ -299,6 +299,16 @@ impl State {
                     ),
                 ));
             }
+            // A runner of the Herald that wrote this state, still at work,
+            // would go on writing the old layout into the new one.
+            if version >= 3
+                && let Some(owner) = self.live_runner()
+            {
+                return Err(StateError::Db(format!(
+                    "a `herald run` of the Herald that wrote this state (schema {version}) is working on it ({owner}); stop it, or end its process, before this Herald upgrades the state to schema {}",
+                    schema::VERSION
+                )));
+            }
             // Version 8 rewrites every send: say so, or a large ledger looks
             // like a hang (2,100,000 sends took 23 s on two cores).
             if (3..8).contains(&version) {
@@ -318,6 +328,20 @@ impl State {
             schema::migrate(&mut self.conn)?;
         }
         Ok(())
+    }
+
+    /// The runner holding the state's lease, if it is alive: its lease
+    /// (`runner` in `run_meta`, `OWNER|UNTIL_MS`) has not run out on the
+    /// real clock, and its process is not known to be gone.
+    fn live_runner(&self) -> Option<String> {
+        let held: String = self
+            .conn
+            .query_row("SELECT value FROM run_meta WHERE key = 'runner'", [], |r| r.get(0))
+            .ok()?;
+        let (owner, until) = held.rsplit_once('|')?;
+        let live =
+            until.parse::<i64>().is_ok_and(|u| u > crate::clock::real_unix_ms()) && !crate::run::runner_is_dead(owner);
+        live.then(|| owner.to_string())
     }
 
     pub fn path(&self) -> &Path {
@@ -642,6 +666,46 @@ mod tests {
         assert_eq!(history[0].who, "ann");
         assert_eq!(history[0].summary["create"], 2);
         assert!(history[0].accepted_guards.is_empty());
+        let version: i64 = state.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(version, schema::VERSION);
+    }
+
+    /// A state an older runner is still working on is not upgraded under it
+    /// (it would write the old layout into the new): the upgrade waits until
+    /// that runner's lease has run out or its process is gone.
+    #[test]
+    fn an_older_state_is_not_upgraded_under_a_live_runner() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let lease = |until: i64| {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute(
+                "INSERT OR REPLACE INTO run_meta (key, value) VALUES ('runner', ?1)",
+                [format!("ops@elsewhere:4242:n0nce|{until}")],
+            )
+            .unwrap();
+        };
+        {
+            let conn = Connection::open(&path).unwrap();
+            for sql in &schema::MIGRATIONS[..7] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 7).unwrap();
+        }
+        lease(crate::clock::real_unix_ms() + 60_000);
+        let err = State::open_existing(&path, Access::Write).err().unwrap().to_string();
+        assert!(
+            err.contains("`herald run`") && err.contains("ops@elsewhere:4242:n0nce"),
+            "{err}"
+        );
+        let version: i64 = Connection::open(&path)
+            .unwrap()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, 7, "not upgraded");
+        // Its lease ran out: the runner is gone.
+        lease(crate::clock::real_unix_ms() - 1);
+        let state = State::open_existing(&path, Access::Write).unwrap().unwrap();
         let version: i64 = state.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
         assert_eq!(version, schema::VERSION);
     }

@@ -7,8 +7,9 @@
 //! lease owner and expiry (on the real clock), and a runner only takes rows
 //! whose lease has expired.
 //!
-//! Instants are stored as RFC 3339 UTC text with milliseconds (fixed width,
-//! so text order is time order).
+//! The ledger's instants (`sends`) are Unix milliseconds ([`ms`]); the other
+//! tables' are RFC 3339 UTC text with milliseconds ([`ts`]: fixed width, so
+//! text order is time order).
 
 use super::StateError;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -18,9 +19,8 @@ use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-/// An instant as stored.
-/// The last instant the ledger's text holds: year 9999 at most, so that
-/// the text stays fixed-width (sortable).
+/// The last instant [`ts`] writes: year 9999 at most, so that the text
+/// stays fixed-width (sortable).
 const MAX_STORED: i64 = 253_402_300_799; // 9999-12-31T23:59:59Z
 
 pub fn ts(t: DateTime<Utc>) -> String {

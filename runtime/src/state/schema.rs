@@ -1,6 +1,7 @@
 //! Versioned migrations of the state database (`PRAGMA user_version`).
 //! PostgreSQL will get the same tables.
 
+use super::StateError;
 use rusqlite::Connection;
 
 pub const VERSION: i64 = 8;
@@ -292,6 +293,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // milliseconds, not RFC 3339 text: 24 characters each made the row a
     // third larger, and writing rows is most of what the runner does per
     // send (see `state::run::ms`). Every row comes through, with its id.
+    // STRICT: a value of the wrong type is refused, not stored as it comes
+    // (an older runner writing text instants into it would fail loudly).
+    // `MS(column)` is spelled out by `migration`.
     "
     CREATE TABLE sends_8 (
         id          INTEGER PRIMARY KEY,
@@ -321,15 +325,15 @@ pub(super) const MIGRATIONS: &[&str] = &[
         event       TEXT,
         updated_at  INTEGER NOT NULL,
         thread      TEXT
-    );
+    ) STRICT;
     INSERT INTO sends_8 (id, key, object, version, contact_id, occurrence, message, channel, purpose, program, tags, priority, due_at, not_before, status, reason, attempts, sent_at, provider_id, lease_owner, lease_until, event, updated_at, thread)
         SELECT id, key, object, version, contact_id, occurrence, message, channel, purpose, program, tags, priority,
-            CAST(round(unixepoch(due_at, 'subsec') * 1000) AS INTEGER),
-            CAST(round(unixepoch(not_before, 'subsec') * 1000) AS INTEGER),
+            MS(due_at),
+            MS(not_before),
             status, reason, attempts,
-            CAST(round(unixepoch(sent_at, 'subsec') * 1000) AS INTEGER),
+            MS(sent_at),
             provider_id, lease_owner, lease_until, event,
-            CAST(round(unixepoch(updated_at, 'subsec') * 1000) AS INTEGER),
+            MS(updated_at),
             thread
         FROM sends;
     DROP TABLE sends;
@@ -343,20 +347,64 @@ pub(super) const MIGRATIONS: &[&str] = &[
 
 /// Bring the database to `VERSION`, in one write transaction. The version is
 /// read again inside it: two processes creating the state at once migrate once.
-pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+pub fn migrate(conn: &mut Connection) -> Result<(), StateError> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let from: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if from >= VERSION {
-        return tx.commit();
+        return Ok(tx.commit()?);
     }
     for (i, sql) in MIGRATIONS.iter().enumerate() {
         let version = i as i64 + 1;
         if version > from {
-            tx.execute_batch(sql)?;
+            if version == 8 {
+                unconvertible_instants(&tx)?;
+            }
+            tx.execute_batch(&migration(sql))?;
         }
     }
     tx.pragma_update(None, "user_version", VERSION)?;
-    tx.commit()
+    Ok(tx.commit()?)
+}
+
+/// RFC 3339 text as Unix milliseconds, in SQL (migration 8). A leap second
+/// (`:60.`, which chrono writes and SQLite does not read) is the next
+/// second's start, as `state::run::ms` makes it. NULL when unreadable.
+const MS_SQL: &str =
+    "(CAST(round(unixepoch(replace(X, ':60.', ':59.'), 'subsec') * 1000) AS INTEGER) + (instr(X, ':60.') > 0) * 1000)";
+
+/// A migration's SQL with `MS(column)` spelled out.
+fn migration(sql: &str) -> String {
+    let mut out = sql.to_string();
+    for c in ["due_at", "not_before", "sent_at", "updated_at"] {
+        out = out.replace(&format!("MS({c})"), &MS_SQL.replace('X', c));
+    }
+    out
+}
+
+/// Before migration 8: every stored instant must convert, or the upgrade
+/// stops and names the sends (a NULL would abort it with a bare constraint
+/// error, or silently drop a send from the pressure counts).
+fn unconvertible_instants(tx: &Connection) -> Result<(), StateError> {
+    let bad = |c: &str| format!("({c} IS NOT NULL AND {} IS NULL)", MS_SQL.replace('X', c));
+    let sql = format!(
+        "SELECT key FROM sends WHERE {} OR {} OR {} OR {} LIMIT 3",
+        bad("due_at"),
+        bad("not_before"),
+        bad("sent_at"),
+        bad("updated_at")
+    );
+    let keys: Vec<String> = tx
+        .prepare(&sql)?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let keys: Vec<String> = keys.iter().map(|k| format!("`{k}`")).collect();
+    Err(StateError::Db(format!(
+        "cannot upgrade the state to schema 8: the send(s) {} hold an instant that is not RFC 3339 text (edited by hand?). Nothing was changed. Correct them (`YYYY-MM-DDTHH:MM:SS.mmmZ`) with `sqlite3`, or restore the state from a backup",
+        keys.join(", ")
+    )))
 }
 
 #[cfg(test)]
@@ -376,7 +424,7 @@ mod tests {
     /// that a test of an earlier one does not write).
     fn upgrade(conn: &Connection, from: usize, to: usize) {
         for sql in &super::MIGRATIONS[from..to] {
-            conn.execute_batch(sql).unwrap();
+            conn.execute_batch(&super::migration(sql)).unwrap();
         }
         conn.pragma_update(None, "user_version", to as i64).unwrap();
     }
@@ -391,7 +439,8 @@ mod tests {
         conn.execute_batch(
             "INSERT INTO sends (id, key, object, version, contact_id, occurrence, message, channel, purpose, program, tags, priority, due_at, not_before, status, reason, attempts, sent_at, provider_id, lease_owner, lease_until, event, updated_at, thread)
              VALUES (7, 'k7', 'campaigns.bf', 2, 'c1', 'once', 'bf_sms', 'sms', 'marketing', 'promotions', '[\"x\"]', 2, '2026-11-27T09:00:00.000Z', '2026-11-27T09:00:00.000Z', 'sent', 'r', 1, '2026-11-27T09:01:00.123Z', 'p', NULL, NULL, 'e', '2026-11-27T09:01:00.123Z', 'k6'),
-                    (9, 'k9', 'campaigns.bf', 2, 'c2', 'once', 'bf_sms', 'sms', 'marketing', 'promotions', '[]', 2, '1970-01-01T00:00:00.001Z', '9999-12-31T23:59:59.999Z', 'queued', NULL, 0, NULL, NULL, NULL, 99, NULL, '1969-12-31T23:59:59.999Z', NULL);",
+                    (9, 'k9', 'campaigns.bf', 2, 'c2', 'once', 'bf_sms', 'sms', 'marketing', 'promotions', '[]', 2, '1970-01-01T00:00:00.001Z', '9999-12-31T23:59:59.999Z', 'queued', NULL, 0, NULL, NULL, NULL, 99, NULL, '1969-12-31T23:59:59.999Z', NULL),
+                    (11, 'k11', 'campaigns.bf', 2, 'c3', 'once', 'bf_sms', 'sms', 'marketing', 'promotions', '[]', 2, '2016-12-31T23:59:60.500Z', '2016-12-31T23:59:60.500Z', 'sent', NULL, 1, '2016-12-31T23:59:60.500Z', NULL, NULL, NULL, NULL, '2016-12-31T23:59:60.500Z', NULL);",
         )
         .unwrap();
         let before: Vec<String> = {
@@ -429,8 +478,19 @@ mod tests {
                     1_795_770_060_123
                 ),
                 (9, 1, 253_402_300_799_999, None, -1),
+                // A leap second, as chrono writes it: the next second's start.
+                (
+                    11,
+                    1_483_228_800_500,
+                    1_483_228_800_500,
+                    Some(1_483_228_800_500),
+                    1_483_228_800_500
+                ),
             ]
         );
+        // The conversion agrees with the runner's own.
+        let leap = chrono::DateTime::from_timestamp(1_483_228_799, 1_500_000_000).unwrap();
+        assert_eq!(crate::state::run::ms(leap), 1_483_228_800_500);
         let after: Vec<String> = {
             let mut stmt = conn
                 .prepare("SELECT key, object, version, contact_id, occurrence, message, channel, purpose, program, tags, priority, status, reason, attempts, provider_id, lease_owner, lease_until, event, thread FROM sends ORDER BY id")
@@ -458,6 +518,29 @@ mod tests {
         assert_eq!(indexes, ["sends_contact", "sends_due", "sends_once", "sends_sending"]);
         let bad = conn.execute("UPDATE sends SET status = 'lost' WHERE id = 7", []);
         assert!(bad.is_err(), "the ledger's check refuses an unknown status");
+        // An older runner's text instant is refused, not stored as text.
+        let bad = conn.execute("UPDATE sends SET sent_at = '2026-11-27T09:01:00.000Z' WHERE id = 7", []);
+        assert!(bad.is_err(), "a text instant in the ledger");
+    }
+
+    /// An instant the migration cannot read stops the upgrade before any
+    /// change, naming the send, instead of a bare constraint error or a
+    /// send silently dropped from the pressure counts.
+    #[test]
+    fn version_8_refuses_an_unreadable_instant_and_changes_nothing() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        at_version(&conn, 7);
+        conn.execute_batch(
+            "INSERT INTO sends (id, key, object, version, contact_id, occurrence, message, channel, purpose, program, tags, priority, due_at, not_before, status, attempts, sent_at, updated_at)
+             VALUES (7, 'k7', 'campaigns.bf', 2, 'c1', 'once', 'bf_sms', 'sms', 'marketing', 'promotions', '[]', 2, '2026-11-27T09:00:00.000Z', '2026-11-27T09:00:00.000Z', 'sent', 1, 'yesterday', '2026-11-27T09:00:00.000Z');",
+        )
+        .unwrap();
+        let err = super::migrate(&mut conn).unwrap_err().to_string();
+        assert!(err.contains("`k7`") && err.contains("Nothing was changed"), "{err}");
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(version, 7);
+        let sent_at: String = conn.query_row("SELECT sent_at FROM sends", [], |r| r.get(0)).unwrap();
+        assert_eq!(sent_at, "yesterday");
     }
 
     /// Version 7 makes a send unique by its identity: the rows stay, a second
