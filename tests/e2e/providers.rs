@@ -547,6 +547,65 @@ fn faults_on_a_fifth_of_sms_requests_lose_nothing_and_duplicate_nothing() {
     assert_eq!(per_key.len() as u64, want);
 }
 
+/// A pause holds within about a second, even for sends already handed to a
+/// slow provider (its `rate` keeps a few hundred waiting): they go back to
+/// the ledger untried, `herald pause` itself is not kept waiting by the
+/// runner, and after `herald resume` each goes out once.
+#[test]
+fn a_pause_holds_sends_already_handed_to_a_rate_limited_provider() {
+    let g = gateway(|_| None);
+    let providers = format!("{}rate = 50\n", http_providers(&g.server.url()));
+    let dir = campaign_plan(600, &providers);
+    let want = expected(dir.path())["campaigns.bf_sms"];
+    assert!(want > 150, "enough to outlast the pause: {want}");
+    let env = [("GW_TOKEN", "t")];
+    let delivered = || g.delivered.lock().unwrap().len() as u64;
+    let mut cmd = herald();
+    cmd.env("HERALD_NOW", RUN_AT)
+        .env("GW_TOKEN", "t")
+        .args(["run", "--once", "--format", "json"])
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    let start = Instant::now();
+    while delivered() < 20 && start.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (code, _, err) = run(herald().args(["pause", "campaigns.bf_sms", "--dir"]).arg(dir.path()));
+    assert_eq!(code, 0, "{err}");
+    let paused_at = delivered();
+    // Within about a second nothing more goes out (50 a second otherwise).
+    std::thread::sleep(Duration::from_millis(1500));
+    let settled = delivered();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(delivered(), settled, "sends went on after the pause");
+    assert!(settled - paused_at <= 75, "{paused_at} -> {settled}");
+    assert!(settled < want, "{settled} of {want}: the pause came too late to show");
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rows: Vec<_> = ledger(dir.path())
+        .into_iter()
+        .filter(|s| s["object"] == "campaigns.bf_sms")
+        .collect();
+    let count = |status: &str| rows.iter().filter(|s| s["status"] == status).count() as u64;
+    assert_eq!(count("sent"), settled);
+    assert_eq!(count("queued"), want - settled, "the rest wait in the ledger");
+    assert_eq!(count("sending"), 0);
+    // Handed back for the pause is not an attempt.
+    assert!(
+        rows.iter()
+            .filter(|s| s["status"] == "queued")
+            .all(|s| s["attempts"] == 0)
+    );
+    let (code, _, err) = run(herald().args(["resume", "campaigns.bf_sms", "--dir"]).arg(dir.path()));
+    assert_eq!(code, 0, "{err}");
+    run_until_none_queued(dir.path(), &env, ledger);
+    let delivered = g.delivered.lock().unwrap().clone();
+    assert_eq!(delivered.len() as u64, want, "zero lost");
+    assert!(delivered.values().all(|n| *n == 1), "zero duplicates");
+}
+
 #[test]
 fn a_provider_that_is_down_ends_the_run_quickly_loses_nothing_and_the_next_run_sends_each_once() {
     // A port where nothing listens: every connection is refused.

@@ -19,7 +19,7 @@
 use super::compose::{Links, compose};
 use super::deployed::{Deployed, Engines};
 use super::history::{CrmEvents, RunHistory};
-use super::workers::{Done, Job, Workers};
+use super::workers::{Done, Job, Paused, Workers};
 use crate::crm;
 use crate::crm::events::EventHistory;
 use crate::providers::{Outcome, backoff};
@@ -199,6 +199,7 @@ impl Runner {
         }
         self.recover(&mut report).map_err(|e| e.to_string())?;
         let (paused, stop) = self.store.controls().map_err(|e| e.to_string())?;
+        self.workers.set_paused(&paused);
         report.paused = paused.iter().cloned().collect();
         if stop {
             report.stopped = true;
@@ -493,6 +494,34 @@ pub fn runner_is_dead(owner: &str) -> bool {
     }
     pid.parse::<u32>()
         .is_ok_and(|pid| pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists())
+}
+
+/// While the runner waits for the workers (outside a transaction): renew
+/// its lease (a pass waiting minutes on a rate-limited provider must not
+/// let a second runner in) and read the pauses and a stop.
+fn heartbeat(
+    store: &mut SqliteRunStore,
+    owner: &str,
+    paused: &Paused,
+    stop: &AtomicBool,
+) -> Result<BTreeSet<String>, String> {
+    let ttl = i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX);
+    if !store
+        .lease_runner(owner, crate::clock::real_unix_ms(), ttl, &runner_is_dead)
+        .map_err(db)?
+    {
+        stop.store(true, Ordering::Relaxed);
+        return Err(
+            "another `herald run` took over this state's lease while this one waited for its provider; this one stops"
+                .into(),
+        );
+    }
+    let (now_paused, stopped) = store.controls().map_err(db)?;
+    paused.set(&now_paused);
+    if stopped {
+        stop.store(true, Ordering::Relaxed);
+    }
+    Ok(now_paused)
 }
 
 /// The state of one pass.
@@ -1100,6 +1129,7 @@ impl<'p> Pass<'_, 'p> {
                                 self.ready_unsafe += usize::from(!large);
                                 self.ready.push(Job {
                                     outgoing,
+                                    object: row.object.clone(),
                                     id,
                                     channel: row.channel,
                                     large,
@@ -1170,23 +1200,31 @@ impl<'p> Pass<'_, 'p> {
         if due && let Err(e) = self.flush() {
             self.error = Some(e);
         }
+        // Its lease renewed in the transaction (committed within
+        // FLUSH_EVERY), the pauses and a stop read.
         if self.last_control.elapsed() >= Duration::from_millis(500) {
             self.last_control = Instant::now();
-            match self.store.controls() {
-                Ok((paused, stop)) => {
-                    self.paused = paused;
-                    if stop {
-                        self.stop.store(true, Ordering::Relaxed);
-                    }
-                }
-                Err(e) => self.error = Some(e.to_string()),
+            match heartbeat(self.store, self.owner, &self.workers.paused(), self.stop) {
+                Ok(paused) => self.paused = paused,
+                Err(e) => self.error = Some(e),
             }
         }
     }
 
     fn flush(&mut self) -> Result<(), String> {
         self.store.commit().map_err(db)?;
-        self.workers.submit_all(self.ready.drain(..));
+        // Outside a transaction: the heartbeat's writes commit at once.
+        let (store, owner, stop, paused) = (&mut *self.store, self.owner, self.stop, self.workers.paused());
+        let mut failed = None;
+        self.workers.submit_all(self.ready.drain(..), &mut || {
+            if let Err(e) = heartbeat(store, owner, &paused, stop) {
+                failed.get_or_insert(e);
+            }
+        });
+        self.paused = paused.get();
+        if let Some(e) = failed {
+            self.error.get_or_insert(e);
+        }
         self.ready_unsafe = 0;
         let done = self.workers.poll();
         // The outcomes are recorded even if the next transaction cannot
@@ -1257,8 +1295,13 @@ impl<'p> Pass<'_, 'p> {
             }
             Outcome::Retry { after, reason } => {
                 // Back to the ledger, held on the real clock; due at once on
-                // the business clock.
-                let hold = after.unwrap_or_else(|| backoff(d.retries + 1, &d.key));
+                // the business clock. Handed back for a pause: no hold (the
+                // pause holds it), and not a retry.
+                let paused = reason == super::workers::PAUSED;
+                let hold = match paused {
+                    true => Duration::ZERO,
+                    false => after.unwrap_or_else(|| backoff(d.retries + 1, &d.key)),
+                };
                 let hold_ms = crate::clock::real_unix_ms() + i64::try_from(hold.as_millis()).unwrap_or(i64::MAX / 2);
                 if d.tried {
                     st.requeue_send(&d.key, self.now, Some(hold_ms), Some(&reason))
@@ -1266,7 +1309,9 @@ impl<'p> Pass<'_, 'p> {
                 } else {
                     st.requeue_untried(&d.key, hold_ms, &reason).map_err(db)?;
                 }
-                self.report.retrying += 1;
+                if !paused {
+                    self.report.retrying += 1;
+                }
             }
         }
         Ok(())
@@ -1335,11 +1380,26 @@ impl<'p> Pass<'_, 'p> {
         // Whatever fails, the workers' outcomes are waited for, recorded and
         // committed before the error is returned.
         let flushed = self.flush();
-        let done = self.workers.wait_all();
+        // Wait outside a transaction: the events endpoint and `herald pause`
+        // write meanwhile, and the heartbeat's lease must commit.
+        let committed = self.store.commit().map_err(db);
+        let (store, owner, stop, paused) = (&mut *self.store, self.owner, self.stop, self.workers.paused());
+        let mut failed = None;
+        let done = self.workers.wait_all(&mut || {
+            if let Err(e) = heartbeat(store, owner, &paused, stop) {
+                failed.get_or_insert(e);
+            }
+        });
+        let began = self.begin();
         let recorded = self.record_all(done);
         self.store.commit().map_err(db)?;
         flushed?;
+        committed?;
+        began?;
         recorded?;
+        if let Some(e) = failed.or(self.error.take()) {
+            return Err(e);
+        }
         self.report.unreachable = self.workers.unreachable();
         Ok(self.report)
     }

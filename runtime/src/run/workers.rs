@@ -46,8 +46,8 @@ pub const LARGE_BATCH: usize = 1024;
 /// unfinished at once. Several batches, not one: the runner claims and
 /// commits the next batch in bursts (a commit writes a few megabytes to the
 /// WAL), and with one batch in flight the workers and the runner took turns,
-/// both cores idle a fifth of the time (100,000 SMS: 1.3–1.9 of 6–7
-/// core-seconds idle, against 0.5–0.7 with four batches, and 32,000 →
+/// both cores idle a fifth of the time (100,000 SMS: 1.1–1.9 of 5.5–7
+/// core-seconds idle, against 0.5–0.9 with four batches, and 32,000 →
 /// 39,000 SMS a second; docs/run.md). A crash leaves these `sending`, sent
 /// again with their keys, so more in flight costs nothing in doubt, and the
 /// bound keeps memory flat (only small sends wait in large batches).
@@ -55,6 +55,8 @@ pub const IN_FLIGHT: usize = 4 * LARGE_BATCH;
 
 pub struct Job {
     pub outgoing: Outgoing,
+    /// The campaign or scenario it belongs to (`herald pause` names it).
+    pub object: String,
     /// The ledger id of a send the pass inserted claimed (its outcome is
     /// recorded by it); `None` for one claimed by its key.
     pub id: Option<i64>,
@@ -100,6 +102,44 @@ impl Done {
     }
 }
 
+/// What `herald pause` holds, as the runner last read it: a send handed
+/// over and not yet sent is handed back when its object is paused, so a
+/// pause holds within about a second even with thousands handed over to a
+/// slow, rate-limited provider.
+#[derive(Default)]
+pub struct Paused(std::sync::RwLock<BTreeSet<String>>);
+
+/// Why a send handed back for a pause went back to the ledger.
+pub const PAUSED: &str = "paused";
+
+impl Paused {
+    fn holds(&self, object: &str) -> bool {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).contains(object)
+    }
+
+    pub fn get(&self) -> BTreeSet<String> {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn set(&self, paused: &BTreeSet<String>) {
+        let mut held = self.0.write().unwrap_or_else(|e| e.into_inner());
+        if *held != *paused {
+            held.clone_from(paused);
+        }
+    }
+}
+
+fn paused() -> Outcome {
+    Outcome::Retry {
+        after: None,
+        reason: PAUSED.into(),
+    }
+}
+
+/// How long the runner waits for outcomes before its heartbeat (its lease
+/// lasts `pass::LEASE`; pauses hold within about a second).
+const HEARTBEAT: Duration = Duration::from_secs(1);
+
 /// When the runner must wait for room, it waits until this many more can
 /// be handed over (a quarter of a large batch), so that it and the workers
 /// do not take turns one message at a time.
@@ -142,15 +182,27 @@ impl Outbox {
         std::mem::take(&mut self.lock().done)
     }
 
-    /// Wait until at least `n` outcomes are there, or no worker is left.
-    fn wait(&self, n: usize) -> Vec<Done> {
+    /// Wait until at least `n` outcomes are there or `timeout` passed:
+    /// those there are (maybe none); `None` when no worker is left.
+    fn wait(&self, n: usize, timeout: Duration) -> Option<Vec<Done>> {
+        let deadline = Instant::now() + timeout;
         let mut s = self.lock();
         while s.done.len() < n && s.threads > 0 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
             s.want = n;
-            s = self.ready.wait(s).unwrap_or_else(|e| e.into_inner());
+            s = match self.ready.wait_timeout(s, left) {
+                Ok((s, _)) => s,
+                Err(e) => e.into_inner().0,
+            };
         }
         s.want = 0;
-        std::mem::take(&mut s.done)
+        if s.done.is_empty() && s.threads == 0 {
+            return None;
+        }
+        Some(std::mem::take(&mut s.done))
     }
 }
 
@@ -178,6 +230,7 @@ impl Drop for Running {
 /// time each. Jobs and outcomes cross between threads in batches.
 pub struct Workers {
     providers: Arc<Providers>,
+    paused: Arc<Paused>,
     /// One per channel with a provider.
     breakers: Arc<BTreeMap<Channel, Breaker>>,
     /// The channels whose provider is over HTTP (sent by the HTTP thread).
@@ -203,6 +256,7 @@ impl Workers {
         let (jobs_tx, jobs_rx) = sync_channel::<Job>(LARGE_BATCH);
         let jobs_rx = Arc::new(Mutex::new(jobs_rx));
         let outbox = Arc::new(Outbox::default());
+        let paused = Arc::new(Paused::default());
         let breakers: BTreeMap<Channel, Breaker> = Channel::ALL
             .iter()
             .filter(|c| providers.for_channel(**c).is_some())
@@ -221,9 +275,10 @@ impl Workers {
                 let providers = Arc::clone(&providers);
                 let breakers = Arc::clone(&breakers);
                 let stop = Arc::clone(&stop);
+                let paused = Arc::clone(&paused);
                 std::thread::Builder::new()
                     .name(format!("herald-send-{i}"))
-                    .spawn(move || serve(&jobs, &done, &providers, &breakers, &stop))
+                    .spawn(move || serve(&jobs, &done, &providers, &breakers, (&stop, &paused)))
                     .expect("a thread can be started")
             })
             .collect();
@@ -232,16 +287,18 @@ impl Workers {
             let providers = Arc::clone(&providers);
             let breakers = Arc::clone(&breakers);
             let done = Running::new(&outbox);
+            let paused = Arc::clone(&paused);
             handles.push(
                 std::thread::Builder::new()
                     .name("herald-send-http".into())
-                    .spawn(move || serve_http(rx, done, providers, breakers, stop, n))
+                    .spawn(move || serve_http(rx, done, providers, breakers, (stop, paused), n))
                     .expect("a thread can be started"),
             );
             tx
         });
         Workers {
             providers,
+            paused,
             breakers,
             http,
             jobs: Some(jobs_tx),
@@ -259,14 +316,16 @@ impl Workers {
     /// while a batch of sends without idempotency keys is still unfinished:
     /// at most [`IN_FLIGHT`] plus one per worker are handed over and
     /// unfinished, and at most [`batch`] of them without keys.
-    pub fn submit_all(&mut self, jobs: impl IntoIterator<Item = Job>) {
+    /// `heartbeat` runs about once a second while it waits (the runner
+    /// renews its lease and reads the pauses).
+    pub fn submit_all(&mut self, jobs: impl IntoIterator<Item = Job>, heartbeat: &mut dyn FnMut()) {
         let limit = batch(self.n);
         let cap = IN_FLIGHT + self.n as usize;
         let mut pending: Vec<Job> = Vec::new();
         let mut pending_unsafe = 0;
         for job in jobs {
             if !self.http.contains(&job.channel) {
-                self.submit_blocking(job, limit);
+                self.submit_blocking(job, limit, heartbeat);
                 continue;
             }
             loop {
@@ -279,7 +338,7 @@ impl Workers {
                     self.hand_over(&mut pending, &mut pending_unsafe);
                     continue;
                 }
-                if !self.wait_for_room(cap.saturating_sub(ROOM), limit / 2) {
+                if !self.wait_for_room(cap.saturating_sub(ROOM), limit / 2, heartbeat) {
                     break;
                 }
             }
@@ -314,33 +373,50 @@ impl Workers {
     }
 
     /// Wait until at most `total` messages are unfinished, and at most
-    /// `unsafe_` of those in small batches. `false` if no worker is left.
-    fn wait_for_room(&mut self, total: usize, unsafe_: usize) -> bool {
+    /// `unsafe_` of those in small batches, with a heartbeat about once a
+    /// second. `false` if no worker is left.
+    fn wait_for_room(&mut self, total: usize, unsafe_: usize, heartbeat: &mut dyn FnMut()) -> bool {
         while self.outstanding > total || self.outstanding_unsafe > unsafe_ {
             // At least this many must finish (any finished one counts
             // towards the total; only some towards the small batches).
             let n = (self.outstanding.saturating_sub(total))
                 .max(self.outstanding_unsafe.saturating_sub(unsafe_))
                 .max(1);
-            let done = self.outbox.wait(n);
-            if done.is_empty() {
+            let Some(done) = self.outbox.wait(n, HEARTBEAT) else {
                 return false;
-            }
+            };
+            let waited_out = done.len() < n;
             self.received(done);
+            if waited_out {
+                heartbeat();
+            }
         }
         true
     }
 
-    fn submit_blocking(&mut self, job: Job, limit: usize) {
+    fn submit_blocking(&mut self, job: Job, limit: usize, heartbeat: &mut dyn FnMut()) {
         if !job.large && self.outstanding_unsafe >= limit {
-            self.wait_for_room(usize::MAX, limit / 2);
+            self.wait_for_room(usize::MAX, limit / 2, heartbeat);
         }
         let large = job.large;
-        if let Some(tx) = &self.jobs
-            && tx.send(job).is_ok()
-        {
-            self.outstanding += 1;
-            self.outstanding_unsafe += usize::from(!large);
+        let mut job = job;
+        // The queue is bounded: while it is full, wait for outcomes (with
+        // heartbeats), not in a `send` that would block without them.
+        while let Some(tx) = &self.jobs {
+            match tx.try_send(job) {
+                Ok(()) => {
+                    self.outstanding += 1;
+                    self.outstanding_unsafe += usize::from(!large);
+                    return;
+                }
+                Err(std::sync::mpsc::TrySendError::Full(back)) => {
+                    job = back;
+                    if !self.wait_for_room(self.outstanding.saturating_sub(1), usize::MAX, heartbeat) {
+                        return;
+                    }
+                }
+                Err(std::sync::mpsc::TrySendError::Disconnected(_)) => return,
+            }
         }
     }
 
@@ -360,9 +436,20 @@ impl Workers {
     }
 
     /// Wait for every message handed over.
-    pub fn wait_all(&mut self) -> Vec<Done> {
-        self.wait_for_room(0, 0);
+    pub fn wait_all(&mut self, heartbeat: &mut dyn FnMut()) -> Vec<Done> {
+        self.wait_for_room(0, 0, heartbeat);
         std::mem::take(&mut self.finished)
+    }
+
+    /// What is paused now (sends handed over and not yet sent to a paused
+    /// object come back untried, reason [`PAUSED`]).
+    pub fn set_paused(&self, paused: &BTreeSet<String>) {
+        self.paused.set(paused);
+    }
+
+    /// The pauses the workers read, to update while the runner waits.
+    pub fn paused(&self) -> Arc<Paused> {
+        Arc::clone(&self.paused)
     }
 
     pub fn workers(&self) -> u32 {
@@ -428,7 +515,7 @@ fn serve(
     done: &Running,
     providers: &Providers,
     breakers: &BTreeMap<Channel, Breaker>,
-    stop: &AtomicBool,
+    halt: (&AtomicBool, &Paused),
 ) {
     loop {
         let job = {
@@ -436,7 +523,7 @@ fn serve(
             rx.recv()
         };
         let Ok(job) = job else { return };
-        let (outcome, retries, tried) = send(&job, providers, breakers, stop);
+        let (outcome, retries, tried) = send(&job, providers, breakers, halt);
         done.0.push(Done::of(job, outcome, retries, tried));
     }
 }
@@ -476,7 +563,7 @@ fn send(
     job: &Job,
     providers: &Providers,
     breakers: &BTreeMap<Channel, Breaker>,
-    stop: &AtomicBool,
+    (stop, held): (&AtomicBool, &Paused),
 ) -> (Outcome, u32, bool) {
     let Some((provider, pacer, breaker)) = route(job.channel, providers, breakers) else {
         return no_provider(job.channel);
@@ -486,8 +573,15 @@ fn send(
         if let Some(held) = down(breaker, providers, job.channel) {
             return t.end(held);
         }
+        if held.holds(&job.object) {
+            return t.end(paused());
+        }
         if !pacer.wait(stop) {
             return t.end(stopped());
+        }
+        // The wait for the provider's rate may have been long.
+        if held.holds(&job.object) {
+            return t.end(paused());
         }
         let attempt = provider.attempt(&job.outgoing);
         match t.after(attempt, breaker, provider.idempotent(), &job.outgoing.key, stop) {
@@ -589,7 +683,7 @@ fn serve_http(
     done: Running,
     providers: Arc<Providers>,
     breakers: Arc<BTreeMap<Channel, Breaker>>,
-    stop: Arc<AtomicBool>,
+    (stop, held): (Arc<AtomicBool>, Arc<Paused>),
     n: u32,
 ) {
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
@@ -609,10 +703,11 @@ fn serve_http(
                 let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
                     return;
                 };
-                let (providers, breakers, stop, done) = (
+                let (providers, breakers, stop, held, done) = (
                     Arc::clone(&providers),
                     Arc::clone(&breakers),
                     Arc::clone(&stop),
+                    Arc::clone(&held),
                     Rc::clone(&done),
                 );
                 tokio::task::spawn_local(async move {
@@ -620,7 +715,7 @@ fn serve_http(
                         done: Rc::clone(&done),
                         job: Some((job.outgoing.key.clone(), job.id, job.large)),
                     };
-                    let (outcome, retries, tried) = send_http(&job, &providers, &breakers, &stop).await;
+                    let (outcome, retries, tried) = send_http(&job, &providers, &breakers, (&stop, &held)).await;
                     drop(slot);
                     unfinished.job = None;
                     done.0.push(Done::of(job, outcome, retries, tried));
@@ -661,7 +756,7 @@ async fn send_http(
     job: &Job,
     providers: &Providers,
     breakers: &BTreeMap<Channel, Breaker>,
-    stop: &AtomicBool,
+    (stop, held): (&AtomicBool, &Paused),
 ) -> (Outcome, u32, bool) {
     let Some((provider, pacer, breaker)) = route(job.channel, providers, breakers) else {
         return no_provider(job.channel);
@@ -674,10 +769,17 @@ async fn send_http(
         if let Some(held) = down(breaker, providers, job.channel) {
             return t.end(held);
         }
+        if held.holds(&job.object) {
+            return t.end(paused());
+        }
         if let Some(slot) = pacer.slot()
             && !sleep_until_async(slot, stop).await
         {
             return t.end(stopped());
+        }
+        // The wait for the provider's rate may have been long.
+        if held.holds(&job.object) {
+            return t.end(paused());
         }
         if stop.load(Ordering::Relaxed) {
             return t.end(stopped());
@@ -741,6 +843,7 @@ mod tests {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let job = |key: &str| Job {
             id: None,
+            object: "campaigns.bf".into(),
             outgoing: Outgoing {
                 key: key.into(),
                 contact_id: "c1".into(),
