@@ -1390,12 +1390,18 @@ impl<'p> Pass<'_, 'p> {
                 failed.get_or_insert(e);
             }
         });
-        let began = self.begin();
+        // Busy (`herald pause` or the events endpoint writing): the outcomes
+        // are then written a statement at a time, and the pass stands.
+        if let Err(e) = self.begin() {
+            tracing::warn!(error = %e, "recording the last outcomes one at a time");
+        }
         let recorded = self.record_all(done);
         self.store.commit().map_err(db)?;
+        // What is paused as the pass ends (a pause that came meanwhile
+        // held sends back).
+        self.report.paused = self.paused.iter().cloned().collect();
         flushed?;
         committed?;
-        began?;
         recorded?;
         if let Some(e) = failed.or(self.error.take()) {
             return Err(e);

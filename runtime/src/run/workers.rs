@@ -245,6 +245,8 @@ pub struct Workers {
     outstanding_unsafe: usize,
     /// Outcomes received while waiting for room (returned by the next `poll`).
     finished: Vec<Done>,
+    /// When the runner's heartbeat last ran while waiting.
+    last_beat: Instant,
 }
 
 impl Workers {
@@ -309,6 +311,7 @@ impl Workers {
             outstanding: 0,
             outstanding_unsafe: 0,
             finished: Vec::new(),
+            last_beat: Instant::now(),
         }
     }
 
@@ -382,13 +385,16 @@ impl Workers {
             let n = (self.outstanding.saturating_sub(total))
                 .max(self.outstanding_unsafe.saturating_sub(unsafe_))
                 .max(1);
-            let Some(done) = self.outbox.wait(n, HEARTBEAT) else {
+            let next_beat = HEARTBEAT.saturating_sub(self.last_beat.elapsed());
+            let Some(done) = self.outbox.wait(n, next_beat.max(Duration::from_millis(1))) else {
                 return false;
             };
-            let waited_out = done.len() < n;
             self.received(done);
-            if waited_out {
+            // By the clock, not per wait: a steady provider answers each
+            // short wait in time, and the waits add up.
+            if self.last_beat.elapsed() >= HEARTBEAT {
                 heartbeat();
+                self.last_beat = Instant::now();
             }
         }
         true
@@ -412,12 +418,17 @@ impl Workers {
                 Err(std::sync::mpsc::TrySendError::Full(back)) => {
                     job = back;
                     if !self.wait_for_room(self.outstanding.saturating_sub(1), usize::MAX, heartbeat) {
-                        return;
+                        break;
                     }
                 }
-                Err(std::sync::mpsc::TrySendError::Disconnected(_)) => return,
+                Err(std::sync::mpsc::TrySendError::Disconnected(back)) => {
+                    job = back;
+                    break;
+                }
             }
         }
+        // No worker left to take it: back to the ledger, never left `sending`.
+        self.finished.push(Done::untried(job, "the senders stopped"));
     }
 
     fn received(&mut self, done: Vec<Done>) {
