@@ -51,6 +51,19 @@ pub enum StateError {
     Db(String),
 }
 
+/// The runner holding the state's lease, if it is alive: its lease
+/// (`runner` in `run_meta`, `OWNER|UNTIL_MS`) has not run out on the real
+/// clock, and its process is not known to be gone.
+fn live_runner(conn: &Connection) -> Option<String> {
+    let held: String = conn
+        .query_row("SELECT value FROM run_meta WHERE key = 'runner'", [], |r| r.get(0))
+        .ok()?;
+    let (owner, until) = held.rsplit_once('|')?;
+    let live =
+        until.parse::<i64>().is_ok_and(|u| u > crate::clock::real_unix_ms()) && !crate::run::runner_is_dead(owner);
+    live.then(|| owner.to_string())
+}
+
 /// Whether SQLite answered that another connection holds the database
 /// (`SQLITE_BUSY`; `SQLITE_LOCKED` is a conflict within one connection, a
 /// bug, and stays an error as it is).
@@ -254,7 +267,7 @@ impl State {
             .map_err(io)?;
         {
             let mut conn = Connection::open(tmp.path())?;
-            schema::migrate(&mut conn)?;
+            schema::migrate(&mut conn, path)?;
         }
         match tmp.persist_noclobber(path) {
             Ok(_) => Ok(()),
@@ -299,49 +312,9 @@ impl State {
                     ),
                 ));
             }
-            // A runner of the Herald that wrote this state, still at work,
-            // would go on writing the old layout into the new one.
-            if version >= 3
-                && let Some(owner) = self.live_runner()
-            {
-                return Err(StateError::Db(format!(
-                    "a `herald run` of the Herald that wrote this state (schema {version}) is working on it ({owner}); stop it, or end its process, before this Herald upgrades the state to schema {}",
-                    schema::VERSION
-                )));
-            }
-            // Version 8 rewrites every send: say so, or a large ledger looks
-            // like a hang (2,100,000 sends took 23 s on two cores).
-            if (3..8).contains(&version) {
-                let sends: i64 = self
-                    .conn
-                    .query_row("SELECT count(*) FROM sends", [], |r| r.get(0))
-                    .unwrap_or(0);
-                if sends >= 100_000 {
-                    eprintln!(
-                        "Upgrading the state `{}` to schema {}: its {} sends are rewritten once; this takes about 10 s per million.",
-                        path.display(),
-                        schema::VERSION,
-                        crate::plan::text::thousands(sends.unsigned_abs())
-                    );
-                }
-            }
-            schema::migrate(&mut self.conn)?;
+            schema::migrate(&mut self.conn, &path)?;
         }
         Ok(())
-    }
-
-    /// The runner holding the state's lease, if it is alive: its lease
-    /// (`runner` in `run_meta`, `OWNER|UNTIL_MS`) has not run out on the
-    /// real clock, and its process is not known to be gone.
-    fn live_runner(&self) -> Option<String> {
-        let held: String = self
-            .conn
-            .query_row("SELECT value FROM run_meta WHERE key = 'runner'", [], |r| r.get(0))
-            .ok()?;
-        let (owner, until) = held.rsplit_once('|')?;
-        let live =
-            until.parse::<i64>().is_ok_and(|u| u > crate::clock::real_unix_ms()) && !crate::run::runner_is_dead(owner);
-        live.then(|| owner.to_string())
     }
 
     pub fn path(&self) -> &Path {

@@ -347,11 +347,35 @@ pub(super) const MIGRATIONS: &[&str] = &[
 
 /// Bring the database to `VERSION`, in one write transaction. The version is
 /// read again inside it: two processes creating the state at once migrate once.
-pub fn migrate(conn: &mut Connection) -> Result<(), StateError> {
+pub fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<(), StateError> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let from: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if from >= VERSION {
         return Ok(tx.commit()?);
+    }
+    // A runner of the Herald that wrote this state, still at work, would go
+    // on writing the old layout into the new one. Checked under the write
+    // lock: no runner can take the lease meanwhile.
+    if from >= 3
+        && let Some(owner) = super::live_runner(&tx)
+    {
+        return Err(StateError::Db(format!(
+            "a `herald run` of the Herald that wrote this state (schema {from}) is working on it ({owner}); stop it, or end its process, before this Herald upgrades the state to schema {VERSION}"
+        )));
+    }
+    // Version 8 rewrites every send: say so, or a large ledger looks like a
+    // hang (2,100,000 sends took 23 s on two cores).
+    if (3..8).contains(&from) {
+        let sends: i64 = tx
+            .query_row("SELECT count(*) FROM sends", [], |r| r.get(0))
+            .unwrap_or(0);
+        if sends >= 100_000 {
+            eprintln!(
+                "Upgrading the state `{}` to schema {VERSION}: its {} sends are rewritten once; this takes about 10 s per million.",
+                path.display(),
+                crate::plan::text::thousands(sends.unsigned_abs())
+            );
+        }
     }
     for (i, sql) in MIGRATIONS.iter().enumerate() {
         let version = i as i64 + 1;
@@ -459,7 +483,7 @@ mod tests {
             .map(Result::unwrap)
             .collect()
         };
-        super::migrate(&mut conn).unwrap();
+        super::migrate(&mut conn, std::path::Path::new("state.db")).unwrap();
         let instants: Vec<(i64, i64, i64, Option<i64>, i64)> = conn
             .prepare("SELECT id, due_at, not_before, sent_at, updated_at FROM sends ORDER BY id")
             .unwrap()
@@ -535,7 +559,9 @@ mod tests {
              VALUES (7, 'k7', 'campaigns.bf', 2, 'c1', 'once', 'bf_sms', 'sms', 'marketing', 'promotions', '[]', 2, '2026-11-27T09:00:00.000Z', '2026-11-27T09:00:00.000Z', 'sent', 1, 'yesterday', '2026-11-27T09:00:00.000Z');",
         )
         .unwrap();
-        let err = super::migrate(&mut conn).unwrap_err().to_string();
+        let err = super::migrate(&mut conn, std::path::Path::new("state.db"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("`k7`") && err.contains("Nothing was changed"), "{err}");
         let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
         assert_eq!(version, 7);
