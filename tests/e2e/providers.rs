@@ -125,6 +125,24 @@ fn run_once(dir: &Path, env: &[(&str, &str)]) -> serde_json::Value {
     serde_json::from_str(out.lines().last().unwrap_or("")).unwrap_or_else(|e| panic!("{e}: {out} {err}"))
 }
 
+/// aiosmtpd requiring a login: `PORT MAILDIR USER PASSWORD`.
+const SMTP_WITH_LOGIN: &str = r#"
+import sys, time
+from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Mailbox
+from aiosmtpd.smtp import AuthResult, LoginPassword
+port, maildir, user, password = int(sys.argv[1]), sys.argv[2], sys.argv[3].encode(), sys.argv[4].encode()
+def check(server, session, envelope, mechanism, data):
+    ok = isinstance(data, LoginPassword) and data.login == user and data.password == password
+    # `handled=False`: aiosmtpd answers a refusal with 535 itself.
+    return AuthResult(success=ok, handled=False)
+c = Controller(Mailbox(maildir), hostname="127.0.0.1", port=port, authenticator=check,
+               auth_required=True, auth_require_tls=False)
+c.start()
+while True:
+    time.sleep(3600)
+"#;
+
 /// aiosmtpd, writing what it receives to a Maildir.
 struct Smtp {
     child: Child,
@@ -138,6 +156,16 @@ impl Smtp {
     }
 
     fn start_on(port: u16) -> Smtp {
+        Smtp::spawn(port, None)
+    }
+
+    /// An aiosmtpd that requires AUTH (PLAIN or LOGIN, over the plain
+    /// connection on loopback) and takes only `user`/`password`.
+    fn start_with_login(user: &str, password: &str) -> Smtp {
+        Smtp::spawn(free_port(), Some((user, password)))
+    }
+
+    fn spawn(port: u16, login: Option<(&str, &str)>) -> Smtp {
         let python = std::env::var("HERALD_TEST_PYTHON")
             .map(PathBuf::from)
             .unwrap_or_else(|_| repo().join("target/test-venv/bin/python"));
@@ -146,8 +174,9 @@ impl Smtp {
             "the SMTP tests need aiosmtpd: run scripts/test (it makes target/test-venv), or set HERALD_TEST_PYTHON"
         );
         let maildir = tempfile::tempdir().unwrap();
-        let child = std::process::Command::new(python)
-            .args([
+        let mut cmd = std::process::Command::new(python);
+        match login {
+            None => cmd.args([
                 "-m",
                 "aiosmtpd",
                 "-n",
@@ -155,10 +184,16 @@ impl Smtp {
                 &format!("127.0.0.1:{port}"),
                 "-c",
                 "aiosmtpd.handlers.Mailbox",
-            ])
-            // A path that does not exist yet: Python's Maildir creates its
-            // subdirectories only then.
-            .arg(maildir.path().join("mail"))
+            ]),
+            Some(_) => cmd.args(["-c", SMTP_WITH_LOGIN, &port.to_string()]),
+        };
+        // A path that does not exist yet: Python's Maildir creates its
+        // subdirectories only then.
+        cmd.arg(maildir.path().join("mail"));
+        if let Some((user, password)) = login {
+            cmd.args([user, password]);
+        }
+        let child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -685,6 +720,61 @@ fn a_provider_that_is_down_ends_the_run_quickly_loses_nothing_and_the_next_run_s
             .all(|s| s["status"] == "sent"),
         "every send ends sent"
     );
+}
+
+/// A server that requires a login: with the right credentials (from the
+/// environment) every email goes out once; with a wrong password nothing is
+/// lost or given up, the run says the provider refuses its sessions, and
+/// neither the password nor an address shows anywhere.
+#[test]
+fn smtp_login_right_sends_each_once_and_wrong_loses_nothing_and_shows_no_secret() {
+    let smtp = Smtp::start_with_login("herald", "s3cret-pw");
+    let providers = format!(
+        "{}username = \"env:SMTP_USER\"\npassword = \"env:SMTP_PASSWORD\"\n\n[providers.sms]\nkind = \"file\"\n",
+        smtp_providers(smtp.port)
+    );
+    let dir = campaign_plan(120, &providers);
+    let want = expected(dir.path())["campaigns.bf_email"];
+    assert!(want > 10, "{want}");
+    let emails = |dir: &Path| -> Vec<serde_json::Value> {
+        ledger(dir).into_iter().filter(|s| s["channel"] == "email").collect()
+    };
+    // A wrong password: refused sessions, a retry counted against the
+    // provider, not an attempt at each message.
+    let wrong = "wr0ng-pw-never-shown";
+    let (code, out, err) = run(herald()
+        .env("HERALD_NOW", RUN_AT)
+        .env("SMTP_USER", "herald")
+        .env("SMTP_PASSWORD", wrong)
+        .args(["run", "--once"])
+        .arg(dir.path()));
+    assert_eq!(code, 1, "{out} {err}");
+    assert!(err.contains("email provider refuses sessions"), "{err}");
+    assert!(err.contains("credentials"), "{err}");
+    for text in [&out, &err] {
+        assert!(
+            !text.contains(wrong) && !text.contains("s3cret"),
+            "a secret shows: {text}"
+        );
+        assert!(!text.contains("@example.test"), "an address shows: {text}");
+    }
+    assert!(smtp.messages().is_empty());
+    let rows = emails(dir.path());
+    assert_eq!(rows.len() as u64, want);
+    assert!(
+        rows.iter().all(|s| s["status"] == "queued" && s["attempts"] == 0),
+        "{rows:?}"
+    );
+    std::thread::sleep(Duration::from_millis(1100));
+    // The right one: each email once.
+    let env = [("SMTP_USER", "herald"), ("SMTP_PASSWORD", "s3cret-pw")];
+    run_once(dir.path(), &env);
+    run_until_none_queued(dir.path(), &env, emails);
+    let messages = smtp.messages();
+    assert_eq!(messages.len() as u64, want);
+    let ids: BTreeSet<&str> = messages.iter().filter_map(|m| header(m, "Message-ID")).collect();
+    assert_eq!(ids.len() as u64, want, "each email once");
+    assert!(emails(dir.path()).iter().all(|s| s["status"] == "sent"));
 }
 
 #[test]
