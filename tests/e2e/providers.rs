@@ -136,9 +136,12 @@ def check(server, session, envelope, mechanism, data):
     ok = isinstance(data, LoginPassword) and data.login == user and data.password == password
     # `handled=False`: aiosmtpd answers a refusal with 535 itself.
     return AuthResult(success=ok, handled=False)
+# ready_timeout: on a loaded machine the default (a second or so) runs out
+# and the server stops, leaving a port that briefly answered.
 c = Controller(Mailbox(maildir), hostname="127.0.0.1", port=port, authenticator=check,
-               auth_required=True, auth_require_tls=False)
+               auth_required=True, auth_require_tls=False, ready_timeout=30)
 c.start()
+open(maildir + ".ready", "w").close()
 while True:
     time.sleep(3600)
 "#;
@@ -199,7 +202,10 @@ impl Smtp {
             .spawn()
             .expect("start aiosmtpd");
         let start = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        // With a login, the script says when its server is up (the port
+        // answers a moment before, and the start may still fail).
+        let ready = maildir.path().join("mail.ready");
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() || (login.is_some() && !ready.exists()) {
             assert!(start.elapsed() < Duration::from_secs(20), "aiosmtpd did not start");
             std::thread::sleep(Duration::from_millis(50));
         }
