@@ -179,10 +179,7 @@ struct Window {
 impl Runner {
     /// Renew the runner's lease; `false` when another runner holds the state.
     pub fn lease(&mut self) -> Result<bool, String> {
-        let ttl = i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX);
-        self.store
-            .lease_runner(&self.owner, crate::clock::real_unix_ms(), ttl, &runner_is_dead)
-            .map_err(|e| e.to_string())
+        renew_lease(&mut self.store, &self.owner)
     }
 
     /// One pass at `now`.
@@ -496,6 +493,30 @@ pub fn runner_is_dead(owner: &str) -> bool {
         .is_ok_and(|pid| pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists())
 }
 
+/// Renew the runner's lease; `false` when another runner holds the state.
+fn renew_lease(store: &mut SqliteRunStore, owner: &str) -> Result<bool, String> {
+    let ttl = i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX);
+    store
+        .lease_runner(owner, crate::clock::real_unix_ms(), ttl, &runner_is_dead)
+        .map_err(db)
+}
+
+/// [`heartbeat`] as the workers call it while they wait, keeping the first
+/// error in `failed`.
+fn beating<'s>(
+    store: &'s mut SqliteRunStore,
+    owner: &'s str,
+    paused: &'s Paused,
+    stop: &'s AtomicBool,
+    failed: &'s mut Option<String>,
+) -> impl FnMut() + 's {
+    move || {
+        if let Err(e) = heartbeat(store, owner, paused, stop) {
+            failed.get_or_insert(e);
+        }
+    }
+}
+
 /// While the runner waits for the workers (outside a transaction): renew
 /// its lease (a pass waiting minutes on a rate-limited provider must not
 /// let a second runner in) and read the pauses and a stop.
@@ -505,11 +526,7 @@ fn heartbeat(
     paused: &Paused,
     stop: &AtomicBool,
 ) -> Result<BTreeSet<String>, String> {
-    let ttl = i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX);
-    if !store
-        .lease_runner(owner, crate::clock::real_unix_ms(), ttl, &runner_is_dead)
-        .map_err(db)?
-    {
+    if !renew_lease(store, owner)? {
         stop.store(true, Ordering::Relaxed);
         return Err(
             "another `herald run` took over this state's lease while this one waited for its provider; this one stops"
@@ -1214,13 +1231,11 @@ impl<'p> Pass<'_, 'p> {
     fn flush(&mut self) -> Result<(), String> {
         self.store.commit().map_err(db)?;
         // Outside a transaction: the heartbeat's writes commit at once.
-        let (store, owner, stop, paused) = (&mut *self.store, self.owner, self.stop, self.workers.paused());
+        let paused = self.workers.paused();
         let mut failed = None;
-        self.workers.submit_all(self.ready.drain(..), &mut || {
-            if let Err(e) = heartbeat(store, owner, &paused, stop) {
-                failed.get_or_insert(e);
-            }
-        });
+        let mut beat = beating(self.store, self.owner, &paused, self.stop, &mut failed);
+        self.workers.submit_all(self.ready.drain(..), &mut beat);
+        drop(beat);
         self.paused = paused.get();
         if let Some(e) = failed {
             self.error.get_or_insert(e);
@@ -1383,13 +1398,11 @@ impl<'p> Pass<'_, 'p> {
         // Wait outside a transaction: the events endpoint and `herald pause`
         // write meanwhile, and the heartbeat's lease must commit.
         let committed = self.store.commit().map_err(db);
-        let (store, owner, stop, paused) = (&mut *self.store, self.owner, self.stop, self.workers.paused());
+        let paused = self.workers.paused();
         let mut failed = None;
-        let done = self.workers.wait_all(&mut || {
-            if let Err(e) = heartbeat(store, owner, &paused, stop) {
-                failed.get_or_insert(e);
-            }
-        });
+        let mut beat = beating(self.store, self.owner, &paused, self.stop, &mut failed);
+        let done = self.workers.wait_all(&mut beat);
+        drop(beat);
         // Busy (`herald pause` or the events endpoint writing): the outcomes
         // are then written a statement at a time, and the pass stands.
         if let Err(e) = self.begin() {
