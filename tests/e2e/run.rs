@@ -465,6 +465,21 @@ fn the_events_endpoint_checks_what_it_receives_and_the_runner_acts_at_once() {
     assert_eq!(code, 415, "{body}");
     let (code, body) = runner.post("/v1/events", Some("s3cret-token"), json, "{not json");
     assert_eq!(code, 400, "{body}");
+    // The same key twice: which one would count is not for Herald to guess.
+    let (code, body) = runner.post(
+        "/v1/events",
+        Some("s3cret-token"),
+        json,
+        r#"{"event": "car_ready", "contact_id": "c0000001", "properties": {"amount": 80, "amount": "jean@example.test"}}"#,
+    );
+    assert_eq!(code, 400, "{body}");
+    let message = body["error"].as_str().unwrap();
+    assert!(
+        message.starts_with("a key appears twice in one object (line 1, column ")
+            && message.ends_with("send each key once"),
+        "{body}"
+    );
+    assert!(!message.contains("amount") && !message.contains("jean@"), "{body}");
     let (code, body) = runner.post(
         "/v1/events",
         Some("s3cret-token"),

@@ -16,6 +16,7 @@ mod events;
 mod history;
 mod pass;
 mod server;
+mod strict_json;
 mod workers;
 
 pub use pass::Report;

@@ -12,7 +12,7 @@
 //! Bodies are limited to 64 KiB; every refusal says what is wrong in a JSON
 //! `{"error": ...}` with the right 4xx, and never echoes a value it received.
 
-use super::events;
+use super::{events, strict_json};
 use crate::state::run::{RunStore, SqliteRunStore};
 use axum::Router;
 use axum::body::Bytes;
@@ -116,9 +116,18 @@ fn json_body(headers: &HeaderMap, body: &Body) -> Result<serde_json::Map<String,
             "send JSON with `Content-Type: application/json`",
         ));
     }
-    match serde_json::from_slice::<serde_json::Value>(body) {
+    match strict_json::from_slice(body) {
         Ok(serde_json::Value::Object(m)) => Ok(m),
         Ok(_) => Err(refuse(StatusCode::BAD_REQUEST, "the body must be a JSON object")),
+        Err(e) if e.is_data() => Err(refuse(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "{} (line {}, column {}): send each key once",
+                strict_json::REPEATED_KEY,
+                e.line(),
+                e.column()
+            ),
+        )),
         Err(e) => Err(refuse(
             StatusCode::BAD_REQUEST,
             format!("the body is not valid JSON (line {}, column {})", e.line(), e.column()),
