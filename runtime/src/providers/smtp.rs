@@ -242,6 +242,20 @@ fn transaction(
 }
 
 /// A failure with no reply code, before anything was handed over.
+/// Why no session opened, and whether the server took the connection (a
+/// code, a hang-up or bad reply, a failed TLS handshake: its settings or
+/// ours, not the network).
+fn session_failure(e: &lettre::transport::smtp::Error) -> (String, bool) {
+    match e.status() {
+        Some(code) => (format!("smtp session refused ({code})"), true),
+        // lettre's "incomplete response": the server closed the connection
+        // without a reply code (as some do to a client they refuse, or to
+        // plain text on a TLS port).
+        None if e.is_response() => ("smtp session ended without a reply code".into(), true),
+        None => (no_answer(e), e.is_tls()),
+    }
+}
+
 fn no_answer(e: &lettre::transport::smtp::Error) -> String {
     match e.is_tls() {
         true => "smtp TLS failed".into(),
@@ -317,16 +331,11 @@ impl Provider for Smtp {
                 // to AUTH would fail every send for good): it waits, and the
                 // breaker counts the provider down.
                 Err(e) => {
+                    let (reason, refused) = session_failure(&e);
                     return Attempt {
-                        outcome: Outcome::Retry {
-                            after: None,
-                            reason: match e.status() {
-                                Some(code) => format!("smtp session refused ({code})"),
-                                None => no_answer(&e),
-                            },
-                        },
+                        outcome: Outcome::Retry { after: None, reason },
                         cannot_connect: true,
-                        refused: e.status().is_some(),
+                        refused,
                         asked: true,
                     };
                 }
@@ -508,6 +517,36 @@ mod tests {
         }
         assert!(attempt.cannot_connect && attempt.refused && attempt.asked);
         assert_eq!(server.join().unwrap(), 0);
+    }
+
+    /// A server that takes the connection and hangs up without a word is
+    /// not "unreachable": its settings (or ours) refuse the session.
+    #[test]
+    fn a_server_that_hangs_up_at_once_refuses_the_session() {
+        let (port, server) = odd_server("");
+        let attempt = smtp(port).attempt(&message());
+        match attempt.outcome {
+            Outcome::Retry { ref reason, .. } => assert_eq!(reason, "smtp session ended without a reply code"),
+            ref other => panic!("{other:?}"),
+        }
+        assert!(attempt.cannot_connect && attempt.refused && attempt.asked);
+        assert_eq!(server.join().unwrap(), 0);
+    }
+
+    /// Nothing listening: unreachable, not refused.
+    #[test]
+    fn no_server_is_unreachable() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let attempt = smtp(port).attempt(&message());
+        match attempt.outcome {
+            Outcome::Retry { ref reason, .. } => assert_eq!(reason, "smtp connection failed"),
+            ref other => panic!("{other:?}"),
+        }
+        assert!(attempt.cannot_connect && !attempt.refused);
     }
 
     #[test]

@@ -505,7 +505,7 @@ fn unreachable(providers: &Providers, c: Channel, refused: bool) -> String {
         .unwrap_or_else(|| "its server".into());
     match refused {
         true => format!(
-            "{c} provider refuses sessions: {origin} answers but opens none (`herald sends` shows its code; check the credentials and `tls`)"
+            "{c} provider refuses sessions: {origin} answers but opens none (`herald sends` shows its code or how it ended; check the credentials, `tls` and the port)"
         ),
         false => format!("{c} provider unreachable: cannot connect to {origin}"),
     }
