@@ -72,6 +72,15 @@ fn init_then_check_passes() {
     assert!(target.join("herald.schema.json").exists());
     let toml = std::fs::read_to_string(target.join("herald.toml")).unwrap();
     assert!(toml.contains("name = \"my-plan\""));
+    // It sends on a fresh machine: the embedded outbox, no server.
+    let (code, out, err) = run(herald().args(["apply", "--auto-approve", "--dir"]).arg(&target));
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = run(herald()
+        .args(["run", "--once", "--until", "2026-12-31T00:00:00Z"])
+        .arg(&target));
+    assert_eq!(code, 0, "{out}{err}");
+    let emails = std::fs::read_dir(target.join(".herald/outbox/email")).map_or(0, |d| d.count());
+    assert!(emails > 0, "{out}");
     // A second init refuses to overwrite.
     let (code, _, err) = run(herald().arg("init").arg(&target));
     assert_eq!(code, 2);

@@ -155,7 +155,12 @@ fn updates_replacements_and_deletions() {
     let start = text.find("  idf_shoes_drop:").unwrap();
     let end = text.find("  black_friday_email:").unwrap();
     std::fs::write(&campaigns, format!("{}{}", &text[..start], &text[end..])).unwrap();
+    // A setting too: deployed with the objects, named by section.
+    let config = dir.path().join("herald.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("{text}\n[run]\nworkers = 8\n")).unwrap();
     let plan = plan_json(dir.path());
+    assert_eq!(plan["summary"]["settings"], serde_json::json!(["run"]));
     let vip = change(&plan, "segments.vip");
     assert_eq!(vip["actions"], serde_json::json!(["update"]));
     assert_eq!(
@@ -183,6 +188,7 @@ fn updates_replacements_and_deletions() {
     let table = md.find("| Action |").unwrap();
     assert!(warning < table, "deletions come first");
     assert!(md.contains("**`campaigns.idf_shoes_drop`** will be deleted"));
+    assert!(md.contains("2 to delete, settings to update (run)**"), "{md}");
     assert_eq!(
         run(herald().args(["apply", "--auto-approve", "--dir"]).arg(dir.path())).0,
         0

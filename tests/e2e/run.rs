@@ -157,6 +157,65 @@ fn run_once_writes_the_outbox_once_and_reports_the_next_work() {
     assert_eq!(code, 2, "{err}");
 }
 
+/// The providers are deployed settings: a change to `herald.toml` alone is
+/// planned (exit 2 with `--detailed-exitcode`), applied, and used by the
+/// next run; until then the runner says it uses the deployed ones.
+#[test]
+fn a_change_to_the_providers_alone_is_planned_applied_and_then_used() {
+    let dir = copy_example("garage-services");
+    with_file_providers(dir.path());
+    let apply = |dir: &Path| run(herald().args(["apply", "--auto-approve", "--dir"]).arg(dir));
+    assert_eq!(apply(dir.path()).0, 0);
+    let config = dir.path().join("herald.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let moved = text.replace(
+        "[providers.sms]\nkind = \"file\"\n",
+        "[providers.sms]\nkind = \"file\"\ndir = \"sms-out\"\n",
+    );
+    assert_ne!(moved, text);
+    std::fs::write(&config, moved).unwrap();
+    let later = "2026-11-25T12:00:00Z";
+    // Not applied yet: the run says it uses the deployed settings.
+    let (code, _, err) = run(herald().args(["run", "--once"]).arg(dir.path()));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains(
+            "warning: herald.toml changed since the last apply (providers.sms); this run uses the deployed settings"
+        ),
+        "{err}"
+    );
+    // Planned as a change, by section, never by value.
+    let (code, out, err) = run(herald()
+        .env("HERALD_NOW", later)
+        .args(["plan", "--detailed-exitcode", "--color", "never"])
+        .arg(dir.path()));
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(out.contains("  ~ settings\n      ~ providers.sms\n"), "{out}");
+    assert!(out.contains("0 to delete, settings to update."), "{out}");
+    assert!(!out.contains("sms-out"), "a value shows: {out}");
+    let (code, out, err) = apply(dir.path());
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("0 deleted; settings updated (providers.sms). State serial 2."),
+        "{out}"
+    );
+    // Applied: nothing left to plan, no warning, and the next SMS go to the new outbox.
+    let (code, out, _) = run(herald()
+        .env("HERALD_NOW", later)
+        .args(["plan", "--detailed-exitcode", "--color", "never"])
+        .arg(dir.path()));
+    assert_eq!(code, 0, "{out}");
+    let (code, out, err) = run(herald()
+        .env("HERALD_NOW", later)
+        .args(["run", "--once", "--format", "json"])
+        .arg(dir.path()));
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("warning"), "{err}");
+    let sms = |d: &str| std::fs::read_dir(dir.path().join(d)).map(|d| d.count()).unwrap_or(0);
+    assert!(sms("sms-out") > 0, "the SMS go to the applied outbox: {out}");
+    assert_eq!(sms(".herald/outbox/sms"), 0);
+}
+
 #[test]
 fn events_from_the_command_line_enter_scenarios() {
     let dir = copy_example("garage-services");

@@ -278,11 +278,15 @@ fn write(planned: &Planned, digest: &str, timeout: Duration) -> Result<Exit, Sto
     let meta = result.map_err(|e| Stop::refused(e.to_string()))?;
     let s = &doc.summary;
     outln!(
-        "Apply complete! {} created, {} updated, {} replaced, {} deleted. State serial {}.",
+        "Apply complete! {} created, {} updated, {} replaced, {} deleted{}. State serial {}.",
         s.create,
         s.update,
         s.replace,
         s.delete,
+        match s.settings.is_empty() {
+            true => String::new(),
+            false => format!("; settings updated ({})", s.settings.join(", ")),
+        },
         meta.serial
     );
     if !accepted.is_empty() {

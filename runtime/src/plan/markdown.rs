@@ -87,10 +87,14 @@ pub fn render(doc: &PlanDoc, pictures: &[Picture]) -> Vec<String> {
     let _ = writeln!(head);
     let _ = writeln!(
         head,
-        "**{} to create, {} to update, {} to delete** · {} recipients · {} SMS segments ({}) · `{label}`",
+        "**{} to create, {} to update, {} to delete{}** · {} recipients · {} SMS segments ({}) · `{label}`",
         s.to_create(),
         s.update,
         s.to_delete(),
+        match s.settings.is_empty() {
+            true => String::new(),
+            false => format!(", settings to update ({})", s.settings.join(", ")),
+        },
         thousands(s.recipients),
         thousands(s.sms_segments),
         money(s.cost, cur)
@@ -166,8 +170,10 @@ pub fn render(doc: &PlanDoc, pictures: &[Picture]) -> Vec<String> {
 
     let changed: Vec<&super::PlannedChange> = doc.changes.iter().filter(|c| !c.change.is_noop()).collect();
     let mut table = String::new();
-    if changed.is_empty() {
+    if changed.is_empty() && s.settings.is_empty() {
         let _ = writeln!(table, "No changes: the deployed plan matches the configuration.");
+    } else if changed.is_empty() {
+        let _ = writeln!(table, "No object changes; only the settings of `herald.toml`.");
     } else {
         let _ = writeln!(
             table,

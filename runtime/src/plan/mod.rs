@@ -3,6 +3,7 @@
 //! that `herald apply FILE` executes.
 
 pub mod markdown;
+pub mod settings;
 pub mod text;
 
 use crate::crm::{self, CrmError};
@@ -51,11 +52,15 @@ pub struct Summary {
     pub sms_segments: u64,
     pub cost: f64,
     pub currency: String,
+    /// Sections of `herald.toml` whose settings differ from the deployed
+    /// ones (`providers.email`, `run`): applied like the objects.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub settings: Vec<String>,
 }
 
 impl Summary {
     pub fn has_changes(&self) -> bool {
-        self.create + self.update + self.replace + self.delete > 0
+        self.create + self.update + self.replace + self.delete > 0 || !self.settings.is_empty()
     }
 
     /// Objects created, a replacement counting as one (terraform's footer).
@@ -306,6 +311,11 @@ pub fn make(dir: &Path, options: &Options) -> Result<Planned, PlanFailure> {
         ),
     };
     let changes = diff::diff(&objects, &deployed);
+    let working_config = sources
+        .iter()
+        .find_map(|(_, f)| (f.path == herald_compiler::config::CONFIG_FILE).then_some(f.text.as_str()))
+        .unwrap_or_default();
+    let settings = settings::changed(state.as_ref(), working_config)?;
 
     let errored = compilation.has_errors();
     let mut contacts = ContactsRead {
@@ -474,6 +484,7 @@ pub fn make(dir: &Path, options: &Options) -> Result<Planned, PlanFailure> {
     }
     let mut summary = Summary {
         currency: plan.config.currency.clone(),
+        settings,
         ..Default::default()
     };
     for p in &planned {

@@ -261,7 +261,8 @@ pub fn render(doc: &PlanDoc, color: bool) -> String {
     }
     out.push('\n');
     let changed: Vec<&PlannedChange> = doc.changes.iter().filter(|c| !c.change.is_noop()).collect();
-    if changed.is_empty() {
+    let settings = &doc.summary.settings;
+    if changed.is_empty() && settings.is_empty() {
         let _ = writeln!(
             out,
             "{}",
@@ -272,7 +273,7 @@ pub fn render(doc: &PlanDoc, color: bool) -> String {
         if changed.iter().any(|c| c.change.is_create()) {
             legend.push(format!("  {} create", st.green("+")));
         }
-        if changed.iter().any(|c| c.change.is_update()) {
+        if changed.iter().any(|c| c.change.is_update()) || !settings.is_empty() {
             legend.push(format!("  {} update in-place", st.yellow("~")));
         }
         if changed.iter().any(|c| c.change.is_replace()) {
@@ -337,6 +338,21 @@ pub fn render(doc: &PlanDoc, color: bool) -> String {
             }
             out.push('\n');
         }
+        if !settings.is_empty() {
+            let _ = writeln!(
+                out,
+                "  {}",
+                st.bold("# the settings of herald.toml will be updated in-place")
+            );
+            let _ = writeln!(out, "  {} settings", st.yellow("~"));
+            for section in settings {
+                let _ = writeln!(out, "      {} {section}", st.yellow("~"));
+            }
+            let _ = writeln!(
+                out,
+                "      # `herald run` uses them from its next start (values not shown)\n"
+            );
+        }
     }
     // The forecast of everything that sends, changed or not.
     let impacts: BTreeMap<&str, &Impact> = doc
@@ -363,11 +379,15 @@ pub fn render(doc: &PlanDoc, color: bool) -> String {
     let s = &doc.summary;
     let _ = writeln!(
         out,
-        "{} {} to create, {} to update, {} to delete. {} recipients, {} SMS segments ({}).",
+        "{} {} to create, {} to update, {} to delete{}. {} recipients, {} SMS segments ({}).",
         st.bold("Plan:"),
         s.to_create(),
         s.update,
         s.to_delete(),
+        match s.settings.is_empty() {
+            true => "",
+            false => ", settings to update",
+        },
         thousands(s.recipients),
         thousands(s.sms_segments),
         money(s.cost, cur)

@@ -150,18 +150,38 @@ pub fn run(args: Args) -> Exit {
     }
 }
 
+/// The runner uses the settings of the last apply: say so when the working
+/// `herald.toml` differs, naming the sections (never their values).
+fn warn_of_undeployed_settings(dir: &std::path::Path, state: &State) {
+    let path = dir.join(herald_compiler::config::CONFIG_FILE);
+    let working = crate::fsx::read_regular(&path, crate::loader::Limits::default().max_file_bytes)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    let Ok(changed) = crate::plan::settings::changed(Some(state), &working) else {
+        return;
+    };
+    if !changed.is_empty() {
+        eprintln!(
+            "warning: herald.toml changed since the last apply ({}); this run uses the deployed settings: `herald plan` shows the change, `herald apply` deploys it",
+            changed.join(", ")
+        );
+    }
+}
+
 fn now() -> Result<DateTime<Utc>, (Exit, String)> {
     crate::clock::now().map_err(|e| (Exit::Unusable, e))
 }
 
 fn start(args: &Args) -> Result<Exit, (Exit, String)> {
     crate::output::init_logging();
-    let (dir, state_path, _state) = open_state(&args.dir)?;
+    let (dir, state_path, state) = open_state(&args.dir)?;
     let failure = |e: String| (Exit::Failure, e);
     let mut store = SqliteRunStore::open(&state_path).map_err(|e| failure(e.to_string()))?;
     let mut deployed = deployed::Deployed::default();
     let plan = deployed.current(&store, now()?).map_err(failure)?;
     let config = plan.config.clone();
+    let serial = deployed.serial;
+    warn_of_undeployed_settings(&dir, &state);
     // Every credential before anything is sent.
     let secrets = crate::providers::Secrets::resolve(&config).map_err(failure)?;
     let providers = Arc::new(crate::providers::Providers::build(&config, &dir, &secrets).map_err(failure)?);
@@ -191,6 +211,7 @@ fn start(args: &Args) -> Result<Exit, (Exit, String)> {
         links,
         deployed,
         crm_events: Default::default(),
+        started_with: (config.clone(), serial),
         down_hold: if args.once {
             pass::DownHold::Moment
         } else {

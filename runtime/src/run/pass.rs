@@ -155,6 +155,9 @@ pub struct Runner {
     /// again (not taking and putting them back at every pass); `--once` a
     /// moment only, as the next run starts with a fresh breaker.
     pub down_hold: DownHold,
+    /// The settings the providers and the endpoint were built from (at
+    /// start), and the apply last compared with them.
+    pub started_with: (herald_compiler::config::Config, u64),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -177,6 +180,28 @@ struct Window {
 }
 
 impl Runner {
+    /// The providers and `[run]` are built once, at start: an apply that
+    /// changes them since is said once (the CRM's settings are read at
+    /// every pass).
+    fn warn_of_new_settings(&mut self, deployed: &herald_compiler::config::Config) {
+        let (started, seen) = &mut self.started_with;
+        if *seen == self.deployed.serial {
+            return;
+        }
+        *seen = self.deployed.serial;
+        let stale: Vec<String> = crate::plan::settings::differences(started, deployed)
+            .into_iter()
+            .filter(|s| s.starts_with("providers.") || s == "run")
+            .collect();
+        if !stale.is_empty() {
+            tracing::warn!(
+                sections = %stale.join(", "),
+                serial = self.deployed.serial,
+                "an apply changed settings this runner built at start; restart `herald run` to use them"
+            );
+        }
+    }
+
     /// Renew the runner's lease; `false` when another runner holds the state.
     pub fn lease(&mut self) -> Result<bool, String> {
         renew_lease(&mut self.store, &self.owner)
@@ -203,6 +228,7 @@ impl Runner {
             return Ok(report);
         }
         let current = self.deployed.current(&self.store, now)?;
+        self.warn_of_new_settings(&current.config);
         let mut source = crm::open(&current.config.crm, &self.dir, &current.contact).map_err(|e| e.to_string())?;
         let layout = source.layout().clone();
         let plans = self.deployed.in_flight(&self.store, now)?;

@@ -337,6 +337,21 @@ impl State {
         Ok(Meta { lineage, serial })
     }
 
+    /// The source files of the last apply (`None` before any apply).
+    pub fn deployed_sources(&self) -> Result<Option<Vec<(String, String)>>, StateError> {
+        let files: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT s.files FROM applies a JOIN snapshots s ON s.digest = a.source_digest ORDER BY a.serial DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        files
+            .map(|f| serde_json::from_str(&f).map_err(|e| StateError::Db(format!("a stored snapshot is damaged: {e}"))))
+            .transpose()
+    }
+
     /// Every deployed object, by address.
     pub fn deployed(&self) -> Result<BTreeMap<String, Deployed>, StateError> {
         let mut stmt = self
