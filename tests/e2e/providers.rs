@@ -1264,7 +1264,7 @@ fn push_webhooks_are_signed_and_calls_go_to_lists_per_calling_window() {
         assert_eq!(q.header("idempotency-key").map(str::len), Some(32));
     }
     // Friday 27 November, 10:01 in Paris: inside the calling hours.
-    let list = dir.path().join("calls/calls/calls-2026-11-27T10.csv");
+    let list = dir.path().join("calls/calls-2026-11-27T10.csv");
     let text = std::fs::read_to_string(&list).unwrap();
     let mut lines = text.lines();
     assert_eq!(lines.next(), Some("key,contact_id,phone,script"));

@@ -332,7 +332,13 @@ impl Providers {
                 secrets.get(&c.secret).unwrap_or_default(),
             )?),
             Some(c) if c.kind == CallProviderKind::Csv => {
-                Box::new(call::CallLists::new(outbox(&c.dir)).map_err(unusable("call", &c.dir))?)
+                // In the default outbox, beside the other channels' folders;
+                // a `dir` of its own holds the lists themselves.
+                let dir = match c.dir == DEFAULT_OUTBOX {
+                    true => outbox(&c.dir).join("calls"),
+                    false => outbox(&c.dir),
+                };
+                Box::new(call::CallLists::new(dir).map_err(unusable("call", &c.dir))?)
             }
             Some(c) => Box::new(file::FileOutbox::call(outbox(&c.dir)).map_err(unusable("call", &c.dir))?),
             None => Box::new(file::FileOutbox::call(default_outbox).map_err(unusable("call", DEFAULT_OUTBOX))?),
