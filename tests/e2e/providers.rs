@@ -1061,6 +1061,50 @@ fn twilio_accepted(server: &MockServer) -> BTreeMap<String, u64> {
     out
 }
 
+/// A wrong token (401) is the provider's settings, not the messages': no
+/// send is failed or spends an attempt, the run exits 1 saying the
+/// credentials are refused (never showing them), and with the right token
+/// each goes out once.
+#[test]
+fn a_wrong_twilio_token_fails_no_send_and_the_right_one_sends_each_once() {
+    let server = MockServer::start(|r, _| twilio_reply(r, "AC123", "tok"));
+    let dir = campaign_plan(60, &twilio_providers(&server.url()));
+    let want = expected(dir.path())["campaigns.bf_sms"];
+    assert!(want > 10, "{want}");
+    let sms =
+        |dir: &Path| -> Vec<serde_json::Value> { ledger(dir).into_iter().filter(|s| s["channel"] == "sms").collect() };
+    let (code, out, err) = run(herald()
+        .env("HERALD_NOW", RUN_AT)
+        .env("T_SID", "AC123")
+        .env("T_TOKEN", "wrong-token-never-shown")
+        .args(["run", "--once"])
+        .arg(dir.path()));
+    assert_eq!(code, 1, "{out} {err}");
+    assert!(err.contains("sms provider refuses Herald's credentials"), "{err}");
+    assert!(
+        !out.contains("wrong-token") && !err.contains("wrong-token"),
+        "{out} {err}"
+    );
+    let rows = sms(dir.path());
+    assert_eq!(rows.len() as u64, want);
+    assert!(
+        rows.iter().all(|s| s["status"] == "queued" && s["attempts"] == 0),
+        "{rows:?}"
+    );
+    // The breaker stopped the run before every message was tried.
+    let refused = server.requests().len();
+    assert!(refused < want as usize, "{refused} requests");
+    std::thread::sleep(Duration::from_millis(1100));
+    run_until_none_queued(dir.path(), &TWILIO_ENV, sms);
+    let mut accepted = BTreeMap::<String, u64>::new();
+    for q in &server.requests()[refused..] {
+        *accepted.entry(q.form()["To"].clone()).or_default() += 1;
+    }
+    assert_eq!(accepted.len() as u64, want, "each contact once");
+    assert!(accepted.values().all(|n| *n == 1), "{accepted:?}");
+    assert!(sms(dir.path()).iter().all(|s| s["status"] == "sent"));
+}
+
 #[test]
 fn twilio_500s_and_429s_are_retried_and_its_timeouts_stay_in_doubt() {
     // Twilio takes no idempotency key: a request that timed out may have

@@ -370,6 +370,22 @@ fn answered(
             provider_id: id(&body()),
         }
         .into()
+    } else if code == 401 || code == 407 || (code == 403 && provider != "fcm") {
+        // Not this message: the provider refuses Herald's credentials, and
+        // would refuse every send alike. Each waits, untried, and the
+        // breaker holds the provider, as for a refused SMTP login (an
+        // expired token is renewed in the environment, not by failing
+        // every message). FCM's 403 names one device token's sender: that
+        // message's own failure.
+        Attempt {
+            outcome: Outcome::Retry {
+                after: None,
+                reason: format!("{provider}: HTTP {code}, credentials refused"),
+            },
+            cannot_connect: true,
+            refused: true,
+            asked: true,
+        }
     } else if code == 429 || (500..600).contains(&code) {
         Outcome::Retry {
             after: a.retry_after,
@@ -739,6 +755,33 @@ impl HttpSend for Webhook {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refused_credentials_hold_the_provider_and_a_refused_message_fails() {
+        let answer = |provider: &str, status: u16| {
+            answered(
+                provider,
+                Answer {
+                    status,
+                    retry_after: None,
+                    body: None,
+                },
+                |_| None,
+                |_| None,
+            )
+        };
+        for (provider, status) in [("twilio", 401), ("http", 403), ("fcm", 401), ("webhook", 407)] {
+            let a = answer(provider, status);
+            assert!(a.cannot_connect && a.refused && a.asked, "{provider} {status}: {a:?}");
+            assert!(matches!(a.outcome, Outcome::Retry { .. }), "{a:?}");
+        }
+        // FCM's 403 is one device token's (another sender's): that message fails.
+        for (provider, status) in [("fcm", 403), ("twilio", 400), ("http", 404)] {
+            let a = answer(provider, status);
+            assert!(!a.cannot_connect, "{provider} {status}: {a:?}");
+            assert!(matches!(a.outcome, Outcome::Failed { .. }), "{a:?}");
+        }
+    }
 
     #[test]
     fn signatures_are_hmac_sha256_over_timestamp_and_body() {

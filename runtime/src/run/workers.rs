@@ -503,11 +503,15 @@ fn unreachable(providers: &Providers, c: Channel, refused: bool) -> String {
         .for_channel(c)
         .and_then(|(p, _)| p.origin())
         .unwrap_or_else(|| "its server".into());
-    match refused {
-        true => format!(
+    let smtp = providers.for_channel(c).is_some_and(|(p, _)| p.kind() == "smtp");
+    match (refused, smtp) {
+        (true, true) => format!(
             "{c} provider refuses sessions: {origin} answers but opens none (`herald sends` shows its code or how it ended; check the credentials, `tls` and the port)"
         ),
-        false => format!("{c} provider unreachable: cannot connect to {origin}"),
+        (true, false) => format!(
+            "{c} provider refuses Herald's credentials: {origin} answers that its requests are not authorised (`herald sends` shows the code; check the credentials)"
+        ),
+        (false, _) => format!("{c} provider unreachable: cannot connect to {origin}"),
     }
 }
 
