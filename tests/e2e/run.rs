@@ -216,6 +216,59 @@ fn a_change_to_the_providers_alone_is_planned_applied_and_then_used() {
     assert_eq!(sms(".herald/outbox/sms"), 0);
 }
 
+/// The rest group of an A/B test is queued at `send_at`, before any result;
+/// it gets the variant that wins by the time it is due (`decide_after`
+/// later), from the clicks the endpoint recorded meanwhile.
+#[test]
+fn the_rest_of_an_ab_test_gets_the_winner_of_when_it_is_due() {
+    let dir = copy_example("boutique-mode");
+    with_file_providers(dir.path());
+    let config = dir.path().join("herald.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("{text}\n[run]\ntoken = \"env:HERALD_EVENTS_TOKEN\"\n")).unwrap();
+    assert_eq!(
+        run(herald().args(["apply", "--auto-approve", "--dir"]).arg(dir.path())).0,
+        0
+    );
+    let bf = |dir: &Path| -> Vec<serde_json::Value> {
+        ledger(dir)
+            .into_iter()
+            .filter(|s| s["object"] == "campaigns.black_friday_email")
+            .collect()
+    };
+    let count = |rows: &[serde_json::Value], status: &str, message: &str| {
+        rows.iter()
+            .filter(|s| s["status"] == status && s["message"] == message)
+            .count()
+    };
+    // Black Friday morning in every zone: the test group gets its variants.
+    run_once(dir.path(), "2026-11-27T23:00:00Z");
+    let rows = bf(dir.path());
+    let (a, b) = (
+        count(&rows, "sent", "black_friday_email_a"),
+        count(&rows, "sent", "black_friday_email_b"),
+    );
+    assert!(a > 0 && b > 0, "{a} {b}");
+    assert!(rows.iter().any(|s| s["status"] == "queued"), "the rest waits");
+    // Variant B's emails are clicked.
+    let runner = Runner::start(dir.path(), "s3cret-token");
+    for s in rows
+        .iter()
+        .filter(|s| s["message"] == "black_friday_email_b" && s["status"] == "sent")
+    {
+        let body = serde_json::json!({"key": s["key"], "kind": "clicked"}).to_string();
+        let (code, reply) = runner.post("/v1/engagement", Some("s3cret-token"), "application/json", body);
+        assert!(code < 300, "{code} {reply}");
+    }
+    drop(runner);
+    // A day later: the rest gets B, the winner, not the leader of the day before.
+    run_once(dir.path(), "2026-11-28T23:00:00Z");
+    let rows = bf(dir.path());
+    assert!(!rows.iter().any(|s| s["status"] == "queued"), "{rows:?}");
+    assert_eq!(count(&rows, "sent", "black_friday_email_a"), a, "no rest email is A");
+    assert!(count(&rows, "sent", "black_friday_email_b") > 3 * b, "the rest got B");
+}
+
 #[test]
 fn events_from_the_command_line_enter_scenarios() {
     let dir = copy_example("garage-services");

@@ -38,6 +38,19 @@ impl<'p> Engine<'p> {
         Some(local_instant(tz, c.campaign.send_at))
     }
 
+    /// What a send of the campaign's rest group carries, for a contact in
+    /// it: the winner, known only when the send falls due (`decide_after`
+    /// past `send_at`), so the driver asks again then, with the results of
+    /// that moment. `None`: no experiment, or not in its rest group.
+    pub fn rest_content(&self, id: CampaignId, contact_id: &str) -> Option<Content<'p>> {
+        let rt = self.campaigns.get(id.0)?;
+        let Delivery::Experiment(x) = &rt.campaign.delivery else {
+            return None;
+        };
+        let salt = format!("campaigns.{}", rt.name);
+        (experiment::assign(x, contact_id, &salt) == Group::Rest).then_some(Content::Winner(x))
+    }
+
     /// What the campaign sends the contact, if it is in the audience at `at`
     /// (the campaign's instant in the contact's time zone).
     pub fn campaign(

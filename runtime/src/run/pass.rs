@@ -507,6 +507,14 @@ impl Runner {
 /// is gone died without releasing its lease (`kill -9`, a crash). Where
 /// processes cannot be looked up (no `/proc`), a holder is never presumed
 /// dead: its lease expires on its own.
+/// A message's tags and its origin's, as pressure rules count them.
+fn tags_of(engine: &Engine, origin: Origin, m: &herald_compiler::model::Message) -> Vec<String> {
+    let s = engine.solicitation(origin, m);
+    let mut tags: Vec<String> = s.message_tags.to_vec();
+    tags.extend(s.origin_tags.iter().cloned());
+    tags
+}
+
 pub fn runner_is_dead(owner: &str) -> bool {
     let mut parts = owner.rsplitn(3, ':');
     let (Some(_nonce), Some(pid), Some(who)) = (parts.next(), parts.next(), parts.next()) else {
@@ -956,9 +964,7 @@ impl<'p> Pass<'_, 'p> {
         let message = content.message(|x| self.engines.winner(address, x));
         let (channel, purpose, tags, priority) = match engine.plan.messages.get(message) {
             Some(m) => {
-                let s = engine.solicitation(origin, m);
-                let mut tags: Vec<String> = s.message_tags.to_vec();
-                tags.extend(s.origin_tags.iter().cloned());
+                let tags = tags_of(engine, origin, m);
                 (m.channel(), m.purpose, tags, super::deployed::priority(m.purpose))
             }
             None => (
@@ -1094,6 +1100,24 @@ impl<'p> Pass<'_, 'p> {
                 self.report.drop("version-gone");
                 continue;
             };
+            // The rest group of an A/B test was queued at `send_at` with the
+            // leader of then; its winner is the one of now, when it is due.
+            if let Origin::Campaign(id) = origin
+                && let Some(content) = engine.rest_content(id, &c.id)
+            {
+                let winner = content.message(|x| self.engines.winner(&row.object, x));
+                if winner != row.message
+                    && let Some(m) = engine.plan.messages.get(winner)
+                {
+                    row.message = winner.to_string();
+                    row.tags = tags_of(engine, origin, m);
+                    if in_ledger {
+                        self.store
+                            .set_queued_message(&row.key, &row.message, &row.tags)
+                            .map_err(db)?;
+                    }
+                }
+            }
             // The contact's earlier sends within the longest cap window.
             let window = engine.plan.policies.pressure.iter().map(|r| r.per.as_chrono()).max();
             let log_rows = match window {

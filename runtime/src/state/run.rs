@@ -456,6 +456,8 @@ pub trait RunStore {
     /// down); a send no longer queued is left as it is.
     fn hold_queued(&mut self, key: &str, hold_ms: i64, reason: &str) -> Result<(), StateError>;
     fn drop_send(&mut self, key: &str, reason: &str) -> Result<(), StateError>;
+    /// A queued send's message (an A/B test's winner, decided when due).
+    fn set_queued_message(&mut self, key: &str, message: &str, tags: &[String]) -> Result<(), StateError>;
     /// Sends left `sending` by another runner (the caller holds the runner
     /// lease, so that runner is gone).
     fn abandoned_sends(&self, owner: &str) -> Result<Vec<SendRow>, StateError>;
@@ -1279,6 +1281,17 @@ impl RunStore for SqliteRunStore {
         self.conn
             .prepare_cached("UPDATE sends SET status = 'dropped', reason = ?2, lease_owner = NULL, lease_until = NULL WHERE key = ?1")?
             .execute(params![key, reason])?;
+        Ok(())
+    }
+
+    fn set_queued_message(&mut self, key: &str, message: &str, tags: &[String]) -> Result<(), StateError> {
+        self.conn
+            .prepare_cached("UPDATE sends SET message = ?2, tags = ?3 WHERE key = ?1 AND status = 'queued'")?
+            .execute(params![
+                key,
+                message,
+                serde_json::to_string(tags).unwrap_or_else(|_| "[]".into())
+            ])?;
         Ok(())
     }
 
