@@ -756,6 +756,12 @@ fn smtp_login_right_sends_each_once_and_wrong_loses_nothing_and_shows_no_secret(
         .args(["run", "--once"])
         .arg(dir.path()));
     assert_eq!(code, 1, "{out} {err}");
+    // No `public_url`: the links are the local listener's, and the run says
+    // one-click unsubscribe needs HTTPS.
+    assert!(
+        err.contains("warning: unsubscribe links point at `http://127.0.0.1:8470`, not HTTPS"),
+        "{err}"
+    );
     // On failure, the ledger's reasons say what the sessions met.
     let reasons = || -> BTreeSet<String> { emails(dir.path()).iter().map(|s| s["reason"].to_string()).collect() };
     assert!(

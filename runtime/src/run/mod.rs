@@ -194,6 +194,16 @@ fn start(args: &Args) -> Result<Exit, (Exit, String)> {
             .unwrap_or_else(|| format!("http://{listen}")),
         secret: link_secret(&mut store).map_err(failure)?,
     });
+    let smtp = providers
+        .for_channel(herald_compiler::ast::values::Channel::Email)
+        .is_some_and(|(p, _)| p.kind() == "smtp");
+    if smtp && !links.base.starts_with("https://") {
+        // Mail clients offer one-click unsubscribe only over HTTPS (RFC 8058).
+        eprintln!(
+            "warning: unsubscribe links point at `{}`, not HTTPS: mail clients will not offer one-click unsubscribe (RFC 8058); set `[run] public_url` to this runner's public HTTPS address",
+            links.base
+        );
+    }
     let stop = Arc::new(AtomicBool::new(false));
     let owner = format!("{}:{}:{}", who(), std::process::id(), uuid::Uuid::new_v4().simple());
     if args.once {

@@ -842,8 +842,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let config = herald_compiler::config::Config::fallback();
         let providers = Providers::build(&config, dir.path(), &Secrets::default()).unwrap();
+        // (Here not an SMTP provider: the words of HTTP ones; tests/e2e says
+        // SMTP's, "refuses sessions".)
         let said = unreachable(&providers, Channel::Email, breaker.refused());
-        assert!(said.starts_with("email provider refuses sessions"), "{said}");
+        assert!(said.starts_with("email provider refuses Herald's credentials"), "{said}");
         // A connection that cannot be made is said as before.
         breaker.record_refused(false);
         assert!(unreachable(&providers, Channel::Email, breaker.refused()).contains("unreachable"));
