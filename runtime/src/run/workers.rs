@@ -845,7 +845,10 @@ mod tests {
         // (Here not an SMTP provider: the words of HTTP ones; tests/e2e says
         // SMTP's, "refuses sessions".)
         let said = unreachable(&providers, Channel::Email, breaker.refused());
-        assert!(said.starts_with("email provider refuses Herald's credentials"), "{said}");
+        assert!(
+            said.starts_with("email provider refuses Herald's credentials"),
+            "{said}"
+        );
         // A connection that cannot be made is said as before.
         breaker.record_refused(false);
         assert!(unreachable(&providers, Channel::Email, breaker.refused()).contains("unreachable"));
