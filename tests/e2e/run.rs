@@ -23,6 +23,14 @@ pub fn with_file_providers(dir: &Path) {
     std::fs::write(path, out).unwrap();
 }
 
+/// The events endpoint's token, from `HERALD_EVENTS_TOKEN` (what
+/// [`Runner::start`] sets).
+fn with_events_token(dir: &Path) {
+    let config = dir.join("herald.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("{text}\n[run]\ntoken = \"env:HERALD_EVENTS_TOKEN\"\n")).unwrap();
+}
+
 fn at(t: &str) -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::parse_from_rfc3339(t).unwrap().to_utc()
 }
@@ -223,9 +231,7 @@ fn a_change_to_the_providers_alone_is_planned_applied_and_then_used() {
 fn the_rest_of_an_ab_test_gets_the_winner_of_when_it_is_due() {
     let dir = copy_example("boutique-mode");
     with_file_providers(dir.path());
-    let config = dir.path().join("herald.toml");
-    let text = std::fs::read_to_string(&config).unwrap();
-    std::fs::write(&config, format!("{text}\n[run]\ntoken = \"env:HERALD_EVENTS_TOKEN\"\n")).unwrap();
+    with_events_token(dir.path());
     assert_eq!(
         run(herald().args(["apply", "--auto-approve", "--dir"]).arg(dir.path())).0,
         0
@@ -556,9 +562,7 @@ impl Drop for Runner {
 fn the_events_endpoint_checks_what_it_receives_and_the_runner_acts_at_once() {
     let dir = copy_example("garage-services");
     with_file_providers(dir.path());
-    let config = dir.path().join("herald.toml");
-    let text = std::fs::read_to_string(&config).unwrap();
-    std::fs::write(&config, format!("{text}\n[run]\ntoken = \"env:HERALD_EVENTS_TOKEN\"\n")).unwrap();
+    with_events_token(dir.path());
     assert_eq!(
         run(herald().args(["apply", "--auto-approve", "--dir"]).arg(dir.path())).0,
         0

@@ -62,10 +62,7 @@ pub fn differences(before: &Config, after: &Config) -> Vec<String> {
             }
             // `project_name` is `[project] name`; the rest are named as in the file.
             ("project_name" | "timezone" | "currency" | "locale", ..) => {
-                let name = format!("project.{}", key.trim_start_matches("project_"));
-                if !out.contains(&name) {
-                    out.push(name);
-                }
+                out.push(format!("project.{}", key.trim_start_matches("project_")));
             }
             _ => out.push(key.clone()),
         }

@@ -150,15 +150,17 @@ pub fn run(args: Args) -> Exit {
     }
 }
 
-/// The runner uses the settings of the last apply: say so when the working
-/// `herald.toml` differs, naming the sections (never their values).
-fn warn_of_undeployed_settings(dir: &std::path::Path, state: &State) {
+/// The runner uses the settings of the last apply (`deployed`, compiled
+/// from its snapshot): say so when the working `herald.toml` differs,
+/// naming the sections (never their values).
+fn warn_of_undeployed_settings(dir: &std::path::Path, deployed: &herald_compiler::config::Config) {
     let path = dir.join(herald_compiler::config::CONFIG_FILE);
     let working = crate::fsx::read_regular(&path, crate::loader::Limits::default().max_file_bytes)
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
-        .unwrap_or_default();
-    let Ok(changed) = crate::plan::settings::changed(Some(state), &working) else {
-        return;
+        .ok()
+        .and_then(|b| crate::plan::settings::parse(&String::from_utf8_lossy(&b)));
+    let changed = match working {
+        Some(w) => crate::plan::settings::differences(deployed, &w),
+        None => vec![herald_compiler::config::CONFIG_FILE.to_string()],
     };
     if !changed.is_empty() {
         eprintln!(
@@ -174,14 +176,14 @@ fn now() -> Result<DateTime<Utc>, (Exit, String)> {
 
 fn start(args: &Args) -> Result<Exit, (Exit, String)> {
     crate::output::init_logging();
-    let (dir, state_path, state) = open_state(&args.dir)?;
+    let (dir, state_path, _state) = open_state(&args.dir)?;
     let failure = |e: String| (Exit::Failure, e);
     let mut store = SqliteRunStore::open(&state_path).map_err(|e| failure(e.to_string()))?;
     let mut deployed = deployed::Deployed::default();
     let plan = deployed.current(&store, now()?).map_err(failure)?;
     let config = plan.config.clone();
     let serial = deployed.serial;
-    warn_of_undeployed_settings(&dir, &state);
+    warn_of_undeployed_settings(&dir, &config);
     // Every credential before anything is sent.
     let secrets = crate::providers::Secrets::resolve(&config).map_err(failure)?;
     let providers = Arc::new(crate::providers::Providers::build(&config, &dir, &secrets).map_err(failure)?);

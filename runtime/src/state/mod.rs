@@ -170,6 +170,11 @@ pub enum Access {
 
 /// Where the state of a plan is: `[state] path`, inside the plan directory
 /// unless it is absolute.
+/// The files of a stored snapshot (`snapshots.files`: JSON pairs of path and text).
+pub fn snapshot_files(json: &str) -> Result<Vec<(String, String)>, StateError> {
+    serde_json::from_str(json).map_err(|e| StateError::Db(format!("a stored snapshot is damaged: {e}")))
+}
+
 pub fn path(dir: &Path, config: &herald_compiler::config::Config) -> Result<PathBuf, StateError> {
     fsx::configured(dir, &config.state.path).map_err(|e| StateError::Db(e.to_string()))
 }
@@ -347,9 +352,7 @@ impl State {
                 |r| r.get(0),
             )
             .optional()?;
-        files
-            .map(|f| serde_json::from_str(&f).map_err(|e| StateError::Db(format!("a stored snapshot is damaged: {e}"))))
-            .transpose()
+        files.as_deref().map(snapshot_files).transpose()
     }
 
     /// Every deployed object, by address.

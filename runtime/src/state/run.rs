@@ -736,9 +736,7 @@ impl RunStore for SqliteRunStore {
             .conn
             .query_row("SELECT files FROM snapshots WHERE digest = ?1", [digest], |r| r.get(0))
             .optional()?;
-        files
-            .map(|f| serde_json::from_str(&f).map_err(|e| StateError::Db(format!("a stored snapshot is damaged: {e}"))))
-            .transpose()
+        files.as_deref().map(super::snapshot_files).transpose()
     }
 
     fn current_apply(&self) -> Result<Option<(u64, String)>, StateError> {
