@@ -163,6 +163,7 @@ fn windows_at_the_start_of_time_are_checked() {
         id: "c1".into(),
         fields: vec![None; layout.fields.len()],
         consents: vec![],
+        invalid: Vec::new(),
     };
     let subject = Subject {
         contact: &contact,

@@ -704,6 +704,21 @@ scenarios:
         decide(&engine, &no_phone, &req("notice_sms", monday), &[], &[], monday),
         Verdict::Drop(Drop::NoAddress)
     );
+    // A phone that is not one drops the SMS, with its own reason; the
+    // contact's email still goes.
+    let bad_phone = contact(
+        &f,
+        ["c4", "a@example.test", "06 12 34 56 78", "", "", "", "true", "true"],
+    );
+    assert_eq!(
+        decide(&engine, &bad_phone, &req("notice_sms", monday), &[], &[], monday),
+        Verdict::Drop(Drop::InvalidAddress)
+    );
+    assert_eq!(Drop::InvalidAddress.code(&f.plan.policies), "invalid-address");
+    assert_eq!(
+        decide(&engine, &bad_phone, &req("email_a", monday), &[], &[], monday),
+        Verdict::Send
+    );
     // Too late: dropped.
     let late = sat + EXPIRY + TimeDelta::minutes(1);
     assert_eq!(

@@ -138,6 +138,7 @@ fn contact(r: &mut Rng, id: usize, layout: &Layout) -> Contact {
         id: format!("c{id}"),
         fields,
         consents,
+        invalid: Vec::new(),
     }
 }
 

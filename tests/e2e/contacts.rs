@@ -1,6 +1,7 @@
 //! Contacts are validated on read (max_length, E.164 phones, email syntax,
 //! unique ids) and a bad row is reported by file, row, column and reason —
-//! never by its value — in every output, saved plans included.
+//! never by its value — in every output, saved plans included. An invalid
+//! email or phone keeps the contact: only its sends to that address drop.
 
 use super::*;
 
@@ -40,7 +41,8 @@ campaigns:
     send_at: 2026-12-03T10:00
 ";
 
-/// Two good rows and seven bad ones (one with a 50 MB cell). Every value
+/// Two good rows, two with an invalid address (kept) and five bad ones
+/// (one with a 50 MB cell). Every value
 /// that must never be printed contains `LEAK`.
 fn contacts_csv() -> Vec<u8> {
     let t = "2025-01-01T00:00:00Z";
@@ -88,8 +90,28 @@ fn bad_rows_are_rejected_counted_and_never_echoed() {
     assert_no_leak("json", &format!("{out}{err}"));
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     let c = &v["contacts"];
-    assert_eq!(c["contacts"], 2, "{c}");
-    assert_eq!(c["bad_rows"], 7, "{c}");
+    assert_eq!(c["contacts"], 4, "{c}");
+    assert_eq!(c["bad_rows"], 5, "{c}");
+    assert_eq!(c["invalid_addresses"], 2, "{c}");
+    let invalid: Vec<(u64, &str, &str)> = c["invalid"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["row"].as_u64().unwrap(),
+                e["column"].as_str().unwrap(),
+                e["reason"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        invalid,
+        [
+            (4, "email", "not a valid email address"),
+            (5, "phone", "not an E.164 phone number (such as +33612345678)"),
+        ]
+    );
     assert_eq!(c["file"], "data/contacts.csv");
     let errors = c["errors"].as_array().unwrap();
     let rows: Vec<(u64, &str, &str)> = errors
@@ -105,8 +127,6 @@ fn bad_rows_are_rejected_counted_and_never_echoed() {
     assert_eq!(
         rows,
         [
-            (4, "email", "not a valid email address"),
-            (5, "phone", "not an E.164 phone number (such as +33612345678)"),
             (6, "first_name", "longer than its max_length of 20 characters"),
             (
                 7,
@@ -122,28 +142,36 @@ fn bad_rows_are_rejected_counted_and_never_echoed() {
             (10, "first_name", "longer than its max_length of 20 characters"),
         ]
     );
-    // Rejected rows never forecast a send.
+    // Rejected rows never forecast a send; the contact with an invalid
+    // email is in the audience and its email is dropped, the one with an
+    // invalid phone still gets its email.
     let news = v["changes"]
         .as_array()
         .unwrap()
         .iter()
         .find(|c| c["address"] == "campaigns.news")
         .unwrap();
-    assert_eq!(news["impact"]["audience"], 2, "{news}");
-    assert_eq!(news["impact"]["recipients"], 2, "{news}");
+    assert_eq!(news["impact"]["audience"], 4, "{news}");
+    assert_eq!(news["impact"]["recipients"], 3, "{news}");
+    assert_eq!(news["impact"]["suppressed"]["invalid_address"], 1, "{news}");
 
     let (_, human, err) = run(herald().args(["plan", "--color=never"]).arg(dir.path()));
     assert_no_leak("human", &format!("{human}{err}"));
-    assert!(human.contains("2 contacts read (7 rows rejected)"), "{human}");
+    assert!(human.contains("4 contacts read (5 rows rejected)"), "{human}");
     assert!(
-        human.contains("data/contacts.csv row 4, column `email`: not a valid email address"),
+        human.contains("warning: 2 contacts are kept with an invalid address"),
         "{human}"
     );
+    assert!(
+        human.contains("warning: invalid address: data/contacts.csv row 4, column `email`: not a valid email address"),
+        "{human}"
+    );
+    assert!(human.contains("1 dropped for an invalid address"), "{human}");
 
     let (_, md, _) = run(herald().args(["plan", "--format", "markdown"]).arg(dir.path()));
     assert_no_leak("markdown", &md);
-    assert!(md.contains("7 contact rows rejected"), "{md}");
-    assert!(md.contains("row 4, column `email`: not a valid email address"), "{md}");
+    assert!(md.contains("5 contact rows rejected"), "{md}");
+    assert!(md.contains("2 contacts with an invalid address"), "{md}");
 
     let saved = dir.path().join("saved.json");
     let (code, _, _) = run(herald().arg("plan").arg(dir.path()).arg("--out").arg(&saved));
@@ -152,15 +180,54 @@ fn bad_rows_are_rejected_counted_and_never_echoed() {
 }
 
 #[test]
+fn the_runner_drops_a_send_to_an_invalid_address_and_sends_the_others() {
+    let dir = dir();
+    super::run::with_file_providers(dir.path());
+    let (code, _, err) = run(herald().args(["apply", "--auto-approve", "--dir"]).arg(dir.path()));
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = run(herald()
+        .env("HERALD_NOW", "2026-12-03T10:00:00Z")
+        .args(["run", "--once", "--format", "json"])
+        .arg(dir.path()));
+    assert_eq!(code, 0, "{err}");
+    assert_no_leak("run", &format!("{out}{err}"));
+    let (code, out, err) = run(herald().args(["sends", "--format", "json"]).arg(dir.path()));
+    assert_eq!(code, 0, "{err}");
+    assert_no_leak("sends", &format!("{out}{err}"));
+    let sends: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    let mut by_contact: Vec<(String, String, String)> = sends
+        .iter()
+        .map(|s| {
+            (
+                s["contact_id"].as_str().unwrap().to_string(),
+                s["status"].as_str().unwrap().to_string(),
+                s["reason"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    by_contact.sort();
+    assert_eq!(
+        by_contact,
+        [
+            ("c1".into(), "sent".into(), "".into()),
+            ("c2".into(), "sent".into(), "".into()),
+            ("c3".into(), "dropped".into(), "invalid-address".into()),
+            ("c4".into(), "sent".into(), "".into()),
+        ]
+    );
+    let emails = std::fs::read_dir(dir.path().join(".herald/outbox/email"))
+        .unwrap()
+        .count();
+    assert_eq!(emails, 3);
+}
+
+#[test]
 fn preview_of_a_rejected_contact_says_why() {
     let dir = dir();
-    for (id, why) in [
-        ("c3", "row 4, column `email`: not a valid email address"),
-        (
-            "c5",
-            "row 6, column `first_name`: longer than its max_length of 20 characters",
-        ),
-    ] {
+    for (id, why) in [(
+        "c5",
+        "row 6, column `first_name`: longer than its max_length of 20 characters",
+    )] {
         let (code, out, err) = run(herald().args(["preview", "news", "--contact", id]).arg(dir.path()));
         assert_eq!(code, 1, "{out}");
         assert!(
@@ -169,6 +236,15 @@ fn preview_of_a_rejected_contact_says_why() {
         );
         assert_no_leak("preview", &format!("{out}{err}"));
     }
+    // A contact with an invalid address is previewed, with a warning.
+    let (code, out, err) = run(herald().args(["preview", "news", "--contact", "c3"]).arg(dir.path()));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("warning: contact `c3` has an invalid address (`data/contacts.csv` column `email`: not a valid email address)")
+            && err.contains("`invalid-address`"),
+        "{err}"
+    );
+    assert_no_leak("preview", &format!("{out}{err}"));
     // The first of two rows with the same id is the contact.
     let (code, out, err) = run(herald().args(["preview", "news", "--contact", "c1"]).arg(dir.path()));
     assert_eq!(code, 0, "{err}");

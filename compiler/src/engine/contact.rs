@@ -2,7 +2,10 @@
 //! runtime reads rows (CSV, SQLite…) and hands cells to [`Layout::parse_row`].
 //! A row is validated as it is typed (`max_length`, E.164 phones, email
 //! syntax); a bad row is a [`RowProblem`]: a column and a [`Reason`], never
-//! the value, which is personal data.
+//! the value, which is personal data. An address that is not one (an email
+//! or phone field failing its syntax) does not reject the row: the contact
+//! is kept, the field is marked invalid, and only sends on that address's
+//! channels are dropped (`invalid-address`).
 
 use crate::ast::ScalarType;
 use crate::model::{ContactModel, FieldType};
@@ -32,6 +35,17 @@ pub struct Contact {
     pub id: String,
     pub fields: Vec<Option<FieldValue>>,
     pub consents: Vec<ConsentState>,
+    /// Email and phone fields whose value is not a valid address, with the
+    /// reason (in field order). The value stays in `fields`, as the CRM has
+    /// it, for audiences and templates; nothing is ever sent to it.
+    pub invalid: Vec<(usize, Reason)>,
+}
+
+impl Contact {
+    /// Whether field `i` holds a value that is not a valid address.
+    pub fn is_invalid(&self, i: usize) -> bool {
+        self.invalid.iter().any(|(f, _)| *f == i)
+    }
 }
 
 /// Where each field and consent of the model is, in a contact and in a row.
@@ -162,6 +176,14 @@ impl Layout {
         known.then_some(name)
     }
 
+    /// The problems of a kept contact's invalid addresses, by column.
+    pub fn invalid_addresses<'c>(&'c self, contact: &'c Contact) -> impl Iterator<Item = RowProblem> + 'c {
+        contact.invalid.iter().filter_map(|(i, reason)| {
+            let (name, _, _) = self.fields.get(*i)?;
+            Some(RowProblem::new(name, reason.clone()))
+        })
+    }
+
     /// The column of the row that holds the contact id.
     pub fn id_column(&self) -> usize {
         self.id_col
@@ -201,14 +223,19 @@ impl Layout {
         out.id.clear();
         out.id.push_str(id);
         out.fields.resize(self.fields.len(), None);
+        out.invalid.clear();
         let columns = self.fields.iter().zip(&self.max_lengths).zip(&self.field_cols);
-        for ((((name, ty, optional), max), col), slot) in columns.zip(&mut out.fields) {
+        for (i, ((((name, ty, optional), max), col), slot)) in columns.zip(&mut out.fields).enumerate() {
             let raw = col.and_then(&cell).map_or("", |s| s.trim());
             let problem = |reason| RowProblem::new(name, reason);
             parse_cell_into(ty, raw, slot).map_err(problem)?;
             match slot {
                 None if !optional => return Err(problem(Reason::Empty)),
-                Some(FieldValue::Text(text)) => validate_text(ty, *max, text).map_err(problem)?,
+                Some(FieldValue::Text(text)) => match validate_text(ty, *max, text) {
+                    Ok(()) => {}
+                    Err(reason @ (Reason::NotAPhone | Reason::NotAnEmail)) => out.invalid.push((i, reason)),
+                    Err(reason) => return Err(problem(reason)),
+                },
                 _ => {}
             }
         }
@@ -745,8 +772,6 @@ mod tests {
         assert!(layout.parse_row(&["a", "Ann", "", "", ""]).is_ok());
         for (row, column, reason) in [
             (["a", "Sixsix", "", "", ""], "name", Reason::TooLong { max: 5 }),
-            (["a", "", "secret-not-email", "", ""], "email", Reason::NotAnEmail),
-            (["a", "", "", "06 12 34 56 78", ""], "phone", Reason::NotAPhone),
             (["a", "", "", "", "secret-4.5"], "n", Reason::NotAWholeNumber),
             (["", "", "", "", ""], "id", Reason::Empty),
         ] {
@@ -759,6 +784,51 @@ mod tests {
         }
         // Five characters, not five bytes.
         assert!(layout.parse_row(&["a", "Éloïs", "", "", ""]).is_ok());
+    }
+
+    #[test]
+    fn an_invalid_address_keeps_the_contact_and_marks_the_field() {
+        let mut m = ContactModel::default();
+        let f = |ty| Field {
+            ty,
+            optional: false,
+            max_length: None,
+            description: None,
+            charset: Default::default(),
+            span: Default::default(),
+        };
+        m.fields.insert("email".into(), f(FieldType::Email));
+        m.fields.insert("phone".into(), f(FieldType::Phone));
+        let layout = Layout::new(&m, &["id", "email", "phone"]).unwrap();
+        let (email, phone) = (layout.field("email").unwrap(), layout.field("phone").unwrap());
+        let mut c = layout.parse_row(&["a", "secret-not-email", "06 12 34 56 78"]).unwrap();
+        assert!(c.is_invalid(email) && c.is_invalid(phone));
+        // The value stays as the CRM has it, for audiences and templates.
+        assert_eq!(c.fields[phone], Some(FieldValue::Text("06 12 34 56 78".into())));
+        let problems: Vec<RowProblem> = layout.invalid_addresses(&c).collect();
+        assert_eq!(
+            problems,
+            [
+                RowProblem::new("email", Reason::NotAnEmail),
+                RowProblem::new("phone", Reason::NotAPhone)
+            ]
+        );
+        for p in &problems {
+            assert!(
+                !p.to_string().contains("secret") && !p.to_string().contains("06 12"),
+                "{p}"
+            );
+        }
+        // A reused contact forgets the marks of the row before.
+        layout
+            .parse_row_into(&["b", "ann@mail.example.fr", "06 12 34 56 78"], &mut c)
+            .unwrap();
+        assert!(!c.is_invalid(email) && c.is_invalid(phone));
+        // An empty required address is still a rejected row.
+        assert_eq!(
+            layout.parse_row(&["c", "", "+33612345678"]).unwrap_err(),
+            RowProblem::new("email", Reason::Empty)
+        );
     }
 
     #[test]

@@ -34,6 +34,9 @@ pub struct Suppressed {
     pub consent: u64,
     /// Contacts without an address for the channel (no email, no phone).
     pub no_address: u64,
+    /// Contacts whose address for the channel is not a valid one.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub invalid_address: u64,
     /// Dropped by each pressure rule, by its key (`policies.pressure[i]`, `baseline.email`).
     pub pressure: BTreeMap<String, u64>,
     /// Quiet hours would defer them past the expiry (72 hours).
@@ -470,6 +473,7 @@ impl<'p> Forecaster<'p> {
         let s = &mut impact.suppressed;
         match drop {
             engine::Drop::NoAddress => s.no_address += 1,
+            engine::Drop::InvalidAddress => s.invalid_address += 1,
             engine::Drop::Consent => s.consent += 1,
             engine::Drop::SuppressedByPolicy => s.policy += 1,
             engine::Drop::Pressure(ri) => {
@@ -593,6 +597,7 @@ impl Impact {
         }
         self.suppressed.consent += o.suppressed.consent;
         self.suppressed.no_address += o.suppressed.no_address;
+        self.suppressed.invalid_address += o.suppressed.invalid_address;
         self.suppressed.quiet_hours += o.suppressed.quiet_hours;
         self.suppressed.policy += o.suppressed.policy;
         for (r, n) in o.suppressed.pressure {

@@ -4,7 +4,8 @@
 //! In order: a send more than [`EXPIRY`] late is dropped; quiet hours defer
 //! it to the channel's next allowed time in the contact's time zone (dropped
 //! if that is past the expiry); then it is dropped without an address for
-//! the channel, without consent (marketing only), when `policies.suppress`
+//! the channel or when the contact's address is not a valid one (an email
+//! or phone the CRM holds with a bad syntax), without consent (marketing only), when `policies.suppress`
 //! holds for the contact (marketing only), when the channel is suppressed
 //! for the contact (bounces, complaints), or when a pressure cap is reached —
 //! each rule counting the contact's earlier solicitations in its rolling
@@ -83,6 +84,8 @@ pub enum Drop {
     /// Quiet hours would defer it past the expiry.
     QuietHours,
     NoAddress,
+    /// The contact's address for the channel is not a valid one.
+    InvalidAddress,
     Consent,
     /// `policies.suppress` holds for the contact (marketing only).
     SuppressedByPolicy,
@@ -100,6 +103,7 @@ impl Drop {
             Drop::Expired => "expired".into(),
             Drop::QuietHours => "quiet-hours".into(),
             Drop::NoAddress => "no-address".into(),
+            Drop::InvalidAddress => "invalid-address".into(),
             Drop::Consent => "consent".into(),
             Drop::SuppressedByPolicy => "suppressed-by-policy".into(),
             Drop::Suppressed => "suppressed".into(),
@@ -163,15 +167,20 @@ impl<'p> Engine<'p> {
         Some(calendar::next_allowed(windows, local).map_or(DateTime::<Utc>::MAX_UTC, |next| local_instant(tz, next)))
     }
 
-    /// Whether the contact has an address for the channel (push goes to the
-    /// contact's devices, which the provider knows).
-    pub fn has_address(&self, contact: &Contact, channel: Channel) -> bool {
+    /// Why the contact cannot be sent to on the channel, if it cannot: no
+    /// address, or one that is not valid (push goes to the contact's
+    /// devices, which the provider knows).
+    pub fn address_problem(&self, contact: &Contact, channel: Channel) -> Option<Drop> {
         let field = match channel {
             Channel::Email => self.email_field,
             Channel::Sms | Channel::Call => self.phone_field,
-            Channel::Push => return true,
+            Channel::Push => return None,
         };
-        field.and_then(|i| contact.fields.get(i)).is_some_and(Option::is_some)
+        match field {
+            Some(i) if contact.is_invalid(i) => Some(Drop::InvalidAddress),
+            Some(i) if contact.fields.get(i).is_some_and(Option::is_some) => None,
+            _ => Some(Drop::NoAddress),
+        }
     }
 
     /// Whether the contact has given a consent that covers a message on the
@@ -206,8 +215,8 @@ impl<'p> Engine<'p> {
         if let Some(next) = self.quiet_until(channel, message.purpose, self.tz(contact), now) {
             return Verdict::Drop(Drop::QuietHours).or_defer(next, expires);
         }
-        if !self.has_address(contact, channel) {
-            return Verdict::Drop(Drop::NoAddress);
+        if let Some(drop) = self.address_problem(contact, channel) {
+            return Verdict::Drop(drop);
         }
         if message.purpose == Purpose::Marketing {
             if !self.has_consent(contact, channel, message.topic.as_deref()) {

@@ -281,6 +281,7 @@ impl Checker<'_, '_, '_> {
                 .map_or_else(|| name.clone(), |i| i.value.clone()),
             fields: vec![None; self.layout.fields.len()],
             consents: vec![Default::default(); self.layout.consents.len()],
+            invalid: Vec::new(),
         };
         if let Some(id) = &d.contact.value.id
             && id.value.trim().is_empty()

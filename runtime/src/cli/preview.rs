@@ -89,6 +89,11 @@ fn preview(args: &Args) -> Result<(), (Exit, String)> {
                 }
                 Lookup::Missing => return Err((Exit::Failure, format!("no contact `{id}` in `{file}`"))),
             };
+            for problem in source.layout().invalid_addresses(&c) {
+                eprintln!(
+                    "warning: contact `{id}` has an invalid address (`{file}` {problem}): `herald run` drops its sends on that channel (`invalid-address`); fix the row to send to it"
+                );
+            }
             let contact = contact::contact_value(source.layout(), &c);
             let ctx = minijinja::context! {
                 contact => contact,

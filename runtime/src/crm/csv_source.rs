@@ -146,7 +146,7 @@ impl ContactSource for CsvSource {
             }
             let go_on = match outcome {
                 Ok(()) => {
-                    report.contacts += 1;
+                    report.kept(row_of(record.position()), &self.layout, &contact);
                     f(Ok(&contact))
                 }
                 Err(e) => {
@@ -185,7 +185,7 @@ impl ContactSource for CsvSource {
                         for record in &mut batch.records[..batch.used] {
                             match parse_record(layout, record, &mut contact) {
                                 Ok(()) => {
-                                    report.contacts += 1;
+                                    report.kept(row_of(record.position()), layout, &contact);
                                     visit(&contact);
                                 }
                                 Err(e) => report.bad(e),

@@ -35,6 +35,11 @@ pub struct ScanReport {
     pub bad_rows: u64,
     /// The first bad rows (at most `MAX_REPORTED`).
     pub errors: Vec<RowError>,
+    /// Contacts kept with an email or phone that is not a valid address
+    /// (their sends on that channel are dropped, the others go).
+    pub invalid_addresses: u64,
+    /// The first invalid addresses (at most `MAX_REPORTED`), by row and column.
+    pub invalid: Vec<RowError>,
 }
 
 pub const MAX_REPORTED: usize = 20;
@@ -102,6 +107,29 @@ impl ScanReport {
         self.errors.extend(other.errors);
         self.errors.sort_by_key(|e| e.row);
         self.errors.truncate(MAX_REPORTED);
+        self.invalid_addresses += other.invalid_addresses;
+        self.invalid.extend(other.invalid);
+        self.invalid.sort_by_key(|e| e.row);
+        self.invalid.truncate(MAX_REPORTED);
+    }
+
+    /// Count a contact read from `row`, and its invalid addresses if any.
+    fn kept(&mut self, row: u64, layout: &Layout, contact: &Contact) {
+        self.contacts += 1;
+        if contact.invalid.is_empty() {
+            return;
+        }
+        self.invalid_addresses += 1;
+        for problem in layout.invalid_addresses(contact) {
+            if self.invalid.len() >= MAX_REPORTED {
+                break;
+            }
+            self.invalid.push(RowError {
+                row,
+                id: Some(contact.id.clone()),
+                problem,
+            });
+        }
     }
 
     fn bad(&mut self, error: RowError) {

@@ -89,7 +89,7 @@ impl ContactSource for SqliteSource {
             };
             let go_on = match problem {
                 Ok(c) => {
-                    report.contacts += 1;
+                    report.kept(line, &self.layout, &c);
                     f(Ok(&c))
                 }
                 Err(problem) => {

@@ -117,6 +117,15 @@ pub fn render(doc: &PlanDoc, pictures: &[Picture]) -> Vec<String> {
                 let _ = write!(head, " · **{} contact rows rejected** (not forecast)", thousands(n));
             }
         }
+        match read.invalid_addresses {
+            0 => {}
+            1 => {
+                let _ = write!(head, " · 1 contact with an invalid address");
+            }
+            n => {
+                let _ = write!(head, " · {} contacts with an invalid address", thousands(n));
+            }
+        }
         let _ = writeln!(head, ".\n");
     }
 

@@ -144,6 +144,13 @@ pub struct ContactsRead {
     pub bad_rows: u64,
     /// The first rejected rows: where and why, never the row's content.
     pub errors: Vec<RejectedRow>,
+    /// Contacts kept with an email or phone that is not a valid address:
+    /// forecast, but their sends on that channel are dropped.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub invalid_addresses: u64,
+    /// The first invalid addresses: row and column, never the value.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub invalid: Vec<RejectedRow>,
     pub horizon_days: u64,
     /// The campaigns and scenarios whose conditions read history the
     /// forecast does not have (`count()` without `[crm] events`, `opened()`
@@ -413,6 +420,8 @@ pub fn make(dir: &Path, options: &Options) -> Result<Planned, PlanFailure> {
         contacts.contacts = report.contacts;
         contacts.bad_rows = report.bad_rows;
         contacts.errors = report.errors.iter().map(rejected).collect();
+        contacts.invalid_addresses = report.invalid_addresses;
+        contacts.invalid = report.invalid.iter().map(rejected).collect();
         // Say what depends on history the forecast does not have.
         let known = herald_compiler::model::history::Known {
             events: events_known,
@@ -547,6 +556,10 @@ pub fn make(dir: &Path, options: &Options) -> Result<Planned, PlanFailure> {
         state_path,
         plan: compilation.plan,
     })
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 fn rejected(e: &crm::RowError) -> RejectedRow {

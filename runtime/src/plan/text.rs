@@ -96,6 +96,12 @@ pub fn impact_line(i: &Impact, currency: &str) -> String {
             thousands(pressure)
         ));
     }
+    if s.invalid_address > 0 {
+        parts.push(format!(
+            "{} dropped for an invalid address",
+            thousands(s.invalid_address)
+        ));
+    }
     if s.policy > 0 {
         parts.push(format!("{} suppressed by policies.suppress", thousands(s.policy)));
     }
@@ -209,6 +215,38 @@ pub fn render(doc: &PlanDoc, color: bool) -> String {
             "  … and {} more rejected rows",
             thousands(doc.contacts.bad_rows - doc.contacts.errors.len() as u64)
         );
+    }
+    let invalid = doc.contacts.invalid_addresses;
+    if invalid > 0 {
+        let _ = writeln!(
+            out,
+            "  {} {} {} kept with an invalid address: forecast, but never sent to on that address's channels (`invalid-address`).",
+            st.yellow("warning:"),
+            thousands(invalid),
+            if invalid == 1 { "contact is" } else { "contacts are" },
+        );
+        for e in &doc.contacts.invalid {
+            let _ = writeln!(
+                out,
+                "  {} {} {e}",
+                st.yellow("warning: invalid address:"),
+                doc.contacts.file
+            );
+        }
+        let shown = doc
+            .contacts
+            .invalid
+            .iter()
+            .map(|e| e.row)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len() as u64;
+        if invalid > shown {
+            let _ = writeln!(
+                out,
+                "  … and {} more contacts with an invalid address",
+                thousands(invalid - shown)
+            );
+        }
     }
     if let Some(ev) = &doc.contacts.events {
         let _ = writeln!(

@@ -116,7 +116,11 @@ fn address(plan: &Plan, layout: &Layout, c: &Contact, channel: Channel) -> Optio
             .as_ref()
             .map_or_else(|| "push_token".to_string(), |p| p.token_field.clone()),
     };
-    match c.fields.get(layout.field(&field)?)?.as_ref()? {
+    let i = layout.field(&field)?;
+    if c.is_invalid(i) {
+        return None;
+    }
+    match c.fields.get(i)?.as_ref()? {
         FieldValue::Text(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
         _ => None,
     }
