@@ -224,10 +224,13 @@ fn the_runner_drops_a_send_to_an_invalid_address_and_sends_the_others() {
 #[test]
 fn preview_of_a_rejected_contact_says_why() {
     let dir = dir();
-    for (id, why) in [(
-        "c5",
-        "row 6, column `first_name`: longer than its max_length of 20 characters",
-    )] {
+    for (id, why) in [
+        (
+            "c5",
+            "row 6, column `first_name`: longer than its max_length of 20 characters",
+        ),
+        ("c6", "row 8, column `signup_at`: not a date and time"),
+    ] {
         let (code, out, err) = run(herald().args(["preview", "news", "--contact", id]).arg(dir.path()));
         assert_eq!(code, 1, "{out}");
         assert!(
