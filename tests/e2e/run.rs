@@ -377,6 +377,73 @@ fn events_from_the_command_line_enter_scenarios() {
     );
 }
 
+/// An event may come before the CRM export that holds its contact (a
+/// signup): it waits for the contact, up to 72 hours after the event.
+#[test]
+fn an_event_for_a_contact_not_yet_in_the_crm_waits_for_it() {
+    let dir = copy_example("garage-services");
+    with_file_providers(dir.path());
+    assert_eq!(
+        run(herald().args(["apply", "--auto-approve", "--dir"]).arg(dir.path())).0,
+        0
+    );
+    let send = |who: &str| {
+        let (code, _, err) = run(herald()
+            .env("HERALD_NOW", "2026-11-20T09:05:00Z")
+            .args(["event", "send", "car_ready", "--contact", who, "--prop", "amount=80"])
+            .arg(dir.path()));
+        assert_eq!(code, 0, "{err}");
+    };
+    send("c_new");
+    send("c_never");
+    let r = run_once(dir.path(), "2026-11-20T09:10:00Z");
+    assert_eq!(
+        (
+            r["waiting_events"].as_u64(),
+            r["unknown_contacts"].as_u64(),
+            r["entered"].as_u64()
+        ),
+        (Some(2), Some(0), Some(0)),
+        "{r}"
+    );
+    let (code, out, _) = run(herald()
+        .env("HERALD_NOW", "2026-11-20T09:11:00Z")
+        .args(["run", "--once"])
+        .arg(dir.path()));
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("2 events are for contact ids the CRM does not have yet; they wait"),
+        "{out}"
+    );
+    // The next export holds the new contact: its event enters the scenario.
+    let csv = dir.path().join("data/contacts.csv");
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let row = text.lines().nth(1).unwrap().replacen("c0000001", "c_new", 1);
+    std::fs::write(&csv, format!("{text}{row}\n")).unwrap();
+    let r = run_once(dir.path(), "2026-11-20T09:20:00Z");
+    assert_eq!(
+        (r["waiting_events"].as_u64(), r["entered"].as_u64(), r["sent"].as_u64()),
+        (Some(1), Some(1), Some(1)),
+        "{r}"
+    );
+    let rows = ledger(dir.path());
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["contact_id"], "c_new");
+    // 72 hours after its event, the other one is given up, once.
+    let r = run_once(dir.path(), "2026-11-23T09:06:00Z");
+    assert_eq!(
+        (r["waiting_events"].as_u64(), r["unknown_contacts"].as_u64()),
+        (Some(0), Some(1)),
+        "{r}"
+    );
+    let r = run_once(dir.path(), "2026-11-23T09:07:00Z");
+    assert_eq!(
+        (r["waiting_events"].as_u64(), r["unknown_contacts"].as_u64()),
+        (Some(0), Some(0)),
+        "{r}"
+    );
+}
+
 #[test]
 fn pause_resume_and_stop() {
     let dir = copy_example("garage-services");

@@ -164,6 +164,31 @@ pub fn find(source: &mut dyn ContactSource, id: &str) -> Result<Lookup, CrmError
     Ok(found)
 }
 
+/// What tells that a file changed: its size and modification time, and
+/// those of an SQLite file's write-ahead log.
+pub type Stamp = Vec<Option<(u64, std::time::SystemTime)>>;
+
+/// The [`Stamp`] of a CSV file, or of an SQLite database (`sqlite`).
+pub fn stamp(path: &Path, sqlite: bool) -> Stamp {
+    let of = |p: &Path| {
+        std::fs::metadata(p)
+            .ok()
+            .map(|m| (m.len(), m.modified().unwrap_or(std::time::SystemTime::UNIX_EPOCH)))
+    };
+    if !sqlite {
+        return vec![of(path)];
+    }
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    vec![of(path), of(Path::new(&wal))]
+}
+
+/// The [`Stamp`] of the contacts of `[crm]` (none when the path is not usable).
+pub fn contacts_stamp(config: &herald_compiler::config::CrmConfig, dir: &Path) -> Option<Stamp> {
+    let sqlite = config.kind == herald_compiler::config::CrmKind::Sqlite;
+    path(config, dir).ok().map(|p| stamp(&p, sqlite))
+}
+
 /// Where the contacts of `[crm]` are: inside the plan directory unless the
 /// path is absolute.
 pub fn path(config: &herald_compiler::config::CrmConfig, dir: &Path) -> Result<PathBuf, CrmError> {

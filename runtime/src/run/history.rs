@@ -3,6 +3,7 @@
 //! export the forecast reads), the events Herald received after the
 //! export's newest one, and the opens and clicks the state recorded.
 
+use crate::crm::Stamp;
 use crate::crm::events::{ContactEvents, EventHistory, Source};
 use crate::state::StateError;
 use crate::state::run::{ContactHistory, RunStore};
@@ -11,7 +12,6 @@ use herald_compiler::eval::History;
 use herald_compiler::model::Plan;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::SystemTime;
 
 #[derive(Default)]
 pub struct RunHistory<'h> {
@@ -86,23 +86,10 @@ struct Loaded {
     history: Arc<EventHistory>,
 }
 
-/// What tells that a file changed: its size and modification time, and
-/// those of an SQLite file's write-ahead log.
-type Stamp = Vec<Option<(u64, SystemTime)>>;
-
 fn stamp(source: &Source) -> Stamp {
-    let of = |p: &Path| {
-        std::fs::metadata(p)
-            .ok()
-            .map(|m| (m.len(), m.modified().unwrap_or(SystemTime::UNIX_EPOCH)))
-    };
     match source {
-        Source::Csv(p) => vec![of(p)],
-        Source::Table(p, _) => {
-            let mut wal = p.as_os_str().to_owned();
-            wal.push("-wal");
-            vec![of(p), of(Path::new(&wal))]
-        }
+        Source::Csv(p) => crate::crm::stamp(p, false),
+        Source::Table(p, _) => crate::crm::stamp(p, true),
     }
 }
 

@@ -223,6 +223,7 @@ fn start(args: &Args) -> Result<Exit, (Exit, String)> {
         links,
         deployed,
         crm_events: Default::default(),
+        waiting: Default::default(),
         started_with: (config.clone(), serial),
         down_hold: if args.once {
             pass::DownHold::Moment
@@ -322,9 +323,15 @@ fn print_report(r: &Report, format: Format) {
                 thousands(r.contacts),
                 summary(r)
             );
+            if r.waiting_events > 0 {
+                outln!(
+                    "{} events are for contact ids the CRM does not have yet; they wait for the contact up to 72 hours after the event.",
+                    r.waiting_events
+                );
+            }
             if r.unknown_contacts > 0 {
                 outln!(
-                    "{} events were for contact ids the CRM does not have; they were recorded and skipped.",
+                    "{} events were for contact ids the CRM still did not have 72 hours after the event; they were recorded and skipped.",
                     r.unknown_contacts
                 );
             }

@@ -60,8 +60,12 @@ pub struct Report {
     pub contacts: u64,
     pub bad_rows: u64,
     pub events: u64,
-    /// Events for contacts the CRM does not have.
+    /// Events given up: their contact was still not in the CRM [`EXPIRY`]
+    /// after the event.
     pub unknown_contacts: u64,
+    /// Events waiting for their contact to appear in the CRM (a signup
+    /// sent before the CRM export that holds the new contact).
+    pub waiting_events: u64,
     pub entered: u64,
     pub completed: u64,
     pub exited: u64,
@@ -105,6 +109,7 @@ impl Report {
         self.contacts = self.contacts.max(o.contacts);
         self.events += o.events;
         self.unknown_contacts += o.unknown_contacts;
+        self.waiting_events = o.waiting_events;
         self.entered += o.entered;
         self.completed += o.completed;
         self.exited += o.exited;
@@ -150,6 +155,8 @@ pub struct Runner {
     pub deployed: Deployed,
     /// The event export `count()` reads, kept between passes.
     pub crm_events: CrmEvents,
+    /// Events whose contact the CRM did not have at the last look.
+    pub waiting: WaitingEvents,
     /// How long the sends of a provider found down are held in the ledger:
     /// a long-running runner holds them until its breaker tries the provider
     /// again (not taking and putting them back at every pass); `--once` a
@@ -158,6 +165,21 @@ pub struct Runner {
     /// The settings the providers and the endpoint were built from (at
     /// start), and the apply last compared with them.
     pub started_with: (herald_compiler::config::Config, u64),
+}
+
+/// Events for contacts the CRM did not have, and the CRM's stamp then. They
+/// stay pending for [`EXPIRY`] after the event (as long as a send may be
+/// late), and are looked for again when the CRM changed, not at every pass:
+/// a waiting event must not make each pass read a million contacts.
+#[derive(Default)]
+pub struct WaitingEvents {
+    stamp: Option<crm::Stamp>,
+    ids: BTreeSet<i64>,
+}
+
+/// Whether an event's contact is given up on.
+fn waited_too_long(e: &EventRow, now: DateTime<Utc>) -> bool {
+    e.at.checked_add_signed(EXPIRY).is_some_and(|t| now > t)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -261,9 +283,21 @@ impl Runner {
         let due_sends = st.contacts_with_due_sends(now, now_ms).map_err(|e| e.to_string())?;
         let due_enrolments = st.contacts_with_due_enrolments(now).map_err(|e| e.to_string())?;
         let enrolments_active = st.any_active_enrolment().map_err(|e| e.to_string())?;
+        let crm_stamp = crm::contacts_stamp(&current.config.crm, &self.dir);
+        if self.waiting.stamp != crm_stamp {
+            self.waiting.ids.clear();
+        }
         let mut events: BTreeMap<String, Vec<EventRow>> = BTreeMap::new();
+        let mut given_up = Vec::new();
         for e in st.pending_events(100_000).map_err(|e| e.to_string())? {
-            events.entry(e.contact_id.clone()).or_default().push(e);
+            if !self.waiting.ids.contains(&e.id) {
+                events.entry(e.contact_id.clone()).or_default().push(e);
+            } else if waited_too_long(&e, now) {
+                self.waiting.ids.remove(&e.id);
+                given_up.push(e.id);
+            } else {
+                report.waiting_events += 1;
+            }
         }
         let known_zones = self.zones(&current)?;
         let (campaigns, dates) = self.windows(&current, &engines, &paused, &known_zones, now)?;
@@ -334,11 +368,22 @@ impl Runner {
             Some(r) => Some(r.map_err(|e| format!("{e} (the runner reads the contacts of `[crm]` in herald.toml)"))?),
             None => None,
         };
-        // Events of contacts the CRM does not have: recorded, never acted on.
-        let orphans: Vec<i64> = pass.events.values().flatten().map(|e| e.id).collect();
-        pass.report.unknown_contacts += orphans.len() as u64;
-        pass.store.mark_events_processed(&orphans).map_err(|e| e.to_string())?;
         let stopped = pass.stop.load(Ordering::Relaxed);
+        // Events of contacts the whole CRM does not have wait for them (a
+        // scan cut short by a stop has not looked at every contact).
+        if !stopped {
+            for e in pass.events.values().flatten() {
+                if waited_too_long(e, now) {
+                    given_up.push(e.id);
+                } else {
+                    self.waiting.ids.insert(e.id);
+                    pass.report.waiting_events += 1;
+                }
+            }
+            self.waiting.stamp = crm_stamp;
+        }
+        pass.report.unknown_contacts += given_up.len() as u64;
+        pass.store.mark_events_processed(&given_up).map_err(|e| e.to_string())?;
         if !stopped {
             pass.close_windows()?;
         }
