@@ -589,6 +589,84 @@ fn faults_on_a_fifth_of_sms_requests_lose_nothing_and_duplicate_nothing() {
     assert_eq!(per_key.len() as u64, want);
 }
 
+/// A 429's `Retry-After` is waited, on the real clock, before the same
+/// message is tried again; `rate` spaces every request, retries included.
+#[test]
+fn a_429_is_tried_again_after_its_retry_after_and_rate_spaces_requests() {
+    let g = gateway(|n| (n < 3).then(|| Reply::Status(429, vec![("Retry-After".into(), "2".into())], "{}".into())));
+    let providers = format!("{}rate = 20\n", http_providers(&g.server.url()));
+    let dir = campaign_plan(150, &providers);
+    let want = expected(dir.path())["campaigns.bf_sms"];
+    assert!(want > 40, "enough requests to measure the rate: {want}");
+    let env = [("GW_TOKEN", "t")];
+    run_once(dir.path(), &env);
+    run_until_none_queued(dir.path(), &env, ledger);
+    let delivered = g.delivered.lock().unwrap().clone();
+    assert_eq!(delivered.len() as u64, want, "zero lost");
+    assert!(delivered.values().all(|n| *n == 1), "zero duplicates");
+    let requests = g.server.requests();
+    let mut by_key: BTreeMap<&str, Vec<Instant>> = BTreeMap::new();
+    for q in &requests {
+        by_key
+            .entry(q.header("idempotency-key").unwrap())
+            .or_default()
+            .push(q.at);
+    }
+    let retried: Vec<&Vec<Instant>> = by_key.values().filter(|t| t.len() > 1).collect();
+    assert_eq!(retried.len(), 3, "the three refused messages, once more each");
+    for times in retried {
+        assert_eq!(times.len(), 2);
+        let waited = times[1] - times[0];
+        assert!(
+            waited >= Duration::from_millis(1900),
+            "retried after {waited:?}, not 2 s"
+        );
+    }
+    // 20 a second: any 21 requests in a row span about a second or more.
+    let mut at: Vec<Instant> = requests.iter().map(|q| q.at).collect();
+    at.sort();
+    for w in at.windows(21) {
+        let span = w[20] - w[0];
+        assert!(span >= Duration::from_millis(900), "21 requests within {span:?}");
+    }
+}
+
+/// Logs carry counts, keys and contact ids: at every level, dependencies'
+/// logs included, no address and no message text reaches them.
+#[test]
+fn logs_at_trace_level_show_no_address_and_no_message_text() {
+    let g = gateway(|n| (n % 7 == 3).then(|| Reply::Status(500, vec![], "{}".into())));
+    let dir = campaign_plan(40, &http_providers(&g.server.url()));
+    let mut cmd = herald();
+    cmd.env("HERALD_NOW", RUN_AT)
+        .env("GW_TOKEN", "gw-secret-token")
+        .env("HERALD_LOG", "trace")
+        .args(["run", "--once", "--format", "json"])
+        .arg(dir.path());
+    let (code, out, err) = run(&mut cmd);
+    assert_eq!(code, 0, "{err}");
+    assert!(g.delivered.lock().unwrap().len() > 10);
+    assert!(err.contains("DEBUG herald::run"), "the trace level is on: {err}");
+    let contacts = std::fs::read_to_string(dir.path().join("data/contacts.csv")).unwrap();
+    let mut lines = contacts.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (email, phone) = (col("email"), col("phone"));
+    let logs = format!("{out}{err}");
+    for row in lines {
+        let cells: Vec<&str> = row.split(',').collect();
+        for value in [cells[email], cells[phone]] {
+            assert!(
+                value.is_empty() || !logs.contains(value),
+                "the logs show a contact's address"
+            );
+        }
+    }
+    for secret in ["gw-secret-token", "sur tout", "STOP au"] {
+        assert!(!logs.contains(secret), "the logs show `{secret}`");
+    }
+}
+
 /// A pause holds within about a second, even for sends already handed to a
 /// slow provider (its `rate` keeps a few hundred waiting): they go back to
 /// the ledger untried, `herald pause` itself is not kept waiting by the
@@ -1277,6 +1355,90 @@ fn push_over_fcm_has_the_v1_shape() {
         .filter_map(|s| Some(s["status"].as_str()?.to_string()))
         .collect();
     assert!(ids.contains("sent"));
+}
+
+/// Calls through a signed webhook: the call centre gets the rendered
+/// script inside the calling hours only. An appointment at lunchtime waits
+/// for the afternoon window (Code de la consommation: 14:00 in Paris).
+#[test]
+fn calls_by_webhook_are_signed_and_wait_for_the_calling_hours() {
+    let server = MockServer::start(|r, _| {
+        let ts = r.header("x-herald-timestamp").unwrap_or("");
+        let mut signed = ts.as_bytes().to_vec();
+        signed.push(b'.');
+        signed.extend_from_slice(&r.body);
+        let want = super::http_mock::hmac_sha256_hex(b"call-secret", &signed);
+        if r.header("x-herald-signature") != Some(format!("v1={want}").as_str()) {
+            return Reply::Status(401, vec![], "{}".into());
+        }
+        Reply::Status(200, vec![], "{}".into())
+    });
+    // A marketing call (prospection): the legal calling hours hold it back.
+    let config = format!(
+        "{}\n[providers.push]\nkind = \"file\"\n\n[providers.call]\nkind = \"webhook\"\nurl = \"{}/calls\"\nsecret = \"env:CALL_SECRET\"\n",
+        String::from_utf8_lossy(CONFIG),
+        server.url()
+    );
+    let plan_yaml = PUSH_AND_CALLS
+        .replace(
+            "    push_marketing: { channel: push }\n",
+            "    push_marketing: { channel: push }\n    call_marketing: { channel: call }\n",
+        )
+        .replace("purpose: service\n    script", "purpose: marketing\n    script")
+        .replace("reentry: always", "reentry: after 7d")
+        .replace("- if: phone is set", "- if: phone is set and consent(call_marketing)");
+    let csv = "id,phone,push_token,consent_push_marketing,consent_call_marketing\n\
+               p1,+33639980001,,false,true\n";
+    let dir = plan(&[
+        ("herald.toml", config.as_bytes()),
+        ("plan.yaml", plan_yaml.as_bytes()),
+        ("data/contacts.csv", csv.as_bytes()),
+    ]);
+    let (code, _, err) = run(herald().args(["apply", "--auto-approve"]).arg(dir.path()));
+    assert_eq!(code, 0, "{err}");
+    let at = |t: &str| {
+        let (code, out, err) = run(herald()
+            .env("HERALD_NOW", t)
+            .env("CALL_SECRET", "call-secret")
+            .args(["run", "--once", "--format", "json"])
+            .arg(dir.path()));
+        assert_eq!(code, 0, "{err}");
+        serde_json::from_str::<serde_json::Value>(out.lines().last().unwrap()).unwrap()
+    };
+    // Friday 27 November, 13:30 in Paris: between the calling windows.
+    let (code, _, err) = run(herald()
+        .env("HERALD_NOW", "2026-11-27T12:30:00Z")
+        .args(["event", "send", "appointment_due", "--contact", "p1"])
+        .arg(dir.path()));
+    assert_eq!(code, 0, "{err}");
+    let r = at("2026-11-27T12:31:00Z");
+    assert_eq!(r["deferred"], 1, "{r}");
+    assert_eq!(r["next_due"], "2026-11-27T13:00:00Z", "14:00 in Paris: {r}");
+    assert!(server.requests().is_empty(), "no call outside the calling hours");
+    let rows = ledger(dir.path());
+    let call: Vec<_> = rows.iter().filter(|s| s["channel"] == "call").collect();
+    assert_eq!(call.len(), 1);
+    assert_eq!(
+        (&call[0]["status"], &call[0]["reason"]),
+        (&"queued".into(), &"quiet-hours".into())
+    );
+    let r = at("2026-11-27T13:00:00Z");
+    assert_eq!(r["sent"], 1, "{r}");
+    let requests = server.requests();
+    assert_eq!(requests.len(), 1, "signed and accepted once");
+    let body = requests[0].json();
+    assert_eq!(body["type"], "call");
+    assert_eq!(body["contact_id"], "p1");
+    assert_eq!(body["phone"], "+33639980001");
+    assert_eq!(body["window"], "2026-11-27T14");
+    assert_eq!(
+        body["script"],
+        "Bonjour, votre rendez-vous est demain. Merci de confirmer."
+    );
+    assert_eq!(body["key"].as_str(), requests[0].header("idempotency-key"));
+    // Nothing more at the next pass.
+    at("2026-11-27T13:05:00Z");
+    assert_eq!(server.requests().len(), 1);
 }
 
 #[test]

@@ -18,6 +18,8 @@ pub struct Request {
     pub path: String,
     pub headers: BTreeMap<String, String>,
     pub body: Vec<u8>,
+    /// When the whole request had arrived.
+    pub at: std::time::Instant,
 }
 
 impl Request {
@@ -166,6 +168,7 @@ fn serve(stream: TcpStream, requests: &Mutex<Vec<Request>>, handler: &Handler, c
             path: path.to_string(),
             headers,
             body,
+            at: std::time::Instant::now(),
         };
         let n = counter.fetch_add(1, Ordering::SeqCst);
         let reply = handler(&request, n);

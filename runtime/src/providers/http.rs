@@ -252,9 +252,19 @@ fn key_header(key: &str) -> HeaderValue {
     HeaderValue::from_str(key).unwrap_or_else(|_| HeaderValue::from_static("invalid-key"))
 }
 
+/// `Retry-After` in seconds or as an HTTP date (RFC 9110 allows both; the
+/// date is read on the machine's real clock), at most an hour.
 fn retry_after(h: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let v = h.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
-    v.trim().parse::<u64>().ok().map(|s| Duration::from_secs(s.min(3600)))
+    let v = h.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    let wait = match v.parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => {
+            let at = chrono::DateTime::parse_from_rfc2822(v).ok()?;
+            let now_ms = crate::clock::real_unix_ms();
+            Duration::from_millis(u64::try_from(at.timestamp_millis().saturating_sub(now_ms)).unwrap_or(0))
+        }
+    };
+    Some(wait.min(Duration::from_secs(3600)))
 }
 
 /// Send a request through reqwest and map what happened. `id` reads the
@@ -755,6 +765,25 @@ impl HttpSend for Webhook {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retry_after_is_read_in_seconds_or_as_an_http_date() {
+        let header = |v: &str| {
+            let mut h = reqwest::header::HeaderMap::new();
+            h.insert(reqwest::header::RETRY_AFTER, HeaderValue::from_str(v).unwrap());
+            retry_after(&h)
+        };
+        assert_eq!(header("7"), Some(Duration::from_secs(7)));
+        assert_eq!(header(" 120 "), Some(Duration::from_secs(120)));
+        assert_eq!(header("999999"), Some(Duration::from_secs(3600)), "at most an hour");
+        let in_30s = chrono::DateTime::from_timestamp_millis(crate::clock::real_unix_ms() + 30_000).unwrap();
+        let date = in_30s.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+        let wait = header(&date).unwrap();
+        assert!(wait > Duration::from_secs(27) && wait <= Duration::from_secs(30), "{wait:?}");
+        assert_eq!(header("Sun, 06 Nov 1994 08:49:37 GMT"), Some(Duration::ZERO), "a date past");
+        assert_eq!(header("soon"), None);
+        assert_eq!(retry_after(&reqwest::header::HeaderMap::new()), None);
+    }
 
     #[test]
     fn refused_credentials_hold_the_provider_and_a_refused_message_fails() {
