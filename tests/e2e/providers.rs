@@ -710,8 +710,9 @@ fn a_pause_holds_sends_already_handed_to_a_rate_limited_provider() {
             (settled, since) = (delivered(), Instant::now());
         }
     }
-    // Within about a second of the pause, at most a few more.
-    assert!(settled - paused_at <= 150, "{paused_at} -> {settled}");
+    // Within a second of the pause (50 sends at the rate; about 30 measured
+    // alone and within the whole suite), and a fifth for a loaded machine.
+    assert!(settled - paused_at <= 60, "{paused_at} -> {settled}");
     assert!(settled < want, "{settled} of {want}: the pause came too late to show");
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
