@@ -1487,4 +1487,23 @@ fn push_webhooks_are_signed_and_calls_go_to_lists_per_calling_window() {
     // Run again: the list does not grow.
     run_once(dir.path(), &env);
     assert_eq!(std::fs::read_to_string(&list).unwrap(), text);
+    // 11:40, still the 10:00–13:00 window: the same list gets the call.
+    let (code, _, err) = run(herald()
+        .env("HERALD_NOW", "2026-11-27T10:40:00Z")
+        .args(["event", "send", "appointment_due", "--contact", "p3"])
+        .arg(dir.path()));
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = run(herald()
+        .env("HERALD_NOW", "2026-11-27T10:41:00Z")
+        .env("HOOK_SECRET", "hook-secret")
+        .args(["run", "--once"])
+        .arg(dir.path()));
+    assert_eq!(code, 0, "{err}");
+    let lists: Vec<String> = std::fs::read_dir(dir.path().join("calls"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(lists, ["calls-2026-11-27T10.csv"], "one list per calling window");
+    let rows = std::fs::read_to_string(&list).unwrap().lines().count();
+    assert_eq!(rows, 4, "the header and three calls");
 }

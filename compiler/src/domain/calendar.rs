@@ -262,6 +262,16 @@ pub fn allowed(windows: &[Window], at: NaiveDateTime) -> bool {
     windows.is_empty() || windows.iter().any(|w| w.contains(at))
 }
 
+/// When the window holding local time `at` opened that day (the earliest,
+/// if several hold it); `None` outside every window.
+pub fn window_start(windows: &[Window], at: NaiveDateTime) -> Option<NaiveDateTime> {
+    windows
+        .iter()
+        .filter(|w| w.contains(at))
+        .map(|w| at.date().and_time(w.from))
+        .min()
+}
+
 /// The first allowed local time at or after `at`, within a year.
 pub fn next_allowed(windows: &[Window], at: NaiveDateTime) -> Option<NaiveDateTime> {
     if allowed(windows, at) {
@@ -303,6 +313,26 @@ mod tests {
 
     fn dt(s: &str) -> NaiveDateTime {
         NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M").unwrap()
+    }
+
+    #[test]
+    fn the_window_holding_a_time_opened_at_its_start_that_day() {
+        let calls = default_call_windows();
+        assert_eq!(
+            window_start(&calls, dt("2026-11-27T10:00")),
+            Some(dt("2026-11-27T10:00"))
+        );
+        assert_eq!(
+            window_start(&calls, dt("2026-11-27T12:59")),
+            Some(dt("2026-11-27T10:00"))
+        );
+        assert_eq!(
+            window_start(&calls, dt("2026-11-27T19:30")),
+            Some(dt("2026-11-27T14:00"))
+        );
+        assert_eq!(window_start(&calls, dt("2026-11-27T13:30")), None, "lunch");
+        assert_eq!(window_start(&calls, dt("2026-11-28T11:00")), None, "Saturday");
+        assert_eq!(window_start(&[], dt("2026-11-27T11:00")), None);
     }
 
     /// The official metropolitan dates (research §7.5, from calendrier.api.gouv.fr).

@@ -21,7 +21,7 @@ use crate::calendar;
 use crate::contact::Contact;
 use crate::model::{Message, Policies};
 use crate::rules::{Solicitation, counts_send};
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 
 /// How late a send may go out (its quiet-hours deferral included): three
@@ -165,6 +165,14 @@ impl<'p> Engine<'p> {
         }
         // No allowed time within a year (windows on no day): never.
         Some(calendar::next_allowed(windows, local).map_or(DateTime::<Utc>::MAX_UTC, |next| local_instant(tz, next)))
+    }
+
+    /// When the sending window of the channel and purpose holding `at` (in
+    /// zone `tz`) opened, as a local time: a calling window names its call
+    /// list. `None` outside every window, or when none is declared.
+    pub fn window_start(&self, channel: Channel, purpose: Purpose, tz: Tz, at: DateTime<Utc>) -> Option<NaiveDateTime> {
+        let windows = self.windows.get(&(channel, purpose)).map(Vec::as_slice).unwrap_or(&[]);
+        calendar::window_start(windows, at.with_timezone(&tz).naive_local())
     }
 
     /// Why the contact cannot be sent to on the channel, if it cannot: no

@@ -779,8 +779,15 @@ mod tests {
         let in_30s = chrono::DateTime::from_timestamp_millis(crate::clock::real_unix_ms() + 30_000).unwrap();
         let date = in_30s.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
         let wait = header(&date).unwrap();
-        assert!(wait > Duration::from_secs(27) && wait <= Duration::from_secs(30), "{wait:?}");
-        assert_eq!(header("Sun, 06 Nov 1994 08:49:37 GMT"), Some(Duration::ZERO), "a date past");
+        assert!(
+            wait > Duration::from_secs(27) && wait <= Duration::from_secs(30),
+            "{wait:?}"
+        );
+        assert_eq!(
+            header("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(Duration::ZERO),
+            "a date past"
+        );
         assert_eq!(header("soon"), None);
         assert_eq!(retry_after(&reqwest::header::HeaderMap::new()), None);
     }

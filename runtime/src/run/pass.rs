@@ -27,6 +27,7 @@ use crate::state::run::{
     Ended, EnrolmentRow, EnrolmentStatus, EventRow, RunStore, SendRow, SendStatus, SqliteRunStore, as_stored, send_key,
 };
 use chrono::{DateTime, Days, TimeDelta, Utc};
+use herald_compiler::ast::values::{Channel, Purpose};
 use herald_compiler::contact::{Contact, Layout};
 use herald_compiler::engine::guard::EXPIRY;
 use herald_compiler::engine::{
@@ -175,6 +176,27 @@ pub struct Runner {
 pub struct WaitingEvents {
     stamp: Option<crm::Stamp>,
     ids: BTreeSet<i64>,
+}
+
+/// The name of the calling window a call is handed over in, from when it
+/// opened in the contact's zone (`2026-11-27T14` for 14:00–20:00): the
+/// window of the call's purpose, else the legal (marketing) calling
+/// windows, else the hour.
+fn calling_window(engine: &Engine, purpose: Purpose, tz: chrono_tz::Tz, now: DateTime<Utc>) -> String {
+    use chrono::Timelike;
+    let start = engine
+        .window_start(Channel::Call, purpose, tz, now)
+        .or_else(|| engine.window_start(Channel::Call, Purpose::Marketing, tz, now))
+        .unwrap_or_else(|| {
+            let local = now.with_timezone(&tz).naive_local();
+            local.date().and_hms_opt(local.hour(), 0, 0).unwrap_or(local)
+        });
+    let format = if start.minute() == 0 {
+        "%Y-%m-%dT%H"
+    } else {
+        "%Y-%m-%dT%H%M"
+    };
+    start.format(format).to_string()
 }
 
 /// Whether an event's contact is given up on.
@@ -1210,7 +1232,8 @@ impl<'p> Pass<'_, 'p> {
                 }
                 Verdict::Send => {
                     let now = self.now;
-                    let window_id = || now.with_timezone(&tz).format("%Y-%m-%dT%H").to_string();
+                    let purpose = row.purpose;
+                    let window_id = || calling_window(engine, purpose, tz, now);
                     match compose(
                         &mut self.renderer,
                         engine.plan,
