@@ -125,6 +125,24 @@ impl ContactSource for CsvSource {
         &self.layout
     }
 
+    /// The rows of the first 64 KiB, scaled to the file's size (an export's
+    /// rows are alike in length; a quoted newline counts one more).
+    fn estimated_rows(&self) -> Option<u64> {
+        const SAMPLE: usize = 64 * 1024;
+        let file = fsx::open_regular(&self.path).ok()?;
+        let size = file.metadata().ok()?.len();
+        let mut sample = Vec::with_capacity(SAMPLE);
+        file.take(SAMPLE as u64).read_to_end(&mut sample).ok()?;
+        let body = sample.iter().position(|&b| b == b'\n')? + 1;
+        let lines = sample[body..].iter().filter(|&&b| b == b'\n').count() as u64;
+        if sample.len() as u64 == size {
+            let last_open = sample.last().is_some_and(|&b| b != b'\n') && sample.len() > body;
+            return Some(lines + u64::from(last_open));
+        }
+        let per_byte = lines as f64 / (sample.len() - body).max(1) as f64;
+        Some((per_byte * (size - body as u64) as f64).round() as u64)
+    }
+
     fn rows(&mut self, f: &mut dyn FnMut(Row) -> bool) -> Result<ScanReport, CrmError> {
         let (mut reader, row_start, size) = reader(&self.path)?;
         let mut report = ScanReport::default();
@@ -369,6 +387,26 @@ mod tests {
             }
         }
         f
+    }
+
+    #[test]
+    fn the_row_estimate_is_exact_for_a_small_file_and_close_for_a_large_one() {
+        let small = |text: &str| {
+            let mut f = tempfile::NamedTempFile::new().unwrap();
+            f.write_all(text.as_bytes()).unwrap();
+            CsvSource {
+                path: f.path().to_path_buf(),
+                layout: Layout::new(&model(), &["id", "total"]).unwrap(),
+            }
+            .estimated_rows()
+        };
+        assert_eq!(small("id,total\nc1,1\nc2,2\n"), Some(2));
+        assert_eq!(small("id,total\nc1,1\nc2,2"), Some(2), "no newline at the end");
+        assert_eq!(small("id,total\n"), Some(0));
+        assert_eq!(small("id,total"), None, "a header only, unfinished");
+        let f = file();
+        let big = CsvSource::open(f.path(), &model()).unwrap().estimated_rows().unwrap();
+        assert!((9_500..=10_500).contains(&big), "{big} for 10,000 rows");
     }
 
     #[test]

@@ -79,6 +79,12 @@ pub trait ContactSource {
     /// Visit every row in order, valid or rejected; `f` returns `false` to stop.
     fn rows(&mut self, f: &mut dyn FnMut(Row) -> bool) -> Result<ScanReport, CrmError>;
 
+    /// About how many rows the source holds, cheaply (for a progress bar):
+    /// `None` when it cannot tell.
+    fn estimated_rows(&self) -> Option<u64> {
+        None
+    }
+
     /// Visit every valid contact; `f` returns `false` to stop early.
     fn scan(&mut self, f: &mut dyn FnMut(&Contact) -> bool) -> Result<ScanReport, CrmError> {
         self.rows(&mut |row| row.map_or(true, &mut *f))

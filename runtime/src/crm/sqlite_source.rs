@@ -57,6 +57,14 @@ impl ContactSource for SqliteSource {
         &self.layout
     }
 
+    fn estimated_rows(&self) -> Option<u64> {
+        let conn = connect(&self.path).ok()?;
+        conn.query_row(&format!("SELECT count(*) FROM {}", quote(&self.table)), [], |r| {
+            r.get(0)
+        })
+        .ok()
+    }
+
     fn rows(&mut self, f: &mut dyn FnMut(Row) -> bool) -> Result<ScanReport, CrmError> {
         let conn = connect(&self.path)?;
         let mut stmt = conn

@@ -283,27 +283,42 @@ fn release(runner: &mut pass::Runner) {
     }
 }
 
+/// A bar of the contacts looked at, when stderr is a terminal: the pass
+/// dispatches a campaign as it reads the CRM.
 fn progress_bar() -> Option<indicatif::ProgressBar> {
     use std::io::IsTerminal;
     if !std::io::stderr().is_terminal() {
         return None;
     }
-    let bar = indicatif::ProgressBar::new_spinner();
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} {pos} contacts looked at ({per_sec})")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-    );
-    Some(bar)
+    Some(indicatif::ProgressBar::hidden())
 }
 
 fn once(runner: &mut pass::Runner, at: DateTime<Utc>, format: Format, quiet: bool) -> Result<Report, (Exit, String)> {
     let bar = progress_bar();
-    let mut tick = |n: u64| {
-        if let Some(b) = &bar {
-            b.set_position(n);
+    let mut tick = |seen: u64, total: Option<u64>| {
+        let Some(b) = &bar else { return };
+        if b.is_hidden() {
+            // The first tick: a bar when the CRM's size is known, else a spinner.
+            let style = match total {
+                Some(n) => {
+                    b.set_length(n);
+                    indicatif::ProgressStyle::with_template(
+                        "{bar:30} {percent:>3}% · {human_pos}/{human_len} contacts · {eta} left",
+                    )
+                }
+                None => indicatif::ProgressStyle::with_template("{spinner} {human_pos} contacts looked at"),
+            };
+            b.set_style(style.unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()));
+            b.set_draw_target(indicatif::ProgressDrawTarget::stderr());
         }
+        // An estimate short of the CRM grows with it.
+        if total.is_some() && b.length().is_some_and(|n| seen > n) {
+            b.set_length(seen);
+        }
+        b.set_position(seen);
     };
-    let report = runner.pass(at, &mut tick).map_err(|e| (Exit::Failure, e))?;
+    let progress: Option<&mut dyn FnMut(u64, Option<u64>)> = if bar.is_some() { Some(&mut tick) } else { None };
+    let report = runner.pass(at, progress).map_err(|e| (Exit::Failure, e))?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }
@@ -457,7 +472,7 @@ fn serve_and_loop(
     outln!("herald run: serving events on http://{address} (Ctrl-C stops after the pass in progress)");
     let mut failures = 0u32;
     while !stop.load(Ordering::Relaxed) {
-        match runner.pass(now()?, &mut |_| {}) {
+        match runner.pass(now()?, None) {
             Ok(report) => {
                 failures = 0;
                 if report.stopped {

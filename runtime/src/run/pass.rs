@@ -252,7 +252,13 @@ impl Runner {
     }
 
     /// One pass at `now`.
-    pub fn pass(&mut self, now: DateTime<Utc>, on_progress: &mut dyn FnMut(u64)) -> Result<Report, String> {
+    /// `progress(contacts looked at, about how many there are)`, when given
+    /// (`herald run --once` on a terminal).
+    pub fn pass(
+        &mut self,
+        now: DateTime<Utc>,
+        mut progress: Option<&mut dyn FnMut(u64, Option<u64>)>,
+    ) -> Result<Report, String> {
         let mut report = Report {
             at: now,
             ..Report::default()
@@ -361,11 +367,18 @@ impl Runner {
         };
         pass.begin()?;
         let mut seen = 0u64;
+        let mut total = None;
         let scan = if full || !due_sends.is_empty() || !due_enrolments.is_empty() || !pass.events.is_empty() {
+            if let Some(p) = progress.as_mut() {
+                total = source.estimated_rows();
+                p(0, total);
+            }
             Some(source.scan(&mut |c: &Contact| {
                 seen += 1;
-                if seen.is_multiple_of(1000) {
-                    on_progress(seen);
+                if seen.is_multiple_of(1000)
+                    && let Some(p) = progress.as_mut()
+                {
+                    p(seen, total);
                 }
                 let wanted = full
                     || pass.due_sends.contains(&c.id)
@@ -381,7 +394,11 @@ impl Runner {
         } else {
             None
         };
-        on_progress(seen);
+        if let Some(p) = progress.as_mut()
+            && (seen > 0 || total.is_some())
+        {
+            p(seen, total.map(|_| seen));
+        }
         if let Some(e) = pass.error.take() {
             let _ = pass.finish();
             return Err(e);
