@@ -112,6 +112,21 @@ pub fn open_regular(path: &Path) -> Result<File, FileError> {
     Ok(file)
 }
 
+/// Open an existing regular file to append to it: never through a link,
+/// never a FIFO or a device (checked again once opened).
+pub fn open_regular_append(path: &Path) -> Result<File, FileError> {
+    let file = std::fs::OpenOptions::new()
+        .append(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(io(path))?;
+    let meta = file.metadata().map_err(io(path))?;
+    if !meta.is_file() {
+        return Err(FileError::NotRegular(path.to_path_buf(), kind(&meta)));
+    }
+    Ok(file)
+}
+
 /// Read at most `limit` bytes of `file`; more is an error, not a truncation.
 pub fn read_bounded(file: impl Read, limit: u64, path: &Path) -> Result<Vec<u8>, FileError> {
     let mut bytes = Vec::new();
