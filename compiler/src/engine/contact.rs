@@ -233,7 +233,11 @@ impl Layout {
                 None if !optional => return Err(problem(Reason::Empty)),
                 Some(FieldValue::Text(text)) => match validate_text(ty, *max, text) {
                     Ok(()) => {}
-                    Err(reason @ (Reason::NotAPhone | Reason::NotAnEmail)) => out.invalid.push((i, reason)),
+                    // A line break is no typo: most likely a quote not
+                    // closed, which swallowed the rows after it.
+                    Err(reason @ (Reason::NotAPhone | Reason::NotAnEmail)) if !text.contains(char::is_control) => {
+                        out.invalid.push((i, reason))
+                    }
                     Err(reason) => return Err(problem(reason)),
                 },
                 _ => {}
@@ -824,6 +828,13 @@ mod tests {
             .parse_row_into(&["b", "ann@mail.example.fr", "06 12 34 56 78"], &mut c)
             .unwrap();
         assert!(!c.is_invalid(email) && c.is_invalid(phone));
+        // A value over several lines (a quote not closed) rejects the row.
+        assert_eq!(
+            layout
+                .parse_row(&["d", "a@b.fr\nd2,x@y.fr", "+33612345678"])
+                .unwrap_err(),
+            RowProblem::new("email", Reason::NotAnEmail)
+        );
         // An empty required address is still a rejected row.
         assert_eq!(
             layout.parse_row(&["c", "", "+33612345678"]).unwrap_err(),

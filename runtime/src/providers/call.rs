@@ -5,9 +5,12 @@
 //! per key (the keys of a list are read once, and again only when the file
 //! changed under Herald): a window's list costs the size of its rows, not
 //! their square. A list that cannot be read whole is never written to (its
-//! rows would be lost or mixed): the call waits. A last row without its
-//! newline is one a crash cut short (its send was never recorded sent, and
-//! is made again): the list is rewritten without it.
+//! rows would be lost or mixed): the call waits.
+//!
+//! Rows are written with every field quoted, so a row a crash cut short is
+//! known for sure: it ends inside quotes, or has fewer than four fields (its
+//! send was never recorded sent, and is made again). The list is rewritten
+//! without it; a whole last row that only lacks its newline gets it.
 
 use super::{Body, Outcome, Outgoing, Provider};
 use std::collections::{HashMap, HashSet};
@@ -21,21 +24,34 @@ pub struct CallLists {
     known: Mutex<HashMap<PathBuf, Known>>,
 }
 
-/// The keys of a list, and its length once Herald's last row was written:
-/// another length means the file changed under Herald, and is read again.
+/// What tells a list changed under Herald: inode, length, modification time.
+type Stamp = Option<(u64, u64, std::time::SystemTime)>;
+
+fn stamp_of(meta: &std::fs::Metadata) -> Stamp {
+    use std::os::unix::fs::MetadataExt;
+    Some((meta.ino(), meta.len(), meta.modified().ok()?))
+}
+
+/// The keys of a list, and its stamp once Herald's last row was written.
 struct Known {
     keys: HashSet<String>,
-    len: u64,
+    stamp: Stamp,
 }
 
 /// A call list's size bound: a window's calls are a call centre's hour or
 /// two of work (tens of thousands of rows at most).
 const MAX_LIST_BYTES: u64 = 256 * 1024 * 1024;
 
+/// Lists whose keys are kept in memory (the current windows; an older one
+/// is read again if a late retry comes for it).
+const KEPT_LISTS: usize = 4;
+
 const HEADER: [&str; 4] = ["key", "contact_id", "phone", "script"];
 
 fn csv_row(fields: &[&str]) -> Result<Vec<u8>, String> {
-    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut w = csv::WriterBuilder::new()
+        .quote_style(csv::QuoteStyle::Always)
+        .from_writer(Vec::new());
     w.write_record(fields).map_err(|e| e.to_string())?;
     w.into_inner().map_err(|e| e.to_string())
 }
@@ -47,6 +63,45 @@ fn retry(reason: impl Into<String>) -> Outcome {
     }
 }
 
+/// Where the last whole line ends (after a newline outside quotes), and
+/// whether the bytes end inside quotes (RFC 4180: quotes pair up).
+fn last_line_end(bytes: &[u8]) -> (usize, bool) {
+    let (mut end, mut quoted) = (0, false);
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'"' => quoted = !quoted,
+            b'\n' if !quoted => end = i + 1,
+            _ => {}
+        }
+    }
+    (end, quoted)
+}
+
+/// A list's bytes without a row a crash cut short (see the module's note),
+/// or `None` when nothing needs repair.
+fn repaired(bytes: &[u8]) -> Option<Vec<u8>> {
+    if bytes.is_empty() || bytes.ends_with(b"\n") {
+        return None;
+    }
+    let (end, quoted) = last_line_end(bytes);
+    let tail = &bytes[end..];
+    let whole = !quoted
+        && csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(tail)
+            .records()
+            .next()
+            .and_then(Result::ok)
+            .is_some_and(|r| r.len() == HEADER.len());
+    let mut out = bytes.to_vec();
+    if whole {
+        out.push(b'\n');
+    } else {
+        out.truncate(end);
+    }
+    Some(out)
+}
+
 impl CallLists {
     /// Lists written in `dir` (as configured; the default outbox's `calls`).
     pub fn new(dir: PathBuf) -> Result<CallLists, String> {
@@ -56,9 +111,9 @@ impl CallLists {
         })
     }
 
-    /// The keys of a list and its length (none when it does not exist yet).
-    /// A list that cannot be read or parsed whole is an error, never an
-    /// empty list; an unfinished last row is cut off first.
+    /// The keys of a list (none when it does not exist yet or is empty). A
+    /// list that cannot be read or parsed whole is an error, never an empty
+    /// list; a row a crash cut short is cut off first.
     fn load(path: &Path) -> Result<Option<Known>, String> {
         let name = path
             .file_name()
@@ -69,42 +124,47 @@ impl CallLists {
             Err(crate::fsx::FileError::NotFound(_)) => return Ok(None),
             Err(e) => return Err(format!("call list {name} cannot be read: {e}")),
         };
-        if bytes.last().is_some_and(|&b| b != b'\n') {
-            let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-            bytes.truncate(keep);
+        if let Some(fixed) = repaired(&bytes) {
             // Replacing it is the point: its last row was cut short by a crash.
-            crate::output::write_file(path, &bytes, true)
+            crate::output::write_file(path, &fixed, true)
                 .map_err(|_| format!("call list {name} has an unfinished last row and cannot be repaired"))?;
-            tracing::warn!(list = %name, "a call list's unfinished last row (a crash) was removed; its call is made again");
+            tracing::warn!(list = %name, "a call list's unfinished last row (a crash) was repaired");
+            bytes = fixed;
         }
+        if bytes.is_empty() {
+            return Ok(None);
+        }
+        let damaged = |line: u64| {
+            format!("call list {name} is damaged at line {line}: repair or move it (Herald keeps its rows)")
+        };
         let mut r = csv::ReaderBuilder::new().has_headers(true).from_reader(&bytes[..]);
+        if r.headers().map_err(|_| damaged(1))? != HEADER.as_slice() {
+            return Err(damaged(1));
+        }
         let mut keys = HashSet::new();
         for rec in r.records() {
-            let rec = rec.map_err(|e| {
-                let line = e.position().map_or(0, |p| p.line());
-                format!("call list {name} is damaged at line {line}: repair or move it (Herald keeps its rows)")
-            })?;
+            let rec = rec.map_err(|e| damaged(e.position().map_or(0, |p| p.line())))?;
             if rec.len() != HEADER.len() {
-                let line = rec.position().map_or(0, |p| p.line());
-                return Err(format!(
-                    "call list {name} is damaged at line {line}: repair or move it (Herald keeps its rows)"
-                ));
+                return Err(damaged(rec.position().map_or(0, |p| p.line())));
             }
             keys.insert(rec[0].to_string());
         }
-        Ok(Some(Known {
-            keys,
-            len: bytes.len() as u64,
-        }))
+        let stamp = std::fs::symlink_metadata(path).ok().and_then(|m| stamp_of(&m));
+        Ok(Some(Known { keys, stamp }))
     }
 
     /// Add one row to the list at `path`, once per key.
     fn add(&self, path: &Path, key: &str, row: &[u8]) -> Outcome {
         let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
-        let len_now = std::fs::symlink_metadata(path).ok().map(|m| m.len());
-        let fresh = known.get(path).is_some_and(|k| Some(k.len) == len_now);
+        let stamp_now = std::fs::symlink_metadata(path).ok().and_then(|m| stamp_of(&m));
+        let fresh = known
+            .get(path)
+            .is_some_and(|k| k.stamp.is_some() && k.stamp == stamp_now);
         if !fresh {
             known.remove(path);
+            if known.len() >= KEPT_LISTS {
+                known.clear();
+            }
             match CallLists::load(path) {
                 Ok(Some(k)) => {
                     known.insert(path.to_path_buf(), k);
@@ -114,7 +174,7 @@ impl CallLists {
             }
         }
         let Some(list) = known.get_mut(path) else {
-            // A new list: the header and the row, written whole.
+            // A new list (or an empty one): the header and the row, whole.
             let mut bytes = match csv_row(&HEADER) {
                 Ok(b) => b,
                 Err(e) => return retry(format!("call list: {e}")),
@@ -123,14 +183,16 @@ impl CallLists {
             if let Err(e) = std::fs::create_dir_all(&self.dir) {
                 return retry(format!("call list directory cannot be created ({})", e.kind()));
             }
-            if crate::output::write_file(path, &bytes, false).is_err() {
+            let empty = std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file() && m.len() == 0);
+            if crate::output::write_file(path, &bytes, empty).is_err() {
                 return retry("call list write failed");
             }
+            let stamp = std::fs::symlink_metadata(path).ok().and_then(|m| stamp_of(&m));
             known.insert(
                 path.to_path_buf(),
                 Known {
                     keys: HashSet::from([key.to_string()]),
-                    len: bytes.len() as u64,
+                    stamp,
                 },
             );
             return Outcome::Sent { provider_id: None };
@@ -138,7 +200,10 @@ impl CallLists {
         if list.keys.contains(key) {
             return Outcome::Sent { provider_id: None };
         }
-        if list.len + row.len() as u64 > MAX_LIST_BYTES {
+        if list
+            .stamp
+            .is_some_and(|(_, len, _)| len + row.len() as u64 > MAX_LIST_BYTES)
+        {
             return retry(format!(
                 "call list is full ({}); move it aside for the dialler",
                 crate::fsx::human_bytes(MAX_LIST_BYTES)
@@ -147,12 +212,13 @@ impl CallLists {
         let appended = crate::fsx::open_regular_append(path).and_then(|mut f| {
             f.write_all(row)
                 .and_then(|()| f.sync_data())
+                .and_then(|()| f.metadata())
                 .map_err(|e| crate::fsx::FileError::Io(path.to_path_buf(), e))
         });
         match appended {
-            Ok(()) => {
+            Ok(meta) => {
                 list.keys.insert(key.to_string());
-                list.len += row.len() as u64;
+                list.stamp = stamp_of(&meta);
                 Outcome::Sent { provider_id: None }
             }
             Err(_) => {
@@ -260,22 +326,49 @@ mod tests {
 
     /// A crash in the middle of a row leaves it without its newline: that
     /// row's send was never recorded sent; the list loses it and the call
-    /// is added again, whole.
+    /// is added again, whole. A whole row that only lacks its newline gets it.
     #[test]
     fn an_unfinished_last_row_is_cut_off_and_the_call_added_whole() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("calls-2026-11-27T10.csv");
-        std::fs::write(
-            &path,
-            "key,contact_id,phone,script\nk0,c0,+33600000000,Bonjour\nk1,c1,+336",
-        )
-        .unwrap();
+        let head = "key,contact_id,phone,script\nk0,c0,+33600000000,Bonjour\n";
+        let whole = "\"k1\",\"c1\",\"+33600000001\",\"Bonjour\"\n";
+        let k2 = "\"k2\",\"c1\",\"+33600000001\",\"Bonjour\"\n";
+        // Cut inside a multi-line script, between fields, and after the
+        // last quote (a whole row without its newline).
+        for cut in [
+            "\"k1\",\"c1\",\"+33600000001\",\"Bonjour,\nà demain",
+            "\"k1\",\"c1\"",
+            "\"k1\",\"c1\",\"+33600000001\",\"Bonjour\"",
+        ] {
+            std::fs::write(&path, format!("{head}{cut}")).unwrap();
+            let lists = CallLists::new(dir.path().to_path_buf()).unwrap();
+            assert!(matches!(lists.send(&call("k1")), Outcome::Sent { .. }));
+            assert!(matches!(lists.send(&call("k2")), Outcome::Sent { .. }));
+            let text = std::fs::read_to_string(&path).unwrap();
+            assert_eq!(text, format!("{head}{whole}{k2}"), "{cut:?}");
+        }
+    }
+
+    /// A list emptied (a dialler that took its rows) starts again with its
+    /// header; one whose header is not Herald's is not written to.
+    #[test]
+    fn an_emptied_list_gets_its_header_and_a_foreign_one_is_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("calls-2026-11-27T10.csv");
         let lists = CallLists::new(dir.path().to_path_buf()).unwrap();
+        assert!(matches!(lists.send(&call("k0")), Outcome::Sent { .. }));
+        std::fs::write(&path, "").unwrap();
         assert!(matches!(lists.send(&call("k1")), Outcome::Sent { .. }));
-        assert_eq!(
-            std::fs::read_to_string(&path).unwrap(),
-            "key,contact_id,phone,script\nk0,c0,+33600000000,Bonjour\nk1,c1,+33600000001,Bonjour\n"
-        );
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with("\"key\",\"contact_id\""), "{text}");
+        assert_eq!(text.lines().count(), 2, "{text}");
+        std::fs::write(&path, "id,name\n1,x\n").unwrap();
+        match lists.send(&call("k2")) {
+            Outcome::Retry { reason, .. } => assert!(reason.contains("is damaged at line 1"), "{reason}"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "id,name\n1,x\n");
     }
 
     #[test]
