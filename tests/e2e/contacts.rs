@@ -172,6 +172,7 @@ fn bad_rows_are_rejected_counted_and_never_echoed() {
     assert_no_leak("markdown", &md);
     assert!(md.contains("5 contact rows rejected"), "{md}");
     assert!(md.contains("2 contacts with an invalid address"), "{md}");
+    assert!(md.contains("(+1 invalid address)"), "{md}");
 
     let saved = dir.path().join("saved.json");
     let (code, _, _) = run(herald().arg("plan").arg(dir.path()).arg("--out").arg(&saved));

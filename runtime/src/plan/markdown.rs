@@ -209,11 +209,14 @@ pub fn render(doc: &PlanDoc, pictures: &[Picture]) -> Vec<String> {
                         thousands(i.suppressed.consent),
                         thousands(i.suppressed.no_address),
                         thousands(i.suppressed.pressure.values().sum()),
-                        if i.suppressed.policy > 0 {
-                            format!(" (+{} by policy)", thousands(i.suppressed.policy))
-                        } else {
-                            String::new()
-                        }
+                        [
+                            (i.suppressed.policy, "by policy"),
+                            (i.suppressed.invalid_address, "invalid address"),
+                        ]
+                        .iter()
+                        .filter(|(n, _)| *n > 0)
+                        .map(|(n, what)| format!(" (+{} {what})", thousands(*n)))
+                        .collect::<String>()
                     ),
                     thousands(i.deferred_quiet_hours),
                     thousands(i.sms_segments),

@@ -199,6 +199,9 @@ fn calling_window(engine: &Engine, purpose: Purpose, tz: chrono_tz::Tz, now: Dat
     start.format(format).to_string()
 }
 
+/// Events a pass acts on at most (the rest wait for the next pass).
+const EVENTS_PER_PASS: usize = 100_000;
+
 /// Whether an event's contact is given up on.
 fn waited_too_long(e: &EventRow, now: DateTime<Utc>) -> bool {
     e.at.checked_add_signed(EXPIRY).is_some_and(|t| now > t)
@@ -317,14 +320,23 @@ impl Runner {
         }
         let mut events: BTreeMap<String, Vec<EventRow>> = BTreeMap::new();
         let mut given_up = Vec::new();
-        for e in st.pending_events(100_000).map_err(|e| e.to_string())? {
-            if !self.waiting.ids.contains(&e.id) {
-                events.entry(e.contact_id.clone()).or_default().push(e);
-            } else if waited_too_long(&e, now) {
-                self.waiting.ids.remove(&e.id);
-                given_up.push(e.id);
-            } else {
-                report.waiting_events += 1;
+        // Up to EVENTS_PER_PASS events to act on; the waiting ones are read
+        // past (paged), so a flood of them never holds back newer events.
+        let (mut after, mut taken) = (0, 0);
+        while taken < EVENTS_PER_PASS {
+            let page = st.pending_events(after, 10_000).map_err(|e| e.to_string())?;
+            let Some(last) = page.last() else { break };
+            after = last.id;
+            for e in page {
+                if !self.waiting.ids.contains(&e.id) {
+                    taken += 1;
+                    events.entry(e.contact_id.clone()).or_default().push(e);
+                } else if waited_too_long(&e, now) {
+                    self.waiting.ids.remove(&e.id);
+                    given_up.push(e.id);
+                } else {
+                    report.waiting_events += 1;
+                }
             }
         }
         let known_zones = self.zones(&current)?;

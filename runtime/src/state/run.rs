@@ -362,7 +362,8 @@ pub trait RunStore {
     ) -> Result<Option<i64>, StateError>;
     /// The contact and event name recorded under an event id.
     fn event_of_key(&self, dedupe_key: &str) -> Result<Option<(String, String)>, StateError>;
-    fn pending_events(&self, limit: usize) -> Result<Vec<EventRow>, StateError>;
+    /// Events not processed yet, after id `after`, in id order.
+    fn pending_events(&self, after: i64, limit: usize) -> Result<Vec<EventRow>, StateError>;
     fn mark_events_processed(&mut self, ids: &[i64]) -> Result<(), StateError>;
     fn history(&self, contact_id: &str) -> Result<ContactHistory, StateError>;
     fn record_engagement(
@@ -922,11 +923,11 @@ impl RunStore for SqliteRunStore {
             .optional()?)
     }
 
-    fn pending_events(&self, limit: usize) -> Result<Vec<EventRow>, StateError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT id, contact_id, name, at, props FROM events WHERE processed = 0 ORDER BY id LIMIT ?1")?;
-        let rows = stmt.query_map([limit as i64], |r| {
+    fn pending_events(&self, after: i64, limit: usize) -> Result<Vec<EventRow>, StateError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, contact_id, name, at, props FROM events WHERE processed = 0 AND id > ?1 ORDER BY id LIMIT ?2",
+        )?;
+        let rows = stmt.query_map([after, limit as i64], |r| {
             Ok((
                 r.get::<_, i64>(0)?,
                 r.get::<_, String>(1)?,
