@@ -100,24 +100,20 @@ pub fn check_regular(path: &Path) -> Result<Metadata, FileError> {
 /// the check cannot block the open, and checked again once opened.
 pub fn open_regular(path: &Path) -> Result<File, FileError> {
     check_regular(path)?;
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)
-        .map_err(io(path))?;
-    let meta = file.metadata().map_err(io(path))?;
-    if !meta.is_file() {
-        return Err(FileError::NotRegular(path.to_path_buf(), kind(&meta)));
-    }
-    Ok(file)
+    open_checked(path, std::fs::OpenOptions::new().read(true), 0)
 }
 
 /// Open an existing regular file to append to it: never through a link,
 /// never a FIFO or a device (checked again once opened).
 pub fn open_regular_append(path: &Path) -> Result<File, FileError> {
-    let file = std::fs::OpenOptions::new()
-        .append(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_NOFOLLOW)
+    open_checked(path, std::fs::OpenOptions::new().append(true), libc::O_NOFOLLOW)
+}
+
+/// Open without blocking on a FIFO, and fail unless what was opened is a
+/// regular file.
+fn open_checked(path: &Path, options: &mut std::fs::OpenOptions, flags: i32) -> Result<File, FileError> {
+    let file = options
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | flags)
         .open(path)
         .map_err(io(path))?;
     let meta = file.metadata().map_err(io(path))?;

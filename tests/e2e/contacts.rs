@@ -82,6 +82,21 @@ fn assert_no_leak(what: &str, text: &str) {
     }
 }
 
+/// A plan's `{row, column, reason}` list.
+fn problems(list: &serde_json::Value) -> Vec<(u64, &str, &str)> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["row"].as_u64().unwrap(),
+                e["column"].as_str().unwrap(),
+                e["reason"].as_str().unwrap(),
+            )
+        })
+        .collect()
+}
+
 #[test]
 fn bad_rows_are_rejected_counted_and_never_echoed() {
     let dir = dir();
@@ -93,39 +108,16 @@ fn bad_rows_are_rejected_counted_and_never_echoed() {
     assert_eq!(c["contacts"], 4, "{c}");
     assert_eq!(c["bad_rows"], 5, "{c}");
     assert_eq!(c["invalid_addresses"], 2, "{c}");
-    let invalid: Vec<(u64, &str, &str)> = c["invalid"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            (
-                e["row"].as_u64().unwrap(),
-                e["column"].as_str().unwrap(),
-                e["reason"].as_str().unwrap(),
-            )
-        })
-        .collect();
     assert_eq!(
-        invalid,
+        problems(&c["invalid"]),
         [
             (4, "email", "not a valid email address"),
             (5, "phone", "not an E.164 phone number (such as +33612345678)"),
         ]
     );
     assert_eq!(c["file"], "data/contacts.csv");
-    let errors = c["errors"].as_array().unwrap();
-    let rows: Vec<(u64, &str, &str)> = errors
-        .iter()
-        .map(|e| {
-            (
-                e["row"].as_u64().unwrap(),
-                e["column"].as_str().unwrap(),
-                e["reason"].as_str().unwrap(),
-            )
-        })
-        .collect();
     assert_eq!(
-        rows,
+        problems(&c["errors"]),
         [
             (6, "first_name", "longer than its max_length of 20 characters"),
             (

@@ -627,16 +627,21 @@ mod tests {
     use super::*;
     use crate::model::Field;
 
-    fn model() -> ContactModel {
-        let mut m = ContactModel::default();
-        let f = |ty, optional| Field {
+    /// A field of the model, as the front end makes it.
+    fn field(ty: FieldType, optional: bool, max_length: Option<u32>) -> Field {
+        Field {
             ty,
             optional,
-            max_length: None,
+            max_length,
             description: None,
             charset: Default::default(),
             span: Default::default(),
-        };
+        }
+    }
+
+    fn model() -> ContactModel {
+        let mut m = ContactModel::default();
+        let f = |ty, optional| field(ty, optional, None);
         m.fields.insert(
             "region".into(),
             f(
@@ -758,14 +763,7 @@ mod tests {
     #[test]
     fn rows_are_validated_and_problems_never_hold_the_value() {
         let mut m = ContactModel::default();
-        let f = |ty, optional, max_length| Field {
-            ty,
-            optional,
-            max_length,
-            description: None,
-            charset: Default::default(),
-            span: Default::default(),
-        };
+        let f = field;
         m.fields.insert("name".into(), f(FieldType::String, true, Some(5)));
         m.fields.insert("email".into(), f(FieldType::Email, true, None));
         m.fields.insert("phone".into(), f(FieldType::Phone, true, None));
@@ -793,14 +791,7 @@ mod tests {
     #[test]
     fn an_invalid_address_keeps_the_contact_and_marks_the_field() {
         let mut m = ContactModel::default();
-        let f = |ty| Field {
-            ty,
-            optional: false,
-            max_length: None,
-            description: None,
-            charset: Default::default(),
-            span: Default::default(),
-        };
+        let f = |ty| field(ty, false, None);
         m.fields.insert("email".into(), f(FieldType::Email));
         m.fields.insert("phone".into(), f(FieldType::Phone));
         let layout = Layout::new(&m, &["id", "email", "phone"]).unwrap();

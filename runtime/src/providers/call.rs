@@ -32,6 +32,11 @@ fn stamp_of(meta: &std::fs::Metadata) -> Stamp {
     Some((meta.ino(), meta.len(), meta.modified().ok()?))
 }
 
+/// The stamp of the file at `path` (a link's own, not its target's).
+fn stamp_at(path: &Path) -> Stamp {
+    stamp_of(&std::fs::symlink_metadata(path).ok()?)
+}
+
 /// The keys of a list, and its stamp once Herald's last row was written.
 struct Known {
     keys: HashSet<String>,
@@ -149,14 +154,14 @@ impl CallLists {
             }
             keys.insert(rec[0].to_string());
         }
-        let stamp = std::fs::symlink_metadata(path).ok().and_then(|m| stamp_of(&m));
+        let stamp = stamp_at(path);
         Ok(Some(Known { keys, stamp }))
     }
 
     /// Add one row to the list at `path`, once per key.
     fn add(&self, path: &Path, key: &str, row: &[u8]) -> Outcome {
         let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
-        let stamp_now = std::fs::symlink_metadata(path).ok().and_then(|m| stamp_of(&m));
+        let stamp_now = stamp_at(path);
         let fresh = known
             .get(path)
             .is_some_and(|k| k.stamp.is_some() && k.stamp == stamp_now);
@@ -187,7 +192,7 @@ impl CallLists {
             if crate::output::write_file(path, &bytes, empty).is_err() {
                 return retry("call list write failed");
             }
-            let stamp = std::fs::symlink_metadata(path).ok().and_then(|m| stamp_of(&m));
+            let stamp = stamp_at(path);
             known.insert(
                 path.to_path_buf(),
                 Known {
