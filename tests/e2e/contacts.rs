@@ -159,6 +159,7 @@ fn bad_rows_are_rejected_counted_and_never_echoed() {
         "{human}"
     );
     assert!(human.contains("1 dropped for an invalid address"), "{human}");
+    insta::assert_snapshot!("plan_with_rejected_rows_and_invalid_addresses", human);
 
     let (_, md, _) = run(herald().args(["plan", "--format", "markdown"]).arg(dir.path()));
     assert_no_leak("markdown", &md);
