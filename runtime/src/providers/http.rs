@@ -252,16 +252,19 @@ fn key_header(key: &str) -> HeaderValue {
     HeaderValue::from_str(key).unwrap_or_else(|_| HeaderValue::from_static("invalid-key"))
 }
 
-/// `Retry-After` in seconds or as an HTTP date (RFC 9110 allows both; the
-/// date is read on the machine's real clock), at most an hour.
+/// `Retry-After` in seconds or as an HTTP date in any of the three forms
+/// RFC 9110 says a recipient must read (IMF-fixdate, RFC 850, asctime); the
+/// date is read on the machine's real clock. At most an hour.
 fn retry_after(h: &reqwest::header::HeaderMap) -> Option<Duration> {
     let v = h.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
     let wait = match v.parse::<u64>() {
         Ok(secs) => Duration::from_secs(secs),
         Err(_) => {
-            let at = chrono::DateTime::parse_from_rfc2822(v).ok()?;
-            let now_ms = crate::clock::real_unix_ms();
-            Duration::from_millis(u64::try_from(at.timestamp_millis().saturating_sub(now_ms)).unwrap_or(0))
+            let at = httpdate::parse_http_date(v).ok()?;
+            let at_ms = at
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+            Duration::from_millis(u64::try_from(at_ms.saturating_sub(crate::clock::real_unix_ms())).unwrap_or(0))
         }
     };
     Some(wait.min(Duration::from_secs(3600)))
@@ -783,11 +786,23 @@ mod tests {
             wait > Duration::from_secs(27) && wait <= Duration::from_secs(30),
             "{wait:?}"
         );
+        // The obsolete forms RFC 9110 still asks recipients to read.
+        let rfc850 = in_30s.format("%A, %d-%b-%y %H:%M:%S GMT").to_string();
+        let asctime = in_30s.format("%a %b %e %H:%M:%S %Y").to_string();
+        for date in [rfc850, asctime] {
+            let wait = header(&date).unwrap_or_else(|| panic!("{date} not read"));
+            assert!(
+                wait > Duration::from_secs(27) && wait <= Duration::from_secs(30),
+                "{date}: {wait:?}"
+            );
+        }
         assert_eq!(
             header("Sun, 06 Nov 1994 08:49:37 GMT"),
             Some(Duration::ZERO),
             "a date past"
         );
+        assert_eq!(header("Sunday, 06-Nov-94 08:49:37 GMT"), Some(Duration::ZERO));
+        assert_eq!(header("Sun Nov  6 08:49:37 1994"), Some(Duration::ZERO));
         assert_eq!(header("soon"), None);
         assert_eq!(retry_after(&reqwest::header::HeaderMap::new()), None);
     }
