@@ -415,6 +415,14 @@ fn an_event_for_a_contact_not_yet_in_the_crm_waits_for_it() {
         out.contains("2 events are for contact ids the CRM does not have yet; they wait"),
         "{out}"
     );
+    // The CRM has not changed: a later run (cron) does not read it again
+    // for them, and is due when they are given up on at the latest.
+    let r = run_once(dir.path(), "2026-11-20T09:12:00Z");
+    assert_eq!(
+        (r["waiting_events"].as_u64(), r["contacts"].as_u64()),
+        (Some(2), Some(0)),
+        "{r}"
+    );
     // The next export holds the new contact: its event enters the scenario.
     let csv = dir.path().join("data/contacts.csv");
     let text = std::fs::read_to_string(&csv).unwrap();
@@ -429,6 +437,13 @@ fn an_event_for_a_contact_not_yet_in_the_crm_waits_for_it() {
     let rows = ledger(dir.path());
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["contact_id"], "c_new");
+    // The run before is due again when the waiting event is given up on.
+    let r = run_once(dir.path(), "2026-11-23T08:00:00Z");
+    assert_eq!(
+        (r["waiting_events"].as_u64(), r["next_due"].as_str()),
+        (Some(1), Some("2026-11-23T09:05:00Z")),
+        "{r}"
+    );
     // 72 hours after its event, the other one is given up, once.
     let r = run_once(dir.path(), "2026-11-23T09:06:00Z");
     assert_eq!(

@@ -174,6 +174,19 @@ pub fn find(source: &mut dyn ContactSource, id: &str) -> Result<Lookup, CrmError
 /// those of an SQLite file's write-ahead log.
 pub type Stamp = Vec<Option<(u64, std::time::SystemTime)>>;
 
+/// A [`Stamp`] as text, to keep in the state (`len:seconds.nanos` per file,
+/// `-` for a missing one).
+pub fn stamp_text(stamp: &Stamp) -> String {
+    let part = |p: &Option<(u64, std::time::SystemTime)>| match p {
+        Some((len, at)) => {
+            let at = at.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+            format!("{len}:{}.{:09}", at.as_secs(), at.subsec_nanos())
+        }
+        None => "-".to_string(),
+    };
+    stamp.iter().map(part).collect::<Vec<_>>().join(";")
+}
+
 /// The [`Stamp`] of a CSV file, or of an SQLite database (`sqlite`).
 pub fn stamp(path: &Path, sqlite: bool) -> Stamp {
     let of = |p: &Path| {
@@ -213,4 +226,26 @@ pub fn open(
         CrmKind::Csv => Box::new(CsvSource::open(&path, model)?),
         CrmKind::Sqlite => Box::new(SqliteSource::open(&path, &config.table, model)?),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn a_stamp_as_text_tells_every_change() {
+        let at = UNIX_EPOCH + Duration::new(1_764_000_000, 5);
+        assert_eq!(
+            super::stamp_text(&vec![Some((10, at)), None]),
+            "10:1764000000.000000005;-"
+        );
+        let a = super::stamp_text(&vec![Some((10, at))]);
+        assert_ne!(a, super::stamp_text(&vec![Some((11, at))]), "length");
+        assert_ne!(
+            a,
+            super::stamp_text(&vec![Some((10, at + Duration::from_nanos(1)))]),
+            "mtime"
+        );
+        assert_ne!(a, super::stamp_text(&vec![None]), "file gone");
+    }
 }

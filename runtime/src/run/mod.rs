@@ -223,7 +223,6 @@ fn start(args: &Args) -> Result<Exit, (Exit, String)> {
         links,
         deployed,
         crm_events: Default::default(),
-        waiting: Default::default(),
         started_with: (config.clone(), serial),
         down_hold: if args.once {
             pass::DownHold::Moment

@@ -156,8 +156,6 @@ pub struct Runner {
     pub deployed: Deployed,
     /// The event export `count()` reads, kept between passes.
     pub crm_events: CrmEvents,
-    /// Events whose contact the CRM did not have at the last look.
-    pub waiting: WaitingEvents,
     /// How long the sends of a provider found down are held in the ledger:
     /// a long-running runner holds them until its breaker tries the provider
     /// again (not taking and putting them back at every pass); `--once` a
@@ -166,16 +164,6 @@ pub struct Runner {
     /// The settings the providers and the endpoint were built from (at
     /// start), and the apply last compared with them.
     pub started_with: (herald_compiler::config::Config, u64),
-}
-
-/// Events for contacts the CRM did not have, and the CRM's stamp then. They
-/// stay pending for [`EXPIRY`] after the event (as long as a send may be
-/// late), and are looked for again when the CRM changed, not at every pass:
-/// a waiting event must not make each pass read a million contacts.
-#[derive(Default)]
-pub struct WaitingEvents {
-    stamp: Option<crm::Stamp>,
-    ids: BTreeSet<i64>,
 }
 
 /// The name of the calling window a call is handed over in, from when it
@@ -204,7 +192,13 @@ const EVENTS_PER_PASS: usize = 100_000;
 
 /// Whether an event's contact is given up on.
 fn waited_too_long(e: &EventRow, now: DateTime<Utc>) -> bool {
-    e.at.checked_add_signed(EXPIRY).is_some_and(|t| now > t)
+    now > give_up_at(e)
+}
+
+/// When an event whose contact the CRM does not have is given up on: a
+/// `--once` run is due then (`next_due`), to say so.
+fn give_up_at(e: &EventRow) -> DateTime<Utc> {
+    e.at.checked_add_signed(EXPIRY).unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -314,10 +308,12 @@ impl Runner {
         let due_sends = st.contacts_with_due_sends(now, now_ms).map_err(|e| e.to_string())?;
         let due_enrolments = st.contacts_with_due_enrolments(now).map_err(|e| e.to_string())?;
         let enrolments_active = st.any_active_enrolment().map_err(|e| e.to_string())?;
-        let crm_stamp = crm::contacts_stamp(&current.config.crm, &self.dir);
-        if self.waiting.stamp != crm_stamp {
-            self.waiting.ids.clear();
-        }
+        // Events for contacts the CRM did not have hold the CRM's stamp of
+        // that look, in the state: they are looked for again when the CRM
+        // changed, not at every pass nor at every `--once` (a waiting event
+        // must not make each pass read a million contacts). They wait for
+        // [`EXPIRY`] after the event (as long as a send may be late).
+        let crm_stamp = crm::contacts_stamp(&current.config.crm, &self.dir).map(|s| crm::stamp_text(&s));
         let mut events: BTreeMap<String, Vec<EventRow>> = BTreeMap::new();
         let mut given_up = Vec::new();
         // Up to EVENTS_PER_PASS events to act on; the waiting ones are read
@@ -328,14 +324,14 @@ impl Runner {
             let Some(last) = page.last() else { break };
             after = last.id;
             for e in page {
-                if !self.waiting.ids.contains(&e.id) {
+                if crm_stamp.is_none() || e.waiting != crm_stamp {
                     taken += 1;
                     events.entry(e.contact_id.clone()).or_default().push(e);
                 } else if waited_too_long(&e, now) {
-                    self.waiting.ids.remove(&e.id);
                     given_up.push(e.id);
                 } else {
                     report.waiting_events += 1;
+                    report.due(give_up_at(&e));
                 }
             }
         }
@@ -423,15 +419,21 @@ impl Runner {
         // Events of contacts the whole CRM does not have wait for them (a
         // scan cut short by a stop has not looked at every contact).
         if !stopped {
+            let mut waiting = Vec::new();
             for e in pass.events.values().flatten() {
                 if waited_too_long(e, now) {
                     given_up.push(e.id);
                 } else {
-                    self.waiting.ids.insert(e.id);
+                    waiting.push(e.id);
                     pass.report.waiting_events += 1;
+                    pass.report.due(give_up_at(e));
                 }
             }
-            self.waiting.stamp = crm_stamp;
+            if let Some(stamp) = &crm_stamp {
+                pass.store
+                    .mark_events_waiting(&waiting, stamp)
+                    .map_err(|e| e.to_string())?;
+            }
         }
         pass.report.unknown_contacts += given_up.len() as u64;
         pass.store.mark_events_processed(&given_up).map_err(|e| e.to_string())?;

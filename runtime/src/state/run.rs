@@ -275,6 +275,9 @@ pub struct EventRow {
     pub at: DateTime<Utc>,
     /// JSON object of the event's properties.
     pub props: String,
+    /// The CRM's stamp when the event's contact was last looked for and
+    /// not found (see [`RunStore::mark_events_waiting`]).
+    pub waiting: Option<String>,
 }
 
 /// What a contact did, for conditions (`count`, `opened`, `clicked`).
@@ -365,6 +368,9 @@ pub trait RunStore {
     /// Events not processed yet, after id `after`, in id order.
     fn pending_events(&self, after: i64, limit: usize) -> Result<Vec<EventRow>, StateError>;
     fn mark_events_processed(&mut self, ids: &[i64]) -> Result<(), StateError>;
+    /// Events whose contact the CRM did not have when its stamp was
+    /// `stamp`: not looked for again until the stamp changes.
+    fn mark_events_waiting(&mut self, ids: &[i64], stamp: &str) -> Result<(), StateError>;
     fn history(&self, contact_id: &str) -> Result<ContactHistory, StateError>;
     fn record_engagement(
         &mut self,
@@ -925,7 +931,7 @@ impl RunStore for SqliteRunStore {
 
     fn pending_events(&self, after: i64, limit: usize) -> Result<Vec<EventRow>, StateError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT id, contact_id, name, at, props FROM events WHERE processed = 0 AND id > ?1 ORDER BY id LIMIT ?2",
+            "SELECT id, contact_id, name, at, props, waiting FROM events WHERE processed = 0 AND id > ?1 ORDER BY id LIMIT ?2",
         )?;
         let rows = stmt.query_map([after, limit as i64], |r| {
             Ok((
@@ -934,17 +940,19 @@ impl RunStore for SqliteRunStore {
                 r.get::<_, String>(2)?,
                 r.get::<_, String>(3)?,
                 r.get::<_, String>(4)?,
+                r.get::<_, Option<String>>(5)?,
             ))
         })?;
         let mut out = Vec::new();
         for r in rows {
-            let (id, contact_id, name, at, props) = r?;
+            let (id, contact_id, name, at, props, waiting) = r?;
             out.push(EventRow {
                 id,
                 contact_id,
                 name,
                 at: parse_ts(&at)?,
                 props,
+                waiting,
             });
         }
         Ok(out)
@@ -956,6 +964,16 @@ impl RunStore for SqliteRunStore {
             .prepare_cached("UPDATE events SET processed = 1 WHERE id = ?1")?;
         for id in ids {
             stmt.execute([id])?;
+        }
+        Ok(())
+    }
+
+    fn mark_events_waiting(&mut self, ids: &[i64], stamp: &str) -> Result<(), StateError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("UPDATE events SET waiting = ?2 WHERE id = ?1 AND processed = 0")?;
+        for id in ids {
+            stmt.execute(params![id, stamp])?;
         }
         Ok(())
     }

@@ -4,7 +4,7 @@
 use super::StateError;
 use rusqlite::Connection;
 
-pub const VERSION: i64 = 8;
+pub const VERSION: i64 = 9;
 
 pub(super) const MIGRATIONS: &[&str] = &[
     // 1: deployed objects, versions, locks, applies; runtime tables.
@@ -343,6 +343,13 @@ pub(super) const MIGRATIONS: &[&str] = &[
     CREATE INDEX sends_contact ON sends (contact_id, sent_at);
     CREATE UNIQUE INDEX sends_once ON sends (object, version, contact_id, occurrence);
     ",
+    // 9: an event whose contact the CRM did not have holds the CRM's stamp
+    // of that look (`waiting`); it is not looked for again until the CRM
+    // changes. Kept in memory before, so each `herald run --once` (cron)
+    // read the whole CRM again while any event waited (up to 72 hours).
+    "
+    ALTER TABLE events ADD COLUMN waiting TEXT;
+    ",
 ];
 
 /// Bring the database to `VERSION`, in one write transaction. The version is
@@ -451,6 +458,26 @@ mod tests {
             conn.execute_batch(&super::migration(sql)).unwrap();
         }
         conn.pragma_update(None, "user_version", to as i64).unwrap();
+    }
+
+    /// Version 9: events recorded before it are looked for again (no
+    /// stamp), and keep everything else.
+    #[test]
+    fn version_9_events_recorded_before_are_not_waiting() {
+        let conn = Connection::open_in_memory().unwrap();
+        at_version(&conn, 8);
+        conn.execute_batch(
+            "INSERT INTO events (id, contact_id, name, at, props, source, dedupe_key, processed)
+             VALUES (3, 'c9', 'signup', '2026-11-20T09:05:00.000Z', '{}', 'cli', 'k', 0)",
+        )
+        .unwrap();
+        upgrade(&conn, 8, 9);
+        let row: (i64, String, i64, Option<String>) = conn
+            .query_row("SELECT id, contact_id, processed, waiting FROM events", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .unwrap();
+        assert_eq!(row, (3, "c9".to_string(), 0, None));
     }
 
     /// Version 8 stores the ledger's instants as Unix milliseconds: each
