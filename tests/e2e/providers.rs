@@ -1507,4 +1507,34 @@ fn push_webhooks_are_signed_and_calls_go_to_lists_per_calling_window() {
     assert_eq!(lists, ["calls-2026-11-27T10.csv"], "one list per calling window");
     let rows = std::fs::read_to_string(&list).unwrap().lines().count();
     assert_eq!(rows, 4, "the header and three calls");
+    // A runner killed after p1's row landed, before it was recorded sent:
+    // the next runner, in the 14:00 window, finds the call in its first
+    // list and does not hand it over a second time.
+    let db = rusqlite::Connection::open(dir.path().join(".herald/state.db")).unwrap();
+    let (key, window): (String, String) = db
+        .query_row(
+            "SELECT key, call_window FROM sends WHERE channel = 'call' AND contact_id = 'p1'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(window, "2026-11-27T10");
+    db.execute(
+        "UPDATE sends SET status = 'sending', lease_owner = 'dead', lease_until = 0 WHERE key = ?1",
+        [&key],
+    )
+    .unwrap();
+    drop(db);
+    let (code, out, err) = run(herald()
+        .env("HERALD_NOW", "2026-11-27T13:30:00Z")
+        .env("HOOK_SECRET", "hook-secret")
+        .args(["run", "--once", "--format", "json"])
+        .arg(dir.path()));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("\"sent\":1"), "{out}");
+    assert!(
+        !dir.path().join("calls/calls-2026-11-27T14.csv").exists(),
+        "p1's call is in the 10:00 list already"
+    );
+    assert_eq!(std::fs::read_to_string(&list).unwrap().lines().count(), 4);
 }

@@ -158,9 +158,10 @@ impl CallLists {
         Ok(Some(Known { keys, stamp }))
     }
 
-    /// Add one row to the list at `path`, once per key.
-    fn add(&self, path: &Path, key: &str, row: &[u8]) -> Outcome {
-        let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+    /// The keys of the list at `path` in `known`, read again when the file
+    /// changed under Herald (none kept for a list that does not exist yet
+    /// or is empty).
+    fn refresh(known: &mut HashMap<PathBuf, Known>, path: &Path) -> Result<(), String> {
         let stamp_now = stamp_at(path);
         let fresh = known
             .get(path)
@@ -170,13 +171,25 @@ impl CallLists {
             if known.len() >= KEPT_LISTS {
                 known.clear();
             }
-            match CallLists::load(path) {
-                Ok(Some(k)) => {
-                    known.insert(path.to_path_buf(), k);
-                }
-                Ok(None) => {}
-                Err(reason) => return retry(reason),
+            if let Some(k) = CallLists::load(path)? {
+                known.insert(path.to_path_buf(), k);
             }
+        }
+        Ok(())
+    }
+
+    /// Whether the list at `path` holds the call `key`.
+    fn holds(&self, path: &Path, key: &str) -> Result<bool, String> {
+        let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        CallLists::refresh(&mut known, path)?;
+        Ok(known.get(path).is_some_and(|k| k.keys.contains(key)))
+    }
+
+    /// Add one row to the list at `path`, once per key.
+    fn add(&self, path: &Path, key: &str, row: &[u8]) -> Outcome {
+        let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        if let Err(reason) = CallLists::refresh(&mut known, path) {
+            return retry(reason);
         }
         let Some(list) = known.get_mut(path) else {
             // A new list (or an empty one): the header and the row, whole.
@@ -245,11 +258,26 @@ impl Provider for CallLists {
     }
 
     fn send(&self, m: &Outgoing) -> Outcome {
-        let Body::Call { script, window } = &m.body else {
+        let Body::Call {
+            script,
+            window,
+            first_window,
+        } = &m.body
+        else {
             return Outcome::Failed {
                 reason: "not a call".into(),
             };
         };
+        // A retry in a later window: the call may be in the list it was
+        // first handed over to (its write was cut short of being recorded).
+        // Added again only when that list does not hold it.
+        if let Some(first) = first_window {
+            match self.holds(&self.dir.join(format!("calls-{first}.csv")), &m.key) {
+                Ok(true) => return Outcome::Sent { provider_id: None },
+                Ok(false) => {}
+                Err(reason) => return retry(reason),
+            }
+        }
         let row = match csv_row(&[&m.key, &m.contact_id, &m.to, script]) {
             Ok(r) => r,
             Err(e) => return retry(format!("call list: {e}")),
@@ -270,6 +298,7 @@ mod tests {
             body: Body::Call {
                 script: "Bonjour".into(),
                 window: "2026-11-27T10".into(),
+                first_window: None,
             },
         }
     }
@@ -283,6 +312,34 @@ mod tests {
         }
         let text = std::fs::read_to_string(dir.path().join("calls-2026-11-27T10.csv")).unwrap();
         assert_eq!(text.lines().count(), 3, "{text}");
+    }
+
+    /// A retry in a later window looks in the list the call first went to:
+    /// found there, it is not added again; else it joins the current list.
+    #[test]
+    fn a_retry_in_a_later_window_finds_the_call_in_its_first_list() {
+        let dir = tempfile::tempdir().unwrap();
+        let lists = CallLists::new(dir.path().to_path_buf()).unwrap();
+        assert!(matches!(lists.send(&call("k1")), Outcome::Sent { .. }));
+        let later = |key: &str| {
+            let mut m = call(key);
+            m.body = Body::Call {
+                script: "Bonjour".into(),
+                window: "2026-11-27T14".into(),
+                first_window: Some("2026-11-27T10".into()),
+            };
+            m
+        };
+        assert!(matches!(lists.send(&later("k1")), Outcome::Sent { .. }));
+        assert!(
+            !dir.path().join("calls-2026-11-27T14.csv").exists(),
+            "k1 is in the 10:00 list already"
+        );
+        assert!(matches!(lists.send(&later("k2")), Outcome::Sent { .. }));
+        let text = std::fs::read_to_string(dir.path().join("calls-2026-11-27T14.csv")).unwrap();
+        assert!(text.contains("\"k2\"") && !text.contains("\"k1\""), "{text}");
+        let first = std::fs::read_to_string(dir.path().join("calls-2026-11-27T10.csv")).unwrap();
+        assert_eq!(first.lines().count(), 2, "{first}");
     }
 
     /// A list that cannot be parsed (a hand edit, a dialler's mark) is

@@ -66,7 +66,7 @@ impl FileOutbox {
                 });
                 (pretty(&v), "json")
             }
-            (FileKind::Call, Body::Call { script, window }) => {
+            (FileKind::Call, Body::Call { script, window, .. }) => {
                 let v = serde_json::json!({
                     "key": m.key, "contact_id": m.contact_id, "phone": m.to,
                     "window": window, "script": script,

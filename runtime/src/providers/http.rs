@@ -722,7 +722,7 @@ impl HttpSend for Webhook {
                     "type": "push", "key": m.key, "contact_id": m.contact_id, "token": m.to,
                     "title": title, "body": body, "url": url,
                 }),
-                Body::Call { script, window } => serde_json::json!({
+                Body::Call { script, window, .. } => serde_json::json!({
                     "type": "call", "key": m.key, "contact_id": m.contact_id, "phone": m.to,
                     "window": window, "script": script,
                 }),

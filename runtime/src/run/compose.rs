@@ -182,10 +182,14 @@ pub fn compose<'p>(
             text,
         },
         Rendered::Push { title, body, url } => Body::Push { title, body, url },
-        Rendered::Call { script } => Body::Call {
-            script,
-            window: window(),
-        },
+        Rendered::Call { script } => {
+            let window = window();
+            Body::Call {
+                script,
+                first_window: row.call_window.clone().filter(|w| *w != window),
+                window,
+            }
+        }
     };
     Ok(Outgoing {
         key: row.key.clone(),

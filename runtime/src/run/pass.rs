@@ -22,7 +22,7 @@ use super::history::{CrmEvents, RunHistory};
 use super::workers::{Done, Job, Paused, Workers};
 use crate::crm;
 use crate::crm::events::EventHistory;
-use crate::providers::{Outcome, backoff};
+use crate::providers::{Body, Outcome, backoff};
 use crate::state::run::{
     Ended, EnrolmentRow, EnrolmentStatus, EventRow, RunStore, SendRow, SendStatus, SqliteRunStore, as_stored, send_key,
 };
@@ -1276,12 +1276,18 @@ impl<'p> Pass<'_, 'p> {
                     ) {
                         Ok(outgoing) => {
                             let lease = self.now_ms + i64::try_from(LEASE.as_millis()).unwrap_or(0) * 4;
+                            // A call's window is kept from its first hand-over.
+                            if row.call_window.is_none()
+                                && let Body::Call { window, .. } = &outgoing.body
+                            {
+                                row.call_window = Some(window.clone());
+                            }
                             // Pressure counts the send at the instant it went
                             // out. Committed before the provider sees it.
                             // `None`: a send of its identity was in the ledger already.
                             let claimed = if in_ledger {
                                 self.store
-                                    .claim_send(&row.key, self.owner, lease, self.now)
+                                    .claim_send(&row.key, self.owner, lease, self.now, row.call_window.as_deref())
                                     .map_err(db)?;
                                 Some(None)
                             } else {

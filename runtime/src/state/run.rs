@@ -139,6 +139,9 @@ pub struct SendRow {
     /// identity ([`send_key`]) of the send itself, or for a fallback of the
     /// send it falls back for.
     pub thread: Option<String>,
+    /// For a call, the calling window it was first handed over in (its
+    /// list): a retry looks there before adding it to a later window's.
+    pub call_window: Option<String>,
 }
 
 impl SendRow {
@@ -175,6 +178,7 @@ impl SendRow {
             provider_id: None,
             event: None,
             thread: Some(identity),
+            call_window: None,
         }
     }
 
@@ -430,8 +434,16 @@ pub trait RunStore {
     /// inserted, found by their ledger ids (the table's own order, no index
     /// to go through). One statement, prepared once for the lot.
     fn finish_claimed(&mut self, ended: &[Ended]) -> Result<(), StateError>;
-    /// Claim a send for the provider: `sending`, leased to `owner`.
-    fn claim_send(&mut self, key: &str, owner: &str, lease_until_ms: i64, at: DateTime<Utc>) -> Result<(), StateError>;
+    /// Claim a send for the provider: `sending`, leased to `owner`. A
+    /// call's first calling window is kept (`call_window` when it has none).
+    fn claim_send(
+        &mut self,
+        key: &str,
+        owner: &str,
+        lease_until_ms: i64,
+        at: DateTime<Utc>,
+        call_window: Option<&str>,
+    ) -> Result<(), StateError>;
     fn finish_send(
         &mut self,
         key: &str,
@@ -521,8 +533,8 @@ impl SqliteRunStore {
         updated_at: i64,
     ) -> Result<Option<i64>, StateError> {
         let n = self.conn.prepare_cached(
-            "INSERT INTO sends (key, object, version, contact_id, occurrence, message, channel, purpose, program, tags, priority, due_at, not_before, status, reason, attempts, sent_at, provider_id, event, thread, lease_owner, lease_until, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)
+            "INSERT INTO sends (key, object, version, contact_id, occurrence, message, channel, purpose, program, tags, priority, due_at, not_before, status, reason, attempts, sent_at, provider_id, event, thread, lease_owner, lease_until, updated_at, call_window)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)
              ON CONFLICT (object, version, contact_id, occurrence) DO NOTHING",
         )?
         .execute(params![
@@ -549,6 +561,7 @@ impl SqliteRunStore {
             lease.map(|l| l.0),
             lease.map(|l| l.1),
             updated_at,
+            s.call_window,
         ])?;
         Ok((n > 0).then(|| self.conn.last_insert_rowid()))
     }
@@ -576,6 +589,7 @@ fn send_row(r: &rusqlite::Row) -> rusqlite::Result<SendRowRaw> {
         provider_id: r.get(17)?,
         event: r.get(18)?,
         thread: r.get(19)?,
+        call_window: r.get(20)?,
     })
 }
 
@@ -583,7 +597,7 @@ fn send_row(r: &rusqlite::Row) -> rusqlite::Result<SendRowRaw> {
 /// queries are literals: `format!` made each hot query's text at each run).
 macro_rules! send_columns {
     () => {
-        "key, object, version, contact_id, occurrence, message, channel, purpose, program, tags, priority, due_at, not_before, status, reason, attempts, sent_at, provider_id, event, thread"
+        "key, object, version, contact_id, occurrence, message, channel, purpose, program, tags, priority, due_at, not_before, status, reason, attempts, sent_at, provider_id, event, thread, call_window"
     };
 }
 
@@ -609,6 +623,7 @@ struct SendRowRaw {
     provider_id: Option<String>,
     event: Option<String>,
     thread: Option<String>,
+    call_window: Option<String>,
 }
 
 fn channel(s: &str) -> Result<Channel, StateError> {
@@ -648,6 +663,7 @@ impl SendRowRaw {
             provider_id: self.provider_id,
             event: self.event,
             thread: self.thread,
+            call_window: self.call_window,
         })
     }
 }
@@ -1211,12 +1227,19 @@ impl RunStore for SqliteRunStore {
         sends(&mut stmt, params![contact_id, ms(since)])
     }
 
-    fn claim_send(&mut self, key: &str, owner: &str, lease_until_ms: i64, at: DateTime<Utc>) -> Result<(), StateError> {
+    fn claim_send(
+        &mut self,
+        key: &str,
+        owner: &str,
+        lease_until_ms: i64,
+        at: DateTime<Utc>,
+        call_window: Option<&str>,
+    ) -> Result<(), StateError> {
         self.conn
             .prepare_cached(
-                "UPDATE sends SET status = 'sending', lease_owner = ?2, lease_until = ?3, sent_at = ?4, attempts = attempts + 1, updated_at = ?4 WHERE key = ?1",
+                "UPDATE sends SET status = 'sending', lease_owner = ?2, lease_until = ?3, sent_at = ?4, attempts = attempts + 1, updated_at = ?4, call_window = coalesce(call_window, ?5) WHERE key = ?1",
             )?
-            .execute(params![key, owner, lease_until_ms, ms(at)])?;
+            .execute(params![key, owner, lease_until_ms, ms(at), call_window])?;
         Ok(())
     }
 

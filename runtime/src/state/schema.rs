@@ -347,8 +347,11 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // of that look (`waiting`); it is not looked for again until the CRM
     // changes. Kept in memory before, so each `herald run --once` (cron)
     // read the whole CRM again while any event waited (up to 72 hours).
+    // A call's calling window is kept from its first hand-over, so that a
+    // retry in a later window finds it in the list it went to.
     "
     ALTER TABLE events ADD COLUMN waiting TEXT;
+    ALTER TABLE sends ADD COLUMN call_window TEXT;
     ",
 ];
 
