@@ -228,6 +228,51 @@ tests:
     );
 }
 
+/// A contact whose phone is not a valid number, as a CRM may hold it:
+/// kept, its email sent, its SMS dropped `invalid-address`. Without that
+/// expectation the same value is a typo of the test, an error.
+#[test]
+fn an_invalid_address_is_tested_through_its_drop() {
+    let test = |expect: &str| {
+        format!(
+            r#"
+tests:
+  bad_phone:
+    start: 2026-11-17T09:00
+    contact: {{ id: t1, email: a@example.test, phone: "06 12 34 56 78", region: IDF, consents: [email_marketing, sms_marketing] }}
+    timeline:
+      - {{ at: 2026-11-17T09:05, event: cart_abandoned, cart_value: 80 }}
+    expect:
+      - {{ at: 2026-11-17T10:05, send: cart_email }}
+      - {expect}
+"#
+        )
+    };
+    let (passed, results, timeline) = one(&test("{ never: cart_sms, reason: invalid-address }"));
+    assert!(passed, "{results:#?}\n{timeline:#?}");
+    assert!(
+        timeline
+            .iter()
+            .any(|t| t.contains("cart_sms") && t.contains("invalid-address")),
+        "{timeline:#?}"
+    );
+    // The email address is valid: its message is sent, not dropped.
+    let (passed, results, _) = one(&test("{ never: cart_email, reason: invalid-address }"));
+    assert!(!passed, "{results:#?}");
+
+    let (_, c) = compile(&test("{ never: cart_sms }"));
+    let errors: Vec<_> = c.diagnostics.iter().filter(|d| d.is_error()).collect();
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert_eq!(errors[0].code, Code::TestInvalidValue);
+    assert!(
+        errors[0]
+            .help
+            .as_deref()
+            .is_some_and(|h| h.contains("reason: invalid-address")),
+        "{errors:#?}"
+    );
+}
+
 #[test]
 fn an_open_ends_the_wait_and_a_purchase_ends_the_scenario() {
     let (passed, results, timeline) = fold(run(&format!(

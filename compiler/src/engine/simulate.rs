@@ -415,6 +415,8 @@ impl<'p> Sim<'_, 'p> {
                 if let Some(slot) = self.contact.fields.get_mut(*index) {
                     slot.clone_from(value);
                 }
+                // A value set is a valid one (the check refuses others).
+                self.contact.invalid.retain(|(i, _)| i != index);
             }
         }
         if t.at >= self.start {

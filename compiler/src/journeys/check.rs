@@ -6,7 +6,7 @@
 use super::{ContentCheck, ExitWhy, Expect, Expectation, NeverReason, TestCase, When};
 use crate::ast::{Decl, Documents, ExpectDoc, ExpectKind, SmsEncodingDoc, TestDoc, TestTime, TimelineKind, ValueDoc};
 use crate::check::Ctx;
-use crate::contact::{FieldValue, Layout};
+use crate::contact::{FieldValue, Layout, Reason};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::engine::local_instant;
 use crate::engine::simulate::{Fact, Journey, StopKind, Timed};
@@ -182,8 +182,17 @@ impl Checker<'_, '_, '_> {
         }
     }
 
-    /// A field value of the test contact or of a `set:` entry.
-    fn field(&mut self, name: &Sp<String>, v: &Sp<ValueDoc>, whose: &str) -> Option<(usize, Option<FieldValue>)> {
+    /// A field value of the test contact or of a `set:` entry. With
+    /// `invalid_address`, an email or phone that is not a valid address is
+    /// kept, with its reason, as the runner keeps a CRM row's (the test
+    /// expects `invalid-address`); otherwise it is an error (a typo).
+    fn field(
+        &mut self,
+        name: &Sp<String>,
+        v: &Sp<ValueDoc>,
+        whose: &str,
+        invalid_address: bool,
+    ) -> Option<(usize, Option<FieldValue>, Option<Reason>)> {
         let Some(i) = self.layout.field(&name.value) else {
             let fields = names(&self.plan.contact.fields);
             self.unknown(Code::ReferenceUnknownField, SymbolKind::Field, name, &fields);
@@ -193,14 +202,25 @@ impl Checker<'_, '_, '_> {
         let list = matches!(field.ty, FieldType::List { .. });
         let typed = self
             .cell(v, list)
-            .and_then(|raw| self.layout.parse_field(i, &raw).map_err(|r| r.to_string()));
+            .and_then(|raw| match self.layout.parse_field(i, &raw) {
+                Ok(value) => Ok((value, None)),
+                Err(r @ (Reason::NotAPhone | Reason::NotAnEmail))
+                    if invalid_address && !raw.contains(char::is_control) =>
+                {
+                    Ok((Some(FieldValue::Text(raw.trim().to_string())), Some(r)))
+                }
+                Err(r) => Err(r.to_string()),
+            });
+        const INVALID: &str =
+            "To test a contact whose address is not valid, expect `{ never: MESSAGE, reason: invalid-address }`.";
         match typed {
-            Ok(value) => Some((i, value)),
+            Ok((value, invalid)) => Some((i, value, invalid)),
             Err(why) => {
                 let help = match &field.ty {
-                    FieldType::Phone => {
-                        "Write the number in E.164 form, quoted so YAML keeps the `+`: `\"+33612345678\"`.".to_string()
-                    }
+                    FieldType::Phone => format!(
+                        "Write the number in E.164 form, quoted so YAML keeps the `+`: `\"+33612345678\"`. {INVALID}"
+                    ),
+                    FieldType::Email => format!("Write an address such as `a@example.test`. {INVALID}"),
                     FieldType::Enum { values } => format!("Write one of `{}`.", values.join("`, `")),
                     FieldType::List { .. } => "Write a list: `[shoes, bags]`.".to_string(),
                     FieldType::Date => "Write a date: `1990-12-03`.".to_string(),
@@ -292,11 +312,23 @@ impl Checker<'_, '_, '_> {
                     .help("Give an id such as `t1`, or leave `id` out: the test's name is used."),
             );
         }
+        // An invalid address is meant when the test expects its drop.
+        let invalid_address = d.expect.iter().filter_map(|e| e.0.as_ref()).any(|e| {
+            matches!(e.value.kind, ExpectKind::Never(_))
+                && e.value
+                    .reason
+                    .as_ref()
+                    .is_some_and(|r| r.value == NeverReason::InvalidAddress.as_str())
+        });
         for (field, v) in &d.contact.value.fields {
-            if let Some((i, value)) = self.field(field, v, "the test contact") {
+            if let Some((i, value, invalid)) = self.field(field, v, "the test contact", invalid_address) {
                 contact.fields[i] = value;
+                if let Some(reason) = invalid {
+                    contact.invalid.push((i, reason));
+                }
             }
         }
+        contact.invalid.sort_by_key(|(i, _)| *i);
         for c in &d.contact.value.consents {
             if let Some(i) = self.consent(c) {
                 contact.consents[i].given = true;
@@ -498,7 +530,7 @@ impl Checker<'_, '_, '_> {
                     return None;
                 }
                 let (field, v) = pairs.value.0.first()?;
-                let (index, value) = self.field(field, v, "the `set` entry")?;
+                let (index, value, _) = self.field(field, v, "the `set` entry", false)?;
                 Some(Fact::Set { index, value })
             }
         }

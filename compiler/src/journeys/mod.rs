@@ -95,17 +95,19 @@ pub enum NeverReason {
     Pressure,
     QuietHours,
     NoAddress,
+    InvalidAddress,
     Suppressed,
     Expired,
     Holdout,
 }
 
 impl NeverReason {
-    pub const ALL: [NeverReason; 7] = [
+    pub const ALL: [NeverReason; 8] = [
         NeverReason::Consent,
         NeverReason::Pressure,
         NeverReason::QuietHours,
         NeverReason::NoAddress,
+        NeverReason::InvalidAddress,
         NeverReason::Suppressed,
         NeverReason::Expired,
         NeverReason::Holdout,
@@ -117,6 +119,7 @@ impl NeverReason {
             NeverReason::Pressure => "pressure",
             NeverReason::QuietHours => "quiet-hours",
             NeverReason::NoAddress => "no-address",
+            NeverReason::InvalidAddress => "invalid-address",
             NeverReason::Suppressed => "suppressed",
             NeverReason::Expired => "expired",
             NeverReason::Holdout => "holdout",
@@ -132,6 +135,7 @@ impl NeverReason {
                 | (NeverReason::Pressure, Drop::Pressure(_))
                 | (NeverReason::QuietHours, Drop::QuietHours)
                 | (NeverReason::NoAddress, Drop::NoAddress)
+                | (NeverReason::InvalidAddress, Drop::InvalidAddress)
                 | (NeverReason::Suppressed, Drop::Suppressed)
                 | (NeverReason::Expired, Drop::Expired)
         )

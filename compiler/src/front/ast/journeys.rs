@@ -608,7 +608,7 @@ impl JsonSchema for ExpectDoc {
                         "reason": {
                             "type": "string",
                             "description": "It was due, and dropped for this reason.",
-                            "enum": ["consent", "pressure", "quiet-hours", "no-address", "suppressed", "expired", "holdout"]
+                            "enum": ["consent", "pressure", "quiet-hours", "no-address", "invalid-address", "suppressed", "expired", "holdout"]
                         }
                     },
                     "required": ["never"],
