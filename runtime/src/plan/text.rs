@@ -220,7 +220,7 @@ pub fn render(doc: &PlanDoc, color: bool) -> String {
     if invalid > 0 {
         let _ = writeln!(
             out,
-            "  {} {} {} kept with an invalid address: forecast, but never sent to on that address's channels (`invalid-address`).",
+            "  {} {} {} kept with an invalid address: forecast; nothing is sent to an address that is not valid (`invalid-address`).",
             st.yellow("warning:"),
             thousands(invalid),
             if invalid == 1 { "contact is" } else { "contacts are" },
