@@ -3,7 +3,7 @@
 //! in a replaced scenario finish the version they entered, compiled from
 //! the sources of the last apply that had it.
 
-use crate::state::run::{RunStore, SendRow, SqliteRunStore};
+use crate::state::run::{RunStore, SendRow};
 use chrono::{DateTime, Utc};
 use herald_compiler::ast::values::Purpose;
 use herald_compiler::contact::Layout;
@@ -27,7 +27,7 @@ pub struct Deployed {
 }
 
 impl Deployed {
-    fn compile(&mut self, store: &SqliteRunStore, digest: &str, now: DateTime<Utc>) -> Result<Arc<Plan>, String> {
+    fn compile(&mut self, store: &dyn RunStore, digest: &str, now: DateTime<Utc>) -> Result<Arc<Plan>, String> {
         if let Some(p) = self.plans.get(digest) {
             return Ok(Arc::clone(p));
         }
@@ -54,7 +54,7 @@ impl Deployed {
     }
 
     /// The plan of the latest apply.
-    pub fn current(&mut self, store: &SqliteRunStore, now: DateTime<Utc>) -> Result<Arc<Plan>, String> {
+    pub fn current(&mut self, store: &dyn RunStore, now: DateTime<Utc>) -> Result<Arc<Plan>, String> {
         let (serial, digest) = store
             .current_apply()
             .map_err(|e| e.to_string())?
@@ -69,7 +69,7 @@ impl Deployed {
     }
 
     /// Plans of scenario versions with contacts still in them but replaced since.
-    pub fn in_flight(&mut self, store: &SqliteRunStore, now: DateTime<Utc>) -> Result<VersionPlans, String> {
+    pub fn in_flight(&mut self, store: &dyn RunStore, now: DateTime<Utc>) -> Result<VersionPlans, String> {
         let mut out = Vec::new();
         for (address, version) in store.active_versions().map_err(|e| e.to_string())? {
             if self.versions.get(&address) == Some(&version) {

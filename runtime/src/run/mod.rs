@@ -25,7 +25,7 @@ pub use pass::runner_is_dead;
 use crate::exit::Exit;
 use crate::output::fatal;
 use crate::plan::text::thousands;
-use crate::state::run::{RunStore, SendFilter, SendStatus, SqliteRunStore};
+use crate::state::run::{RunStore, SendFilter, SendStatus, open_store};
 use crate::state::{State, lock::who};
 use chrono::{DateTime, Utc};
 use std::path::{Path, PathBuf};
@@ -131,7 +131,7 @@ pub fn open_state(dir: &Path) -> Result<(PathBuf, PathBuf, State), (Exit, String
     Ok((dir, path, state))
 }
 
-fn link_secret(store: &mut SqliteRunStore) -> Result<String, String> {
+fn link_secret(store: &mut dyn RunStore) -> Result<String, String> {
     if let Some(s) = store.meta("link_secret").map_err(|e| e.to_string())? {
         return Ok(s);
     }
@@ -178,9 +178,9 @@ fn start(args: &Args) -> Result<Exit, (Exit, String)> {
     crate::output::init_logging();
     let (dir, state_path, _state) = open_state(&args.dir)?;
     let failure = |e: String| (Exit::Failure, e);
-    let mut store = SqliteRunStore::open(&state_path).map_err(|e| failure(e.to_string()))?;
+    let mut store = open_store(&state_path).map_err(|e| failure(e.to_string()))?;
     let mut deployed = deployed::Deployed::default();
-    let plan = deployed.current(&store, now()?).map_err(failure)?;
+    let plan = deployed.current(&*store, now()?).map_err(failure)?;
     let config = plan.config.clone();
     let serial = deployed.serial;
     warn_of_undeployed_settings(&dir, &config);
@@ -194,7 +194,7 @@ fn start(args: &Args) -> Result<Exit, (Exit, String)> {
             .public_url
             .clone()
             .unwrap_or_else(|| format!("http://{listen}")),
-        secret: link_secret(&mut store).map_err(failure)?,
+        secret: link_secret(&mut *store).map_err(failure)?,
     });
     let smtp = providers
         .for_channel(herald_compiler::ast::values::Channel::Email)
@@ -417,7 +417,7 @@ fn serve_and_loop(
 ) -> Result<Exit, (Exit, String)> {
     let (wake_tx, wake_rx) = std::sync::mpsc::channel::<()>();
     let server = Arc::new(server::Server {
-        store: std::sync::Mutex::new(SqliteRunStore::open(state_path).map_err(|e| (Exit::Failure, e.to_string()))?),
+        store: std::sync::Mutex::new(open_store(state_path).map_err(|e| (Exit::Failure, e.to_string()))?),
         deployed: std::sync::Mutex::new(deployed::Deployed::default()),
         token,
         links: compose::Links::clone(&runner.links),
@@ -596,7 +596,7 @@ fn send_event(a: &EventArgs) -> Result<(), (Exit, String)> {
         events::check_id("--id", id).map_err(|e| (Exit::Unusable, e))?;
     }
     let (_, path, _state) = open_state(&a.dir)?;
-    let mut store = SqliteRunStore::open(&path).map_err(|e| (Exit::Failure, e.to_string()))?;
+    let mut store = open_store(&path).map_err(|e| (Exit::Failure, e.to_string()))?;
     let now = now()?;
     let at = match &a.at {
         None => now,
@@ -609,7 +609,7 @@ fn send_event(a: &EventArgs) -> Result<(), (Exit, String)> {
     };
     events::check_at(at, now).map_err(|e| (Exit::Unusable, e.replacen("`at`", "`--at`", 1)))?;
     let mut deployed = deployed::Deployed::default();
-    let plan = deployed.current(&store, at).map_err(|e| (Exit::Failure, e))?;
+    let plan = deployed.current(&*store, at).map_err(|e| (Exit::Failure, e))?;
     let props = events::from_args(&plan, &a.name, &a.props).map_err(|e| (Exit::Failure, e))?;
     let json = serde_json::Value::Object(props).to_string();
     match store
@@ -619,7 +619,7 @@ fn send_event(a: &EventArgs) -> Result<(), (Exit, String)> {
         Some(id) => outln!("Event `{}` recorded for contact `{}` (#{id}).", a.name, a.contact),
         None => {
             let id = a.id.as_deref().unwrap_or_default();
-            events::check_repeat(&store, id, &a.contact, &a.name).map_err(|e| (Exit::Failure, e))?;
+            events::check_repeat(&*store, id, &a.contact, &a.name).map_err(|e| (Exit::Failure, e))?;
             outln!("Event already recorded (same `--id`); nothing to do.");
         }
     }
@@ -657,7 +657,7 @@ pub fn control(what: Control, a: ControlArgs) -> Exit {
 
 fn set_control(what: Control, a: &ControlArgs) -> Result<(), (Exit, String)> {
     let (_, path, _state) = open_state(&a.dir)?;
-    let mut store = SqliteRunStore::open(&path).map_err(|e| (Exit::Failure, e.to_string()))?;
+    let mut store = open_store(&path).map_err(|e| (Exit::Failure, e.to_string()))?;
     let at = now()?;
     let fail = |e: crate::state::StateError| (Exit::Failure, e.to_string());
     match what {
@@ -774,7 +774,7 @@ pub fn sends(a: SendsArgs) -> Exit {
 
 fn list_sends(a: &SendsArgs) -> Result<(), (Exit, String)> {
     let (_, path, _state) = open_state(&a.dir)?;
-    let store = SqliteRunStore::open(&path).map_err(|e| (Exit::Failure, e.to_string()))?;
+    let store = open_store(&path).map_err(|e| (Exit::Failure, e.to_string()))?;
     let rows = store
         .list_sends(&SendFilter {
             contact: a.contact.clone(),

@@ -24,7 +24,7 @@ use crate::crm;
 use crate::crm::events::EventHistory;
 use crate::providers::{Body, Outcome, backoff};
 use crate::state::run::{
-    Ended, EnrolmentRow, EnrolmentStatus, EventRow, RunStore, SendRow, SendStatus, SqliteRunStore, as_stored, send_key,
+    Ended, EnrolmentRow, EnrolmentStatus, EventRow, RunStore, SendRow, SendStatus, Store, as_stored, send_key,
 };
 use chrono::{DateTime, Days, TimeDelta, Utc};
 use herald_compiler::ast::values::{Channel, Purpose};
@@ -148,7 +148,7 @@ impl Report {
 
 pub struct Runner {
     pub dir: std::path::PathBuf,
-    pub store: SqliteRunStore,
+    pub store: Store,
     pub owner: String,
     pub stop: Arc<AtomicBool>,
     pub workers: Workers,
@@ -245,7 +245,7 @@ impl Runner {
 
     /// Renew the runner's lease; `false` when another runner holds the state.
     pub fn lease(&mut self) -> Result<bool, String> {
-        renew_lease(&mut self.store, &self.owner)
+        renew_lease(&mut *self.store, &self.owner)
     }
 
     /// One pass at `now`.
@@ -274,11 +274,11 @@ impl Runner {
             report.stopped = true;
             return Ok(report);
         }
-        let current = self.deployed.current(&self.store, now)?;
+        let current = self.deployed.current(&*self.store, now)?;
         self.warn_of_new_settings(&current.config);
         let mut source = crm::open(&current.config.crm, &self.dir, &current.contact).map_err(|e| e.to_string())?;
         let layout = source.layout().clone();
-        let plans = self.deployed.in_flight(&self.store, now)?;
+        let plans = self.deployed.in_flight(&*self.store, now)?;
         let mut stats = BTreeMap::new();
         for (name, c) in &current.campaigns {
             if matches!(c.delivery, herald_compiler::model::Delivery::Experiment(_)) {
@@ -341,7 +341,7 @@ impl Runner {
 
         let mut pass = Pass {
             owner: &self.owner,
-            store: &mut self.store,
+            store: &mut *self.store,
             workers: &mut self.workers,
             links: &self.links,
             stop: &self.stop,
@@ -626,7 +626,7 @@ pub fn runner_is_dead(owner: &str) -> bool {
 }
 
 /// Renew the runner's lease; `false` when another runner holds the state.
-fn renew_lease(store: &mut SqliteRunStore, owner: &str) -> Result<bool, String> {
+fn renew_lease(store: &mut dyn RunStore, owner: &str) -> Result<bool, String> {
     let ttl = i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX);
     store
         .lease_runner(owner, crate::clock::real_unix_ms(), ttl, &runner_is_dead)
@@ -636,7 +636,7 @@ fn renew_lease(store: &mut SqliteRunStore, owner: &str) -> Result<bool, String> 
 /// [`heartbeat`] as the workers call it while they wait, keeping the first
 /// error in `failed`.
 fn beating<'s>(
-    store: &'s mut SqliteRunStore,
+    store: &'s mut dyn RunStore,
     owner: &'s str,
     paused: &'s Paused,
     stop: &'s AtomicBool,
@@ -653,7 +653,7 @@ fn beating<'s>(
 /// its lease (a pass waiting minutes on a rate-limited provider must not
 /// let a second runner in) and read the pauses and a stop.
 fn heartbeat(
-    store: &mut SqliteRunStore,
+    store: &mut dyn RunStore,
     owner: &str,
     paused: &Paused,
     stop: &AtomicBool,
@@ -676,7 +676,7 @@ fn heartbeat(
 /// The state of one pass.
 struct Pass<'a, 'p> {
     owner: &'a str,
-    store: &'a mut SqliteRunStore,
+    store: &'a mut dyn RunStore,
     workers: &'a mut Workers,
     links: &'a Arc<Links>,
     stop: &'a AtomicBool,

@@ -13,7 +13,7 @@
 //! `{"error": ...}` with the right 4xx, and never echoes a value it received.
 
 use super::{events, strict_json};
-use crate::state::run::{RunStore, SqliteRunStore};
+use crate::state::run::Store;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path as UrlPath, State};
@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex};
 pub const MAX_BODY: usize = 64 * 1024;
 
 pub struct Server {
-    pub store: Mutex<SqliteRunStore>,
+    pub store: Mutex<Store>,
     pub deployed: Mutex<super::deployed::Deployed>,
     pub token: Option<String>,
     pub links: super::compose::Links,
@@ -153,7 +153,7 @@ fn current_plan(server: &Server) -> Result<Arc<Plan>, Refusal> {
     let now = (server.now)();
     let mut deployed = server.deployed.lock().unwrap_or_else(|e| e.into_inner());
     deployed
-        .current(&store, now)
+        .current(&**store, now)
         .map_err(|e| refuse(StatusCode::SERVICE_UNAVAILABLE, e))
 }
 
@@ -238,7 +238,7 @@ fn record_event(server: &Server, m: &serde_json::Map<String, serde_json::Value>)
             )
                 .into_response()
         }
-        Ok(None) => match events::check_repeat(&*store, id.unwrap_or_default(), contact, name) {
+        Ok(None) => match events::check_repeat(&**store, id.unwrap_or_default(), contact, name) {
             Ok(()) => (StatusCode::OK, axum::Json(serde_json::json!({ "status": "duplicate" }))).into_response(),
             Err(e) => error(StatusCode::CONFLICT, e),
         },

@@ -305,7 +305,8 @@ pub struct SendFilter {
 /// Counts of sends by status (for reports).
 pub type StatusCounts = BTreeMap<String, u64>;
 
-/// The runner's view of the state. One implementation per backend.
+/// The runner's view of the state. One implementation per backend; the
+/// runner, the events endpoint and the commands hold a [`Store`].
 pub trait RunStore {
     /// Start a write transaction (every write until `commit` is atomic).
     fn begin(&mut self) -> Result<(), StateError>;
@@ -496,6 +497,16 @@ pub trait RunStore {
 pub struct SqliteRunStore {
     conn: Connection,
     in_tx: bool,
+}
+
+/// A run store of any backend, as the runner holds it (the events
+/// endpoint shares it across threads).
+pub type Store = Box<dyn RunStore + Send>;
+
+/// Open the run store of the state at `path` (SQLite, the one backend yet;
+/// PostgreSQL will be chosen here, from the configuration).
+pub fn open_store(path: &Path) -> Result<Store, StateError> {
+    Ok(Box::new(SqliteRunStore::open(path)?))
 }
 
 impl SqliteRunStore {
