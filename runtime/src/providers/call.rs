@@ -261,18 +261,18 @@ impl Provider for CallLists {
         let Body::Call {
             script,
             window,
-            first_window,
+            earlier_windows,
         } = &m.body
         else {
             return Outcome::Failed {
                 reason: "not a call".into(),
             };
         };
-        // A retry in a later window: the call may be in the list it was
-        // first handed over to (its write was cut short of being recorded).
-        // Added again only when that list does not hold it.
-        if let Some(first) = first_window {
-            match self.holds(&self.dir.join(format!("calls-{first}.csv")), &m.key) {
+        // A retry in another window: the call may be in a list it was
+        // handed over to before (its write not recorded: a runner killed,
+        // a sync that failed). Added only when none of them holds it.
+        for earlier in earlier_windows {
+            match self.holds(&self.dir.join(format!("calls-{earlier}.csv")), &m.key) {
                 Ok(true) => return Outcome::Sent { provider_id: None },
                 Ok(false) => {}
                 Err(reason) => return retry(reason),
@@ -298,7 +298,7 @@ mod tests {
             body: Body::Call {
                 script: "Bonjour".into(),
                 window: "2026-11-27T10".into(),
-                first_window: None,
+                earlier_windows: Vec::new(),
             },
         }
     }
@@ -314,7 +314,7 @@ mod tests {
         assert_eq!(text.lines().count(), 3, "{text}");
     }
 
-    /// A retry in a later window looks in the list the call first went to:
+    /// A retry in a later window looks in the lists the call went to:
     /// found there, it is not added again; else it joins the current list.
     #[test]
     fn a_retry_in_a_later_window_finds_the_call_in_its_first_list() {
@@ -326,7 +326,7 @@ mod tests {
             m.body = Body::Call {
                 script: "Bonjour".into(),
                 window: "2026-11-27T14".into(),
-                first_window: Some("2026-11-27T10".into()),
+                earlier_windows: vec!["2026-11-27T10".into()],
             };
             m
         };

@@ -260,10 +260,13 @@ fn retry_after(h: &reqwest::header::HeaderMap) -> Option<Duration> {
     let wait = match v.parse::<u64>() {
         Ok(secs) => Duration::from_secs(secs),
         Err(_) => {
-            let at = httpdate::parse_http_date(v).ok()?;
-            let at_ms = at
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+            // Then RFC 2822, which some servers send (`+0000`, a one-digit day).
+            let at_ms = match httpdate::parse_http_date(v) {
+                Ok(at) => at
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+                Err(_) => chrono::DateTime::parse_from_rfc2822(v).ok()?.timestamp_millis(),
+            };
             Duration::from_millis(u64::try_from(at_ms.saturating_sub(crate::clock::real_unix_ms())).unwrap_or(0))
         }
     };
@@ -803,6 +806,11 @@ mod tests {
         );
         assert_eq!(header("Sunday, 06-Nov-94 08:49:37 GMT"), Some(Duration::ZERO));
         assert_eq!(header("Sun Nov  6 08:49:37 1994"), Some(Duration::ZERO));
+        assert_eq!(
+            header("Sun, 6 Nov 1994 08:49:37 +0000"),
+            Some(Duration::ZERO),
+            "RFC 2822"
+        );
         assert_eq!(header("soon"), None);
         assert_eq!(retry_after(&reqwest::header::HeaderMap::new()), None);
     }

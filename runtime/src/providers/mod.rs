@@ -62,9 +62,9 @@ pub enum Body {
         script: String,
         /// The calling window the call belongs to (`2026-11-27T10`), for call lists.
         window: String,
-        /// The window it was first handed over in, when a retry comes in a
-        /// later one: the call may be in that list already.
-        first_window: Option<String>,
+        /// The other windows it was handed over in, when it is retried:
+        /// the call may be in one of those lists already.
+        earlier_windows: Vec<String>,
     },
 }
 

@@ -186,7 +186,7 @@ pub fn compose<'p>(
             let window = window();
             Body::Call {
                 script,
-                first_window: row.call_window.clone().filter(|w| *w != window),
+                earlier_windows: row.call_windows.iter().filter(|w| **w != window).cloned().collect(),
                 window,
             }
         }

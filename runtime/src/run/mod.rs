@@ -241,7 +241,11 @@ fn start(args: &Args) -> Result<Exit, (Exit, String)> {
             passes += 1;
             total.add(&report);
             match (args.until, report.next_due) {
-                (Some(until), Some(next)) if !report.stopped && report.unreachable.is_empty() && next <= until => {
+                // Only forward: a pass that left something due at its own
+                // instant would be run again and again.
+                (Some(until), Some(next))
+                    if !report.stopped && report.unreachable.is_empty() && next <= until && next > at =>
+                {
                     at = next
                 }
                 _ => break report.stopped,

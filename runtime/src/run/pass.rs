@@ -190,9 +190,10 @@ fn calling_window(engine: &Engine, purpose: Purpose, tz: chrono_tz::Tz, now: Dat
 /// Events a pass acts on at most (the rest wait for the next pass).
 const EVENTS_PER_PASS: usize = 100_000;
 
-/// Whether an event's contact is given up on.
+/// Whether an event's contact is given up on (at its give-up time: a
+/// `--until` run steps to that instant, and must not find it waiting again).
 fn waited_too_long(e: &EventRow, now: DateTime<Utc>) -> bool {
-    now > give_up_at(e)
+    now >= give_up_at(e)
 }
 
 /// When an event whose contact the CRM does not have is given up on: a
@@ -313,7 +314,10 @@ impl Runner {
         // changed, not at every pass nor at every `--once` (a waiting event
         // must not make each pass read a million contacts). They wait for
         // [`EXPIRY`] after the event (as long as a send may be late).
-        let crm_stamp = crm::contacts_stamp(&current.config.crm, &self.dir).map(|s| crm::stamp_text(&s));
+        // With the apply's serial: an apply may change what the file is
+        // read as (`[crm]`, the contact model) while the file stays as it was.
+        let crm_stamp = crm::contacts_stamp(&current.config.crm, &self.dir)
+            .map(|s| format!("{}|{}", self.deployed.serial, crm::stamp_text(&s)));
         let mut events: BTreeMap<String, Vec<EventRow>> = BTreeMap::new();
         let mut given_up = Vec::new();
         // Up to EVENTS_PER_PASS events to act on; the waiting ones are read
@@ -418,27 +422,33 @@ impl Runner {
         let stopped = pass.stop.load(Ordering::Relaxed);
         // Events of contacts the whole CRM does not have wait for them (a
         // scan cut short by a stop has not looked at every contact).
-        if !stopped {
-            let mut waiting = Vec::new();
-            for e in pass.events.values().flatten() {
-                if waited_too_long(e, now) {
-                    given_up.push(e.id);
-                } else {
-                    waiting.push(e.id);
-                    pass.report.waiting_events += 1;
-                    pass.report.due(give_up_at(e));
+        let after_scan = (|| {
+            if !stopped {
+                let mut waiting = Vec::new();
+                for e in pass.events.values().flatten() {
+                    if waited_too_long(e, now) {
+                        given_up.push(e.id);
+                    } else {
+                        waiting.push(e.id);
+                        pass.report.waiting_events += 1;
+                        pass.report.due(give_up_at(e));
+                    }
+                }
+                if let Some(stamp) = &crm_stamp {
+                    pass.store.mark_events_waiting(&waiting, stamp).map_err(db)?;
                 }
             }
-            if let Some(stamp) = &crm_stamp {
-                pass.store
-                    .mark_events_waiting(&waiting, stamp)
-                    .map_err(|e| e.to_string())?;
+            pass.report.unknown_contacts += given_up.len() as u64;
+            pass.store.mark_events_processed(&given_up).map_err(db)?;
+            if !stopped {
+                pass.close_windows()?;
             }
-        }
-        pass.report.unknown_contacts += given_up.len() as u64;
-        pass.store.mark_events_processed(&given_up).map_err(|e| e.to_string())?;
-        if !stopped {
-            pass.close_windows()?;
+            Ok::<(), String>(())
+        })();
+        // Whatever failed, the sends claimed are handed over and recorded.
+        if let Err(e) = after_scan {
+            let _ = pass.finish();
+            return Err(e);
         }
         pass.next_scheduled(&current);
         let seen: Vec<String> = pass.zones.iter().map(|z| z.name().to_string()).collect();
@@ -1276,18 +1286,22 @@ impl<'p> Pass<'_, 'p> {
                     ) {
                         Ok(outgoing) => {
                             let lease = self.now_ms + i64::try_from(LEASE.as_millis()).unwrap_or(0) * 4;
-                            // A call's window is kept from its first hand-over.
-                            if row.call_window.is_none()
-                                && let Body::Call { window, .. } = &outgoing.body
+                            // A call's windows are kept from each hand-over.
+                            let call_window = match &outgoing.body {
+                                Body::Call { window, .. } => Some(window.clone()),
+                                _ => None,
+                            };
+                            if let Some(w) = &call_window
+                                && !row.call_windows.contains(w)
                             {
-                                row.call_window = Some(window.clone());
+                                row.call_windows.push(w.clone());
                             }
                             // Pressure counts the send at the instant it went
                             // out. Committed before the provider sees it.
                             // `None`: a send of its identity was in the ledger already.
                             let claimed = if in_ledger {
                                 self.store
-                                    .claim_send(&row.key, self.owner, lease, self.now, row.call_window.as_deref())
+                                    .claim_send(&row.key, self.owner, lease, self.now, call_window.as_deref())
                                     .map_err(db)?;
                                 Some(None)
                             } else {

@@ -139,9 +139,10 @@ pub struct SendRow {
     /// identity ([`send_key`]) of the send itself, or for a fallback of the
     /// send it falls back for.
     pub thread: Option<String>,
-    /// For a call, the calling window it was first handed over in (its
-    /// list): a retry looks there before adding it to a later window's.
-    pub call_window: Option<String>,
+    /// For a call, the calling windows it was handed over in, in order
+    /// (their lists): a retry looks there before adding it to another
+    /// window's. Stored space-separated in `call_window`.
+    pub call_windows: Vec<String>,
 }
 
 impl SendRow {
@@ -178,7 +179,7 @@ impl SendRow {
             provider_id: None,
             event: None,
             thread: Some(identity),
-            call_window: None,
+            call_windows: Vec::new(),
         }
     }
 
@@ -436,7 +437,7 @@ pub trait RunStore {
     /// to go through). One statement, prepared once for the lot.
     fn finish_claimed(&mut self, ended: &[Ended]) -> Result<(), StateError>;
     /// Claim a send for the provider: `sending`, leased to `owner`. A
-    /// call's first calling window is kept (`call_window` when it has none).
+    /// call's calling window is added to those it was handed over in.
     fn claim_send(
         &mut self,
         key: &str,
@@ -572,7 +573,7 @@ impl SqliteRunStore {
             lease.map(|l| l.0),
             lease.map(|l| l.1),
             updated_at,
-            s.call_window,
+            windows_text(&s.call_windows),
         ])?;
         Ok((n > 0).then(|| self.conn.last_insert_rowid()))
     }
@@ -637,6 +638,11 @@ struct SendRowRaw {
     call_window: Option<String>,
 }
 
+/// A call's windows as stored (`None` for none).
+fn windows_text(windows: &[String]) -> Option<String> {
+    (!windows.is_empty()).then(|| windows.join(" "))
+}
+
 fn channel(s: &str) -> Result<Channel, StateError> {
     Channel::ALL
         .into_iter()
@@ -674,7 +680,10 @@ impl SendRowRaw {
             provider_id: self.provider_id,
             event: self.event,
             thread: self.thread,
-            call_window: self.call_window,
+            call_windows: self
+                .call_window
+                .map(|w| w.split_whitespace().map(str::to_string).collect())
+                .unwrap_or_default(),
         })
     }
 }
@@ -1248,7 +1257,10 @@ impl RunStore for SqliteRunStore {
     ) -> Result<(), StateError> {
         self.conn
             .prepare_cached(
-                "UPDATE sends SET status = 'sending', lease_owner = ?2, lease_until = ?3, sent_at = ?4, attempts = attempts + 1, updated_at = ?4, call_window = coalesce(call_window, ?5) WHERE key = ?1",
+                "UPDATE sends SET status = 'sending', lease_owner = ?2, lease_until = ?3, sent_at = ?4, attempts = attempts + 1, updated_at = ?4, call_window = CASE
+                     WHEN ?5 IS NULL OR instr(' ' || coalesce(call_window, '') || ' ', ' ' || ?5 || ' ') > 0 THEN call_window
+                     ELSE ltrim(coalesce(call_window, '') || ' ' || ?5) END
+                 WHERE key = ?1",
             )?
             .execute(params![key, owner, lease_until_ms, ms(at), call_window])?;
         Ok(())
@@ -1598,6 +1610,33 @@ mod tests {
         clash.key = row("c1", at).key;
         assert!(store.queue_send(&clash).is_err(), "another identity under a taken key");
         assert!(store.insert_claimed(&row("c2", at), "runner", 0, at).unwrap().is_some());
+    }
+
+    /// A call's windows: each hand-over's, once, in order.
+    #[test]
+    fn a_call_keeps_every_window_it_was_handed_over_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        super::super::State::open_or_create(&path).unwrap();
+        let mut store = SqliteRunStore::open(&path).unwrap();
+        let at = DateTime::from_timestamp_millis(1_764_234_060_000).unwrap();
+        let row = SendRow {
+            message: "call".into(),
+            channel: Channel::Call,
+            ..SendRow::new(at.timestamp_millis(), "scenarios.s", 1, "c1", "e1", at)
+        };
+        assert!(store.queue_send(&row).unwrap());
+        let windows = |store: &SqliteRunStore| store.send(&row.key).unwrap().unwrap().call_windows;
+        assert!(windows(&store).is_empty());
+        for w in [
+            Some("2026-11-27T10"),
+            Some("2026-11-27T10"),
+            None,
+            Some("2026-11-27T14"),
+        ] {
+            store.claim_send(&row.key, "runner", 0, at, w).unwrap();
+        }
+        assert_eq!(windows(&store), ["2026-11-27T10", "2026-11-27T14"]);
     }
 
     #[test]

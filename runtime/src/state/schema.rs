@@ -347,8 +347,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // of that look (`waiting`); it is not looked for again until the CRM
     // changes. Kept in memory before, so each `herald run --once` (cron)
     // read the whole CRM again while any event waited (up to 72 hours).
-    // A call's calling window is kept from its first hand-over, so that a
-    // retry in a later window finds it in the list it went to.
+    // A call's calling windows are kept from each hand-over (space-separated),
+    // so that a retry in another window finds it in a list it went to.
     "
     ALTER TABLE events ADD COLUMN waiting TEXT;
     ALTER TABLE sends ADD COLUMN call_window TEXT;
@@ -464,17 +464,22 @@ mod tests {
     }
 
     /// Version 9: events recorded before it are looked for again (no
-    /// stamp), and keep everything else.
+    /// stamp), and keep everything else; sends gain their calls' windows.
     #[test]
     fn version_9_events_recorded_before_are_not_waiting() {
         let conn = Connection::open_in_memory().unwrap();
         at_version(&conn, 8);
+        let columns_9 = |conn: &Connection| {
+            conn.prepare("SELECT waiting FROM events").is_ok() && conn.prepare("SELECT call_window FROM sends").is_ok()
+        };
+        assert!(!columns_9(&conn));
         conn.execute_batch(
             "INSERT INTO events (id, contact_id, name, at, props, source, dedupe_key, processed)
              VALUES (3, 'c9', 'signup', '2026-11-20T09:05:00.000Z', '{}', 'cli', 'k', 0)",
         )
         .unwrap();
         upgrade(&conn, 8, 9);
+        assert!(columns_9(&conn));
         let row: (i64, String, i64, Option<String>) = conn
             .query_row("SELECT id, contact_id, processed, waiting FROM events", [], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
