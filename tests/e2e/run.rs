@@ -478,6 +478,44 @@ fn an_event_for_a_contact_not_yet_in_the_crm_waits_for_it() {
     );
 }
 
+/// A waiting event is given up at its time even when its contact arrives
+/// later, before any pass gave it up (a runner down meanwhile).
+#[test]
+fn a_waiting_event_past_its_time_is_given_up_though_its_contact_arrived() {
+    let dir = copy_example("garage-services");
+    with_file_providers(dir.path());
+    assert_eq!(
+        run(herald().args(["apply", "--auto-approve", "--dir"]).arg(dir.path())).0,
+        0
+    );
+    let (code, _, err) = run(herald()
+        .env("HERALD_NOW", "2026-11-20T09:05:00Z")
+        .args([
+            "event",
+            "send",
+            "car_ready",
+            "--contact",
+            "c_late",
+            "--prop",
+            "amount=80",
+        ])
+        .arg(dir.path()));
+    assert_eq!(code, 0, "{err}");
+    let r = run_once(dir.path(), "2026-11-20T09:10:00Z");
+    assert_eq!(r["waiting_events"].as_u64(), Some(1), "{r}");
+    let csv = dir.path().join("data/contacts.csv");
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let row = text.lines().nth(1).unwrap().replacen("c0000001", "c_late", 1);
+    std::fs::write(&csv, format!("{text}{row}\n")).unwrap();
+    let r = run_once(dir.path(), "2026-11-23T12:00:00Z");
+    assert_eq!(
+        (r["unknown_contacts"].as_u64(), r["events"].as_u64()),
+        (Some(1), Some(0)),
+        "{r}"
+    );
+    assert!(ledger(dir.path()).iter().all(|s| s["contact_id"] != "c_late"));
+}
+
 #[test]
 fn pause_resume_and_stop() {
     let dir = copy_example("garage-services");

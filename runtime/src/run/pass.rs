@@ -328,11 +328,14 @@ impl Runner {
             let Some(last) = page.last() else { break };
             after = last.id;
             for e in page {
-                if crm_stamp.is_none() || e.waiting != crm_stamp {
+                // One that waited for its contact is given up at its time,
+                // whether or not the CRM changed since (a runner down then
+                // must not act on it later).
+                if e.waiting.is_some() && waited_too_long(&e, now) {
+                    given_up.push(e.id);
+                } else if crm_stamp.is_none() || e.waiting != crm_stamp {
                     taken += 1;
                     events.entry(e.contact_id.clone()).or_default().push(e);
-                } else if waited_too_long(&e, now) {
-                    given_up.push(e.id);
                 } else {
                     report.waiting_events += 1;
                     report.due(give_up_at(&e));
