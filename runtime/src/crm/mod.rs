@@ -170,17 +170,35 @@ pub fn find(source: &mut dyn ContactSource, id: &str) -> Result<Lookup, CrmError
     Ok(found)
 }
 
-/// What tells that a file changed: its size and modification time, and
-/// those of an SQLite file's write-ahead log.
-pub type Stamp = Vec<Option<(u64, std::time::SystemTime)>>;
+/// What tells that a file changed: its size, modification time, inode and
+/// status-change time (which no `touch -r`, `cp -p` or `rsync -t` sets
+/// back), and those of an SQLite file's write-ahead log.
+pub type Stamp = Vec<Option<FileStamp>>;
 
-/// A [`Stamp`] as text, to keep in the state (`len:seconds.nanos` per file,
-/// `-` for a missing one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileStamp {
+    len: u64,
+    modified: std::time::SystemTime,
+    ino: u64,
+    /// ctime, seconds and nanoseconds.
+    changed: (i64, i64),
+}
+
+/// A [`Stamp`] as text, to keep in the state (`len:mtime:ino:ctime` per
+/// file, `-` for a missing one).
 pub fn stamp_text(stamp: &Stamp) -> String {
-    let part = |p: &Option<(u64, std::time::SystemTime)>| match p {
-        Some((len, at)) => {
-            let at = at.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-            format!("{len}:{}.{:09}", at.as_secs(), at.subsec_nanos())
+    let part = |p: &Option<FileStamp>| match p {
+        Some(f) => {
+            let at = f.modified.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+            format!(
+                "{}:{}.{:09}:{}:{}.{:09}",
+                f.len,
+                at.as_secs(),
+                at.subsec_nanos(),
+                f.ino,
+                f.changed.0,
+                f.changed.1
+            )
         }
         None => "-".to_string(),
     };
@@ -189,10 +207,14 @@ pub fn stamp_text(stamp: &Stamp) -> String {
 
 /// The [`Stamp`] of a CSV file, or of an SQLite database (`sqlite`).
 pub fn stamp(path: &Path, sqlite: bool) -> Stamp {
+    use std::os::unix::fs::MetadataExt;
     let of = |p: &Path| {
-        std::fs::metadata(p)
-            .ok()
-            .map(|m| (m.len(), m.modified().unwrap_or(std::time::SystemTime::UNIX_EPOCH)))
+        std::fs::metadata(p).ok().map(|m| FileStamp {
+            len: m.len(),
+            modified: m.modified().unwrap_or(std::time::SystemTime::UNIX_EPOCH),
+            ino: m.ino(),
+            changed: (m.ctime(), m.ctime_nsec()),
+        })
     };
     if !sqlite {
         return vec![of(path)];
@@ -235,17 +257,63 @@ mod tests {
     #[test]
     fn a_stamp_as_text_tells_every_change() {
         let at = UNIX_EPOCH + Duration::new(1_764_000_000, 5);
+        let f = super::FileStamp {
+            len: 10,
+            modified: at,
+            ino: 7,
+            changed: (1_764_000_001, 3),
+        };
         assert_eq!(
-            super::stamp_text(&vec![Some((10, at)), None]),
-            "10:1764000000.000000005;-"
+            super::stamp_text(&vec![Some(f), None]),
+            "10:1764000000.000000005:7:1764000001.000000003;-"
         );
-        let a = super::stamp_text(&vec![Some((10, at))]);
-        assert_ne!(a, super::stamp_text(&vec![Some((11, at))]), "length");
+        let a = super::stamp_text(&vec![Some(f)]);
+        let other = |g: super::FileStamp| super::stamp_text(&vec![Some(g)]);
+        assert_ne!(a, other(super::FileStamp { len: 11, ..f }), "length");
         assert_ne!(
             a,
-            super::stamp_text(&vec![Some((10, at + Duration::from_nanos(1)))]),
+            other(super::FileStamp {
+                modified: at + Duration::from_nanos(1),
+                ..f
+            }),
             "mtime"
         );
+        assert_ne!(
+            a,
+            other(super::FileStamp { ino: 8, ..f }),
+            "another file renamed over it"
+        );
+        assert_ne!(
+            a,
+            other(super::FileStamp {
+                changed: (1_764_000_001, 4),
+                ..f
+            }),
+            "mtime set back"
+        );
         assert_ne!(a, super::stamp_text(&vec![None]), "file gone");
+    }
+
+    /// A file rewritten with the same size and its old mtime put back
+    /// (`touch -r`, `cp -p`) still changes its stamp.
+    #[test]
+    fn a_file_with_its_mtime_set_back_has_a_new_stamp() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("contacts.csv");
+        std::fs::write(&path, "id\nc1\n").unwrap();
+        let before = super::stamp(&path, false);
+        let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
+        // Past the kernel's coarse clock tick (ctime is not finer).
+        std::thread::sleep(Duration::from_millis(50));
+        std::fs::write(&path, "id\nc2\n").unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(mtime)
+            .unwrap();
+        let after = super::stamp(&path, false);
+        assert_eq!(std::fs::metadata(&path).unwrap().modified().unwrap(), mtime);
+        assert_ne!(super::stamp_text(&before), super::stamp_text(&after));
     }
 }
