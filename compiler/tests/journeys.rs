@@ -260,6 +260,20 @@ tests:
     let (passed, results, _) = one(&test("{ never: cart_email, reason: invalid-address }"));
     assert!(!passed, "{results:#?}");
 
+    // Set in the timeline: the SMS goes to the number of its time.
+    let (passed, results, timeline) = one(r#"
+tests:
+  phone_changed:
+    start: 2026-11-17T09:00
+    contact: { id: t1, email: a@example.test, phone: "+33612345678", region: IDF, consents: [email_marketing, sms_marketing] }
+    timeline:
+      - { at: 2026-11-17T09:05, event: cart_abandoned, cart_value: 80 }
+      - { at: 2026-11-17T12:00, set: { phone: "06 12" } }
+    expect:
+      - { never: cart_sms, reason: invalid-address }
+"#);
+    assert!(passed, "{results:#?}\n{timeline:#?}");
+
     let (_, c) = compile(&test("{ never: cart_sms }"));
     let errors: Vec<_> = c.diagnostics.iter().filter(|d| d.is_error()).collect();
     assert_eq!(errors.len(), 1, "{errors:#?}");
@@ -270,6 +284,17 @@ tests:
             .as_deref()
             .is_some_and(|h| h.contains("reason: invalid-address")),
         "{errors:#?}"
+    );
+    // A line break is refused even when the test expects the drop, and
+    // the help does not advise what the test does already.
+    let (_, c) =
+        compile(&test("{ never: cart_sms, reason: invalid-address }").replace("\"06 12 34 56 78\"", "\"06 12\\n34\""));
+    let errors: Vec<_> = c.diagnostics.iter().filter(|d| d.is_error()).collect();
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    let help = errors[0].help.as_deref().unwrap_or("");
+    assert!(
+        help.contains("control character") && !help.contains("expect `{"),
+        "{help}"
     );
 }
 

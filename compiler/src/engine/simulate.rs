@@ -46,8 +46,14 @@ pub enum Fact {
     Stopped { message: String, kind: StopKind },
     /// A consent (by its index in the layout) given or withdrawn.
     Consent { index: usize, given: bool },
-    /// A field (by its index in the layout) changes; `None` removes its value.
-    Set { index: usize, value: Option<FieldValue> },
+    /// A field (by its index in the layout) changes; `None` removes its
+    /// value. `invalid`: an email or phone that is not a valid address
+    /// (kept as a CRM row's is; nothing is sent to it).
+    Set {
+        index: usize,
+        value: Option<FieldValue>,
+        invalid: Option<crate::contact::Reason>,
+    },
 }
 
 /// What stops a channel for the contact.
@@ -411,12 +417,15 @@ impl<'p> Sim<'_, 'p> {
                     c.at = Some(t.at.date_naive());
                 }
             }
-            Fact::Set { index, value } => {
+            Fact::Set { index, value, invalid } => {
                 if let Some(slot) = self.contact.fields.get_mut(*index) {
                     slot.clone_from(value);
                 }
-                // A value set is a valid one (the check refuses others).
                 self.contact.invalid.retain(|(i, _)| i != index);
+                if let Some(reason) = invalid {
+                    self.contact.invalid.push((*index, reason.clone()));
+                    self.contact.invalid.sort_by_key(|(i, _)| *i);
+                }
             }
         }
         if t.at >= self.start {

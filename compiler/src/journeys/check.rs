@@ -211,16 +211,20 @@ impl Checker<'_, '_, '_> {
                 }
                 Err(r) => Err(r.to_string()),
             });
-        const INVALID: &str =
-            "To test a contact whose address is not valid, expect `{ never: MESSAGE, reason: invalid-address }`.";
+        // How to test an invalid address, unless the test does already.
+        let hint = if invalid_address {
+            "A line break or a control character is refused even then, as in a CRM row."
+        } else {
+            "To test a contact whose address is not valid, expect `{ never: MESSAGE, reason: invalid-address }`."
+        };
         match typed {
             Ok((value, invalid)) => Some((i, value, invalid)),
             Err(why) => {
                 let help = match &field.ty {
                     FieldType::Phone => format!(
-                        "Write the number in E.164 form, quoted so YAML keeps the `+`: `\"+33612345678\"`. {INVALID}"
+                        "Write the number in E.164 form, quoted so YAML keeps the `+`: `\"+33612345678\"`. {hint}"
                     ),
-                    FieldType::Email => format!("Write an address such as `a@example.test`. {INVALID}"),
+                    FieldType::Email => format!("Write an address such as `a@example.test`. {hint}"),
                     FieldType::Enum { values } => format!("Write one of `{}`.", values.join("`, `")),
                     FieldType::List { .. } => "Write a list: `[shoes, bags]`.".to_string(),
                     FieldType::Date => "Write a date: `1990-12-03`.".to_string(),
@@ -350,7 +354,7 @@ impl Checker<'_, '_, '_> {
                 continue;
             };
             latest = latest.max(Some(at));
-            if let Some(fact) = self.fact(&entry.value) {
+            if let Some(fact) = self.fact(&entry.value, invalid_address) {
                 timeline.push(Timed { at, fact });
             }
         }
@@ -439,7 +443,7 @@ impl Checker<'_, '_, '_> {
         }
     }
 
-    fn fact(&mut self, e: &crate::ast::TimelineDoc) -> Option<Fact> {
+    fn fact(&mut self, e: &crate::ast::TimelineDoc, invalid_address: bool) -> Option<Fact> {
         let stop = |this: &mut Self, m: &Sp<String>, kind| {
             this.message(m).then(|| Fact::Stopped {
                 message: m.value.clone(),
@@ -530,8 +534,8 @@ impl Checker<'_, '_, '_> {
                     return None;
                 }
                 let (field, v) = pairs.value.0.first()?;
-                let (index, value, _) = self.field(field, v, "the `set` entry", false)?;
-                Some(Fact::Set { index, value })
+                let (index, value, invalid) = self.field(field, v, "the `set` entry", invalid_address)?;
+                Some(Fact::Set { index, value, invalid })
             }
         }
     }

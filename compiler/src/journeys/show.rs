@@ -180,7 +180,7 @@ pub fn happening(engine: &Engine, h: &Happening, tz: Tz) -> String {
             Fact::Stopped { message, kind } => format!("{} {message}", kind.as_str()),
             Fact::Consent { index, given: true } => format!("consent given {}", consent(*index)),
             Fact::Consent { index, given: false } => format!("consent withdrawn {}", consent(*index)),
-            Fact::Set { index, value: v } => format!("set {} = {}", field(*index), value(v)),
+            Fact::Set { index, value: v, .. } => format!("set {} = {}", field(*index), value(v)),
         },
     }
 }
