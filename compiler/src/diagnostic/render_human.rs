@@ -96,6 +96,36 @@ impl SourceCode for FileSource<'_> {
     }
 }
 
+/// Lines longer than this are not drawn in a snippet (a one-line or
+/// minified file): the place is named instead. miette cannot pad an
+/// underline past 65,535 columns, and such a line is unreadable anyway.
+const SNIPPET_LINE_MAX: usize = 1_000;
+
+/// Whether the line(s) holding `span` can be drawn in a snippet.
+fn drawable(sources: &SourceSet, span: Span) -> bool {
+    let Some(f) = sources.get(span.file) else {
+        return false;
+    };
+    let short = |offset: u32| {
+        let line = f.line_col(offset).line;
+        let start = f.line_start(line.saturating_sub(1));
+        let rest = f.text.get(start..).unwrap_or("");
+        rest.find('\n').unwrap_or(rest.len()) <= SNIPPET_LINE_MAX
+    };
+    short(span.start) && short(span.end)
+}
+
+/// Where `span` is, as `path:line:column`, for a diagnostic without a snippet.
+fn place(sources: &SourceSet, span: Span) -> String {
+    match sources.get(span.file) {
+        Some(f) => {
+            let lc = f.line_col(span.start);
+            format!("{}:{}:{}", f.path, lc.line, lc.column)
+        }
+        None => String::new(),
+    }
+}
+
 fn source_span(span: Span) -> SourceSpan {
     SourceSpan::new((span.start as usize).into(), span.len())
 }
@@ -128,6 +158,20 @@ impl<'a> View<'a> {
                 related: d.related.iter().map(|l| View::note(l, sources, redactor)).collect(),
             };
         };
+        if !drawable(sources, primary.span) {
+            let what = label(primary).map(|l| format!(": {l}")).unwrap_or_default();
+            return View {
+                title: format!(
+                    "{title} (at {}{what}; the line is too long to show)",
+                    place(sources, primary.span)
+                ),
+                severity,
+                help,
+                source: None,
+                labels: Vec::new(),
+                related: d.related.iter().map(|l| View::note(l, sources, redactor)).collect(),
+            };
+        }
         let file = primary.span.file;
         let mut labels = vec![LabeledSpan::new_primary_with_span(
             label(primary),
@@ -139,7 +183,7 @@ impl<'a> View<'a> {
         for l in &d.related {
             // Close labels share the snippet; distant ones get their own, so a
             // snippet never runs over dozens of lines.
-            if l.span.file == file && line(l.span).abs_diff(primary_line) <= 6 {
+            if l.span.file == file && line(l.span).abs_diff(primary_line) <= 6 && drawable(sources, l.span) {
                 labels.push(LabeledSpan::new_with_span(label(l), source_span(l.span)));
             } else {
                 related.push(View::note(l, sources, redactor));
@@ -157,6 +201,20 @@ impl<'a> View<'a> {
 
     /// A related place in another file, shown as a nested note.
     fn note(l: &'a Label, sources: &'a SourceSet, redactor: &Redactor) -> Self {
+        if !drawable(sources, l.span) {
+            return View {
+                title: format!(
+                    "{} (at {}; the line is too long to show)",
+                    redactor.text(&l.message),
+                    place(sources, l.span)
+                ),
+                severity: miette::Severity::Advice,
+                help: None,
+                source: None,
+                labels: Vec::new(),
+                related: Vec::new(),
+            };
+        }
         View {
             title: redactor.text(&l.message).into_owned(),
             severity: miette::Severity::Advice,
@@ -220,5 +278,42 @@ impl miette::Diagnostic for View<'_> {
         } else {
             Some(Box::new(self.related.iter().map(|r| r as &dyn miette::Diagnostic)))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnostic::Code;
+    use crate::source::SourceKind;
+
+    /// A place far along a very long line (a one-line file) is named, not
+    /// drawn: miette cannot pad past 65,535 columns, and it panicked.
+    #[test]
+    fn a_place_on_a_very_long_line_is_named_not_drawn() {
+        let mut sources = SourceSet::new();
+        let text = format!(
+            "tests: {{ t: {{ description: \"{}\", phone: bad }} }}\n",
+            "x".repeat(70_000)
+        );
+        let at = text.find("bad").unwrap();
+        let file = sources.add(SourceFile::new("tests/t.yaml", SourceKind::Test, text));
+        let d = Diagnostic::new(Code::TestInvalidValue, "`phone` of the test contact is not valid")
+            .at(Span::new(file, at, at + 3), "not a phone number")
+            .help("Write the number in E.164 form.");
+        let wide = HumanOptions {
+            width: 400,
+            ..HumanOptions::default()
+        };
+        let out = render(&[d], &sources, wide);
+        assert!(
+            out.contains(&format!(
+                "(at tests/t.yaml:1:{}: not a phone number; the line is too long to show)",
+                at + 1
+            )),
+            "{out}"
+        );
+        assert!(out.contains("Write the number in E.164 form."), "{out}");
+        assert!(!out.contains("xxxxxxxxxx"), "the line is not shown");
     }
 }
