@@ -52,6 +52,29 @@ impl fmt::Display for FileError {
     }
 }
 
+/// What tells that a file changed: its size, modification time, inode and
+/// status-change time (which no `touch -r`, `cp -p` or `rsync -t` sets back).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileStamp {
+    pub len: u64,
+    pub modified: std::time::SystemTime,
+    pub ino: u64,
+    /// ctime, seconds and nanoseconds.
+    pub changed: (i64, i64),
+}
+
+impl FileStamp {
+    pub fn of(meta: &Metadata) -> FileStamp {
+        use std::os::unix::fs::MetadataExt;
+        FileStamp {
+            len: meta.len(),
+            modified: meta.modified().unwrap_or(std::time::SystemTime::UNIX_EPOCH),
+            ino: meta.ino(),
+            changed: (meta.ctime(), meta.ctime_nsec()),
+        }
+    }
+}
+
 pub fn human_bytes(n: u64) -> String {
     match n {
         n if n >= 1 << 30 && n % (1 << 30) == 0 => format!("{} GiB", n >> 30),

@@ -48,6 +48,14 @@ impl Contact {
     }
 }
 
+/// Whether a value failing for `reason` is kept as an invalid address (its
+/// contact kept, nothing sent to it) rather than rejecting its row: an email
+/// or phone with a bad syntax. A line break is no typo: most likely a quote
+/// not closed, which swallowed the rows after it.
+pub fn kept_as_invalid(reason: &Reason, text: &str) -> bool {
+    matches!(reason, Reason::NotAPhone | Reason::NotAnEmail) && !text.contains(char::is_control)
+}
+
 /// Where each field and consent of the model is, in a contact and in a row.
 #[derive(Clone, Debug)]
 pub struct Layout {
@@ -176,6 +184,23 @@ impl Layout {
         known.then_some(name)
     }
 
+    /// [`Layout::parse_field`], keeping an address that is not a valid one
+    /// as a row keeps it (see [`kept_as_invalid`]): the value, and why it
+    /// is invalid.
+    pub fn parse_field_keeping_invalid(
+        &self,
+        i: usize,
+        raw: &str,
+    ) -> Result<(Option<FieldValue>, Option<Reason>), Reason> {
+        match self.parse_field(i, raw) {
+            Ok(value) => Ok((value, None)),
+            Err(reason) if kept_as_invalid(&reason, raw) => {
+                Ok((Some(FieldValue::Text(raw.trim().to_string())), Some(reason)))
+            }
+            Err(reason) => Err(reason),
+        }
+    }
+
     /// The problems of a kept contact's invalid addresses, by column.
     pub fn invalid_addresses<'c>(&'c self, contact: &'c Contact) -> impl Iterator<Item = RowProblem> + 'c {
         contact.invalid.iter().filter_map(|(i, reason)| {
@@ -233,11 +258,7 @@ impl Layout {
                 None if !optional => return Err(problem(Reason::Empty)),
                 Some(FieldValue::Text(text)) => match validate_text(ty, *max, text) {
                     Ok(()) => {}
-                    // A line break is no typo: most likely a quote not
-                    // closed, which swallowed the rows after it.
-                    Err(reason @ (Reason::NotAPhone | Reason::NotAnEmail)) if !text.contains(char::is_control) => {
-                        out.invalid.push((i, reason))
-                    }
+                    Err(reason) if kept_as_invalid(&reason, text) => out.invalid.push((i, reason)),
                     Err(reason) => return Err(problem(reason)),
                 },
                 _ => {}

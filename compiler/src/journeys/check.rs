@@ -200,17 +200,13 @@ impl Checker<'_, '_, '_> {
         };
         let field = self.plan.contact.fields.get(&name.value)?;
         let list = matches!(field.ty, FieldType::List { .. });
-        let typed = self
-            .cell(v, list)
-            .and_then(|raw| match self.layout.parse_field(i, &raw) {
-                Ok(value) => Ok((value, None)),
-                Err(r @ (Reason::NotAPhone | Reason::NotAnEmail))
-                    if invalid_address && !raw.contains(char::is_control) =>
-                {
-                    Ok((Some(FieldValue::Text(raw.trim().to_string())), Some(r)))
-                }
-                Err(r) => Err(r.to_string()),
-            });
+        let typed = self.cell(v, list).and_then(|raw| {
+            let typed = match invalid_address {
+                true => self.layout.parse_field_keeping_invalid(i, &raw),
+                false => self.layout.parse_field(i, &raw).map(|v| (v, None)),
+            };
+            typed.map_err(|r| r.to_string())
+        });
         // How to test an invalid address, unless the test does already.
         let hint = if invalid_address {
             "A line break or a control character is refused even then, as in a CRM row."

@@ -12,7 +12,7 @@ mod sqlite_source;
 pub use csv_source::CsvSource;
 pub use sqlite_source::SqliteSource;
 
-use crate::fsx::{self, FileError};
+use crate::fsx::{self, FileError, FileStamp};
 use herald_compiler::contact::{Contact, Layout, RowProblem};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -170,19 +170,9 @@ pub fn find(source: &mut dyn ContactSource, id: &str) -> Result<Lookup, CrmError
     Ok(found)
 }
 
-/// What tells that a file changed: its size, modification time, inode and
-/// status-change time (which no `touch -r`, `cp -p` or `rsync -t` sets
-/// back), and those of an SQLite file's write-ahead log.
+/// What tells that the contacts changed: the stamp of their file, and of
+/// an SQLite file's write-ahead log.
 pub type Stamp = Vec<Option<FileStamp>>;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct FileStamp {
-    len: u64,
-    modified: std::time::SystemTime,
-    ino: u64,
-    /// ctime, seconds and nanoseconds.
-    changed: (i64, i64),
-}
 
 /// A [`Stamp`] as text, to keep in the state (`len:mtime:ino:ctime` per
 /// file, `-` for a missing one).
@@ -207,15 +197,7 @@ pub fn stamp_text(stamp: &Stamp) -> String {
 
 /// The [`Stamp`] of a CSV file, or of an SQLite database (`sqlite`).
 pub fn stamp(path: &Path, sqlite: bool) -> Stamp {
-    use std::os::unix::fs::MetadataExt;
-    let of = |p: &Path| {
-        std::fs::metadata(p).ok().map(|m| FileStamp {
-            len: m.len(),
-            modified: m.modified().unwrap_or(std::time::SystemTime::UNIX_EPOCH),
-            ino: m.ino(),
-            changed: (m.ctime(), m.ctime_nsec()),
-        })
-    };
+    let of = |p: &Path| std::fs::metadata(p).ok().map(|m| FileStamp::of(&m));
     if !sqlite {
         return vec![of(path)];
     }
@@ -257,7 +239,7 @@ mod tests {
     #[test]
     fn a_stamp_as_text_tells_every_change() {
         let at = UNIX_EPOCH + Duration::new(1_764_000_000, 5);
-        let f = super::FileStamp {
+        let f = crate::fsx::FileStamp {
             len: 10,
             modified: at,
             ino: 7,
@@ -268,11 +250,11 @@ mod tests {
             "10:1764000000.000000005:7:1764000001.000000003;-"
         );
         let a = super::stamp_text(&vec![Some(f)]);
-        let other = |g: super::FileStamp| super::stamp_text(&vec![Some(g)]);
-        assert_ne!(a, other(super::FileStamp { len: 11, ..f }), "length");
+        let other = |g: crate::fsx::FileStamp| super::stamp_text(&vec![Some(g)]);
+        assert_ne!(a, other(crate::fsx::FileStamp { len: 11, ..f }), "length");
         assert_ne!(
             a,
-            other(super::FileStamp {
+            other(crate::fsx::FileStamp {
                 modified: at + Duration::from_nanos(1),
                 ..f
             }),
@@ -280,12 +262,12 @@ mod tests {
         );
         assert_ne!(
             a,
-            other(super::FileStamp { ino: 8, ..f }),
+            other(crate::fsx::FileStamp { ino: 8, ..f }),
             "another file renamed over it"
         );
         assert_ne!(
             a,
-            other(super::FileStamp {
+            other(crate::fsx::FileStamp {
                 changed: (1_764_000_001, 4),
                 ..f
             }),

@@ -201,21 +201,27 @@ pub fn render(doc: &PlanDoc, color: bool) -> String {
         },
         doc.contacts.horizon_days
     );
-    for e in &doc.contacts.errors {
-        let _ = writeln!(
-            out,
-            "  {} {} {e}",
-            st.yellow("warning: rejected contact:"),
-            doc.contacts.file
-        );
-    }
-    if doc.contacts.bad_rows > doc.contacts.errors.len() as u64 {
-        let _ = writeln!(
-            out,
-            "  … and {} more rejected rows",
-            thousands(doc.contacts.bad_rows - doc.contacts.errors.len() as u64)
-        );
-    }
+    let listed = |out: &mut String, what: &str, rows: &[super::RejectedRow], total: u64, more: &str| {
+        for e in rows {
+            let _ = writeln!(out, "  {} {} {e}", st.yellow(what), doc.contacts.file);
+        }
+        // Rows, not problems: a row may have several.
+        let shown = rows
+            .iter()
+            .map(|e| e.row)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len() as u64;
+        if total > shown {
+            let _ = writeln!(out, "  … and {} more {more}", thousands(total - shown));
+        }
+    };
+    listed(
+        &mut out,
+        "warning: rejected contact:",
+        &doc.contacts.errors,
+        doc.contacts.bad_rows,
+        "rejected rows",
+    );
     let invalid = doc.contacts.invalid_addresses;
     if invalid > 0 {
         let _ = writeln!(
@@ -225,28 +231,13 @@ pub fn render(doc: &PlanDoc, color: bool) -> String {
             thousands(invalid),
             if invalid == 1 { "contact is" } else { "contacts are" },
         );
-        for e in &doc.contacts.invalid {
-            let _ = writeln!(
-                out,
-                "  {} {} {e}",
-                st.yellow("warning: invalid address:"),
-                doc.contacts.file
-            );
-        }
-        let shown = doc
-            .contacts
-            .invalid
-            .iter()
-            .map(|e| e.row)
-            .collect::<std::collections::BTreeSet<_>>()
-            .len() as u64;
-        if invalid > shown {
-            let _ = writeln!(
-                out,
-                "  … and {} more contacts with an invalid address",
-                thousands(invalid - shown)
-            );
-        }
+        listed(
+            &mut out,
+            "warning: invalid address:",
+            &doc.contacts.invalid,
+            invalid,
+            "contacts with an invalid address",
+        );
     }
     if let Some(ev) = &doc.contacts.events {
         let _ = writeln!(

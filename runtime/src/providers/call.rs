@@ -13,6 +13,7 @@
 //! without it; a whole last row that only lacks its newline gets it.
 
 use super::{Body, Outcome, Outgoing, Provider};
+use crate::fsx::FileStamp;
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -24,17 +25,12 @@ pub struct CallLists {
     known: Mutex<HashMap<PathBuf, Known>>,
 }
 
-/// What tells a list changed under Herald: inode, length, modification time.
-type Stamp = Option<(u64, u64, std::time::SystemTime)>;
-
-fn stamp_of(meta: &std::fs::Metadata) -> Stamp {
-    use std::os::unix::fs::MetadataExt;
-    Some((meta.ino(), meta.len(), meta.modified().ok()?))
-}
+/// What tells a list changed under Herald (none when it cannot be read).
+type Stamp = Option<FileStamp>;
 
 /// The stamp of the file at `path` (a link's own, not its target's).
 fn stamp_at(path: &Path) -> Stamp {
-    stamp_of(&std::fs::symlink_metadata(path).ok()?)
+    Some(FileStamp::of(&std::fs::symlink_metadata(path).ok()?))
 }
 
 /// The keys of a list, and its stamp once Herald's last row was written.
@@ -114,6 +110,11 @@ impl CallLists {
             dir: super::outbox_at(dir)?,
             known: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// The list of a calling window.
+    fn list(&self, window: &str) -> PathBuf {
+        self.dir.join(format!("calls-{window}.csv"))
     }
 
     /// The keys of a list (none when it does not exist yet or is empty). A
@@ -218,10 +219,7 @@ impl CallLists {
         if list.keys.contains(key) {
             return Outcome::Sent { provider_id: None };
         }
-        if list
-            .stamp
-            .is_some_and(|(_, len, _)| len + row.len() as u64 > MAX_LIST_BYTES)
-        {
+        if list.stamp.is_some_and(|st| st.len + row.len() as u64 > MAX_LIST_BYTES) {
             return retry(format!(
                 "call list is full ({}); move it aside for the dialler",
                 crate::fsx::human_bytes(MAX_LIST_BYTES)
@@ -236,7 +234,7 @@ impl CallLists {
         match appended {
             Ok(meta) => {
                 list.keys.insert(key.to_string());
-                list.stamp = stamp_of(&meta);
+                list.stamp = Some(FileStamp::of(&meta));
                 Outcome::Sent { provider_id: None }
             }
             Err(_) => {
@@ -272,7 +270,7 @@ impl Provider for CallLists {
         // handed over to before (its write not recorded: a runner killed,
         // a sync that failed). Added only when none of them holds it.
         for earlier in earlier_windows {
-            match self.holds(&self.dir.join(format!("calls-{earlier}.csv")), &m.key) {
+            match self.holds(&self.list(earlier), &m.key) {
                 Ok(true) => return Outcome::Sent { provider_id: None },
                 Ok(false) => {}
                 Err(reason) => return retry(reason),
@@ -282,7 +280,7 @@ impl Provider for CallLists {
             Ok(r) => r,
             Err(e) => return retry(format!("call list: {e}")),
         };
-        self.add(&self.dir.join(format!("calls-{window}.csv")), &m.key, &row)
+        self.add(&self.list(window), &m.key, &row)
     }
 }
 
@@ -300,6 +298,14 @@ mod tests {
                 window: "2026-11-27T10".into(),
                 earlier_windows: Vec::new(),
             },
+        }
+    }
+
+    /// Why a send must be tried again (it must be one).
+    fn retry_reason(o: Outcome) -> String {
+        match o {
+            Outcome::Retry { reason, .. } => reason,
+            other => panic!("{other:?}"),
         }
     }
 
@@ -351,10 +357,8 @@ mod tests {
         let damaged = "key,contact_id,phone,script\nk0,c0,+33600000000,Bonjour\nk9,c9\n";
         std::fs::write(&path, damaged).unwrap();
         let lists = CallLists::new(dir.path().to_path_buf()).unwrap();
-        match lists.send(&call("k1")) {
-            Outcome::Retry { reason, .. } => assert!(reason.contains("is damaged at line 3"), "{reason}"),
-            other => panic!("{other:?}"),
-        }
+        let reason = retry_reason(lists.send(&call("k1")));
+        assert!(reason.contains("is damaged at line 3"), "{reason}");
         assert_eq!(std::fs::read_to_string(&path).unwrap(), damaged);
     }
 
@@ -426,10 +430,8 @@ mod tests {
         assert!(text.starts_with("\"key\",\"contact_id\""), "{text}");
         assert_eq!(text.lines().count(), 2, "{text}");
         std::fs::write(&path, "id,name\n1,x\n").unwrap();
-        match lists.send(&call("k2")) {
-            Outcome::Retry { reason, .. } => assert!(reason.contains("is damaged at line 1"), "{reason}"),
-            other => panic!("{other:?}"),
-        }
+        let reason = retry_reason(lists.send(&call("k2")));
+        assert!(reason.contains("is damaged at line 1"), "{reason}");
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "id,name\n1,x\n");
     }
 
@@ -438,10 +440,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("calls-2026-11-27T10.csv")).unwrap();
         let lists = CallLists::new(dir.path().to_path_buf()).unwrap();
-        match lists.send(&call("k1")) {
-            Outcome::Retry { reason, .. } => assert!(reason.contains("cannot be read"), "{reason}"),
-            other => panic!("{other:?}"),
-        }
+        let reason = retry_reason(lists.send(&call("k1")));
+        assert!(reason.contains("cannot be read"), "{reason}");
         assert!(dir.path().join("calls-2026-11-27T10.csv").is_dir());
     }
 }

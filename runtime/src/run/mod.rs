@@ -357,15 +357,16 @@ fn print_report(r: &Report, format: Format) {
                 thousands(r.contacts),
                 summary(r)
             );
+            let hours = herald_compiler::engine::guard::EXPIRY.num_hours();
             if r.waiting_events > 0 {
                 outln!(
-                    "{} events are for contact ids the CRM does not have yet; they wait for the contact up to 72 hours after the event.",
+                    "{} events are for contact ids the CRM does not have yet; they wait for the contact up to {hours} hours after the event.",
                     r.waiting_events
                 );
             }
             if r.unknown_contacts > 0 {
                 outln!(
-                    "{} events were for contact ids the CRM still did not have 72 hours after the event; they were recorded and skipped.",
+                    "{} events were for contact ids the CRM still did not have {hours} hours after the event; they were recorded and skipped.",
                     r.unknown_contacts
                 );
             }

@@ -614,10 +614,6 @@ impl Runner {
     }
 }
 
-/// A runner id is `user@host:PID:NONCE`. One of this machine whose process
-/// is gone died without releasing its lease (`kill -9`, a crash). Where
-/// processes cannot be looked up (no `/proc`), a holder is never presumed
-/// dead: its lease expires on its own.
 /// A message's tags and its origin's, as pressure rules count them.
 fn tags_of(engine: &Engine, origin: Origin, m: &herald_compiler::model::Message) -> Vec<String> {
     let s = engine.solicitation(origin, m);
@@ -626,6 +622,10 @@ fn tags_of(engine: &Engine, origin: Origin, m: &herald_compiler::model::Message)
     tags
 }
 
+/// A runner id is `user@host:PID:NONCE`. One of this machine whose process
+/// is gone died without releasing its lease (`kill -9`, a crash). Where
+/// processes cannot be looked up (no `/proc`), a holder is never presumed
+/// dead: its lease expires on its own.
 pub fn runner_is_dead(owner: &str) -> bool {
     let mut parts = owner.rsplitn(3, ':');
     let (Some(_nonce), Some(pid), Some(who)) = (parts.next(), parts.next(), parts.next()) else {
@@ -1290,21 +1290,17 @@ impl<'p> Pass<'_, 'p> {
                         Ok(outgoing) => {
                             let lease = self.now_ms + i64::try_from(LEASE.as_millis()).unwrap_or(0) * 4;
                             // A call's windows are kept from each hand-over.
-                            let call_window = match &outgoing.body {
-                                Body::Call { window, .. } => Some(window.clone()),
-                                _ => None,
-                            };
-                            if let Some(w) = &call_window
-                                && !row.call_windows.contains(w)
+                            if let Body::Call { window, .. } = &outgoing.body
+                                && !row.call_windows.contains(window)
                             {
-                                row.call_windows.push(w.clone());
+                                row.call_windows.push(window.clone());
                             }
                             // Pressure counts the send at the instant it went
                             // out. Committed before the provider sees it.
                             // `None`: a send of its identity was in the ledger already.
                             let claimed = if in_ledger {
                                 self.store
-                                    .claim_send(&row.key, self.owner, lease, self.now, call_window.as_deref())
+                                    .claim_send(&row.key, self.owner, lease, self.now, &row.call_windows)
                                     .map_err(db)?;
                                 Some(None)
                             } else {

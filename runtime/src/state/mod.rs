@@ -168,13 +168,13 @@ pub enum Access {
     Write,
 }
 
-/// Where the state of a plan is: `[state] path`, inside the plan directory
-/// unless it is absolute.
 /// The files of a stored snapshot (`snapshots.files`: JSON pairs of path and text).
 pub fn snapshot_files(json: &str) -> Result<Vec<(String, String)>, StateError> {
     serde_json::from_str(json).map_err(|e| StateError::Db(format!("a stored snapshot is damaged: {e}")))
 }
 
+/// Where the state of a plan is: `[state] path`, inside the plan directory
+/// unless it is absolute.
 pub fn path(dir: &Path, config: &herald_compiler::config::Config) -> Result<PathBuf, StateError> {
     fsx::configured(dir, &config.state.path).map_err(|e| StateError::Db(e.to_string()))
 }

@@ -436,15 +436,15 @@ pub trait RunStore {
     /// inserted, found by their ledger ids (the table's own order, no index
     /// to go through). One statement, prepared once for the lot.
     fn finish_claimed(&mut self, ended: &[Ended]) -> Result<(), StateError>;
-    /// Claim a send for the provider: `sending`, leased to `owner`. A
-    /// call's calling window is added to those it was handed over in.
+    /// Claim a send for the provider: `sending`, leased to `owner`, with
+    /// the calling windows a call was handed over in (none kept as they are).
     fn claim_send(
         &mut self,
         key: &str,
         owner: &str,
         lease_until_ms: i64,
         at: DateTime<Utc>,
-        call_window: Option<&str>,
+        call_windows: &[String],
     ) -> Result<(), StateError>;
     fn finish_send(
         &mut self,
@@ -1253,16 +1253,13 @@ impl RunStore for SqliteRunStore {
         owner: &str,
         lease_until_ms: i64,
         at: DateTime<Utc>,
-        call_window: Option<&str>,
+        call_windows: &[String],
     ) -> Result<(), StateError> {
         self.conn
             .prepare_cached(
-                "UPDATE sends SET status = 'sending', lease_owner = ?2, lease_until = ?3, sent_at = ?4, attempts = attempts + 1, updated_at = ?4, call_window = CASE
-                     WHEN ?5 IS NULL OR instr(' ' || coalesce(call_window, '') || ' ', ' ' || ?5 || ' ') > 0 THEN call_window
-                     ELSE ltrim(coalesce(call_window, '') || ' ' || ?5) END
-                 WHERE key = ?1",
+                "UPDATE sends SET status = 'sending', lease_owner = ?2, lease_until = ?3, sent_at = ?4, attempts = attempts + 1, updated_at = ?4, call_window = coalesce(?5, call_window) WHERE key = ?1",
             )?
-            .execute(params![key, owner, lease_until_ms, ms(at), call_window])?;
+            .execute(params![key, owner, lease_until_ms, ms(at), windows_text(call_windows)])?;
         Ok(())
     }
 
@@ -1612,7 +1609,7 @@ mod tests {
         assert!(store.insert_claimed(&row("c2", at), "runner", 0, at).unwrap().is_some());
     }
 
-    /// A call's windows: each hand-over's, once, in order.
+    /// A call's windows, as the runner keeps them: each hand-over's, in order.
     #[test]
     fn a_call_keeps_every_window_it_was_handed_over_in() {
         let dir = tempfile::tempdir().unwrap();
@@ -1628,13 +1625,10 @@ mod tests {
         assert!(store.queue_send(&row).unwrap());
         let windows = |store: &SqliteRunStore| store.send(&row.key).unwrap().unwrap().call_windows;
         assert!(windows(&store).is_empty());
-        for w in [
-            Some("2026-11-27T10"),
-            Some("2026-11-27T10"),
-            None,
-            Some("2026-11-27T14"),
-        ] {
-            store.claim_send(&row.key, "runner", 0, at, w).unwrap();
+        // The runner's list at each claim; none leaves the stored one.
+        let (w10, w14) = ("2026-11-27T10".to_string(), "2026-11-27T14".to_string());
+        for w in [vec![w10.clone()], vec![], vec![w10, w14]] {
+            store.claim_send(&row.key, "runner", 0, at, &w).unwrap();
         }
         assert_eq!(windows(&store), ["2026-11-27T10", "2026-11-27T14"]);
     }
