@@ -648,6 +648,11 @@ pub struct Runner {
 
 impl Runner {
     pub fn start(dir: &Path, token: &str) -> Runner {
+        Runner::start_at(dir, token, NOW)
+    }
+
+    /// A runner whose business clock is pinned at `now`.
+    pub fn start_at(dir: &Path, token: &str, now: &str) -> Runner {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -656,6 +661,7 @@ impl Runner {
         let child = herald()
             .args(["run", "--interval", "200ms", "--listen", &format!("127.0.0.1:{port}")])
             .arg(dir)
+            .env("HERALD_NOW", now)
             .env("HERALD_EVENTS_TOKEN", token)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -969,4 +975,204 @@ fn an_outbox_that_is_not_a_directory_stops_the_runner_before_anything_is_claimed
     );
     assert!(ledger(dir.path()).is_empty());
     assert_eq!(std::fs::read_to_string(dir.path().join("not-a-dir")).unwrap(), "kept");
+}
+
+/// `herald event send NAME --contact ID --prop …` at `now` (business clock).
+fn event_at(dir: &Path, now: &str, name: &str, contact: &str, props: &[&str]) {
+    let mut cmd = herald();
+    cmd.env("HERALD_NOW", now)
+        .args(["event", "send", name, "--contact", contact]);
+    for p in props {
+        cmd.args(["--prop", p]);
+    }
+    let (code, _, err) = run(cmd.arg(dir));
+    assert_eq!(code, 0, "{name} for {contact} at {now}: {err}");
+}
+
+/// The contacts of a scenario's enrolments, by status (`active`,
+/// `completed`, `exited`), with the version each entered.
+fn enrolments(dir: &Path, scenario: &str) -> Vec<(String, String, i64)> {
+    let conn = rusqlite::Connection::open(dir.join(".herald/state.db")).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT contact_id, status, version FROM enrolments WHERE scenario = ?1 ORDER BY contact_id, id")
+        .unwrap();
+    stmt.query_map([scenario], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// The runner drives a scenario on what happens while contacts are in it:
+/// `wait until` ends on engagement recorded by the endpoint, or times out;
+/// `exit_when` takes a contact out on a new event; re-entry is refused
+/// within its delay and allowed after it; contacts in flight finish the
+/// version they entered while new ones get the version applied since.
+#[test]
+fn the_runner_drives_scenarios_on_events_and_engagement() {
+    let dir = copy_example("boutique-mode");
+    with_file_providers(dir.path());
+    with_events_token(dir.path());
+    assert_eq!(
+        run(herald().args(["apply", "--auto-approve", "--dir"]).arg(dir.path())).0,
+        0
+    );
+    let scenario = "scenarios.cart_abandonment";
+    let cart = ["cart_value=80", "item_count=2"];
+    // Contacts with both consents and a phone, in Paris, whom no date
+    // trigger reaches in these two weeks.
+    let (opens, ignores, buys, again, later) = ("c0000004", "c0000006", "c0000013", "c0000020", "c0000024");
+    // Monday 23 November, 10:00 in Paris.
+    for who in [opens, ignores, buys, again] {
+        event_at(dir.path(), "2026-11-23T09:00:00Z", "cart_abandoned", who, &cart);
+    }
+    // Under the trigger's `where` (cart_value >= 30): not entered.
+    event_at(
+        dir.path(),
+        "2026-11-23T09:00:00Z",
+        "cart_abandoned",
+        later,
+        &["cart_value=12", "item_count=1"],
+    );
+    run_once(dir.path(), "2026-11-23T09:01:00Z");
+    let entered: Vec<String> = enrolments(dir.path(), scenario).into_iter().map(|e| e.0).collect();
+    assert_eq!(entered, [opens, ignores, buys, again]);
+    // A purchase before the email: `exit_when: count(purchase, 2d) >= 1`.
+    event_at(
+        dir.path(),
+        "2026-11-23T09:30:00Z",
+        "purchase",
+        buys,
+        &["amount=80", "order_id=o-1"],
+    );
+    // The same cart again three hours later: `reentry: after 10d` refuses it.
+    event_at(dir.path(), "2026-11-23T09:40:00Z", "cart_abandoned", again, &cart);
+    run_once(dir.path(), "2026-11-23T10:01:00Z");
+    let sent = |object: &str, message: &str| -> Vec<(String, i64)> {
+        let mut v: Vec<(String, i64)> = ledger(dir.path())
+            .into_iter()
+            .filter(|s| s["object"] == object && s["message"] == message && s["status"] == "sent")
+            .map(|s| {
+                (
+                    s["contact_id"].as_str().unwrap().to_string(),
+                    s["version"].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let v1 = |who: &[&str]| -> Vec<(String, i64)> { who.iter().map(|w| (w.to_string(), 1)).collect() };
+    assert_eq!(sent(scenario, "cart_email"), v1(&[opens, ignores, again]));
+    let status = |who: &str| -> Vec<String> {
+        enrolments(dir.path(), scenario)
+            .into_iter()
+            .filter(|e| e.0 == who)
+            .map(|e| e.1)
+            .collect()
+    };
+    assert_eq!(status(buys), ["exited"]);
+    assert_eq!(status(again), ["active"], "entered once");
+
+    // One email is opened (the endpoint records it against its send key).
+    let key = ledger(dir.path())
+        .into_iter()
+        .find(|s| s["contact_id"] == opens && s["message"] == "cart_email")
+        .unwrap()["key"]
+        .clone();
+    let runner = Runner::start_at(dir.path(), "s3cret-token", "2026-11-23T11:00:00Z");
+    let body = serde_json::json!({"key": key, "kind": "opened"}).to_string();
+    let (code, reply) = runner.post("/v1/engagement", Some("s3cret-token"), "application/json", body);
+    assert!(code < 300, "{code} {reply}");
+    drop(runner);
+
+    // Version 2 of the scenario waits two hours before the email; the
+    // contacts in it now finish version 1.
+    let path = dir.path().join("scenarios.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let changed = text.replacen(
+        "      - wait: 1h\n      - send: cart_email",
+        "      - wait: 2h\n      - send: cart_email",
+        1,
+    );
+    assert_ne!(changed, text);
+    std::fs::write(&path, changed).unwrap();
+    let (code, _, err) = run(herald()
+        .env("HERALD_NOW", "2026-11-23T11:00:00Z")
+        .args(["apply", "--auto-approve", "--dir"])
+        .arg(dir.path()));
+    assert_eq!(code, 0, "{err}");
+    event_at(dir.path(), "2026-11-23T11:30:00Z", "cart_abandoned", later, &cart);
+    run_once(dir.path(), "2026-11-23T12:31:00Z");
+    assert!(
+        sent(scenario, "cart_email").iter().all(|s| s.0 != later),
+        "version 2 waits 2 h"
+    );
+    run_once(dir.path(), "2026-11-23T13:31:00Z");
+    assert!(sent(scenario, "cart_email").contains(&(later.to_string(), 2)));
+
+    // Tuesday, a day after the emails: the wait for an open times out for
+    // those who did not open; the one who did gets no SMS.
+    run_once(dir.path(), "2026-11-24T10:05:00Z");
+    assert_eq!(sent(scenario, "cart_sms"), v1(&[ignores, again]));
+    assert_eq!(status(opens), ["completed"]);
+    assert_eq!(status(ignores), ["completed"]);
+
+    // Eleven days after its first entry, the same contact enters again.
+    run_once(dir.path(), "2026-12-04T06:59:00Z");
+    event_at(dir.path(), "2026-12-04T07:00:00Z", "cart_abandoned", again, &cart);
+    run_once(dir.path(), "2026-12-04T07:01:00Z");
+    let rows: Vec<(String, String, i64)> = enrolments(dir.path(), scenario)
+        .into_iter()
+        .filter(|e| e.0 == again)
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (again.into(), "completed".into(), 1),
+            (again.into(), "active".into(), 2)
+        ],
+        "entered again, in the version deployed now"
+    );
+
+    // `herald sends` by contact and by object: that contact's sends alone,
+    // and counts of what is listed.
+    let (code, out, err) = run(herald()
+        .args(["sends", "--contact", again, "--object", scenario, "--format", "json"])
+        .arg(dir.path()));
+    assert_eq!(code, 0, "{err}");
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    let mut messages: Vec<&str> = rows
+        .iter()
+        .inspect(|r| {
+            assert_eq!(
+                (r["contact_id"].as_str(), r["object"].as_str()),
+                (Some(again), Some(scenario))
+            )
+        })
+        .map(|r| r["message"].as_str().unwrap())
+        .collect();
+    messages.sort_unstable();
+    assert_eq!(messages, ["cart_email", "cart_sms"]);
+    let (code, out, _) = run(herald().args(["sends", "--contact", again]).arg(dir.path()));
+    assert_eq!(code, 0);
+    let all = ledger(dir.path());
+    let theirs = all.iter().filter(|r| r["contact_id"] == again).count();
+    assert!(theirs >= 2 && theirs < all.len(), "{theirs} of {}", all.len());
+    let sent_n = all
+        .iter()
+        .filter(|r| r["contact_id"] == again && r["status"] == "sent")
+        .count();
+    let first = out.lines().next().unwrap();
+    assert!(
+        first.starts_with(&format!("Ledger for contact {again}: ")) && first.contains(&format!("sent {sent_n}")),
+        "{out}"
+    );
+    assert_eq!(
+        out.lines().filter(|l| l.contains(&format!("contact {again} "))).count(),
+        theirs
+    );
+    let (_, out, _) = run(herald()
+        .args(["sends", "--contact", again, "--in-doubt"])
+        .arg(dir.path()));
+    assert!(out.ends_with("No sends match (none is in doubt).\n"), "{out}");
 }

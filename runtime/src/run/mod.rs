@@ -840,19 +840,25 @@ fn list_sends(a: &SendsArgs) -> Result<(), (Exit, String)> {
             outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         }
         Format::Human => {
+            // The counts of what is listed (every status: `--in-doubt`
+            // lists some of them).
             let counts = store
-                .send_counts(a.object.as_deref())
+                .send_counts(a.object.as_deref(), a.contact.as_deref())
                 .map_err(|e| (Exit::Failure, e.to_string()))?;
             if !counts.is_empty() {
                 let summary: Vec<String> = counts.iter().map(|(k, n)| format!("{k} {}", thousands(*n))).collect();
                 outln!(
-                    "Ledger{}: {}.",
+                    "Ledger{}{}: {}.",
                     a.object.as_ref().map(|o| format!(" of {o}")).unwrap_or_default(),
+                    a.contact
+                        .as_ref()
+                        .map(|c| format!(" for contact {c}"))
+                        .unwrap_or_default(),
                     summary.join(", ")
                 );
             }
             if rows.is_empty() {
-                outln!("No sends match.");
+                outln!("No sends match{}.", if a.in_doubt { " (none is in doubt)" } else { "" });
             }
             for r in &rows {
                 outln!(

@@ -491,7 +491,8 @@ pub trait RunStore {
     ) -> Result<BTreeMap<String, herald_compiler::engine::experiment::VariantStats>, StateError>;
     fn list_sends(&self, filter: &SendFilter) -> Result<Vec<SendRow>, StateError>;
     fn send(&self, key: &str) -> Result<Option<SendRow>, StateError>;
-    fn send_counts(&self, object: Option<&str>) -> Result<StatusCounts, StateError>;
+    /// Sends by status (drops by reason), of one object and one contact when given.
+    fn send_counts(&self, object: Option<&str>, contact: Option<&str>) -> Result<StatusCounts, StateError>;
 }
 
 /// The SQLite implementation.
@@ -1438,11 +1439,12 @@ impl RunStore for SqliteRunStore {
         )
     }
 
-    fn send_counts(&self, object: Option<&str>) -> Result<StatusCounts, StateError> {
+    fn send_counts(&self, object: Option<&str>, contact: Option<&str>) -> Result<StatusCounts, StateError> {
         let mut stmt = self.conn.prepare(
-            "SELECT status, coalesce(reason, ''), count(*) FROM sends WHERE (?1 IS NULL OR object = ?1) GROUP BY status, reason",
+            "SELECT status, coalesce(reason, ''), count(*) FROM sends \
+             WHERE (?1 IS NULL OR object = ?1) AND (?2 IS NULL OR contact_id = ?2) GROUP BY status, reason",
         )?;
-        let rows = stmt.query_map([object], |r| {
+        let rows = stmt.query_map([object, contact], |r| {
             Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?))
         })?;
         let mut out = StatusCounts::new();
