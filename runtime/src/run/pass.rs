@@ -479,7 +479,9 @@ impl Runner {
     /// Sends left `sending` by a runner that died: retried with their key
     /// where the provider takes one, in doubt otherwise.
     fn recover(&mut self, report: &mut Report) -> Result<(), crate::state::StateError> {
-        let abandoned = self.store.abandoned_sends(&self.owner)?;
+        let abandoned = self
+            .store
+            .abandoned_sends(&self.owner, crate::clock::real_unix_ms(), &runner_is_dead)?;
         if abandoned.is_empty() {
             return Ok(());
         }
@@ -638,12 +640,22 @@ pub fn runner_is_dead(owner: &str) -> bool {
         .is_ok_and(|pid| pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists())
 }
 
-/// Renew the runner's lease; `false` when another runner holds the state.
+/// How long a claim on a send lasts (real clock): renewed by the runner's
+/// heartbeat when less than half is left.
+const SEND_LEASE_MS: i64 = 4 * LEASE.as_millis() as i64;
+
+/// Renew the runner's lease, and its leases on the sends it has in flight;
+/// `false` when another runner holds the state.
 fn renew_lease(store: &mut dyn RunStore, owner: &str) -> Result<bool, String> {
     let ttl = i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX);
+    let now = crate::clock::real_unix_ms();
+    if !store.lease_runner(owner, now, ttl, &runner_is_dead).map_err(db)? {
+        return Ok(false);
+    }
     store
-        .lease_runner(owner, crate::clock::real_unix_ms(), ttl, &runner_is_dead)
-        .map_err(db)
+        .renew_send_leases(owner, now + SEND_LEASE_MS / 2, now + SEND_LEASE_MS)
+        .map_err(db)?;
+    Ok(true)
 }
 
 /// [`heartbeat`] as the workers call it while they wait, keeping the first
@@ -1288,7 +1300,7 @@ impl<'p> Pass<'_, 'p> {
                         window_id,
                     ) {
                         Ok(outgoing) => {
-                            let lease = self.now_ms + i64::try_from(LEASE.as_millis()).unwrap_or(0) * 4;
+                            let lease = self.now_ms + SEND_LEASE_MS;
                             // A call's windows are kept from each hand-over.
                             if let Body::Call { window, .. } = &outgoing.body
                                 && !row.call_windows.contains(window)
@@ -1299,10 +1311,11 @@ impl<'p> Pass<'_, 'p> {
                             // out. Committed before the provider sees it.
                             // `None`: a send of its identity was in the ledger already.
                             let claimed = if in_ledger {
+                                // Not claimed: another runner holds it.
                                 self.store
-                                    .claim_send(&row.key, self.owner, lease, self.now, &row.call_windows)
-                                    .map_err(db)?;
-                                Some(None)
+                                    .claim_send(&row.key, self.owner, (self.now_ms, lease), self.now, &row.call_windows)
+                                    .map_err(db)?
+                                    .then_some(None)
                             } else {
                                 self.store
                                     .insert_claimed(&row, self.owner, lease, self.now)

@@ -4,8 +4,10 @@
 //! Everything the runner does goes through [`RunStore`], so a PostgreSQL
 //! backend can slot in beside SQLite. Work is claimed the way `FOR UPDATE
 //! SKIP LOCKED` with leases would claim it: a row being sent carries its
-//! lease owner and expiry (on the real clock), and a runner only takes rows
-//! whose lease has expired.
+//! lease owner and expiry (on the real clock), renewed by its runner's
+//! heartbeat; a runner claims only queued rows no other lease holds, and
+//! takes over a row left `sending` only when its lease ended or its runner
+//! died.
 //!
 //! The ledger's instants (`sends`) are Unix milliseconds ([`ms`]); the other
 //! tables' are RFC 3339 UTC text with milliseconds ([`ts`]: fixed width, so
@@ -436,16 +438,19 @@ pub trait RunStore {
     /// inserted, found by their ledger ids (the table's own order, no index
     /// to go through). One statement, prepared once for the lot.
     fn finish_claimed(&mut self, ended: &[Ended]) -> Result<(), StateError>;
-    /// Claim a send for the provider: `sending`, leased to `owner`, with
-    /// the calling windows a call was handed over in (none kept as they are).
+    /// Claim a queued send for the provider: `sending`, leased to `owner`
+    /// until `lease.1`, with the calling windows a call was handed over in
+    /// (none kept as they are). `false`, and nothing changed, when it is no
+    /// longer queued or another runner's lease on it runs past `lease.0`
+    /// (now, on the real clock): what `FOR UPDATE SKIP LOCKED` skips.
     fn claim_send(
         &mut self,
         key: &str,
         owner: &str,
-        lease_until_ms: i64,
+        lease: (i64, i64),
         at: DateTime<Utc>,
         call_windows: &[String],
-    ) -> Result<(), StateError>;
+    ) -> Result<bool, StateError>;
     fn finish_send(
         &mut self,
         key: &str,
@@ -479,9 +484,18 @@ pub trait RunStore {
     fn drop_send(&mut self, key: &str, reason: &str) -> Result<(), StateError>;
     /// A queued send's message (an A/B test's winner, decided when due).
     fn set_queued_message(&mut self, key: &str, message: &str, tags: &[String]) -> Result<(), StateError>;
-    /// Sends left `sending` by another runner (the caller holds the runner
-    /// lease, so that runner is gone).
-    fn abandoned_sends(&self, owner: &str) -> Result<Vec<SendRow>, StateError>;
+    /// Sends left `sending` by another runner that is gone: its lease on
+    /// them ended before `now_ms` (real clock), or `dead` says it died.
+    fn abandoned_sends(
+        &self,
+        owner: &str,
+        now_ms: i64,
+        dead: &dyn Fn(&str) -> bool,
+    ) -> Result<Vec<SendRow>, StateError>;
+    /// Renew the leases on the sends `owner` has in flight to `until_ms`,
+    /// those that end before `before_ms` (its heartbeat: a runner alive keeps
+    /// its sends, however long its provider takes).
+    fn renew_send_leases(&mut self, owner: &str, before_ms: i64, until_ms: i64) -> Result<(), StateError>;
     /// The next instant a queued send or a sleeping enrolment is due after `now`.
     fn next_wake(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, StateError>;
     /// Sends and engagement of each message an object sent (experiment results).
@@ -1252,16 +1266,18 @@ impl RunStore for SqliteRunStore {
         &mut self,
         key: &str,
         owner: &str,
-        lease_until_ms: i64,
+        (now_ms, lease_until_ms): (i64, i64),
         at: DateTime<Utc>,
         call_windows: &[String],
-    ) -> Result<(), StateError> {
-        self.conn
+    ) -> Result<bool, StateError> {
+        let changed = self
+            .conn
             .prepare_cached(
-                "UPDATE sends SET status = 'sending', lease_owner = ?2, lease_until = ?3, sent_at = ?4, attempts = attempts + 1, updated_at = ?4, call_window = coalesce(?5, call_window) WHERE key = ?1",
+                "UPDATE sends SET status = 'sending', lease_owner = ?2, lease_until = ?3, sent_at = ?4, attempts = attempts + 1, updated_at = ?4, call_window = coalesce(?5, call_window) \
+                 WHERE key = ?1 AND status = 'queued' AND (lease_until IS NULL OR lease_until <= ?6)",
             )?
-            .execute(params![key, owner, lease_until_ms, ms(at), windows_text(call_windows)])?;
-        Ok(())
+            .execute(params![key, owner, lease_until_ms, ms(at), windows_text(call_windows), now_ms])?;
+        Ok(changed == 1)
     }
 
     fn finish_send(
@@ -1356,13 +1372,39 @@ impl RunStore for SqliteRunStore {
         Ok(())
     }
 
-    fn abandoned_sends(&self, owner: &str) -> Result<Vec<SendRow>, StateError> {
+    fn abandoned_sends(
+        &self,
+        owner: &str,
+        now_ms: i64,
+        dead: &dyn Fn(&str) -> bool,
+    ) -> Result<Vec<SendRow>, StateError> {
+        let owners: Vec<Option<String>> = self
+            .conn
+            .prepare("SELECT DISTINCT lease_owner FROM sends WHERE status = 'sending'")?
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
         let mut stmt = self.conn.prepare(concat!(
             "SELECT ",
             send_columns!(),
-            " FROM sends WHERE status = 'sending' AND (lease_owner IS NULL OR lease_owner != ?1)"
+            " FROM sends WHERE status = 'sending' AND lease_owner IS ?1 AND (?2 OR lease_until IS NULL OR lease_until <= ?3)"
         ))?;
-        sends(&mut stmt, [owner])
+        let mut out = Vec::new();
+        for other in owners.iter().filter(|o| o.as_deref() != Some(owner)) {
+            // A runner of this machine killed with `kill -9` is taken over at
+            // once; another one's sends when their lease ends.
+            let gone = other.as_deref().is_none_or(dead);
+            out.extend(sends(&mut stmt, params![other, gone, now_ms])?);
+        }
+        Ok(out)
+    }
+
+    fn renew_send_leases(&mut self, owner: &str, before_ms: i64, until_ms: i64) -> Result<(), StateError> {
+        self.conn
+            .prepare_cached(
+                "UPDATE sends SET lease_until = ?3 WHERE status = 'sending' AND lease_owner = ?1 AND lease_until < ?2",
+            )?
+            .execute(params![owner, before_ms, until_ms])?;
+        Ok(())
     }
 
     fn next_wake(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, StateError> {
@@ -1571,9 +1613,16 @@ mod tests {
             "SELECT DISTINCT contact_id FROM sends INDEXED BY sends_due WHERE status = 'queued' AND not_before <= 0",
         );
         assert!(due.contains("USING INDEX sends_due"), "{due}");
-        let abandoned =
-            plan("SELECT key FROM sends WHERE status = 'sending' AND (lease_owner IS NULL OR lease_owner != 'me')");
-        assert!(abandoned.contains("USING INDEX sends_sending"), "{abandoned}");
+        for abandoned in [
+            plan("SELECT DISTINCT lease_owner FROM sends WHERE status = 'sending'"),
+            plan("SELECT key FROM sends WHERE status = 'sending' AND lease_owner IS 'a' AND (0 OR lease_until <= 0)"),
+        ] {
+            assert!(
+                abandoned.contains("USING INDEX sends_sending")
+                    || abandoned.contains("USING COVERING INDEX sends_sending"),
+                "{abandoned}"
+            );
+        }
         let next = plan("SELECT min(not_before) FROM sends WHERE status = 'queued' AND not_before > 0");
         assert!(next.contains("sends_due"), "{next}");
     }
@@ -1630,9 +1679,54 @@ mod tests {
         // The runner's list at each claim; none leaves the stored one.
         let (w10, w14) = ("2026-11-27T10".to_string(), "2026-11-27T14".to_string());
         for w in [vec![w10.clone()], vec![], vec![w10, w14]] {
-            store.claim_send(&row.key, "runner", 0, at, &w).unwrap();
+            assert!(store.claim_send(&row.key, "runner", (0, 0), at, &w).unwrap());
+            store.requeue_abandoned(&row.key, "again").unwrap();
         }
         assert_eq!(windows(&store), ["2026-11-27T10", "2026-11-27T14"]);
+    }
+
+    /// Claims as `FOR UPDATE SKIP LOCKED` with leases: a send another runner
+    /// holds is skipped while its lease runs (renewed by that runner's
+    /// heartbeat), and taken over when the lease ends or its runner died.
+    #[test]
+    fn a_send_leased_to_a_live_runner_is_skipped_until_its_lease_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        super::super::State::open_or_create(&path).unwrap();
+        let mut store = SqliteRunStore::open(&path).unwrap();
+        let at = DateTime::from_timestamp_millis(1_764_234_060_000).unwrap();
+        let row = SendRow {
+            message: "bf_sms".into(),
+            channel: Channel::Sms,
+            ..SendRow::new(at.timestamp_millis(), "campaigns.bf", 1, "c1", "once", at)
+        };
+        assert!(store.queue_send(&row).unwrap());
+        let alive = |_: &str| false;
+        let keys = |v: Vec<SendRow>| v.into_iter().map(|r| r.key).collect::<Vec<_>>();
+        let one = vec![row.key.clone()];
+        // Runner A claims it until 61 s; B cannot claim it, nor take it over.
+        assert!(store.claim_send(&row.key, "A", (1_000, 61_000), at, &[]).unwrap());
+        assert!(!store.claim_send(&row.key, "B", (2_000, 62_000), at, &[]).unwrap());
+        assert!(store.abandoned_sends("B", 2_000, &alive).unwrap().is_empty());
+        assert!(
+            store.abandoned_sends("A", 99_000, &alive).unwrap().is_empty(),
+            "its own"
+        );
+        // A died (`kill -9` on this machine): taken over at once.
+        assert_eq!(keys(store.abandoned_sends("B", 2_000, &|o| o == "A").unwrap()), one);
+        // A's heartbeat renews what ends before 70 s: still held at 61 s.
+        store.renew_send_leases("A", 70_000, 120_000).unwrap();
+        assert!(store.abandoned_sends("B", 61_000, &alive).unwrap().is_empty());
+        // A stopped beating (another machine, hung): taken over when it ends.
+        assert_eq!(keys(store.abandoned_sends("B", 120_000, &alive).unwrap()), one);
+        // Queued again and held on the real clock until 130 s: skipped until then.
+        store
+            .requeue_send(&row.key, at, Some(130_000), Some("HTTP 500"))
+            .unwrap();
+        assert!(!store.claim_send(&row.key, "B", (125_000, 185_000), at, &[]).unwrap());
+        assert!(store.claim_send(&row.key, "B", (130_000, 190_000), at, &[]).unwrap());
+        let held = store.send(&row.key).unwrap().unwrap();
+        assert_eq!((held.status, held.attempts), (SendStatus::Sending, 2));
     }
 
     #[test]
