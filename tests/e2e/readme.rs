@@ -92,3 +92,84 @@ fn the_tour_test_fails_then_passes_as_the_readme_says() {
     let said = &text[at..at + text[at..].find('`').unwrap()];
     assert!(out.lines().any(|l| l == said), "README: {said:?}, herald:\n{out}");
 }
+
+/// The ```sh blocks of the tour's step `marker`, in order.
+fn sh_blocks_after(readme: &str, marker: &str, until: &str) -> Vec<String> {
+    let from = readme.find(marker).unwrap_or_else(|| panic!("README lacks {marker:?}"));
+    let end = readme[from..].find(until).map_or(readme.len(), |e| from + e);
+    readme[from..end]
+        .split("```sh\n")
+        .skip(1)
+        .map(|b| b[..b.find("```").expect("a closed block")].to_string())
+        .collect()
+}
+
+/// Step 10 runs as written: `herald run --once` writes the outbox, then
+/// the same plan, pointed at a real SMTP server (aiosmtpd), delivers one
+/// message per email the ledger says was sent. The commands run in a
+/// temporary copy (never in `examples/`), with this `herald`, the test
+/// venv's aiosmtpd and a free port.
+#[test]
+fn the_tour_sends_to_the_outbox_then_over_smtp() {
+    let blocks = sh_blocks_after(&readme(), "10. **Send it.**", "## Commands");
+    assert_eq!(blocks.len(), 2, "the outbox, then SMTP: {blocks:?}");
+    let python = std::env::var("HERALD_TEST_PYTHON")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .expect(
+            "the SMTP tests need aiosmtpd: run scripts/test (it makes target/test-venv), or set HERALD_TEST_PYTHON",
+        );
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path().display().to_string();
+    copy_dir(&example("boutique-mode"), &work.path().join("examples/boutique-mode"));
+    let _ = std::fs::remove_dir_all(work.path().join("examples/boutique-mode/.herald"));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    // A reader's shell: `ls | head` may end `ls` with SIGPIPE. The server
+    // stops with the script, even when a command fails.
+    let mut script =
+        format!("set +o pipefail\ntrap 'kill $(jobs -p) 2>/dev/null || true' EXIT\ncd {w}\nmkdir -p {w}/smtp\n");
+    for line in blocks.concat().lines().map(str::trim) {
+        // The venv is made by scripts/test.
+        if line.starts_with("python3 -m venv /tmp/smtp") {
+            continue;
+        }
+        let line = line
+            .replace("cargo run --", "herald")
+            .replace("/tmp/smtp/bin/python", &python)
+            .replace("/tmp/", &format!("{w}/"))
+            .replace("2525", &port.to_string());
+        script.push_str(&line);
+        script.push('\n');
+        // As a reader would: the server listens before the next command.
+        if line.ends_with('&') {
+            script.push_str(&format!(
+                "for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/{port}) 2>/dev/null && break; sleep 0.05; done\n"
+            ));
+        }
+    }
+    let (code, out, err) = run(&mut shell(&script));
+    assert_eq!(code, 0, "{script}\n{err}");
+    // The outbox: .eml files, and the ledger's first rows.
+    assert!(out.lines().any(|l| l.ends_with(".eml")), "{out}");
+    assert!(out.contains("sent      "), "{out}");
+    // Over SMTP: one message received per email the ledger says was sent.
+    let smtp = work.path().join("boutique");
+    let (_, ledger, _) = run(herald()
+        .args(["sends", "--format", "json", "--limit", "100000"])
+        .arg(&smtp));
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&ledger).unwrap();
+    let emails = rows
+        .iter()
+        .filter(|r| r["channel"] == "email" && r["status"] == "sent")
+        .count();
+    assert!(emails > 100, "{emails}");
+    let received = out.lines().rev().find(|l| !l.is_empty()).unwrap();
+    assert_eq!(received, emails.to_string(), "grep -c of the messages aiosmtpd printed");
+    let mime = std::fs::read_to_string(work.path().join("smtp/received.txt")).unwrap();
+    assert!(mime.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"));
+    assert!(mime.contains("multipart/alternative"));
+}
