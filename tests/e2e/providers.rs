@@ -984,12 +984,33 @@ fn run_and_kill(dir: &Path, env: &[(&str, &str)], ms: u64) {
 }
 
 /// Sends claimed and not finished: what a kill left in flight.
-fn in_flight(dir: &Path) -> u64 {
+/// The keys of the sends of `channel` left `sending` (in flight at a kill).
+fn in_flight(dir: &Path, channel: &str) -> BTreeSet<String> {
     let db = rusqlite::Connection::open(dir.join(".herald/state.db")).unwrap();
-    db.query_row("SELECT count(*) FROM sends WHERE status = 'sending'", [], |r| {
-        r.get::<_, i64>(0)
-    })
-    .unwrap() as u64
+    let mut stmt = db
+        .prepare("SELECT key FROM sends WHERE status = 'sending' AND channel = ?1")
+        .unwrap();
+    stmt.query_map([channel], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// What a crash may leave in doubt, and no more: each send in doubt is one
+/// a kill caught in flight on its channel.
+fn in_doubt_were_in_flight(rows: &[&serde_json::Value], caught: &BTreeSet<String>) -> u64 {
+    let in_doubt: Vec<&str> = rows
+        .iter()
+        .filter(|s| s["status"] == "in_doubt")
+        .map(|s| s["key"].as_str().unwrap())
+        .collect();
+    for key in &in_doubt {
+        assert!(
+            caught.contains(*key),
+            "{key} is in doubt but no kill caught it in flight"
+        );
+    }
+    in_doubt.len() as u64
 }
 
 #[test]
@@ -1006,40 +1027,58 @@ fn kill_9_at_random_moments_never_sends_twice_and_loses_nothing_with_keys() {
         let x = seed.fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed);
         (x ^ (x >> 29)).wrapping_mul(0xbf58_476d_1ce4_e5b9) >> 33
     };
-    let mut in_flight_at_kills = 0;
+    // The email sends each kill left in flight (a send caught by several
+    // kills counts once).
+    let mut caught = BTreeSet::new();
+    let mut caught_sms = 0;
     for _ in 0..20 {
         run_and_kill(dir.path(), &env, 150 + next() % 900);
-        in_flight_at_kills += in_flight(dir.path());
+        caught.extend(in_flight(dir.path(), "email"));
+        caught_sms += in_flight(dir.path(), "sms").len();
     }
     let r = run_once(dir.path(), &env);
     assert_eq!(r["stopped"], false);
     // The kills hit the campaign while it was being sent.
     let total = want["campaigns.bf_email"] + want["campaigns.bf_sms"];
     let last = r["sent"].as_u64().unwrap();
-    eprintln!("in flight at the kills: {in_flight_at_kills}; sent by the last run: {last} of {total}");
-    assert!(in_flight_at_kills > 0, "no kill caught a send in flight");
+    eprintln!(
+        "in flight at the kills: {} emails, {caught_sms} SMS; sent by the last run: {last} of {total}",
+        caught.len()
+    );
+    assert!(!caught.is_empty(), "no kill caught an email in flight");
     assert!(last < total, "the kills should have left part of the work done");
 
-    // SMTP: no Message-ID twice; every recipient got one, or is in doubt.
+    // SMTP, per send: each email received once (its Message-ID is its
+    // ledger key), every email sent was received, and one received but not
+    // recorded sent is in doubt.
     let received = smtp.messages();
-    let ids: Vec<&str> = received.iter().filter_map(|m| header(m, "Message-ID")).collect();
-    let unique: BTreeSet<&str> = ids.iter().copied().collect();
-    assert_eq!(ids.len(), unique.len(), "an email was sent twice");
+    let keys: Vec<&str> = received
+        .iter()
+        .map(|m| {
+            let id = header(m, "Message-ID").expect("a Message-ID");
+            id.trim_start_matches('<').split('@').next().unwrap()
+        })
+        .collect();
+    let unique: BTreeSet<&str> = keys.iter().copied().collect();
+    assert_eq!(keys.len(), unique.len(), "an email was sent twice");
     let rows = ledger(dir.path());
     let emails: Vec<_> = rows.iter().filter(|s| s["channel"] == "email").collect();
     assert_eq!(emails.len() as u64, want["campaigns.bf_email"]);
-    let in_doubt = emails.iter().filter(|s| s["status"] == "in_doubt").count() as u64;
-    let sent = emails.iter().filter(|s| s["status"] == "sent").count() as u64;
-    assert_eq!(
-        sent + in_doubt,
-        want["campaigns.bf_email"],
-        "each email is sent or in doubt"
-    );
-    assert!(received.len() as u64 >= sent && received.len() as u64 <= sent + in_doubt);
+    for s in &emails {
+        let key = s["key"].as_str().unwrap();
+        match s["status"].as_str().unwrap() {
+            "sent" => assert!(unique.contains(key), "{key} is recorded sent but was not received"),
+            "in_doubt" => {}
+            other => panic!("{key} ended {other}: each email is sent or in doubt"),
+        }
+    }
+    let known: BTreeSet<&str> = emails.iter().map(|s| s["key"].as_str().unwrap()).collect();
     assert!(
-        in_doubt <= in_flight_at_kills,
-        "in doubt {in_doubt} > in flight at the kills {in_flight_at_kills}"
+        unique.is_subset(&known),
+        "the server got an email the ledger does not hold"
     );
+    let in_doubt = in_doubt_were_in_flight(&emails, &caught);
+    assert!(in_doubt <= caught.len() as u64);
     // The idempotent gateway: nothing lost, nothing twice.
     let delivered = g.delivered.lock().unwrap().clone();
     assert_eq!(delivered.len() as u64, want["campaigns.bf_sms"], "zero lost");
@@ -1261,10 +1300,10 @@ fn kill_9_on_twilio_leaves_each_contact_one_message_or_in_doubt() {
     let server = MockServer::start(|r, _| twilio_reply(r, "AC123", "tok"));
     let dir = campaign_plan(5000, &twilio_providers(&server.url()));
     let want = expected(dir.path())["campaigns.bf_sms"];
-    let mut in_flight_at_kills = 0;
+    let mut caught = BTreeSet::new();
     for i in 0..20u64 {
         run_and_kill(dir.path(), &TWILIO_ENV, 150 + (i * 7919) % 900);
-        in_flight_at_kills += in_flight(dir.path());
+        caught.extend(in_flight(dir.path(), "sms"));
     }
     run_once(dir.path(), &TWILIO_ENV);
     let delivered = twilio_accepted(&server);
@@ -1291,8 +1330,8 @@ fn kill_9_on_twilio_leaves_each_contact_one_message_or_in_doubt() {
     }
     let total: u64 = delivered.values().sum();
     assert!(total >= sent && total <= sent + in_doubt, "{total} {sent} {in_doubt}");
-    assert!(in_doubt <= in_flight_at_kills, "{in_doubt} > {in_flight_at_kills}");
-    assert!(in_flight_at_kills > 0, "some kill caught sends in flight");
+    assert_eq!(in_doubt_were_in_flight(&sms, &caught), in_doubt);
+    assert!(!caught.is_empty(), "some kill caught sends in flight");
 }
 
 const PUSH_AND_CALLS: &str = r#"
