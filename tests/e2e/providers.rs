@@ -169,7 +169,28 @@ impl Smtp {
         Smtp::spawn(free_port(), Some((user, password)))
     }
 
+    /// aiosmtpd with TLS: `starttls` (offered on the plain connection) or
+    /// `tls` (implicit, from the first byte), with `server.pem` and
+    /// `server.key` of `certs` (see [`test_certificates`]).
+    fn start_with_tls(kind: &str, certs: &Path) -> Smtp {
+        let (cert, key) = match kind {
+            "starttls" => ("--tlscert", "--tlskey"),
+            _ => ("--smtpscert", "--smtpskey"),
+        };
+        let tls = [
+            cert.to_string(),
+            certs.join("server.pem").display().to_string(),
+            key.to_string(),
+            certs.join("server.key").display().to_string(),
+        ];
+        Smtp::spawn_with(free_port(), None, &tls)
+    }
+
     fn spawn(port: u16, login: Option<(&str, &str)>) -> Smtp {
+        Smtp::spawn_with(port, login, &[])
+    }
+
+    fn spawn_with(port: u16, login: Option<(&str, &str)>, tls: &[String]) -> Smtp {
         let python = std::env::var("HERALD_TEST_PYTHON")
             .map(PathBuf::from)
             .unwrap_or_else(|_| repo().join("target/test-venv/bin/python"));
@@ -180,15 +201,10 @@ impl Smtp {
         let maildir = tempfile::tempdir().unwrap();
         let mut cmd = std::process::Command::new(python);
         match login {
-            None => cmd.args([
-                "-m",
-                "aiosmtpd",
-                "-n",
-                "-l",
-                &format!("127.0.0.1:{port}"),
-                "-c",
-                "aiosmtpd.handlers.Mailbox",
-            ]),
+            None => cmd
+                .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
+                .args(tls)
+                .args(["-c", "aiosmtpd.handlers.Mailbox"]),
             Some(_) => cmd.args(["-c", SMTP_WITH_LOGIN, &port.to_string()]),
         };
         // A path that does not exist yet: Python's Maildir creates its
@@ -233,6 +249,136 @@ impl Drop for Smtp {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A certificate authority (`ca.pem`) and a certificate it signed for
+/// 127.0.0.1 (`server.pem`, `server.key`), made in `dir` by openssl.
+fn test_certificates(dir: &Path) {
+    let openssl = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl (scripts/test installs it)");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    openssl(
+        &[
+            &["req", "-x509"],
+            &ec[..],
+            &[
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+                "-days",
+                "3650",
+                "-subj",
+                "/CN=Herald test CA",
+            ],
+        ]
+        .concat(),
+    );
+    openssl(
+        &[
+            &["req"],
+            &ec[..],
+            &["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"],
+        ]
+        .concat(),
+    );
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "3650",
+        "-extfile",
+        "server.ext",
+    ]);
+}
+
+/// STARTTLS and implicit TLS against a real server whose certificate a
+/// private CA signed (`ca_file`): the emails arrive. Without `ca_file` the
+/// certificate is not trusted: nothing is sent, in clear or otherwise, and
+/// the report says why.
+#[test]
+fn starttls_and_tls_with_a_private_ca_and_never_in_clear_without_trust() {
+    let certs = tempfile::tempdir().unwrap();
+    test_certificates(certs.path());
+    for kind in ["starttls", "tls"] {
+        let smtp = Smtp::start_with_tls(kind, certs.path());
+        let settings = |ca: bool| {
+            smtp_providers(smtp.port).replace(
+                "tls = \"none\"\n",
+                &format!(
+                    "tls = \"{kind}\"\n{}",
+                    if ca { "ca_file = \"certs/ca.pem\"\n" } else { "" }
+                ),
+            )
+        };
+        // Not trusted: the public roots do not hold the private CA.
+        let dir = campaign_plan(5, &settings(false));
+        let (code, _, err) = run(herald()
+            .env("HERALD_NOW", RUN_AT)
+            .args(["run", "--once"])
+            .arg(dir.path()));
+        assert_eq!(code, 1, "{kind}: {err}");
+        assert!(
+            err.contains("refuses sessions") && err.contains("(UnknownIssuer)") && err.contains("`ca_file`"),
+            "{kind}: {err}"
+        );
+        assert!(smtp.messages().is_empty(), "{kind}: sent to an untrusted server");
+        let (_, listing, _) = run(herald().args(["sends"]).arg(dir.path()));
+        assert!(
+            listing.contains("smtp TLS failed: the server's certificate is not valid or not trusted (UnknownIssuer)"),
+            "{kind}: {listing}"
+        );
+        // Trusted through `ca_file`: the emails arrive.
+        let dir = campaign_plan(5, &settings(true));
+        std::fs::create_dir_all(dir.path().join("certs")).unwrap();
+        std::fs::copy(certs.path().join("ca.pem"), dir.path().join("certs/ca.pem")).unwrap();
+        let want = expected(dir.path())["campaigns.bf_email"];
+        let r = run_once(dir.path(), &[]);
+        let emails_sent = ledger(dir.path())
+            .iter()
+            .filter(|s| s["channel"] == "email" && s["status"] == "sent")
+            .count() as u64;
+        assert_eq!(emails_sent, want, "{kind}: {r}");
+        assert_eq!(smtp.messages().len() as u64, want, "{kind}");
+    }
+    // A server that offers no STARTTLS: no fallback to clear text.
+    let plain = Smtp::start();
+    let settings = smtp_providers(plain.port).replace("tls = \"none\"\n", "tls = \"starttls\"\n");
+    let dir = campaign_plan(5, &settings);
+    let (code, _, err) = run(herald()
+        .env("HERALD_NOW", RUN_AT)
+        .args(["run", "--once"])
+        .arg(dir.path()));
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("refuses sessions") && err.contains("STARTTLS is not supported on this server"),
+        "{err}"
+    );
+    assert!(plain.messages().is_empty(), "sent in clear text");
 }
 
 fn free_port() -> u16 {

@@ -136,6 +136,10 @@ struct EmailProviderDoc {
     from: String,
     /// `starttls` (default), `tls` or `none`.
     tls: Option<SmtpTls>,
+    /// A PEM file of certificate authorities to trust for the server's
+    /// certificate besides the public ones (a relay with a private CA),
+    /// relative to the plan directory.
+    ca_file: Option<String>,
     /// `file`: the outbox directory, relative to the plan directory (default `.herald/outbox`).
     dir: Option<String>,
     /// At most this many messages per second.
@@ -335,6 +339,9 @@ pub struct EmailProvider {
     pub password: Option<SecretRef>,
     pub from: String,
     pub tls: SmtpTls,
+    /// Certificate authorities to trust besides the public ones (a PEM
+    /// file, relative to the plan directory).
+    pub ca_file: Option<String>,
     pub dir: String,
     pub rate: Option<f64>,
     pub timeout: std::time::Duration,
@@ -493,6 +500,7 @@ pub fn load(id: FileId, file: &SourceFile, diags: &mut Vec<Diagnostic>) -> Optio
         password: secret(p.password, "password"),
         from: p.from,
         tls: p.tls.unwrap_or_default(),
+        ca_file: p.ca_file,
         dir: outbox(p.dir),
         rate: p.rate,
         timeout: timeout(p.timeout),

@@ -280,7 +280,7 @@ impl Providers {
         let mut by_channel: BTreeMap<Channel, Box<dyn Provider>> = BTreeMap::new();
         let mut pacers = BTreeMap::new();
         let email: Box<dyn Provider> = match &p.email {
-            Some(e) if e.kind == EmailProviderKind::Smtp => Box::new(smtp::Smtp::new(e, secrets)?),
+            Some(e) if e.kind == EmailProviderKind::Smtp => Box::new(smtp::Smtp::new(e, dir, secrets)?),
             Some(e) => Box::new(
                 file::FileOutbox::new(outbox(&e.dir), mime::domain_of(&e.from), e.from.clone())
                     .map_err(unusable("email", &e.dir))?,

@@ -24,6 +24,7 @@ use lettre::transport::smtp::authentication::{Credentials, DEFAULT_MECHANISMS};
 use lettre::transport::smtp::client::{SmtpConnection, TlsParameters};
 use lettre::transport::smtp::commands::{Data, Ehlo, Mail, Rcpt};
 use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
+use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -52,6 +53,24 @@ struct Session {
     pipelining: bool,
 }
 
+/// A PEM bundle is a few certificates: far less than this.
+const MAX_CA_FILE: u64 = 1024 * 1024;
+
+/// The certificate authorities of `ca_file` (`path`, as resolved).
+fn authorities(path: &Path, ca_file: &str) -> Result<lettre::transport::smtp::client::Certificate, String> {
+    let unusable = |why: String| {
+        format!(
+            "[providers.email] `ca_file = \"{ca_file}\"`: {why}; give a PEM file of the certificate authorities that sign the server's certificate"
+        )
+    };
+    let pem = crate::fsx::read_regular(path, MAX_CA_FILE).map_err(|e| unusable(e.to_string()))?;
+    if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
+        return Err(unusable("it holds no PEM certificate".into()));
+    }
+    lettre::transport::smtp::client::Certificate::from_pem(&pem)
+        .map_err(|_| unusable("a certificate in it is not valid PEM".into()))
+}
+
 /// How far a transaction went when it failed.
 enum Failure {
     /// Nothing was handed over: safe to try again.
@@ -63,11 +82,26 @@ enum Failure {
 }
 
 impl Smtp {
-    pub fn new(c: &EmailProvider, secrets: &Secrets) -> Result<Smtp, String> {
-        let tls_params = match c.tls {
-            SmtpTls::None => None,
-            SmtpTls::Starttls | SmtpTls::Tls => {
-                Some(TlsParameters::new(c.host.clone()).map_err(|e| format!("TLS for `{}`: {e}", c.host))?)
+    /// `dir`: the plan directory (`ca_file` is relative to it).
+    pub fn new(c: &EmailProvider, dir: &Path, secrets: &Secrets) -> Result<Smtp, String> {
+        let tls_params = match (c.tls, &c.ca_file) {
+            (SmtpTls::None, None) => None,
+            (SmtpTls::None, Some(_)) => {
+                return Err(
+                    "`ca_file` is set in [providers.email] but `tls = \"none\"` never checks a certificate; set `tls = \"starttls\"` or `\"tls\"`, or remove `ca_file`"
+                        .into(),
+                );
+            }
+            (SmtpTls::Starttls | SmtpTls::Tls, ca_file) => {
+                let mut builder = TlsParameters::builder(c.host.clone());
+                if let Some(file) = ca_file {
+                    builder = builder.add_root_certificate(authorities(&dir.join(file), file)?);
+                }
+                Some(
+                    builder
+                        .build_rustls()
+                        .map_err(|e| format!("TLS for `{}`: {e}", c.host))?,
+                )
             }
         };
         let credentials = match (secrets.get(&c.username), secrets.get(&c.password)) {
@@ -252,15 +286,52 @@ fn session_failure(e: &lettre::transport::smtp::Error) -> (String, bool) {
         // without a reply code (as some do to a client they refuse, or to
         // plain text on a TLS port).
         None if e.is_response() => ("smtp session ended without a reply code".into(), true),
-        None => (no_answer(e), e.is_tls()),
+        // lettre's own checks of what the server offers ("STARTTLS is not
+        // supported on this server": never a fallback to clear text; no
+        // AUTH mechanism in common): it answered, its settings or ours.
+        None if e.is_client() => {
+            let why = std::error::Error::source(e).map_or_else(|| "a capability is missing".into(), |s| s.to_string());
+            (format!("smtp session refused: {why}"), true)
+        }
+        None => (no_answer(e), e.is_tls() || tls_refused(e).is_some()),
     }
 }
 
 fn no_answer(e: &lettre::transport::smtp::Error) -> String {
+    if let Some(why) = tls_refused(e) {
+        return format!("smtp TLS failed: {why}");
+    }
     match e.is_tls() {
         true => "smtp TLS failed".into(),
         false => "smtp connection failed".into(),
     }
+}
+
+/// Why the TLS handshake failed, when rustls said (lettre reports it as an
+/// I/O error): the server answered, its certificate or protocol did not
+/// do. rustls's words name no address.
+fn tls_refused(e: &lettre::transport::smtp::Error) -> Option<String> {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(c) = cause {
+        // An io::Error's `source` skips the error it carries.
+        let inner = c
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .map(|i| i as &(dyn std::error::Error + 'static));
+        for candidate in [Some(c), inner].into_iter().flatten() {
+            match candidate.downcast_ref::<rustls::Error>() {
+                Some(rustls::Error::InvalidCertificate(why)) => {
+                    return Some(format!(
+                        "the server's certificate is not valid or not trusted ({why:?}); `ca_file` names a private CA"
+                    ));
+                }
+                Some(other) => return Some(other.to_string()),
+                None => {}
+            }
+        }
+        cause = c.source();
+    }
+    None
 }
 
 /// The outcome of a failure: only the code, as the server's text may quote
@@ -368,6 +439,40 @@ impl Drop for Smtp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `ca_file`: a clear error at start for a setting that cannot work,
+    /// naming the file, never a silent fallback to the public roots alone.
+    #[test]
+    fn a_ca_file_that_cannot_be_used_stops_the_provider_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = |tls: SmtpTls, ca: &str| EmailProvider {
+            kind: herald_compiler::config::EmailProviderKind::Smtp,
+            host: "smtp.example.test".into(),
+            port: 587,
+            username: None,
+            password: None,
+            from: "Herald <news@herald.example.test>".into(),
+            tls,
+            ca_file: Some(ca.into()),
+            dir: String::new(),
+            rate: None,
+            timeout: Duration::from_secs(5),
+        };
+        let error = |c: EmailProvider| match Smtp::new(&c, dir.path(), &Secrets::default()) {
+            Ok(_) => panic!("accepted"),
+            Err(e) => e,
+        };
+        let e = error(config(SmtpTls::None, "ca.pem"));
+        assert!(e.contains("`tls = \"none\"` never checks a certificate"), "{e}");
+        let e = error(config(SmtpTls::Starttls, "missing.pem"));
+        assert!(e.starts_with("[providers.email] `ca_file = \"missing.pem\"`: "), "{e}");
+        std::fs::write(dir.path().join("empty.pem"), "not a certificate\n").unwrap();
+        let e = error(config(SmtpTls::Tls, "empty.pem"));
+        assert!(e.contains("it holds no PEM certificate"), "{e}");
+        std::fs::create_dir(dir.path().join("certs")).unwrap();
+        let e = error(config(SmtpTls::Tls, "certs"));
+        assert!(e.contains("`ca_file = \"certs\"`"), "{e}");
+    }
     use crate::providers::Body;
     use std::io::{BufRead, BufReader, Write};
 
@@ -446,6 +551,7 @@ mod tests {
             password: login.map(|_| herald_compiler::config::SecretRef { env: "P".into() }),
             from: "Herald <news@herald.example.test>".into(),
             tls: SmtpTls::None,
+            ca_file: None,
             dir: String::new(),
             rate: None,
             timeout: Duration::from_secs(5),
@@ -460,7 +566,7 @@ mod tests {
             ),
             None => Secrets::default(),
         };
-        Smtp::new(&config, &secrets).unwrap()
+        Smtp::new(&config, Path::new("."), &secrets).unwrap()
     }
 
     fn message() -> Outgoing {

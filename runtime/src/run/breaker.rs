@@ -44,6 +44,8 @@ struct State {
     /// The last failure was a session the server refused, not a
     /// connection that could not be made.
     refused: bool,
+    /// How that session ended (a reply code, a failed TLS handshake).
+    cause: Option<String>,
 }
 
 impl Breaker {
@@ -99,14 +101,19 @@ impl Breaker {
         }
     }
 
-    /// Whether the last failure counted was a refused session.
-    pub fn refused(&self) -> bool {
-        self.state().refused
+    /// Whether the last failure counted was a refused session, and how it
+    /// ended when known.
+    pub fn refused(&self) -> (bool, Option<String>) {
+        let s = self.state();
+        (s.refused, s.cause.clone())
     }
 
-    /// Record whether a failure to connect was a refused session.
-    pub fn record_refused(&self, refused: bool) {
-        self.state().refused = refused;
+    /// Record whether a failure to connect was a refused session, and how
+    /// it ended.
+    pub fn record_refused(&self, refused: bool, cause: Option<&str>) {
+        let mut s = self.state();
+        s.refused = refused;
+        s.cause = cause.filter(|_| refused).map(str::to_string);
     }
 
     /// Whether it opened since the last call and the provider has not

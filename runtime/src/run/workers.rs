@@ -498,7 +498,7 @@ impl Workers {
     }
 }
 
-fn unreachable(providers: &Providers, c: Channel, refused: bool) -> String {
+fn unreachable(providers: &Providers, c: Channel, (refused, cause): (bool, Option<String>)) -> String {
     let origin = providers
         .for_channel(c)
         .and_then(|(p, _)| p.origin())
@@ -506,7 +506,8 @@ fn unreachable(providers: &Providers, c: Channel, refused: bool) -> String {
     let smtp = providers.for_channel(c).is_some_and(|(p, _)| p.kind() == "smtp");
     match (refused, smtp) {
         (true, true) => format!(
-            "{c} provider refuses sessions: {origin} answers but opens none (`herald sends` shows its code or how it ended; check the credentials, `tls` and the port)"
+            "{c} provider refuses sessions: {origin} answers but opens none ({}; check the credentials, `tls`, `ca_file` and the port)",
+            cause.unwrap_or_else(|| "`herald sends` shows its code or how it ended".into())
         ),
         (true, false) => format!(
             "{c} provider refuses Herald's credentials: {origin} answers that its requests are not authorised (`herald sends` shows the code; check the credentials)"
@@ -648,7 +649,11 @@ impl Tries {
         self.tried |= attempt.asked && !attempt.cannot_connect;
         if attempt.asked {
             if attempt.cannot_connect {
-                breaker.record_refused(attempt.refused);
+                let cause = match &attempt.outcome {
+                    Outcome::Retry { reason, .. } => Some(reason.as_str()),
+                    _ => None,
+                };
+                breaker.record_refused(attempt.refused, cause);
             }
             breaker.record(attempt.cannot_connect, Instant::now());
         }
@@ -838,7 +843,8 @@ mod tests {
             let _ = t.after(refused, &breaker, false, "k", &stop);
             assert!(!t.tried, "a refused session is not an attempt at the message");
         }
-        assert!(breaker.take_tripped() && breaker.refused());
+        assert!(breaker.take_tripped() && breaker.refused().0);
+        assert_eq!(breaker.refused().1.as_deref(), Some("smtp session refused (535)"));
         let dir = tempfile::tempdir().unwrap();
         let config = herald_compiler::config::Config::fallback();
         let providers = Providers::build(&config, dir.path(), &Secrets::default()).unwrap();
@@ -850,7 +856,7 @@ mod tests {
             "{said}"
         );
         // A connection that cannot be made is said as before.
-        breaker.record_refused(false);
+        breaker.record_refused(false, None);
         assert!(unreachable(&providers, Channel::Email, breaker.refused()).contains("unreachable"));
     }
 
