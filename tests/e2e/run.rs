@@ -1176,3 +1176,128 @@ fn the_runner_drives_scenarios_on_events_and_engagement() {
         .arg(dir.path()));
     assert!(out.ends_with("No sends match (none is in doubt).\n"), "{out}");
 }
+
+/// The guards at the moment of sending, at the runner, each drop with its
+/// reason: a pressure cap counted across a scenario and a campaign; quiet
+/// hours that defer a scenario's SMS to the next allowed time, or drop it
+/// when that is more than 72 hours away.
+#[test]
+fn the_runner_guards_pressure_across_objects_and_quiet_hours() {
+    let plan_yaml = r#"
+contact:
+  fields:
+    email: { type: email, optional: true }
+    phone: { type: phone, optional: true }
+  consents:
+    email_marketing: { channel: email }
+    sms_marketing: { channel: sms }
+  events:
+    signup: { properties: { source: string } }
+    sms_optin: { properties: { source: string } }
+programs:
+  promotions: { objective: "Sell." }
+policies:
+  pressure:
+    - { purpose: marketing, max: 1, per: 1d }
+  quiet_hours:
+    - { channel: sms, days: [mon], from: "08:00", to: "12:00" }
+messages:
+  welcome:
+    channel: email
+    purpose: marketing
+    subject: "Bienvenue"
+    preheader: "Votre compte est prêt"
+    body: '<html><body><p>Bienvenue.</p><p><a href="{{ unsubscribe_url }}">Se désinscrire</a></p></body></html>'
+  promo:
+    channel: email
+    purpose: marketing
+    subject: "-20 % cette semaine"
+    preheader: "Sur tout le site"
+    body: '<html><body><p>-20 %.</p><p><a href="{{ unsubscribe_url }}">Se désinscrire</a></p></body></html>'
+  promo_sms:
+    channel: sms
+    purpose: marketing
+    sender: Boutique
+    text: "Boutique: -20% cette semaine. STOP au 36111"
+scenarios:
+  welcome:
+    program: promotions
+    trigger: { event: signup }
+    audience: consent(email_marketing)
+    reentry: never
+    steps:
+      - send: welcome
+  sms_welcome:
+    program: promotions
+    trigger: { event: sms_optin }
+    audience: consent(sms_marketing) and phone is set
+    reentry: never
+    steps:
+      - send: promo_sms
+campaigns:
+  promo:
+    program: promotions
+    audience: consent(email_marketing) and email is set
+    message: promo
+    send_at: 2026-11-24T10:00
+"#;
+    let csv = "id,email,phone,consent_email_marketing,consent_email_marketing_at,consent_sms_marketing,consent_sms_marketing_at\n\
+               a1,a1@example.test,,true,2025-01-15,false,\n\
+               b2,b2@example.test,+33612345602,true,2025-01-15,true,2025-01-15\n\
+               c3,,+33612345603,false,,true,2025-01-15\n";
+    let config = "[project]\nname = \"guards\"\ntimezone = \"Europe/Paris\"\n\n[crm]\nkind = \"csv\"\npath = \"data/contacts.csv\"\n";
+    let dir = plan(&[
+        ("herald.toml", config.as_bytes()),
+        ("plan.yaml", plan_yaml.as_bytes()),
+        ("data/contacts.csv", csv.as_bytes()),
+    ]);
+    with_file_providers(dir.path());
+    let (code, _, err) = run(herald().args(["apply", "--auto-approve", "--dir"]).arg(dir.path()));
+    assert_eq!(code, 0, "{err}");
+    // Tuesday 24 November, 09:00 in Paris: a1 signs up and gets the welcome;
+    // at 11:00, b2 opts in to SMS, outside the SMS hours (Mondays only).
+    event_at(dir.path(), "2026-11-24T08:00:00Z", "signup", "a1", &["source=web"]);
+    run_once(dir.path(), "2026-11-24T08:01:00Z");
+    event_at(dir.path(), "2026-11-24T10:00:00Z", "sms_optin", "b2", &["source=web"]);
+    run_once(dir.path(), "2026-11-24T10:01:00Z");
+    // Sunday 29, 11:00: c3 opts in.
+    event_at(dir.path(), "2026-11-29T10:00:00Z", "sms_optin", "c3", &["source=web"]);
+    // Up to Monday noon, at each instant something is due.
+    step_through(dir.path(), "2026-11-29T10:01:00Z", at("2026-11-30T12:00:00Z"));
+    let rows = ledger(dir.path());
+    let outcome = |object: &str, contact: &str| -> (String, String) {
+        let mine: Vec<&serde_json::Value> = rows
+            .iter()
+            .filter(|s| s["object"] == object && s["contact_id"] == contact)
+            .collect();
+        assert_eq!(mine.len(), 1, "{object} {contact}: {rows:?}");
+        let s = mine[0];
+        (
+            s["status"].as_str().unwrap().to_string(),
+            s["reason"].as_str().unwrap_or_default().to_string(),
+        )
+    };
+    let is = |s: &str, r: &str| (s.to_string(), r.to_string());
+    assert_eq!(outcome("scenarios.welcome", "a1"), is("sent", ""));
+    // One marketing message a day, counted across the scenario and the campaign.
+    assert_eq!(
+        outcome("campaigns.promo", "a1"),
+        is("dropped", "pressure:policies.pressure[0]")
+    );
+    assert_eq!(outcome("campaigns.promo", "b2"), is("sent", ""));
+    // SMS only on Mondays 08:00-12:00: Tuesday's would wait six days, past
+    // 72 hours; Sunday's waits for Monday 08:00.
+    let (status, reason) = outcome("scenarios.sms_welcome", "b2");
+    assert_eq!(status, "dropped");
+    assert!(reason.starts_with("quiet-hours"), "{reason}");
+    assert_eq!(outcome("scenarios.sms_welcome", "c3"), is("sent", ""));
+    let monday = rows
+        .iter()
+        .find(|s| s["object"] == "scenarios.sms_welcome" && s["contact_id"] == "c3")
+        .unwrap();
+    assert_eq!(
+        monday["sent_at"].as_str().map(at),
+        Some(at("2026-11-30T07:00:00Z")),
+        "{monday}"
+    );
+}
