@@ -1566,6 +1566,146 @@ fn push_over_fcm_has_the_v1_shape() {
     assert!(ids.contains("sent"));
 }
 
+/// An RSA key made by openssl, as a service account key holds it (PKCS#8
+/// PEM), and its public key (PKCS#1 DER) to check signatures with.
+fn rsa_key(dir: &Path) -> (String, Vec<u8>) {
+    let openssl = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl (scripts/test installs it)");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    openssl(&[
+        "genpkey",
+        "-algorithm",
+        "RSA",
+        "-pkeyopt",
+        "rsa_keygen_bits:2048",
+        "-out",
+        "key.pem",
+    ]);
+    openssl(&[
+        "rsa",
+        "-in",
+        "key.pem",
+        "-RSAPublicKey_out",
+        "-outform",
+        "DER",
+        "-out",
+        "pub.der",
+    ]);
+    (
+        std::fs::read_to_string(dir.join("key.pem")).unwrap(),
+        std::fs::read(dir.join("pub.der")).unwrap(),
+    )
+}
+
+/// FCM with a service account key: Herald signs a JWT with the key (RS256),
+/// exchanges it at the key's `token_uri` (RFC 7523) for an access token,
+/// keeps the token for the next sends, and asks for another when FCM
+/// refuses it. The token endpoint here checks the signature with the
+/// public key, as Google's does.
+#[test]
+fn fcm_with_a_service_account_key_makes_and_renews_its_tokens() {
+    use base64::Engine;
+    let keys = tempfile::tempdir().unwrap();
+    let (private_pem, public_der) = rsa_key(keys.path());
+    let tokens = Arc::new(AtomicU64::new(0));
+    let issued = Arc::clone(&tokens);
+    let server = MockServer::start(move |r, _| {
+        if r.path == "/token" {
+            let form = r.form();
+            assert_eq!(form["grant_type"], "urn:ietf:params:oauth:grant-type:jwt-bearer");
+            let jwt = &form["assertion"];
+            let (input, signature) = jwt.rsplit_once('.').unwrap();
+            let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).unwrap();
+            let key =
+                ring::signature::UnparsedPublicKey::new(&ring::signature::RSA_PKCS1_2048_8192_SHA256, &public_der);
+            if key.verify(input.as_bytes(), &b64(signature)).is_err() {
+                return Reply::Status(400, vec![], r#"{"error": "invalid_grant"}"#.into());
+            }
+            let claims: serde_json::Value = serde_json::from_slice(&b64(input.split('.').nth(1).unwrap())).unwrap();
+            assert_eq!(claims["iss"], "herald@bm.iam.gserviceaccount.test");
+            assert_eq!(claims["scope"], "https://www.googleapis.com/auth/firebase.messaging");
+            assert!(claims["aud"].as_str().unwrap().ends_with("/token"));
+            assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 3600);
+            let n = issued.fetch_add(1, Ordering::SeqCst) + 1;
+            return Reply::Status(
+                200,
+                vec![],
+                format!(r#"{{"access_token": "at-{n}", "expires_in": 3599, "token_type": "Bearer"}}"#),
+            );
+        }
+        match r.header("authorization") {
+            // The first token is revoked before its first use.
+            Some("Bearer at-1") => Reply::Status(401, vec![], r#"{"error": {"status": "UNAUTHENTICATED"}}"#.into()),
+            Some("Bearer at-2") => Reply::Status(200, vec![], r#"{"name": "projects/bm/messages/1"}"#.into()),
+            _ => Reply::Status(403, vec![], r#"{"error": {"status": "PERMISSION_DENIED"}}"#.into()),
+        }
+    });
+    let account = serde_json::json!({
+        "type": "service_account",
+        "project_id": "bm",
+        "private_key_id": "k1",
+        "private_key": private_pem,
+        "client_email": "herald@bm.iam.gserviceaccount.test",
+        "token_uri": format!("{}/token", server.url()),
+    })
+    .to_string();
+    let dir = push_and_call_plan(&format!(
+        "[providers.push]\nkind = \"fcm\"\nbase_url = \"{}\"\nproject_id = \"bm\"\ncredentials = \"env:FCM_CREDENTIALS\"\n",
+        server.url()
+    ));
+    let (code, out, err) = run(herald()
+        .env("HERALD_NOW", RUN_AT)
+        .env("FCM_CREDENTIALS", &account)
+        .args(["run", "--once", "--format", "json"])
+        .arg(dir.path()));
+    assert_eq!(code, 0, "{err}");
+    let pushes = |status: &str| {
+        ledger(dir.path())
+            .iter()
+            .filter(|s| s["channel"] == "push" && s["status"] == status)
+            .count()
+    };
+    assert_eq!(pushes("sent"), 2, "{out}");
+    // One token refused, one more asked for and kept for the second send.
+    assert_eq!(tokens.load(Ordering::SeqCst), 2);
+    let sent_with = |token: &str| {
+        server
+            .requests()
+            .iter()
+            .filter(|q| q.header("authorization") == Some(&format!("Bearer {token}")))
+            .count()
+    };
+    // (Both sends may have carried the first token: they run concurrently.)
+    assert!((1..=2).contains(&sent_with("at-1")));
+    assert_eq!(sent_with("at-2"), 2);
+    // Neither the key nor a token is shown.
+    for text in [&out, &err, &run(herald().args(["sends"]).arg(dir.path())).1] {
+        assert!(!text.contains("PRIVATE KEY") && !text.contains("at-2"), "{text}");
+    }
+    // A key that is not one stops the runner at start, saying what is wrong.
+    let broken = account.replace("service_account", "authorized_user");
+    let (code, _, err) = run(herald()
+        .env("HERALD_NOW", RUN_AT)
+        .env("FCM_CREDENTIALS", &broken)
+        .args(["run", "--once"])
+        .arg(dir.path()));
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("not a usable service account key: `type` is not \"service_account\""),
+        "{err}"
+    );
+    assert!(!err.contains("PRIVATE KEY"), "{err}");
+}
+
 /// Calls through a signed webhook: the call centre gets the rendered
 /// script inside the calling hours only. An appointment at lunchtime waits
 /// for the afternoon window (Code de la consommation: 14:00 in Paris).

@@ -206,7 +206,9 @@ struct PushProviderDoc {
     kind: PushProviderKind,
     /// API base URL (`fcm`: default `https://fcm.googleapis.com`; `http`: the webhook URL).
     base_url: Option<String>,
-    /// `fcm`: an OAuth 2 access token; `http`: the signing secret. As `env:NAME`.
+    /// `fcm`: a service account key (its JSON; tokens are made and renewed
+    /// by Herald) or an OAuth 2 access token; `http`: the signing secret.
+    /// As `env:NAME`.
     #[schemars(with = "Option<String>")]
     credentials: Option<Spanned<String>>,
     /// `fcm`: the Firebase project id.
@@ -691,7 +693,7 @@ fn required_settings(
                 missing.push(("providers.push", "fcm", "project_id = \"my-firebase-project\""))
             }
             PushProviderKind::Fcm if p.credentials.is_none() => {
-                missing.push(("providers.push", "fcm", "credentials = \"env:FCM_ACCESS_TOKEN\""))
+                missing.push(("providers.push", "fcm", "credentials = \"env:FCM_CREDENTIALS\""))
             }
             PushProviderKind::Http if p.base_url.is_none() => {
                 missing.push(("providers.push", "http", "base_url = \"https://push.example.com/hook\""))

@@ -583,11 +583,20 @@ pub struct Fcm {
     client: Client,
     url: Url,
     origin: String,
-    auth: HeaderValue,
+    auth: FcmAuth,
+}
+
+/// How FCM requests are authorised.
+enum FcmAuth {
+    /// An access token given as is (it lasts an hour).
+    Token(HeaderValue),
+    /// A service account key: tokens made and renewed as needed.
+    Account(Box<super::oauth::ServiceAccount>),
 }
 
 impl Fcm {
-    pub fn new(client: Client, c: &PushProvider, token: String) -> Result<Fcm, String> {
+    /// `credentials`: a service account key (JSON) or an access token.
+    pub fn new(client: Client, c: &PushProvider, credentials: String) -> Result<Fcm, String> {
         let base = c
             .base_url
             .clone()
@@ -600,12 +609,43 @@ impl Fcm {
                 c.project_id.clone().unwrap_or_default()
             ),
         )?;
+        let auth = match super::oauth::ServiceAccount::parse(&credentials) {
+            Some(account) => FcmAuth::Account(Box::new(account?)),
+            None => FcmAuth::Token(bearer(&credentials)),
+        };
         Ok(Fcm {
             client,
             url,
             origin,
-            auth: bearer(&token),
+            auth,
         })
+    }
+
+    /// The `Authorization` header of the next request, or why there is none.
+    async fn authorization(&self) -> Result<HeaderValue, Attempt> {
+        let account = match &self.auth {
+            FcmAuth::Token(h) => return Ok(h.clone()),
+            FcmAuth::Account(a) => a,
+        };
+        match account.token(&self.client.inner).await {
+            Ok(token) => Ok(bearer(&token)),
+            // No token, no send: the provider is down until there is one.
+            Err(e) => {
+                let (reason, refused) = match e {
+                    super::oauth::TokenError::Unavailable(why) => (format!("fcm: token endpoint: {why}"), false),
+                    super::oauth::TokenError::Refused(code) => (
+                        format!("fcm: token endpoint: HTTP {code}, the service account key is refused"),
+                        true,
+                    ),
+                };
+                Err(Attempt {
+                    outcome: Outcome::Retry { after: None, reason },
+                    cannot_connect: true,
+                    refused,
+                    asked: true,
+                })
+            }
+        }
     }
 }
 
@@ -644,19 +684,31 @@ impl HttpSend for Fcm {
                 message["webpush"] = serde_json::json!({ "fcm_options": { "link": u } });
                 message["data"]["url"] = serde_json::Value::String(u.clone());
             }
+            let auth = match self.authorization().await {
+                Ok(h) => h,
+                Err(attempt) => return attempt,
+            };
             let request = self
                 .client
                 .post(&self.url)
-                .header(AUTHORIZATION, self.auth.clone())
+                .header(AUTHORIZATION, auth)
                 .json(&serde_json::json!({ "message": message }));
-            exchange(
+            let attempt = exchange(
                 "fcm",
                 request,
                 false,
                 |b| b.get("name").and_then(|s| s.as_str()).map(str::to_string),
                 |b| b.pointer("/error/status").and_then(|s| s.as_str()).map(str::to_string),
             )
-            .await
+            .await;
+            // A token refused (revoked, or expired early): the next send
+            // asks for another.
+            if attempt.refused
+                && let FcmAuth::Account(a) = &self.auth
+            {
+                a.forget().await;
+            }
+            attempt
         })
     }
 }

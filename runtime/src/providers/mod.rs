@@ -14,6 +14,7 @@ mod call;
 mod file;
 mod http;
 mod mime;
+mod oauth;
 mod pace;
 mod smtp;
 

@@ -1,0 +1,208 @@
+//! OAuth 2 access tokens for FCM from a Google service account key: a JWT
+//! signed with the key (RS256) is exchanged at the key's `token_uri` (RFC
+//! 7523), and the token is kept until shortly before it expires. A runner
+//! that runs for days renews its token itself (an access token given as is
+//! lasts an hour).
+//!
+//! Neither the key nor a token is ever written to a log or an error.
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use reqwest::Url;
+use ring::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
+use std::time::{Duration, Instant};
+
+/// What Herald asks for: sending FCM messages, nothing else.
+pub const FCM_SCOPE: &str = "https://www.googleapis.com/auth/firebase.messaging";
+const GOOGLE_TOKEN_URI: &str = "https://oauth2.googleapis.com/token";
+/// A token is renewed this long before it expires (a send in flight must
+/// not carry one that expires on the way).
+const MARGIN: Duration = Duration::from_secs(300);
+/// A token endpoint's answer is small.
+const MAX_ANSWER: usize = 64 * 1024;
+
+/// A service account key, as Google's console downloads it (JSON).
+pub struct ServiceAccount {
+    email: String,
+    key: RsaKeyPair,
+    token_uri: Url,
+    kept: tokio::sync::Mutex<Option<(String, Instant)>>,
+}
+
+/// Why no token could be had.
+pub enum TokenError {
+    /// The endpoint could not be reached or did not answer: try again later.
+    Unavailable(String),
+    /// It refused the key (a revoked or deleted key, a wrong account).
+    Refused(u16),
+}
+
+impl ServiceAccount {
+    /// `None` when `credentials` is not JSON (it is then an access token);
+    /// an error, saying what is wrong and never quoting it, when it is JSON
+    /// but not a usable service account key.
+    pub fn parse(credentials: &str) -> Option<Result<ServiceAccount, String>> {
+        let v: serde_json::Value = serde_json::from_str(credentials.trim()).ok()?;
+        Some(ServiceAccount::from_json(&v))
+    }
+
+    fn from_json(v: &serde_json::Value) -> Result<ServiceAccount, String> {
+        let field = |k: &str| v.get(k).and_then(serde_json::Value::as_str);
+        let bad = |why: &str| {
+            format!(
+                "the FCM credentials are JSON but not a usable service account key: {why}; give the key file's JSON as Google's console downloads it, or an access token"
+            )
+        };
+        if field("type") != Some("service_account") {
+            return Err(bad("`type` is not \"service_account\""));
+        }
+        let email = field("client_email").ok_or_else(|| bad("`client_email` is missing"))?;
+        let pem = field("private_key").ok_or_else(|| bad("`private_key` is missing"))?;
+        let der = pkcs8_der(pem).ok_or_else(|| bad("`private_key` is not a PEM private key"))?;
+        let key = RsaKeyPair::from_pkcs8(&der).map_err(|_| bad("`private_key` is not an RSA key in PKCS#8"))?;
+        let token_uri =
+            Url::parse(field("token_uri").unwrap_or(GOOGLE_TOKEN_URI)).map_err(|_| bad("`token_uri` is not a URL"))?;
+        // The assertion is a credential: over HTTPS, or to this machine.
+        let local = matches!(token_uri.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+        if token_uri.scheme() != "https" && !(token_uri.scheme() == "http" && local) {
+            return Err(bad("`token_uri` must be https://"));
+        }
+        Ok(ServiceAccount {
+            email: email.to_string(),
+            key,
+            token_uri,
+            kept: tokio::sync::Mutex::new(None),
+        })
+    }
+
+    /// The signed JWT asking for an FCM token, issued at `now` (Unix
+    /// seconds, real clock), valid an hour.
+    fn assertion(&self, now: i64) -> Result<String, String> {
+        let b64 = |b: &[u8]| URL_SAFE_NO_PAD.encode(b);
+        let header = b64(br#"{"alg":"RS256","typ":"JWT"}"#);
+        let claims = serde_json::json!({
+            "iss": self.email,
+            "scope": FCM_SCOPE,
+            "aud": self.token_uri.as_str(),
+            "iat": now,
+            "exp": now + 3600,
+        });
+        let input = format!("{header}.{}", b64(claims.to_string().as_bytes()));
+        let mut signature = vec![0; self.key.public().modulus_len()];
+        self.key
+            .sign(
+                &RSA_PKCS1_SHA256,
+                &ring::rand::SystemRandom::new(),
+                input.as_bytes(),
+                &mut signature,
+            )
+            .map_err(|_| "fcm: the service account key cannot sign".to_string())?;
+        Ok(format!("{input}.{}", b64(&signature)))
+    }
+
+    /// A valid access token: the one kept, or a new one from the token
+    /// endpoint (one request at a time; the others wait for its answer).
+    pub async fn token(&self, client: &reqwest::Client) -> Result<String, TokenError> {
+        let mut kept = self.kept.lock().await;
+        if let Some((token, until)) = kept.as_ref()
+            && Instant::now() < *until
+        {
+            return Ok(token.clone());
+        }
+        let now = crate::clock::real_unix_ms() / 1000;
+        let assertion = self.assertion(now).map_err(TokenError::Unavailable)?;
+        let form = [
+            ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
+            ("assertion", assertion.as_str()),
+        ];
+        let response = client
+            .post(self.token_uri.clone())
+            .form(&form)
+            .send()
+            .await
+            .map_err(|e| TokenError::Unavailable(if e.is_timeout() { "timeout" } else { "cannot connect" }.into()))?;
+        let status = response.status().as_u16();
+        if (400..500).contains(&status) && status != 429 {
+            return Err(TokenError::Refused(status));
+        }
+        if status != 200 {
+            return Err(TokenError::Unavailable(format!("HTTP {status}")));
+        }
+        let body = response
+            .bytes()
+            .await
+            .ok()
+            .filter(|b| b.len() <= MAX_ANSWER)
+            .ok_or_else(|| TokenError::Unavailable("no answer".into()))?;
+        let answer: serde_json::Value =
+            serde_json::from_slice(&body).map_err(|_| TokenError::Unavailable("an answer that is not JSON".into()))?;
+        let token = answer["access_token"]
+            .as_str()
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| TokenError::Unavailable("an answer without `access_token`".into()))?;
+        let lasts = Duration::from_secs(answer["expires_in"].as_u64().unwrap_or(3600));
+        let until = Instant::now() + lasts.saturating_sub(MARGIN).max(Duration::from_secs(30));
+        *kept = Some((token.to_string(), until));
+        Ok(token.to_string())
+    }
+
+    /// Forget the kept token (FCM refused it: the next send asks for another).
+    pub async fn forget(&self) {
+        *self.kept.lock().await = None;
+    }
+}
+
+/// The DER of a PEM `PRIVATE KEY` (PKCS#8).
+fn pkcs8_der(pem: &str) -> Option<Vec<u8>> {
+    let body = pem
+        .trim()
+        .strip_prefix("-----BEGIN PRIVATE KEY-----")?
+        .trim_end()
+        .strip_suffix("-----END PRIVATE KEY-----")?;
+    let b64: String = body.chars().filter(|c| !c.is_whitespace()).collect();
+    STANDARD.decode(b64).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_that_are_not_json_are_an_access_token() {
+        assert!(ServiceAccount::parse("ya29.a0AfH6SM-token").is_none());
+    }
+
+    /// What is wrong is said; the key's content never is.
+    #[test]
+    fn a_key_that_cannot_be_used_is_refused_without_quoting_it() {
+        let error = |json: serde_json::Value| match ServiceAccount::parse(&json.to_string()) {
+            Some(Err(e)) => e,
+            Some(Ok(_)) => panic!("accepted"),
+            None => panic!("not read as JSON"),
+        };
+        let e = error(serde_json::json!({"type": "authorized_user", "client_email": "x@y.test"}));
+        assert!(
+            e.contains("`type` is not \"service_account\"") && !e.contains("x@y.test"),
+            "{e}"
+        );
+        let e = error(serde_json::json!({"type": "service_account", "private_key": "k"}));
+        assert!(e.contains("`client_email` is missing"), "{e}");
+        let secret = "-----BEGIN PRIVATE KEY-----\nc2VjcmV0LWtleS1ieXRlcw==\n-----END PRIVATE KEY-----\n";
+        let e =
+            error(serde_json::json!({"type": "service_account", "client_email": "a@b.test", "private_key": secret}));
+        assert!(e.contains("not an RSA key in PKCS#8") && !e.contains("c2VjcmV0"), "{e}");
+        let e =
+            error(serde_json::json!({"type": "service_account", "client_email": "a@b.test", "private_key": "nope"}));
+        assert!(e.contains("not a PEM private key"), "{e}");
+    }
+
+    #[test]
+    fn pem_bodies_are_read_across_lines() {
+        let pem = "-----BEGIN PRIVATE KEY-----\nAAEC\nAwQ=\n-----END PRIVATE KEY-----\n";
+        assert_eq!(pkcs8_der(pem), Some(vec![0, 1, 2, 3, 4]));
+        assert_eq!(
+            pkcs8_der("-----BEGIN RSA PRIVATE KEY-----\nAAEC\n-----END RSA PRIVATE KEY-----"),
+            None
+        );
+    }
+}
