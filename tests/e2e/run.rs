@@ -1301,3 +1301,39 @@ campaigns:
         "{monday}"
     );
 }
+
+/// `--once` on a terminal draws a bar of the contacts looked at (the CRM's
+/// size estimated at start); off a terminal, nothing but the report. The
+/// terminal is util-linux's `script`.
+#[test]
+fn run_once_on_a_terminal_shows_its_progress() {
+    let dir = copy_example("boutique-mode");
+    with_file_providers(dir.path());
+    assert_eq!(
+        run(herald().args(["apply", "--auto-approve", "--dir"]).arg(dir.path())).0,
+        0
+    );
+    let command = format!("{} run --once {}", env!("CARGO_BIN_EXE_herald"), dir.path().display());
+    let (code, out, err) = run(Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("HERALD_NOW", "2026-11-27T09:01:00Z")
+        .env("COLUMNS", "100"));
+    assert_eq!(code, 0, "{err}");
+    let bar = out
+        .split(['\r', '\n'])
+        .find(|l| l.contains("% · ") && l.contains(" contacts · ") && l.contains(" left"));
+    assert!(bar.is_some(), "no progress bar drawn:\n{out:?}");
+    assert!(
+        out.contains("Run at 2026-11-27T09:01:00+00:00: 2,000 contacts"),
+        "{out}"
+    );
+    // Off a terminal: the report alone.
+    let (_, out, err) = run(herald()
+        .env("HERALD_NOW", "2026-11-27T10:01:00Z")
+        .args(["run", "--once"])
+        .arg(dir.path()));
+    assert!(
+        out.starts_with("Run at ") && !out.contains("% · ") && !err.contains("% · "),
+        "{out}{err}"
+    );
+}
