@@ -808,17 +808,22 @@ fn the_events_endpoint_checks_what_it_receives_and_the_runner_acts_at_once() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     assert_eq!(std::fs::read_dir(&outbox).unwrap().count(), 1);
-    // `herald stop` ends it within a second or so.
-    assert_eq!(run(herald().args(["stop", "--dir"]).arg(dir.path())).0, 0);
+    // `herald stop` ends it within a second (two here, for a loaded CI
+    // machine: it looks every quarter of a second).
     let mut child = runner;
     let start = std::time::Instant::now();
+    assert_eq!(run(herald().args(["stop", "--dir"]).arg(dir.path())).0, 0);
     loop {
         if child.child.try_wait().unwrap().is_some() {
             break;
         }
-        assert!(start.elapsed().as_secs() < 5, "herald run did not stop");
-        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(2),
+            "herald run did not stop within 2 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
     }
+    eprintln!("stopped {:?} after `herald stop`", start.elapsed());
 }
 
 #[test]
