@@ -251,21 +251,24 @@ impl Drop for Smtp {
     }
 }
 
+/// Run openssl in `dir` (scripts/test installs it).
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl (scripts/test installs it)");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// A certificate authority (`ca.pem`) and a certificate it signed for
 /// 127.0.0.1 (`server.pem`, `server.key`), made in `dir` by openssl.
 fn test_certificates(dir: &Path) {
-    let openssl = |args: &[&str]| {
-        let out = std::process::Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("openssl (scripts/test installs it)");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
+    let openssl = |args: &[&str]| openssl(dir, args);
     let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
     openssl(
         &[
@@ -1569,18 +1572,7 @@ fn push_over_fcm_has_the_v1_shape() {
 /// An RSA key made by openssl, as a service account key holds it (PKCS#8
 /// PEM), and its public key (PKCS#1 DER) to check signatures with.
 fn rsa_key(dir: &Path) -> (String, Vec<u8>) {
-    let openssl = |args: &[&str]| {
-        let out = std::process::Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("openssl (scripts/test installs it)");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
+    let openssl = |args: &[&str]| openssl(dir, args);
     openssl(&[
         "genpkey",
         "-algorithm",
