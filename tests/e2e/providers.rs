@@ -1878,3 +1878,45 @@ fn push_webhooks_are_signed_and_calls_go_to_lists_per_calling_window() {
     );
     assert_eq!(std::fs::read_to_string(&list).unwrap().lines().count(), 4);
 }
+
+/// A send another runner holds (a runner on another machine, not seen
+/// dead) waits for its lease to end, and the run says so; then it is taken
+/// over and sent again with its key.
+#[test]
+fn a_send_another_runner_holds_waits_for_its_lease() {
+    let dir = campaign_plan(
+        20,
+        "[providers.email]\nkind = \"file\"\nfrom = \"Boutique <news@boutique.example.test>\"\n",
+    );
+    run_once(dir.path(), &[]);
+    let db = rusqlite::Connection::open(dir.path().join(".herald/state.db")).unwrap();
+    let key: String = db
+        .query_row(
+            "SELECT key FROM sends WHERE status = 'sent' ORDER BY key LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let status = || -> String {
+        db.query_row("SELECT status FROM sends WHERE key = ?1", [&key], |r| r.get(0))
+            .unwrap()
+    };
+    // Held far ahead on the real clock by `ops@elsewhere`, pid 4242.
+    db.execute(
+        "UPDATE sends SET status = 'sending', lease_owner = 'ops@elsewhere:4242:n0nce', lease_until = ?2 WHERE key = ?1",
+        rusqlite::params![key, i64::MAX / 2],
+    )
+    .unwrap();
+    let (code, _, err) = run(herald()
+        .env("HERALD_NOW", RUN_AT)
+        .args(["run", "--once"])
+        .arg(dir.path()));
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("held until its lease ends"), "{err}");
+    assert_eq!(status(), "sending");
+    // Its lease ended: taken over, sent again with the same key.
+    db.execute("UPDATE sends SET lease_until = 0 WHERE key = ?1", [&key])
+        .unwrap();
+    let r = run_once(dir.path(), &[]);
+    assert_eq!(status(), "sent", "{r}");
+}

@@ -609,7 +609,7 @@ impl Fcm {
                 c.project_id.clone().unwrap_or_default()
             ),
         )?;
-        let auth = match super::oauth::ServiceAccount::parse(&credentials) {
+        let auth = match super::oauth::ServiceAccount::parse(&credentials, c.timeout) {
             Some(account) => FcmAuth::Account(Box::new(account?)),
             None => FcmAuth::Token(bearer(&credentials)),
         };
@@ -621,14 +621,15 @@ impl Fcm {
         })
     }
 
-    /// The `Authorization` header of the next request, or why there is none.
-    async fn authorization(&self) -> Result<HeaderValue, Attempt> {
+    /// The `Authorization` header of the next request and the token it
+    /// carries when Herald made it, or why there is none.
+    async fn authorization(&self) -> Result<(HeaderValue, Option<String>), Attempt> {
         let account = match &self.auth {
-            FcmAuth::Token(h) => return Ok(h.clone()),
+            FcmAuth::Token(h) => return Ok((h.clone(), None)),
             FcmAuth::Account(a) => a,
         };
-        match account.token(&self.client.inner).await {
-            Ok(token) => Ok(bearer(&token)),
+        match account.token().await {
+            Ok(token) => Ok((bearer(&token), Some(token))),
             // No token, no send: the provider is down until there is one.
             Err(e) => {
                 let (reason, refused) = match e {
@@ -684,8 +685,8 @@ impl HttpSend for Fcm {
                 message["webpush"] = serde_json::json!({ "fcm_options": { "link": u } });
                 message["data"]["url"] = serde_json::Value::String(u.clone());
             }
-            let auth = match self.authorization().await {
-                Ok(h) => h,
+            let (auth, token) = match self.authorization().await {
+                Ok(a) => a,
                 Err(attempt) => return attempt,
             };
             let request = self
@@ -704,9 +705,9 @@ impl HttpSend for Fcm {
             // A token refused (revoked, or expired early): the next send
             // asks for another.
             if attempt.refused
-                && let FcmAuth::Account(a) = &self.auth
+                && let (FcmAuth::Account(a), Some(token)) = (&self.auth, &token)
             {
-                a.forget().await;
+                a.forget(token).await;
             }
             attempt
         })

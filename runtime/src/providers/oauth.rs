@@ -20,16 +20,34 @@ const GOOGLE_TOKEN_URI: &str = "https://oauth2.googleapis.com/token";
 const MARGIN: Duration = Duration::from_secs(300);
 /// A token endpoint's answer is small.
 const MAX_ANSWER: usize = 64 * 1024;
+/// After a failed request for a token, the sends waiting for one fail at
+/// once for this long instead of each asking again (each could wait the
+/// whole timeout on an endpoint that does not answer).
+const FAILED_FOR: Duration = Duration::from_secs(10);
 
 /// A service account key, as Google's console downloads it (JSON).
 pub struct ServiceAccount {
     email: String,
     key: RsaKeyPair,
     token_uri: Url,
-    kept: tokio::sync::Mutex<Option<(String, Instant)>>,
+    /// Its own client: no redirects (the assertion is a credential, and
+    /// must not be re-posted elsewhere, in clear text maybe).
+    client: reqwest::Client,
+    kept: tokio::sync::Mutex<Kept>,
+}
+
+#[derive(Default)]
+enum Kept {
+    #[default]
+    Nothing,
+    /// A token, good until then.
+    Token(String, Instant),
+    /// The last request for one failed; asked again after then.
+    Failed(TokenError, Instant),
 }
 
 /// Why no token could be had.
+#[derive(Clone)]
 pub enum TokenError {
     /// The endpoint could not be reached or did not answer: try again later.
     Unavailable(String),
@@ -38,15 +56,26 @@ pub enum TokenError {
 }
 
 impl ServiceAccount {
-    /// `None` when `credentials` is not JSON (it is then an access token);
-    /// an error, saying what is wrong and never quoting it, when it is JSON
-    /// but not a usable service account key.
-    pub fn parse(credentials: &str) -> Option<Result<ServiceAccount, String>> {
-        let v: serde_json::Value = serde_json::from_str(credentials.trim()).ok()?;
-        Some(ServiceAccount::from_json(&v))
+    /// `None` when `credentials` is not a JSON object (it is then an access
+    /// token); an error, saying what is wrong and never quoting it, when it
+    /// is meant as one (it starts with `{`) but is not a usable service
+    /// account key: a key must never be sent as a token.
+    pub fn parse(credentials: &str, timeout: Duration) -> Option<Result<ServiceAccount, String>> {
+        let text = credentials.trim_start_matches('\u{feff}').trim();
+        if !text.starts_with('{') {
+            return None;
+        }
+        Some(match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(v) => ServiceAccount::from_json(&v, timeout),
+            Err(e) => Err(format!(
+                "the FCM credentials start with `{{` but are not valid JSON (line {}, column {}); give the service account key's JSON as Google's console downloads it, or an access token",
+                e.line(),
+                e.column()
+            )),
+        })
     }
 
-    fn from_json(v: &serde_json::Value) -> Result<ServiceAccount, String> {
+    fn from_json(v: &serde_json::Value, timeout: Duration) -> Result<ServiceAccount, String> {
         let field = |k: &str| v.get(k).and_then(serde_json::Value::as_str);
         let bad = |why: &str| {
             format!(
@@ -67,11 +96,22 @@ impl ServiceAccount {
         if token_uri.scheme() != "https" && !(token_uri.scheme() == "http" && local) {
             return Err(bad("`token_uri` must be https://"));
         }
+        let mut client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(timeout.min(Duration::from_secs(5)))
+            .timeout(timeout);
+        if local {
+            client = client.no_proxy();
+        }
+        let client = client
+            .build()
+            .map_err(|e| format!("cannot start the HTTP client: {e}"))?;
         Ok(ServiceAccount {
             email: email.to_string(),
             key,
             token_uri,
-            kept: tokio::sync::Mutex::new(None),
+            client,
+            kept: tokio::sync::Mutex::new(Kept::Nothing),
         })
     }
 
@@ -101,21 +141,33 @@ impl ServiceAccount {
     }
 
     /// A valid access token: the one kept, or a new one from the token
-    /// endpoint (one request at a time; the others wait for its answer).
-    pub async fn token(&self, client: &reqwest::Client) -> Result<String, TokenError> {
+    /// endpoint (one request at a time; the others wait for its answer, and
+    /// share its failure for a while).
+    pub async fn token(&self) -> Result<String, TokenError> {
         let mut kept = self.kept.lock().await;
-        if let Some((token, until)) = kept.as_ref()
-            && Instant::now() < *until
-        {
-            return Ok(token.clone());
+        match &*kept {
+            Kept::Token(token, until) if Instant::now() < *until => return Ok(token.clone()),
+            Kept::Failed(e, until) if Instant::now() < *until => return Err(e.clone()),
+            _ => {}
         }
+        let fetched = self.fetch().await;
+        *kept = match &fetched {
+            Ok((token, until)) => Kept::Token(token.clone(), *until),
+            Err(e) => Kept::Failed(e.clone(), Instant::now() + FAILED_FOR),
+        };
+        fetched.map(|(token, _)| token)
+    }
+
+    /// A new token from the token endpoint, and until when to use it.
+    async fn fetch(&self) -> Result<(String, Instant), TokenError> {
         let now = crate::clock::real_unix_ms() / 1000;
         let assertion = self.assertion(now).map_err(TokenError::Unavailable)?;
         let form = [
             ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
             ("assertion", assertion.as_str()),
         ];
-        let response = client
+        let mut response = self
+            .client
             .post(self.token_uri.clone())
             .form(&form)
             .send()
@@ -128,12 +180,18 @@ impl ServiceAccount {
         if status != 200 {
             return Err(TokenError::Unavailable(format!("HTTP {status}")));
         }
-        let body = response
-            .bytes()
+        // Read up to the bound, not whatever the server sends.
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
             .await
-            .ok()
-            .filter(|b| b.len() <= MAX_ANSWER)
-            .ok_or_else(|| TokenError::Unavailable("no answer".into()))?;
+            .map_err(|_| TokenError::Unavailable("an answer cut short".into()))?
+        {
+            body.extend_from_slice(&chunk);
+            if body.len() > MAX_ANSWER {
+                return Err(TokenError::Unavailable("an answer over 64 KiB".into()));
+            }
+        }
         let answer: serde_json::Value =
             serde_json::from_slice(&body).map_err(|_| TokenError::Unavailable("an answer that is not JSON".into()))?;
         let token = answer["access_token"]
@@ -142,13 +200,16 @@ impl ServiceAccount {
             .ok_or_else(|| TokenError::Unavailable("an answer without `access_token`".into()))?;
         let lasts = Duration::from_secs(answer["expires_in"].as_u64().unwrap_or(3600));
         let until = Instant::now() + lasts.saturating_sub(MARGIN).max(Duration::from_secs(30));
-        *kept = Some((token.to_string(), until));
-        Ok(token.to_string())
+        Ok((token.to_string(), until))
     }
 
-    /// Forget the kept token (FCM refused it: the next send asks for another).
-    pub async fn forget(&self) {
-        *self.kept.lock().await = None;
+    /// Forget `token` if it is the one kept (FCM refused it: the next send
+    /// asks for another; one fetched since by another send stays).
+    pub async fn forget(&self, token: &str) {
+        let mut kept = self.kept.lock().await;
+        if matches!(&*kept, Kept::Token(t, _) if t == token) {
+            *kept = Kept::Nothing;
+        }
     }
 }
 
@@ -169,13 +230,13 @@ mod tests {
 
     #[test]
     fn credentials_that_are_not_json_are_an_access_token() {
-        assert!(ServiceAccount::parse("ya29.a0AfH6SM-token").is_none());
+        assert!(ServiceAccount::parse("ya29.a0AfH6SM-token", Duration::from_secs(5)).is_none());
     }
 
     /// What is wrong is said; the key's content never is.
     #[test]
     fn a_key_that_cannot_be_used_is_refused_without_quoting_it() {
-        let error = |json: serde_json::Value| match ServiceAccount::parse(&json.to_string()) {
+        let error = |json: serde_json::Value| match ServiceAccount::parse(&json.to_string(), Duration::from_secs(5)) {
             Some(Err(e)) => e,
             Some(Ok(_)) => panic!("accepted"),
             None => panic!("not read as JSON"),
@@ -194,6 +255,28 @@ mod tests {
         let e =
             error(serde_json::json!({"type": "service_account", "client_email": "a@b.test", "private_key": "nope"}));
         assert!(e.contains("not a PEM private key"), "{e}");
+    }
+
+    /// Meant as a key but not JSON (a trailing comma, a byte order mark
+    /// before it): an error at start, never the text sent as a token.
+    #[test]
+    fn credentials_that_start_as_json_must_be_a_key() {
+        let five = Duration::from_secs(5);
+        for text in [
+            r#"{"type": "service_account", "private_key": "-----BEGIN PRIVATE KEY-----\nAAEC\n-----END PRIVATE KEY-----\n",}"#,
+            "\u{feff}{\"type\": \"service_account\"",
+        ] {
+            match ServiceAccount::parse(text, five) {
+                Some(Err(e)) => {
+                    assert!(
+                        e.contains("start with `{` but are not valid JSON (line 1, column "),
+                        "{e}"
+                    );
+                    assert!(!e.contains("PRIVATE KEY") && !e.contains("AAEC"), "{e}");
+                }
+                _ => panic!("not refused: {text}"),
+            }
+        }
     }
 
     #[test]

@@ -56,14 +56,18 @@ struct Session {
 /// A PEM bundle is a few certificates: far less than this.
 const MAX_CA_FILE: u64 = 1024 * 1024;
 
-/// The certificate authorities of `ca_file` (`path`, as resolved).
-fn authorities(path: &Path, ca_file: &str) -> Result<lettre::transport::smtp::client::Certificate, String> {
-    let unusable = |why: String| {
-        format!(
-            "[providers.email] `ca_file = \"{ca_file}\"`: {why}; give a PEM file of the certificate authorities that sign the server's certificate"
-        )
-    };
-    let pem = crate::fsx::read_regular(path, MAX_CA_FILE).map_err(|e| unusable(e.to_string()))?;
+fn unusable_ca(ca_file: &str, why: &str) -> String {
+    format!(
+        "[providers.email] `ca_file = \"{ca_file}\"`: {why}; give a PEM file of the certificate authorities that sign the server's certificate"
+    )
+}
+
+/// The certificate authorities of `ca_file`: relative to the plan
+/// directory `dir` and inside it, or absolute.
+fn authorities(dir: &Path, ca_file: &str) -> Result<lettre::transport::smtp::client::Certificate, String> {
+    let unusable = |why: String| unusable_ca(ca_file, &why);
+    let path = crate::fsx::configured(dir, ca_file).map_err(|e| unusable(e.to_string()))?;
+    let pem = crate::fsx::read_regular(&path, MAX_CA_FILE).map_err(|e| unusable(e.to_string()))?;
     if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
         return Err(unusable("it holds no PEM certificate".into()));
     }
@@ -95,13 +99,14 @@ impl Smtp {
             (SmtpTls::Starttls | SmtpTls::Tls, ca_file) => {
                 let mut builder = TlsParameters::builder(c.host.clone());
                 if let Some(file) = ca_file {
-                    builder = builder.add_root_certificate(authorities(&dir.join(file), file)?);
+                    builder = builder.add_root_certificate(authorities(dir, file)?);
                 }
-                Some(
-                    builder
-                        .build_rustls()
-                        .map_err(|e| format!("TLS for `{}`: {e}", c.host))?,
-                )
+                Some(builder.build_rustls().map_err(|e| match ca_file {
+                    // rustls reads the authorities here: a certificate it
+                    // cannot use is the file's, not the server's.
+                    Some(file) => unusable_ca(file, &format!("a certificate in it cannot be used ({e})")),
+                    None => format!("TLS for `{}`: {e}", c.host),
+                })?)
             }
         };
         let credentials = match (secrets.get(&c.username), secrets.get(&c.password)) {
@@ -321,11 +326,18 @@ fn tls_refused(e: &lettre::transport::smtp::Error) -> Option<String> {
         for candidate in [Some(c), inner].into_iter().flatten() {
             match candidate.downcast_ref::<rustls::Error>() {
                 Some(rustls::Error::InvalidCertificate(why)) => {
+                    // The kind alone (`UnknownIssuer`, `NotValidForName`):
+                    // its details quote what the server presented.
+                    let kind: String = format!("{why:?}")
+                        .chars()
+                        .take_while(char::is_ascii_alphanumeric)
+                        .collect();
                     return Some(format!(
-                        "the server's certificate is not valid or not trusted ({why:?}); `ca_file` names a private CA"
+                        "the server's certificate is not valid or not trusted ({kind}); `ca_file` names a private CA"
                     ));
                 }
-                Some(other) => return Some(other.to_string()),
+                // rustls's own words, bounded.
+                Some(other) => return Some(other.to_string().chars().take(120).collect()),
                 None => {}
             }
         }
@@ -472,6 +484,12 @@ mod tests {
         std::fs::create_dir(dir.path().join("certs")).unwrap();
         let e = error(config(SmtpTls::Tls, "certs"));
         assert!(e.contains("`ca_file = \"certs\"`"), "{e}");
+        // Relative paths stay in the plan directory.
+        let e = error(config(SmtpTls::Tls, "../outside.pem"));
+        assert!(
+            e.starts_with("[providers.email] `ca_file = \"../outside.pem\"`: "),
+            "{e}"
+        );
     }
     use crate::providers::Body;
     use std::io::{BufRead, BufReader, Write};

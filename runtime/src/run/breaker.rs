@@ -44,7 +44,8 @@ struct State {
     /// The last failure was a session the server refused, not a
     /// connection that could not be made.
     refused: bool,
-    /// How that session ended (a reply code, a failed TLS handshake).
+    /// How the last failure to connect ended (a reply code, a failed TLS
+    /// handshake, a token endpoint that did not answer).
     cause: Option<String>,
 }
 
@@ -113,7 +114,7 @@ impl Breaker {
     pub fn record_refused(&self, refused: bool, cause: Option<&str>) {
         let mut s = self.state();
         s.refused = refused;
-        s.cause = cause.filter(|_| refused).map(str::to_string);
+        s.cause = cause.map(str::to_string);
     }
 
     /// Whether it opened since the last call and the provider has not

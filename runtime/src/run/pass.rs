@@ -482,6 +482,15 @@ impl Runner {
         let abandoned = self
             .store
             .abandoned_sends(&self.owner, crate::clock::real_unix_ms(), &runner_is_dead)?;
+        // Those of a runner not seen dead (another machine, a container
+        // restarted) wait for their lease to end: said, not silently left.
+        let others = self.store.abandoned_sends(&self.owner, i64::MAX, &|_| true)?.len();
+        if others > abandoned.len() {
+            tracing::warn!(
+                sends = others - abandoned.len(),
+                "sends left `sending` by another runner are held until its lease ends (15 s at most after its last heartbeat); a later pass takes them over"
+            );
+        }
         if abandoned.is_empty() {
             return Ok(());
         }
@@ -640,9 +649,12 @@ pub fn runner_is_dead(owner: &str) -> bool {
         .is_ok_and(|pid| pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists())
 }
 
-/// How long a claim on a send lasts (real clock): renewed by the runner's
-/// heartbeat when less than half is left.
-const SEND_LEASE_MS: i64 = 4 * LEASE.as_millis() as i64;
+/// How long a claim on a send lasts (real clock), as the runner's on the
+/// state: renewed by its heartbeat when less than half is left, so the
+/// sends of a runner that died where it cannot be seen dead (another
+/// machine, a container restarted) are taken over when its lease on the
+/// state would be.
+const SEND_LEASE_MS: i64 = LEASE.as_millis() as i64;
 
 /// Renew the runner's lease, and its leases on the sends it has in flight;
 /// `false` when another runner holds the state.
@@ -1300,7 +1312,10 @@ impl<'p> Pass<'_, 'p> {
                         window_id,
                     ) {
                         Ok(outgoing) => {
-                            let lease = self.now_ms + SEND_LEASE_MS;
+                            // From now, not from the pass's start: a long
+                            // pass must not make claims that already ended.
+                            let claimed_at = crate::clock::real_unix_ms();
+                            let lease = claimed_at + SEND_LEASE_MS;
                             // A call's windows are kept from each hand-over.
                             if let Body::Call { window, .. } = &outgoing.body
                                 && !row.call_windows.contains(window)
@@ -1313,7 +1328,7 @@ impl<'p> Pass<'_, 'p> {
                             let claimed = if in_ledger {
                                 // Not claimed: another runner holds it.
                                 self.store
-                                    .claim_send(&row.key, self.owner, (self.now_ms, lease), self.now, &row.call_windows)
+                                    .claim_send(&row.key, self.owner, (claimed_at, lease), self.now, &row.call_windows)
                                     .map_err(db)?
                                     .then_some(None)
                             } else {

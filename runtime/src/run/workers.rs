@@ -512,7 +512,12 @@ fn unreachable(providers: &Providers, c: Channel, (refused, cause): (bool, Optio
         (true, false) => format!(
             "{c} provider refuses Herald's credentials: {origin} answers that its requests are not authorised (`herald sends` shows the code; check the credentials)"
         ),
-        (false, _) => format!("{c} provider unreachable: cannot connect to {origin}"),
+        // Another server than the provider's own (FCM's token endpoint) is
+        // named by the cause; a plain failure to connect needs no more words.
+        (false, _) => match cause.filter(|c| !c.ends_with("cannot connect") && !c.ends_with("connection failed")) {
+            Some(cause) => format!("{c} provider unreachable: cannot connect to {origin} ({cause})"),
+            None => format!("{c} provider unreachable: cannot connect to {origin}"),
+        },
     }
 }
 
