@@ -1920,3 +1920,45 @@ fn a_send_another_runner_holds_waits_for_its_lease() {
     let r = run_once(dir.path(), &[]);
     assert_eq!(status(), "sent", "{r}");
 }
+
+/// A token endpoint that does not answer: one request waits its timeout,
+/// the sends waiting for a token share its failure instead of each asking
+/// again, and the run names the token endpoint, not FCM.
+#[test]
+fn fcm_token_endpoint_that_hangs_is_asked_once_and_named() {
+    let keys = tempfile::tempdir().unwrap();
+    let (private_pem, _) = rsa_key(keys.path());
+    let server = MockServer::start(|r, _| {
+        if r.path == "/token" {
+            return Reply::Hang(Duration::from_secs(5));
+        }
+        Reply::Status(200, vec![], r#"{"name": "projects/bm/messages/1"}"#.into())
+    });
+    let account = serde_json::json!({
+        "type": "service_account",
+        "private_key": private_pem,
+        "client_email": "herald@bm.iam.gserviceaccount.test",
+        "token_uri": format!("{}/token", server.url()),
+    })
+    .to_string();
+    let dir = push_and_call_plan(&format!(
+        "[providers.push]\nkind = \"fcm\"\nbase_url = \"{}\"\nproject_id = \"bm\"\ncredentials = \"env:FCM_CREDENTIALS\"\ntimeout = 1\n",
+        server.url()
+    ));
+    let (code, _, err) = run(herald()
+        .env("HERALD_NOW", RUN_AT)
+        .env("FCM_CREDENTIALS", &account)
+        .args(["run", "--once"])
+        .arg(dir.path()));
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("push provider unreachable") && err.contains("(fcm: token endpoint: timeout)"),
+        "{err}"
+    );
+    let asked = server.requests().iter().filter(|q| q.path == "/token").count();
+    assert_eq!(asked, 1, "the waiting sends shared the failure");
+    assert!(
+        server.requests().iter().all(|q| q.path == "/token"),
+        "nothing sent without a token"
+    );
+}
