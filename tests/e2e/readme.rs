@@ -139,11 +139,14 @@ fn the_tour_sends_to_the_outbox_then_over_smtp() {
         if line.starts_with("python3 -m venv /tmp/smtp") {
             continue;
         }
+        // README tokens first, then the paths (which may hold anything).
         let line = line
+            .replace("2525", &port.to_string())
             .replace("cargo run --", "herald")
-            .replace("/tmp/smtp/bin/python", &python)
+            // The venv's path may itself be under /tmp: put it in last.
+            .replace("/tmp/smtp/bin/python", "\u{0}python")
             .replace("/tmp/", &format!("{w}/"))
-            .replace("2525", &port.to_string());
+            .replace("\u{0}python", &python);
         script.push_str(&line);
         script.push('\n');
         // As a reader would: the server listens before the next command.
