@@ -1507,6 +1507,15 @@ impl RunStore for SqliteRunStore {
 mod tests {
     use super::*;
 
+    /// A new state's run store (its directory lives as long as the handle).
+    fn fresh_store() -> (tempfile::TempDir, SqliteRunStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        super::super::State::open_or_create(&path).unwrap();
+        let store = SqliteRunStore::open(&path).unwrap();
+        (dir, store)
+    }
+
     #[test]
     fn keys_are_stable_distinct_and_safe() {
         let k = send_key("campaigns.bf", 1, "c/1", "once");
@@ -1573,10 +1582,7 @@ mod tests {
             }
         }
         // Through SQLite too: the due instant and the claim come back as stored.
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("state.db");
-        super::super::State::open_or_create(&path).unwrap();
-        let mut store = SqliteRunStore::open(&path).unwrap();
+        let (_dir, mut store) = fresh_store();
         for (i, t) in [
             DateTime::<Utc>::MIN_UTC,
             DateTime::<Utc>::MAX_UTC,
@@ -1632,10 +1638,7 @@ mod tests {
     /// an error, never a send silently skipped.
     #[test]
     fn one_send_per_identity_and_a_key_clash_is_an_error() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("state.db");
-        super::super::State::open_or_create(&path).unwrap();
-        let mut store = SqliteRunStore::open(&path).unwrap();
+        let (_dir, mut store) = fresh_store();
         let at = DateTime::from_timestamp_millis(1_764_234_060_000).unwrap();
         let row = |contact: &str, made: DateTime<Utc>| SendRow {
             message: "bf_sms".into(),
@@ -1663,10 +1666,7 @@ mod tests {
     /// A call's windows, as the runner keeps them: each hand-over's, in order.
     #[test]
     fn a_call_keeps_every_window_it_was_handed_over_in() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("state.db");
-        super::super::State::open_or_create(&path).unwrap();
-        let mut store = SqliteRunStore::open(&path).unwrap();
+        let (_dir, mut store) = fresh_store();
         let at = DateTime::from_timestamp_millis(1_764_234_060_000).unwrap();
         let row = SendRow {
             message: "call".into(),
@@ -1690,10 +1690,7 @@ mod tests {
     /// heartbeat), and taken over when the lease ends or its runner died.
     #[test]
     fn a_send_leased_to_a_live_runner_is_skipped_until_its_lease_ends() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("state.db");
-        super::super::State::open_or_create(&path).unwrap();
-        let mut store = SqliteRunStore::open(&path).unwrap();
+        let (_dir, mut store) = fresh_store();
         let at = DateTime::from_timestamp_millis(1_764_234_060_000).unwrap();
         let row = SendRow {
             message: "bf_sms".into(),
