@@ -1961,4 +1961,21 @@ fn fcm_token_endpoint_that_hangs_is_asked_once_and_named() {
         server.requests().iter().all(|q| q.path == "/token"),
         "nothing sent without a token"
     );
+    // A token endpoint that refuses connections is named too (a new plan:
+    // the sends above are held a moment on the real clock).
+    let closed = account.replace(
+        &format!("{}/token", server.url()),
+        &format!("http://127.0.0.1:{}/token", free_port()),
+    );
+    let dir = push_and_call_plan(&format!(
+        "[providers.push]\nkind = \"fcm\"\nbase_url = \"{}\"\nproject_id = \"bm\"\ncredentials = \"env:FCM_CREDENTIALS\"\ntimeout = 1\n",
+        server.url()
+    ));
+    let (code, _, err) = run(herald()
+        .env("HERALD_NOW", RUN_AT)
+        .env("FCM_CREDENTIALS", &closed)
+        .args(["run", "--once"])
+        .arg(dir.path()));
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("(fcm: token endpoint: no connection)"), "{err}");
 }

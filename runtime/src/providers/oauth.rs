@@ -36,14 +36,13 @@ pub struct ServiceAccount {
     kept: tokio::sync::Mutex<Kept>,
 }
 
+/// The token kept, and the last failure to get one.
 #[derive(Default)]
-enum Kept {
-    #[default]
-    Nothing,
-    /// A token, good until then.
-    Token(String, Instant),
-    /// The last request for one failed; asked again after then.
-    Failed(TokenError, Instant),
+struct Kept {
+    /// A token, renewed from the first instant, good until the second.
+    token: Option<(String, Instant, Instant)>,
+    /// The last request for one failed; not asked again before then.
+    failed: Option<(TokenError, Instant)>,
 }
 
 /// Why no token could be had.
@@ -61,9 +60,17 @@ impl ServiceAccount {
     /// is meant as one (it starts with `{`) but is not a usable service
     /// account key: a key must never be sent as a token.
     pub fn parse(credentials: &str, timeout: Duration) -> Option<Result<ServiceAccount, String>> {
-        let text = credentials.trim_start_matches('\u{feff}').trim();
-        if !text.starts_with('{') {
+        let text = credentials.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
+        // Meant as a key: a key is never sent as a token, whatever wraps it.
+        let key_like = text.starts_with('{') || text.contains("private_key") || text.contains("-----BEGIN");
+        if !key_like {
             return None;
+        }
+        if !text.starts_with('{') {
+            return Some(Err(
+                "the FCM credentials hold a private key but do not start with `{` (quotes around the JSON?); give the service account key's JSON as Google's console downloads it"
+                    .into(),
+            ));
         }
         Some(match serde_json::from_str::<serde_json::Value>(text) {
             Ok(v) => ServiceAccount::from_json(&v, timeout),
@@ -111,7 +118,7 @@ impl ServiceAccount {
             key,
             token_uri,
             client,
-            kept: tokio::sync::Mutex::new(Kept::Nothing),
+            kept: tokio::sync::Mutex::new(Kept::default()),
         })
     }
 
@@ -145,21 +152,42 @@ impl ServiceAccount {
     /// share its failure for a while).
     pub async fn token(&self) -> Result<String, TokenError> {
         let mut kept = self.kept.lock().await;
-        match &*kept {
-            Kept::Token(token, until) if Instant::now() < *until => return Ok(token.clone()),
-            Kept::Failed(e, until) if Instant::now() < *until => return Err(e.clone()),
-            _ => {}
+        let now = Instant::now();
+        // Still good, and not yet to renew; or still good while the
+        // endpoint failed a moment ago.
+        let good = kept
+            .token
+            .as_ref()
+            .filter(|(_, _, expires)| now < *expires)
+            .map(|(t, renew, _)| (t.clone(), *renew));
+        if let Some((token, renew)) = &good
+            && now < *renew
+        {
+            return Ok(token.clone());
         }
-        let fetched = self.fetch().await;
-        *kept = match &fetched {
-            Ok((token, until)) => Kept::Token(token.clone(), *until),
-            Err(e) => Kept::Failed(e.clone(), Instant::now() + FAILED_FOR),
-        };
-        fetched.map(|(token, _)| token)
+        if let Some((e, until)) = &kept.failed
+            && now < *until
+        {
+            return good.map(|(t, _)| t).ok_or_else(|| e.clone());
+        }
+        match self.fetch().await {
+            Ok((token, renew, expires)) => {
+                *kept = Kept {
+                    token: Some((token.clone(), renew, expires)),
+                    failed: None,
+                };
+                Ok(token)
+            }
+            Err(e) => {
+                kept.failed = Some((e.clone(), Instant::now() + FAILED_FOR));
+                good.map(|(t, _)| t).ok_or(e)
+            }
+        }
     }
 
-    /// A new token from the token endpoint, and until when to use it.
-    async fn fetch(&self) -> Result<(String, Instant), TokenError> {
+    /// A new token from the token endpoint, when to renew it, and until
+    /// when it is good.
+    async fn fetch(&self) -> Result<(String, Instant, Instant), TokenError> {
         let now = crate::clock::real_unix_ms() / 1000;
         let assertion = self.assertion(now).map_err(TokenError::Unavailable)?;
         let form = [
@@ -172,7 +200,7 @@ impl ServiceAccount {
             .form(&form)
             .send()
             .await
-            .map_err(|e| TokenError::Unavailable(if e.is_timeout() { "timeout" } else { "cannot connect" }.into()))?;
+            .map_err(|e| TokenError::Unavailable(if e.is_timeout() { "timeout" } else { "no connection" }.into()))?;
         let status = response.status().as_u16();
         if (400..500).contains(&status) && status != 429 {
             return Err(TokenError::Refused(status));
@@ -199,16 +227,20 @@ impl ServiceAccount {
             .filter(|t| !t.is_empty())
             .ok_or_else(|| TokenError::Unavailable("an answer without `access_token`".into()))?;
         let lasts = Duration::from_secs(answer["expires_in"].as_u64().unwrap_or(3600));
-        let until = Instant::now() + lasts.saturating_sub(MARGIN).max(Duration::from_secs(30));
-        Ok((token.to_string(), until))
+        let now = Instant::now();
+        Ok((
+            token.to_string(),
+            now + lasts.saturating_sub(MARGIN).max(Duration::from_secs(30)).min(lasts),
+            now + lasts,
+        ))
     }
 
     /// Forget `token` if it is the one kept (FCM refused it: the next send
     /// asks for another; one fetched since by another send stays).
     pub async fn forget(&self, token: &str) {
         let mut kept = self.kept.lock().await;
-        if matches!(&*kept, Kept::Token(t, _) if t == token) {
-            *kept = Kept::Nothing;
+        if kept.token.as_ref().is_some_and(|(t, _, _)| t == token) {
+            kept.token = None;
         }
     }
 }
@@ -265,6 +297,7 @@ mod tests {
         for text in [
             r#"{"type": "service_account", "private_key": "-----BEGIN PRIVATE KEY-----\nAAEC\n-----END PRIVATE KEY-----\n",}"#,
             "\u{feff}{\"type\": \"service_account\"",
+            " \u{feff}{\"type\": \"service_account\"",
         ] {
             match ServiceAccount::parse(text, five) {
                 Some(Err(e)) => {
@@ -276,6 +309,12 @@ mod tests {
                 }
                 _ => panic!("not refused: {text}"),
             }
+        }
+        // Quoted (as `docker --env-file` keeps quotes): still a key, refused.
+        let quoted = r#"'{"type": "service_account", "private_key": "-----BEGIN PRIVATE KEY-----\nAAEC"}'"#;
+        match ServiceAccount::parse(quoted, five) {
+            Some(Err(e)) => assert!(e.contains("quotes around the JSON?") && !e.contains("AAEC"), "{e}"),
+            _ => panic!("a quoted key was taken as a token"),
         }
     }
 

@@ -484,12 +484,23 @@ mod tests {
         std::fs::create_dir(dir.path().join("certs")).unwrap();
         let e = error(config(SmtpTls::Tls, "certs"));
         assert!(e.contains("`ca_file = \"certs\"`"), "{e}");
-        // Relative paths stay in the plan directory.
-        let e = error(config(SmtpTls::Tls, "../outside.pem"));
-        assert!(
-            e.starts_with("[providers.email] `ca_file = \"../outside.pem\"`: "),
-            "{e}"
-        );
+        // Relative paths stay in the plan directory, even to a file that
+        // exists; an absolute one is used as written.
+        let outside = tempfile::tempdir().unwrap();
+        let plan = outside.path().join("plan");
+        std::fs::create_dir(&plan).unwrap();
+        std::fs::write(outside.path().join("ca.pem"), "-----BEGIN CERTIFICATE-----\n").unwrap();
+        let e = match Smtp::new(&config(SmtpTls::Tls, "../ca.pem"), &plan, &Secrets::default()) {
+            Ok(_) => panic!("accepted"),
+            Err(e) => e,
+        };
+        assert!(e.contains("resolves outside the plan directory"), "{e}");
+        let absolute = outside.path().join("ca.pem").display().to_string();
+        let e = match Smtp::new(&config(SmtpTls::Tls, &absolute), &plan, &Secrets::default()) {
+            Ok(_) => panic!("accepted"),
+            Err(e) => e,
+        };
+        assert!(!e.contains("outside") && e.contains("not valid PEM"), "{e}");
     }
     use crate::providers::Body;
     use std::io::{BufRead, BufReader, Write};

@@ -660,10 +660,14 @@ const SEND_LEASE_MS: i64 = LEASE.as_millis() as i64;
 /// `false` when another runner holds the state.
 fn renew_lease(store: &mut dyn RunStore, owner: &str) -> Result<bool, String> {
     let ttl = i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX);
-    let now = crate::clock::real_unix_ms();
-    if !store.lease_runner(owner, now, ttl, &runner_is_dead).map_err(db)? {
+    if !store
+        .lease_runner(owner, crate::clock::real_unix_ms(), ttl, &runner_is_dead)
+        .map_err(db)?
+    {
         return Ok(false);
     }
+    // Read again: the write above may have waited for the database.
+    let now = crate::clock::real_unix_ms();
     store
         .renew_send_leases(owner, now + SEND_LEASE_MS / 2, now + SEND_LEASE_MS)
         .map_err(db)?;

@@ -1701,7 +1701,8 @@ mod tests {
         let alive = |_: &str| false;
         let keys = |v: Vec<SendRow>| v.into_iter().map(|r| r.key).collect::<Vec<_>>();
         let one = vec![row.key.clone()];
-        // Runner A claims it until 61 s; B cannot claim it, nor take it over.
+        // Runner A claims it until 61 s; B cannot claim it (it is being
+        // sent), nor take it over while the lease runs.
         assert!(store.claim_send(&row.key, "A", (1_000, 61_000), at, &[]).unwrap());
         assert!(!store.claim_send(&row.key, "B", (2_000, 62_000), at, &[]).unwrap());
         assert!(store.abandoned_sends("B", 2_000, &alive).unwrap().is_empty());
