@@ -353,6 +353,7 @@ fn failed(provider: &str, f: Failure, idempotent: bool) -> Attempt {
                 cannot_connect: true,
                 refused: false,
                 asked: true,
+                elsewhere: false,
             };
         }
         Failure::Timeout => "timeout",
@@ -401,6 +402,7 @@ fn answered(
             cannot_connect: true,
             refused: true,
             asked: true,
+            elsewhere: false,
         }
     } else if code == 429 || (500..600).contains(&code) {
         Outcome::Retry {
@@ -644,6 +646,7 @@ impl Fcm {
                     cannot_connect: true,
                     refused,
                     asked: true,
+                    elsewhere: true,
                 })
             }
         }

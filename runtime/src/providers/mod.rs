@@ -105,6 +105,9 @@ pub struct Attempt {
     /// message that could not even be built (an invalid address in the
     /// CRM) says nothing of the provider, and must not close the breaker.
     pub asked: bool,
+    /// Of `cannot_connect`: the server that failed is another than the
+    /// provider's own (FCM's token endpoint), and its reason names it.
+    pub elsewhere: bool,
 }
 
 impl From<Outcome> for Attempt {
@@ -114,6 +117,7 @@ impl From<Outcome> for Attempt {
             cannot_connect: false,
             refused: false,
             asked: true,
+            elsewhere: false,
         }
     }
 }
@@ -126,6 +130,7 @@ impl Attempt {
             cannot_connect: false,
             refused: false,
             asked: false,
+            elsewhere: false,
         }
     }
 }

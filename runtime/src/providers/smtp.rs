@@ -298,7 +298,11 @@ fn session_failure(e: &lettre::transport::smtp::Error) -> (String, bool) {
             let why = std::error::Error::source(e).map_or_else(|| "a capability is missing".into(), |s| s.to_string());
             (format!("smtp session refused: {why}"), true)
         }
-        None => (no_answer(e), e.is_tls() || tls_refused(e).is_some()),
+        None => match tls_refused(e) {
+            // A handshake rustls refused: the server answered.
+            Some(why) => (format!("smtp TLS failed: {why}"), true),
+            None => (no_answer(e), e.is_tls()),
+        },
     }
 }
 
@@ -420,6 +424,7 @@ impl Provider for Smtp {
                         cannot_connect: true,
                         refused,
                         asked: true,
+                        elsewhere: false,
                     };
                 }
             };

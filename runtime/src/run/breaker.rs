@@ -44,8 +44,8 @@ struct State {
     /// The last failure was a session the server refused, not a
     /// connection that could not be made.
     refused: bool,
-    /// How the last failure to connect ended (a reply code, a failed TLS
-    /// handshake, a token endpoint that did not answer).
+    /// How the last refused session ended (a reply code, a failed TLS
+    /// handshake), or which other server failed (a token endpoint).
     cause: Option<String>,
 }
 

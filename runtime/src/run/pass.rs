@@ -482,18 +482,23 @@ impl Runner {
         let abandoned = self
             .store
             .abandoned_sends(&self.owner, crate::clock::real_unix_ms(), &runner_is_dead)?;
-        // Those of a runner not seen dead (another machine, a container
-        // restarted) wait for their lease to end: said, not silently left.
-        let others = self.store.abandoned_sends(&self.owner, i64::MAX, &|_| true)?.len();
-        if others > abandoned.len() {
+        if !abandoned.is_empty() {
+            self.take_over(abandoned, report)?;
+        }
+        // What is left of other runners' is held by a lease that runs (a
+        // runner not seen dead: another machine, a container restarted):
+        // said, not silently left.
+        let held = self.store.sending_of_others(&self.owner)?;
+        if held > 0 {
             tracing::warn!(
-                sends = others - abandoned.len(),
+                sends = held,
                 "sends left `sending` by another runner are held until its lease ends (15 s at most after its last heartbeat); a later pass takes them over"
             );
         }
-        if abandoned.is_empty() {
-            return Ok(());
-        }
+        Ok(())
+    }
+
+    fn take_over(&mut self, abandoned: Vec<SendRow>, report: &mut Report) -> Result<(), crate::state::StateError> {
         self.store.begin()?;
         for s in abandoned {
             let idempotent = self.workers.idempotent(s.channel);

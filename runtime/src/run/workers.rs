@@ -513,8 +513,8 @@ fn unreachable(providers: &Providers, c: Channel, (refused, cause): (bool, Optio
             "{c} provider refuses Herald's credentials: {origin} answers that its requests are not authorised (`herald sends` shows the code; check the credentials)"
         ),
         // Another server than the provider's own (FCM's token endpoint) is
-        // named by the cause; a plain failure to connect needs no more words.
-        (false, _) => match cause.filter(|c| !c.ends_with("cannot connect") && !c.ends_with("connection failed")) {
+        // named by the cause; a plain failure to connect has none.
+        (false, _) => match cause {
             Some(cause) => format!("{c} provider unreachable: cannot connect to {origin} ({cause})"),
             None => format!("{c} provider unreachable: cannot connect to {origin}"),
         },
@@ -654,8 +654,9 @@ impl Tries {
         self.tried |= attempt.asked && !attempt.cannot_connect;
         if attempt.asked {
             if attempt.cannot_connect {
+                // How a refused session ended, or which other server failed.
                 let cause = match &attempt.outcome {
-                    Outcome::Retry { reason, .. } => Some(reason.as_str()),
+                    Outcome::Retry { reason, .. } if attempt.refused || attempt.elsewhere => Some(reason.as_str()),
                     _ => None,
                 };
                 breaker.record_refused(attempt.refused, cause);
@@ -844,6 +845,7 @@ mod tests {
                 cannot_connect: true,
                 refused: true,
                 asked: true,
+                elsewhere: false,
             };
             let _ = t.after(refused, &breaker, false, "k", &stop);
             assert!(!t.tried, "a refused session is not an attempt at the message");

@@ -492,6 +492,8 @@ pub trait RunStore {
         now_ms: i64,
         dead: &dyn Fn(&str) -> bool,
     ) -> Result<Vec<SendRow>, StateError>;
+    /// How many sends other runners than `owner` have `sending`.
+    fn sending_of_others(&self, owner: &str) -> Result<usize, StateError>;
     /// Renew the leases on the sends `owner` has in flight to `until_ms`,
     /// those that end before `before_ms` (its heartbeat: a runner alive keeps
     /// its sends, however long its provider takes).
@@ -1396,6 +1398,16 @@ impl RunStore for SqliteRunStore {
             out.extend(sends(&mut stmt, params![other, gone, now_ms])?);
         }
         Ok(out)
+    }
+
+    fn sending_of_others(&self, owner: &str) -> Result<usize, StateError> {
+        let n: i64 = self
+            .conn
+            .prepare_cached(
+                "SELECT count(*) FROM sends WHERE status = 'sending' AND (lease_owner IS NULL OR lease_owner != ?1)",
+            )?
+            .query_row([owner], |r| r.get(0))?;
+        Ok(usize::try_from(n).unwrap_or(0))
     }
 
     fn renew_send_leases(&mut self, owner: &str, before_ms: i64, until_ms: i64) -> Result<(), StateError> {
